@@ -1,0 +1,105 @@
+# vfio-migctl — drive VFIO device migration (protocol v2) from the shell.
+#
+#   make              build build/vfio-migctl
+#   make check        install what is missing, then unit, CLI and VM tests
+#   make demo         boot the test VM and save | resume between two devices
+#   make install      PREFIX=/usr/local DESTDIR=
+
+VERSION := 0.1.0
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -O2 -g
+WERROR ?= -Werror
+PKGS := json-c libxxhash
+
+B := build
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 \
+	-Wmissing-prototypes -Wstrict-prototypes $(WERROR) \
+	-DMIGCTL_VERSION='"$(VERSION)"' -Isrc/lib \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CFLAGS) -MMD -MP
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(V),1)
+Q :=
+quiet = @:
+else
+Q := @
+quiet = @printf '  %-7s %s\n'
+endif
+
+LIB_SRCS := $(wildcard src/lib/*.c)
+CLI_SRCS := $(wildcard src/cli/*.c)
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(B)/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
+
+all: $(B)/vfio-migctl
+
+$(B)/%.o: %.c
+	$(quiet) CC $<
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libmigctl.a: $(LIB_OBJS)
+	$(quiet) AR $@
+	$(Q)$(AR) rcs $@ $^
+
+$(B)/vfio-migctl: $(CLI_OBJS) $(B)/libmigctl.a
+	$(quiet) LD $@
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/unit/%: tests/unit/%.c $(B)/libmigctl.a
+	$(quiet) CC $<
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $^ $(LDLIBS)
+
+# ---- tests
+
+deps:
+	$(Q)tests/deps.sh build test vm
+
+check-unit: $(UNIT_BINS)
+	$(Q)tests/unit/run.sh $(UNIT_BINS)
+
+check-cli: $(B)/vfio-migctl
+	$(Q)MIGCTL=$(CURDIR)/$(B)/vfio-migctl bats --tap tests/cli
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory check-cli
+	$(Q)$(MAKE) --no-print-directory check-vm
+
+include tests/vm/vm.mk
+
+# ---- install
+
+install: $(B)/vfio-migctl
+	install -D -m 0755 $(B)/vfio-migctl $(DESTDIR)$(BINDIR)/vfio-migctl
+	install -D -m 0644 man/vfio-migctl.1 $(DESTDIR)$(MANDIR)/man1/vfio-migctl.1
+	install -D -m 0644 completions/vfio-migctl.bash $(DESTDIR)$(BASHCOMPDIR)/vfio-migctl
+	install -D -m 0644 completions/_vfio-migctl $(DESTDIR)$(ZSHCOMPDIR)/_vfio-migctl
+	install -D -m 0644 completions/vfio-migctl.fish $(DESTDIR)$(FISHCOMPDIR)/vfio-migctl.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vfio-migctl $(DESTDIR)$(MANDIR)/man1/vfio-migctl.1 \
+		$(DESTDIR)$(BASHCOMPDIR)/vfio-migctl $(DESTDIR)$(ZSHCOMPDIR)/_vfio-migctl \
+		$(DESTDIR)$(FISHCOMPDIR)/vfio-migctl.fish
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all deps check check-unit check-cli install uninstall clean
+.DELETE_ON_ERROR:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libmigctl: the core of vfio-migctl.
+ *
+ * Everything that touches the kernel (ioctl, /sys, /dev) lives behind this
+ * header.  Functions return 0 or a negative errno; none prints or exits.
+ */
+#ifndef MIGCTL_H
+#define MIGCTL_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- migration states (values are the uAPI's enum vfio_device_mig_state) */
+
+enum mig_state {
+	MIG_ERROR = 0,
+	MIG_STOP = 1,
+	MIG_RUNNING = 2,
+	MIG_STOP_COPY = 3,
+	MIG_RESUMING = 4,
+	MIG_RUNNING_P2P = 5,
+	MIG_PRE_COPY = 6,
+	MIG_PRE_COPY_P2P = 7,
+	MIG_NR_STATES
+};
+
+/* VFIO_DEVICE_FEATURE_MIGRATION flags */
+#define MIG_FLAG_STOP_COPY (1u << 0)
+#define MIG_FLAG_P2P (1u << 1)
+#define MIG_FLAG_PRE_COPY (1u << 2)
+
+/* Longest arc path the kernel's FSM can take (e.g. RUNNING -> ... -> RESUMING) */
+#define MIG_PATH_MAX 4
+
+const char *mig_state_name(enum mig_state state);
+/* Case-insensitive; '-' and '_' are alike.  -EINVAL for an unknown name. */
+int mig_state_parse(const char *name, enum mig_state *state);
+bool mig_state_supported(uint64_t mig_flags, enum mig_state state);
+/* True for states that own a data_fd: PRE_COPY, PRE_COPY_P2P, STOP_COPY, RESUMING */
+bool mig_state_is_data(enum mig_state state);
+/*
+ * The arcs the kernel takes from @from to @to for a device with @mig_flags,
+ * as vfio_mig_get_next_state() computes them.  Fills path[0..*len-1] with
+ * the states after each arc (the last is @to).  -EINVAL if @to or @from is
+ * not supported, @to is ERROR, or the kernel has no path (from ERROR, or
+ * STOP_COPY -> PRE_COPY*).  @from == @to gives *len = 0.
+ */
+int mig_state_path(uint64_t mig_flags, enum mig_state from, enum mig_state to,
+		   enum mig_state path[MIG_PATH_MAX], size_t *len);
+/* Names of the flags set in @mig_flags: "STOP_COPY|P2P|PRE_COPY" */
+void mig_flags_format(uint64_t mig_flags, char *buf, size_t size);
+
+/* ---- where sysfs and /dev are (a prefix, so tests can use fixture trees) */
+
+struct migctl_root {
+	char sys[PATH_MAX]; /* "<root>/sys" */
+	char dev[PATH_MAX]; /* "<root>/dev" */
+};
+
+/* @prefix NULL or "" means the real system.  -ENAMETOOLONG if it cannot fit. */
+int migctl_root_init(struct migctl_root *root, const char *prefix);
+
+/* ---- finding devices: one resolver for every way a user names a device */
+
+enum migctl_via {
+	MIGCTL_VIA_AUTO,  /* cdev when the kernel has one, else the group */
+	MIGCTL_VIA_CDEV,  /* /dev/vfio/devices/vfioN + /dev/iommu */
+	MIGCTL_VIA_GROUP, /* /dev/vfio/N + /dev/vfio/vfio */
+};
+
+enum migctl_bus {
+	MIGCTL_BUS_OTHER,
+	MIGCTL_BUS_PCI,
+	MIGCTL_BUS_MDEV,
+};
+
+#define MIGCTL_NAME_MAX 64
+#define MIGCTL_CANDIDATES_MAX 8
+
+/* A device as sysfs describes it; nothing here is opened. */
+struct migctl_target {
+	char name[MIGCTL_NAME_MAX];   /* PCI address or mdev UUID */
+	char sysfs_path[PATH_MAX];    /* resolved path of its sysfs directory */
+	enum migctl_bus bus;
+	char driver[MIGCTL_NAME_MAX]; /* bound driver, "" if none */
+	bool vfio_bound;              /* bound to a VFIO driver (has a group node or cdev) */
+	int group;                    /* IOMMU group number, -1 if none */
+	char cdev[MIGCTL_NAME_MAX];   /* "vfio3", "" if the kernel has none */
+	/* identity, for reports and stream headers */
+	uint16_t vendor, device, subsystem_vendor, subsystem_device;
+	uint8_t revision;
+	char mdev_type[MIGCTL_NAME_MAX];   /* "mtty-2", "" unless an mdev */
+	char parent[MIGCTL_NAME_MAX];      /* mdev parent device name */
+	/* how it will be opened */
+	enum migctl_via via;          /* CDEV or GROUP after resolve */
+	char node[PATH_MAX];          /* /dev path that will be opened */
+	/* set when resolve fails with -ENOTUNIQ: the devices of a shared group */
+	size_t n_candidates;
+	char candidates[MIGCTL_CANDIDATES_MAX][MIGCTL_NAME_MAX];
+};
+
+/*
+ * Resolve @arg: /dev/vfio/devices/vfioN, /dev/vfio/N, a PCI address (full or
+ * without domain), an mdev UUID, or a sysfs path.  Errors:
+ *   -ENOENT    no such device
+ *   -ENODEV    the device exists but is not bound to a VFIO driver
+ *              (target->driver names the driver it has, if any)
+ *   -ENOTUNIQ  a group with several devices; target->candidates lists them
+ *   -ENXIO     @via asks for an interface this device or kernel lacks
+ *   -EINVAL    @arg is none of the forms above
+ */
+int migctl_resolve(const struct migctl_root *root, const char *arg,
+		   enum migctl_via via, struct migctl_target *target);
+
+/* Every VFIO-bound device, sorted by name.  Free with free(). */
+int migctl_list(const struct migctl_root *root, struct migctl_target **targets,
+		size_t *count);
+
+/* ---- an open device */
+
+struct migctl_dev;
+
+/*
+ * Open a resolved target through its cdev (bind to a fresh iommufd) or its
+ * group (container + type1v2).  "In use" comes back as -EBUSY on both paths
+ * (the kernel says EINVAL on a second cdev bind); -EACCES/-EPERM for
+ * permissions.
+ */
+int migctl_dev_open(const struct migctl_root *root,
+		    const struct migctl_target *target, struct migctl_dev **dev);
+void migctl_dev_close(struct migctl_dev *dev);
+const struct migctl_target *migctl_dev_target(const struct migctl_dev *dev);
+int migctl_dev_fd(const struct migctl_dev *dev);
+
+/* VFIO_DEVICE_FLAGS_* */
+#define MIGCTL_DEV_RESET (1u << 0)
+#define MIGCTL_DEV_PCI (1u << 1)
+#define MIGCTL_DEV_PLATFORM (1u << 2)
+#define MIGCTL_DEV_AMBA (1u << 3)
+#define MIGCTL_DEV_CCW (1u << 4)
+#define MIGCTL_DEV_AP (1u << 5)
+#define MIGCTL_DEV_FSL_MC (1u << 6)
+#define MIGCTL_DEV_CAPS (1u << 7)
+#define MIGCTL_DEV_CDX (1u << 8)
+
+struct migctl_dev_info {
+	uint32_t flags;
+	uint32_t num_regions;
+	uint32_t num_irqs;
+};
+
+int migctl_dev_info(struct migctl_dev *dev, struct migctl_dev_info *info);
+/* "pci", "platform", ... from the info flags; "unknown" if none */
+const char *migctl_dev_kind(uint32_t dev_flags);
+int migctl_dev_reset(struct migctl_dev *dev);
+
+/* -ENOTTY: the device (driver) has no migration support */
+int migctl_mig_flags(struct migctl_dev *dev, uint64_t *mig_flags);
+int migctl_get_state(struct migctl_dev *dev, enum mig_state *state);
+/*
+ * Ask the kernel for @state.  *data_fd gets the new data session's fd, or
+ * -1 when the arc opens none.  On failure the device may be anywhere on
+ * the path: GET the state again.
+ */
+int migctl_set_state(struct migctl_dev *dev, enum mig_state state, int *data_fd);
+/* MIG_DATA_SIZE: estimated STOP_COPY length.  -ENOTTY if not offered. */
+int migctl_data_size(struct migctl_dev *dev, uint64_t *bytes);
+/* Whether DMA_LOGGING_START is offered (probe only, nothing is started) */
+int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported);
+/* VFIO_MIG_GET_PRECOPY_INFO on a PRE_COPY data_fd */
+int migctl_precopy_info(int data_fd, uint64_t *initial_bytes,
+			uint64_t *dirty_bytes);
+
+/* ---- moving state data: save and resume */
+
+enum migctl_on_error {
+	MIGCTL_ON_ERROR_DEFAULT, /* save: RESTORE; resume: RESET */
+	MIGCTL_ON_ERROR_RESTORE, /* back to the state found (reset if that fails) */
+	MIGCTL_ON_ERROR_RESET,   /* VFIO_DEVICE_RESET */
+	MIGCTL_ON_ERROR_LEAVE,   /* touch nothing */
+};
+
+/* What recovery was done after a failure */
+enum migctl_recovery {
+	MIGCTL_RECOVERY_NONE,
+	MIGCTL_RECOVERY_RESTORED,
+	MIGCTL_RECOVERY_RESET,
+	MIGCTL_RECOVERY_LEFT,
+	MIGCTL_RECOVERY_FAILED, /* restore and reset both failed */
+};
+
+enum migctl_phase {
+	MIGCTL_PHASE_PRE_COPY,
+	MIGCTL_PHASE_STOP_COPY,
+	MIGCTL_PHASE_RESUMING,
+};
+
+struct migctl_progress {
+	enum migctl_phase phase;
+	uint64_t bytes;    /* moved so far, all phases */
+	uint64_t estimate; /* MIG_DATA_SIZE (+ precopy), 0 if unknown */
+};
+
+typedef void (*migctl_progress_fn)(void *arg, const struct migctl_progress *p);
+
+/*
+ * Where saved bytes go, and where resumed bytes come from.  The raw kernel
+ * stream and the framed file format are both spoken through these, so the
+ * transfer engine never knows which it is writing.
+ */
+struct migctl_sink {
+	/* Write all of @buf; -errno on failure (EPIPE when the reader left). */
+	int (*write)(void *ctx, enum migctl_phase phase, const void *buf, size_t len);
+	/* The device said end of stream: flush, finish.  Optional. */
+	int (*finish)(void *ctx);
+	void *ctx;
+};
+
+struct migctl_source {
+	/*
+	 * Fill up to @len bytes of verified device data; *got = 0 at the end
+	 * of a complete stream.  -EBADMSG for a stream that does not verify.
+	 */
+	int (*read)(void *ctx, void *buf, size_t len, size_t *got);
+	void *ctx;
+};
+
+struct migctl_xfer_opts {
+	size_t buffer_size;               /* bytes per read(); 0 = 1 MiB */
+	bool precopy;                     /* save: PRE_COPY before STOP_COPY */
+	enum mig_state then;              /* state to end in */
+	enum migctl_on_error on_error;
+	/* set from a signal handler: stop, recover, return -EINTR */
+	volatile sig_atomic_t *cancel;
+	migctl_progress_fn progress;
+	void *progress_arg;
+};
+
+struct migctl_xfer_result {
+	enum mig_state initial_state;
+	enum mig_state final_state;     /* MIG_NR_STATES if it could not be read */
+	enum migctl_recovery recovery;
+	int recovery_err;               /* why restore failed (before the reset) */
+	uint64_t precopy_bytes;
+	uint64_t stopcopy_bytes;        /* resume: all bytes written */
+	uint64_t estimate;              /* MIG_DATA_SIZE at start, 0 if unknown */
+	double seconds;                 /* whole transfer */
+	double stopped_seconds;         /* save: from entering STOP_COPY to @then */
+	/* where it failed: the state being entered, or MIG_NR_STATES for I/O */
+	enum mig_state failed_state;
+};
+
+#define MIGCTL_DEFAULT_BUFFER (1u << 20)
+#define MIGCTL_MAX_BUFFER (256u << 20)
+
+/*
+ * PRE_COPY (optional) and STOP_COPY into @sink, then opts->then.  On any
+ * failure the device is recovered per opts->on_error and the first error
+ * is returned; result->final_state says where it ended.
+ *   -EBADFD      the device is in ERROR (nothing was tried)
+ *   -EBUSY       the device is already in a data state (a session is open)
+ *   -EOPNOTSUPP  --precopy on a device without PRE_COPY; no STOP_COPY
+ *   -EINTR       opts->cancel was set
+ */
+int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
+		const struct migctl_sink *sink, struct migctl_xfer_result *result);
+
+/*
+ * RESUMING, every byte of @source into the device, STOP (the driver checks
+ * the data), then opts->then.  Any error — a failed write, a stream that
+ * does not verify, a cancel — aborts RESUMING by reset.
+ */
+int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
+		  const struct migctl_source *source,
+		  struct migctl_xfer_result *result);
+
+/* ---- plain fd endpoints (the bare kernel stream) */
+
+struct migctl_fd_endpoint {
+	int fd;
+	volatile sig_atomic_t *cancel;
+};
+
+void migctl_fd_sink(struct migctl_fd_endpoint *ep, struct migctl_sink *sink);
+void migctl_fd_source(struct migctl_fd_endpoint *ep, struct migctl_source *source);
+
+/* ---- I/O helpers that survive EINTR and short counts */
+
+/* Write all of @buf.  EINTR is retried unless *cancel is set (-EINTR). */
+int migctl_write_all(int fd, const void *buf, size_t len,
+		     volatile sig_atomic_t *cancel);
+/* Read until @len bytes or end of file; *got says how many. */
+int migctl_read_full(int fd, void *buf, size_t len, size_t *got,
+		     volatile sig_atomic_t *cancel);
+
+/* ---- output files that never look complete unless they are */
+
+struct migctl_outfile {
+	int fd;
+	int dirfd;
+	bool tmpfile;           /* O_TMPFILE: linked in at commit */
+	char path[PATH_MAX];    /* final name */
+	char tmp_path[PATH_MAX];/* temporary name when O_TMPFILE is unavailable */
+	bool force;
+};
+
+/*
+ * Open an unnamed (O_TMPFILE) or temporary file, mode 0600, beside @path.
+ * -EEXIST if @path exists and !@force.
+ */
+int migctl_outfile_open(struct migctl_outfile *of, const char *path, bool force);
+/* fsync, then link/rename into place */
+int migctl_outfile_commit(struct migctl_outfile *of);
+/* Drop it: nothing appears at the final name */
+void migctl_outfile_abort(struct migctl_outfile *of);
+
+#endif /* MIGCTL_H */
