@@ -240,6 +240,18 @@ struct migctl_xfer_opts {
 	void *progress_arg;
 };
 
+/* Where a transfer failed, so the front end can name the cause */
+enum migctl_fail_at {
+	MIGCTL_FAIL_NONE,
+	MIGCTL_FAIL_CHECK,      /* before anything was changed (state, flags) */
+	MIGCTL_FAIL_TRANSITION, /* a state change; see failed_state */
+	MIGCTL_FAIL_DEVICE_IO,  /* read() or write() on the data_fd */
+	MIGCTL_FAIL_LOAD,       /* RESUMING -> STOP: the driver refused the data */
+	MIGCTL_FAIL_SINK,       /* writing the saved stream out */
+	MIGCTL_FAIL_SOURCE,     /* reading or verifying the stream in */
+	MIGCTL_FAIL_CANCEL,     /* opts->cancel */
+};
+
 struct migctl_xfer_result {
 	enum mig_state initial_state;
 	enum mig_state final_state;     /* MIG_NR_STATES if it could not be read */
@@ -250,8 +262,8 @@ struct migctl_xfer_result {
 	uint64_t estimate;              /* MIG_DATA_SIZE at start, 0 if unknown */
 	double seconds;                 /* whole transfer */
 	double stopped_seconds;         /* save: from entering STOP_COPY to @then */
-	/* where it failed: the state being entered, or MIG_NR_STATES for I/O */
-	enum mig_state failed_state;
+	enum migctl_fail_at fail_at;
+	enum mig_state failed_state;    /* the state being entered, for TRANSITION/LOAD */
 };
 
 #define MIGCTL_DEFAULT_BUFFER (1u << 20)

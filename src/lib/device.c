@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * An open VFIO device and the ioctls spoken to it.  Every ioctl of the
+ * project goes through vfio_ioctl(), so errno handling lives in one place.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "vfio-uapi.h"
+
+struct migctl_dev {
+	struct migctl_target target;
+	int fd;
+	int iommufd;   /* cdev path */
+	int group_fd;  /* group path */
+	int container_fd;
+};
+
+static int vfio_ioctl(int fd, unsigned long request, void *arg)
+{
+	int r;
+
+	do
+		r = ioctl(fd, request, arg);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+/* Opening a node that is not a VFIO device (wrong file, fixture) */
+static int not_vfio(int err)
+{
+	return err == -ENOTTY ? -ENODEV : err;
+}
+
+static int open_node(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int open_cdev(const struct migctl_root *root, struct migctl_dev *dev)
+{
+	struct vfio_device_bind_iommufd bind = {
+		/* minsz: kernels before the token field reject a larger argsz */
+		.argsz = sizeof(bind),
+	};
+	char path[PATH_MAX];
+	int r;
+
+	r = path_fmt(path, sizeof(path), "%s/iommu", root->dev);
+	if (r)
+		return r;
+	dev->fd = open_node(dev->target.node);
+	if (dev->fd < 0)
+		return dev->fd;
+	dev->iommufd = open_node(path);
+	if (dev->iommufd < 0)
+		return dev->iommufd;
+	bind.iommufd = dev->iommufd;
+	r = vfio_ioctl(dev->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
+	/* The kernel answers a second bind of an open cdev with EINVAL */
+	if (r == -EINVAL)
+		return -EBUSY;
+	return not_vfio(r);
+}
+
+static int set_iommu(int container_fd)
+{
+	/* Emulated-IOMMU devices (mdev) accept type1 too; prefer v2 */
+	static const unsigned long types[] = { VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU };
+	int r = -ENOTSUP;
+
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+		if (vfio_ioctl(container_fd, VFIO_CHECK_EXTENSION, (void *)types[i]) <= 0)
+			continue;
+		r = vfio_ioctl(container_fd, VFIO_SET_IOMMU, (void *)types[i]);
+		if (r == 0)
+			return 0;
+	}
+	return r;
+}
+
+static int open_group(const struct migctl_root *root, struct migctl_dev *dev)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	char path[PATH_MAX];
+	int r;
+
+	r = path_fmt(path, sizeof(path), "%s/vfio/vfio", root->dev);
+	if (r)
+		return r;
+	/* The group first: EBUSY there is the clearest "in use" signal */
+	dev->group_fd = open_node(dev->target.node);
+	if (dev->group_fd < 0)
+		return dev->group_fd;
+	dev->container_fd = open_node(path);
+	if (dev->container_fd < 0)
+		return dev->container_fd;
+	r = vfio_ioctl(dev->group_fd, VFIO_GROUP_GET_STATUS, &status);
+	if (r)
+		return not_vfio(r);
+	/* Not viable: some device in the group is bound to a non-VFIO driver */
+	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		return -ENODEV;
+	r = vfio_ioctl(dev->group_fd, VFIO_GROUP_SET_CONTAINER, &dev->container_fd);
+	if (r)
+		return r;
+	r = set_iommu(dev->container_fd);
+	if (r)
+		return r;
+	r = vfio_ioctl(dev->group_fd, VFIO_GROUP_GET_DEVICE_FD, dev->target.name);
+	if (r < 0)
+		return r;
+	dev->fd = r;
+	return 0;
+}
+
+int migctl_dev_open(const struct migctl_root *root,
+		    const struct migctl_target *target, struct migctl_dev **out)
+{
+	struct migctl_dev *dev;
+	int r;
+
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->target = *target;
+	dev->fd = dev->iommufd = dev->group_fd = dev->container_fd = -1;
+
+	r = target->via == MIGCTL_VIA_CDEV ? open_cdev(root, dev) : open_group(root, dev);
+	if (r) {
+		migctl_dev_close(dev);
+		return r;
+	}
+	*out = dev;
+	return 0;
+}
+
+void migctl_dev_close(struct migctl_dev *dev)
+{
+	if (!dev)
+		return;
+	/* Device before group before container: the reverse of setup */
+	if (dev->fd >= 0)
+		close(dev->fd);
+	if (dev->iommufd >= 0)
+		close(dev->iommufd);
+	if (dev->group_fd >= 0)
+		close(dev->group_fd);
+	if (dev->container_fd >= 0)
+		close(dev->container_fd);
+	free(dev);
+}
+
+const struct migctl_target *migctl_dev_target(const struct migctl_dev *dev)
+{
+	return &dev->target;
+}
+
+int migctl_dev_fd(const struct migctl_dev *dev)
+{
+	return dev->fd;
+}
+
+int migctl_dev_info(struct migctl_dev *dev, struct migctl_dev_info *info)
+{
+	struct vfio_device_info vi = { .argsz = sizeof(vi) };
+	int r;
+
+	r = vfio_ioctl(dev->fd, VFIO_DEVICE_GET_INFO, &vi);
+	if (r)
+		return r;
+	info->flags = vi.flags;
+	info->num_regions = vi.num_regions;
+	info->num_irqs = vi.num_irqs;
+	return 0;
+}
+
+const char *migctl_dev_kind(uint32_t dev_flags)
+{
+	static const struct {
+		uint32_t flag;
+		const char *name;
+	} kinds[] = {
+		{ MIGCTL_DEV_PCI, "pci" },	   { MIGCTL_DEV_PLATFORM, "platform" },
+		{ MIGCTL_DEV_AMBA, "amba" },	   { MIGCTL_DEV_CCW, "ccw" },
+		{ MIGCTL_DEV_AP, "ap" },	   { MIGCTL_DEV_FSL_MC, "fsl-mc" },
+		{ MIGCTL_DEV_CDX, "cdx" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (dev_flags & kinds[i].flag)
+			return kinds[i].name;
+	return "unknown";
+}
+
+int migctl_dev_reset(struct migctl_dev *dev)
+{
+	return vfio_ioctl(dev->fd, VFIO_DEVICE_RESET, NULL);
+}
+
+/* VFIO_DEVICE_FEATURE with @size bytes of payload in and out of @data */
+static int device_feature(struct migctl_dev *dev, uint32_t flags, void *data,
+			  size_t size)
+{
+	/* u64 storage: the payloads hold __aligned_u64 fields */
+	uint64_t buf[(sizeof(struct vfio_device_feature) + 16) / sizeof(uint64_t)];
+	struct vfio_device_feature *feature = (struct vfio_device_feature *)buf;
+	int r;
+
+	if (size > sizeof(buf) - sizeof(*feature))
+		return -EINVAL;
+	memset(buf, 0, sizeof(buf));
+	feature->argsz = (uint32_t)(sizeof(*feature) + size);
+	feature->flags = flags;
+	if (size)
+		memcpy(feature->data, data, size);
+	r = vfio_ioctl(dev->fd, VFIO_DEVICE_FEATURE, feature);
+	if (r)
+		return r;
+	if (size)
+		memcpy(data, feature->data, size);
+	return 0;
+}
+
+int migctl_mig_flags(struct migctl_dev *dev, uint64_t *mig_flags)
+{
+	struct vfio_device_feature_migration mig = { 0 };
+	int r;
+
+	r = device_feature(dev, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION,
+			   &mig, sizeof(mig));
+	if (r)
+		return r;
+	*mig_flags = mig.flags;
+	return 0;
+}
+
+int migctl_get_state(struct migctl_dev *dev, enum mig_state *state)
+{
+	struct vfio_device_feature_mig_state ms = { .data_fd = -1 };
+	int r;
+
+	r = device_feature(dev, VFIO_DEVICE_FEATURE_GET |
+				VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+			   &ms, sizeof(ms));
+	if (r)
+		return r;
+	if (ms.device_state >= MIG_NR_STATES)
+		return -EPROTO;
+	*state = (enum mig_state)ms.device_state;
+	return 0;
+}
+
+int migctl_set_state(struct migctl_dev *dev, enum mig_state state, int *data_fd)
+{
+	struct vfio_device_feature_mig_state ms = {
+		.device_state = (uint32_t)state,
+		.data_fd = -1,
+	};
+	int r;
+
+	*data_fd = -1;
+	r = device_feature(dev, VFIO_DEVICE_FEATURE_SET |
+				VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+			   &ms, sizeof(ms));
+	if (r)
+		return r;
+	*data_fd = ms.data_fd;
+	return 0;
+}
+
+int migctl_data_size(struct migctl_dev *dev, uint64_t *bytes)
+{
+	struct vfio_device_feature_mig_data_size ds = { 0 };
+	int r;
+
+	r = device_feature(dev, VFIO_DEVICE_FEATURE_GET |
+				VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+			   &ds, sizeof(ds));
+	if (r)
+		return r;
+	*bytes = ds.stop_copy_length;
+	return 0;
+}
+
+int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported)
+{
+	int r;
+
+	r = device_feature(dev, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+				VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+			   NULL, 0);
+	*supported = r == 0;
+	/* "not offered" is an answer, not an error */
+	return (r == 0 || r == -ENOTTY || r == -EOPNOTSUPP) ? 0 : r;
+}
+
+int migctl_precopy_info(int data_fd, uint64_t *initial_bytes,
+			uint64_t *dirty_bytes)
+{
+	/* flags stay 0: REINIT reporting is opt-in on newer kernels */
+	struct vfio_precopy_info info = { .argsz = sizeof(info) };
+	int r;
+
+	r = vfio_ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, &info);
+	if (r)
+		return r;
+	*initial_bytes = info.initial_bytes;
+	*dirty_bytes = info.dirty_bytes;
+	return 0;
+}

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Save and resume: the data sessions of the migration uAPI, and the
+ * failure policy that leaves the device in a known state whatever happens.
+ *
+ * The device's data_fd is read and written with plain read()/write() in
+ * buffer-sized pieces (some drivers' fds are streams: no pread), so memory
+ * stays constant whatever the size of the state.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct xfer {
+	struct migctl_dev *dev;
+	const struct migctl_xfer_opts *opts;
+	struct migctl_xfer_result *res;
+	char *buf;
+	size_t buf_size;
+	int data_fd;
+	bool touched; /* a state change was asked for: recovery is owed */
+	double started;
+	struct migctl_progress progress;
+};
+
+static bool cancelled(const struct xfer *x)
+{
+	return x->opts->cancel && *x->opts->cancel;
+}
+
+/* Record where it failed; returns @err so callers can `return fail(...)` */
+static int fail(struct xfer *x, enum migctl_fail_at at, int err)
+{
+	if (x->res->fail_at == MIGCTL_FAIL_NONE) {
+		/* A signal interrupting a blocked read or write is the cancel */
+		x->res->fail_at = (err == -EINTR && cancelled(x)) ? MIGCTL_FAIL_CANCEL : at;
+	}
+	return err;
+}
+
+static void close_data_fd(struct xfer *x)
+{
+	if (x->data_fd >= 0)
+		close(x->data_fd);
+	x->data_fd = -1;
+}
+
+/*
+ * Enter @state.  A new data session replaces the old one; an arc that
+ * keeps the session (PRE_COPY -> STOP_COPY) returns no fd and the old one
+ * carries on.
+ */
+static int enter(struct xfer *x, enum mig_state state, enum migctl_fail_at at)
+{
+	int fd, r;
+
+	x->touched = true;
+	r = migctl_set_state(x->dev, state, &fd);
+	if (r) {
+		x->res->failed_state = state;
+		return fail(x, at, r);
+	}
+	if (fd >= 0) {
+		close_data_fd(x);
+		x->data_fd = fd;
+	}
+	return 0;
+}
+
+static void report_progress(struct xfer *x, enum migctl_phase phase)
+{
+	x->progress.phase = phase;
+	x->progress.bytes = x->res->precopy_bytes + x->res->stopcopy_bytes;
+	if (x->opts->progress)
+		x->opts->progress(x->opts->progress_arg, &x->progress);
+}
+
+/* Check the device can do what is asked before anything is changed */
+static int preflight(struct xfer *x, uint64_t *mig_flags)
+{
+	enum mig_state state;
+	int r;
+
+	r = migctl_get_state(x->dev, &state);
+	if (r)
+		return fail(x, MIGCTL_FAIL_CHECK, r);
+	x->res->initial_state = x->res->final_state = state;
+	if (state == MIG_ERROR)
+		return fail(x, MIGCTL_FAIL_CHECK, -EBADFD);
+	/* Someone else's data session is open: not ours to take over */
+	if (mig_state_is_data(state))
+		return fail(x, MIGCTL_FAIL_CHECK, -EBUSY);
+
+	r = migctl_mig_flags(x->dev, mig_flags);
+	if (r)
+		return fail(x, MIGCTL_FAIL_CHECK, r);
+	if (!(*mig_flags & MIG_FLAG_STOP_COPY))
+		return fail(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
+	if (!mig_state_supported(*mig_flags, x->opts->then))
+		return fail(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
+	if (mig_state_is_data(x->opts->then))
+		return fail(x, MIGCTL_FAIL_CHECK, -EINVAL);
+
+	x->buf_size = x->opts->buffer_size ? x->opts->buffer_size : MIGCTL_DEFAULT_BUFFER;
+	if (x->buf_size > MIGCTL_MAX_BUFFER)
+		return fail(x, MIGCTL_FAIL_CHECK, -EINVAL);
+	x->buf = malloc(x->buf_size);
+	if (!x->buf)
+		return fail(x, MIGCTL_FAIL_CHECK, -ENOMEM);
+	return 0;
+}
+
+static int read_state(struct migctl_dev *dev, enum mig_state *state)
+{
+	int r = migctl_get_state(dev, state);
+
+	if (r)
+		*state = MIG_NR_STATES;
+	return r;
+}
+
+/*
+ * The failure policy.  Save's RESTORE goes back to the state found (QEMU's
+ * recovery state), and resets if that fails.  RESUMING has no clean exit
+ * but reset, so resume's RESTORE is reset, then the state found.
+ */
+static void recover(struct xfer *x, enum migctl_on_error policy, bool resuming)
+{
+	struct migctl_xfer_result *res = x->res;
+	enum mig_state now;
+	int r;
+
+	close_data_fd(x);
+	read_state(x->dev, &now);
+	if (policy == MIGCTL_ON_ERROR_LEAVE) {
+		res->recovery = MIGCTL_RECOVERY_LEFT;
+		goto out;
+	}
+	if (policy == MIGCTL_ON_ERROR_RESTORE && !resuming) {
+		r = now == res->initial_state ? 0 : enter(x, res->initial_state, x->res->fail_at);
+		close_data_fd(x);
+		if (r == 0) {
+			res->recovery = MIGCTL_RECOVERY_RESTORED;
+			goto out;
+		}
+		res->recovery_err = r;
+	}
+	r = migctl_dev_reset(x->dev);
+	if (r) {
+		res->recovery = MIGCTL_RECOVERY_FAILED;
+		if (!res->recovery_err)
+			res->recovery_err = r;
+		goto out;
+	}
+	res->recovery = MIGCTL_RECOVERY_RESET;
+	if (policy == MIGCTL_ON_ERROR_RESTORE && resuming &&
+	    res->initial_state != MIG_RUNNING &&
+	    enter(x, res->initial_state, x->res->fail_at) == 0)
+		res->recovery = MIGCTL_RECOVERY_RESTORED;
+	close_data_fd(x);
+out:
+	read_state(x->dev, &res->final_state);
+}
+
+static int finish(struct xfer *x, int r, bool resuming)
+{
+	enum migctl_on_error policy = x->opts->on_error;
+
+	if (policy == MIGCTL_ON_ERROR_DEFAULT)
+		policy = resuming ? MIGCTL_ON_ERROR_RESET : MIGCTL_ON_ERROR_RESTORE;
+	if (r && x->touched)
+		recover(x, policy, resuming);
+	else if (!r)
+		read_state(x->dev, &x->res->final_state);
+	close_data_fd(x);
+	free(x->buf);
+	x->res->seconds = monotonic_seconds() - x->started;
+	return r;
+}
+
+static void xfer_init(struct xfer *x, struct migctl_dev *dev,
+		      const struct migctl_xfer_opts *opts,
+		      struct migctl_xfer_result *res)
+{
+	*x = (struct xfer){ .dev = dev, .opts = opts, .res = res, .data_fd = -1 };
+	*res = (struct migctl_xfer_result){
+		.final_state = MIG_NR_STATES,
+		.failed_state = MIG_NR_STATES,
+	};
+	x->started = monotonic_seconds();
+}
+
+/* ---- save */
+
+/*
+ * Drain the data_fd into @sink.  In PRE_COPY stop once the initial bytes
+ * are out (dirty data would never end while the device runs); "nothing
+ * pending" is ENOMSG by the uAPI, a 0 read on some drivers (mtty).
+ */
+static int drain(struct xfer *x, const struct migctl_sink *sink,
+		 enum migctl_phase phase)
+{
+	uint64_t *counter = phase == MIGCTL_PHASE_PRE_COPY ? &x->res->precopy_bytes
+							   : &x->res->stopcopy_bytes;
+	uint64_t initial, dirty;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		if (cancelled(x))
+			return fail(x, MIGCTL_FAIL_CANCEL, -EINTR);
+		if (phase == MIGCTL_PHASE_PRE_COPY) {
+			r = migctl_precopy_info(x->data_fd, &initial, &dirty);
+			if (r)
+				return fail(x, MIGCTL_FAIL_DEVICE_IO, r);
+			if (initial == 0)
+				return 0;
+		}
+		n = read(x->data_fd, x->buf, x->buf_size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ENOMSG && phase == MIGCTL_PHASE_PRE_COPY)
+			return 0;
+		if (n < 0)
+			return fail(x, MIGCTL_FAIL_DEVICE_IO, -errno);
+		if (n == 0)
+			return 0;
+		r = sink->write(sink->ctx, phase, x->buf, (size_t)n);
+		if (r)
+			return fail(x, MIGCTL_FAIL_SINK, r);
+		*counter += (uint64_t)n;
+		report_progress(x, phase);
+	}
+}
+
+int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
+		const struct migctl_sink *sink, struct migctl_xfer_result *res)
+{
+	struct xfer x;
+	uint64_t flags;
+	double stopped;
+	int r;
+
+	xfer_init(&x, dev, opts, res);
+	r = preflight(&x, &flags);
+	if (r)
+		return finish(&x, r, false);
+	if (opts->precopy && !(flags & MIG_FLAG_PRE_COPY))
+		return finish(&x, fail(&x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP), false);
+	if (migctl_data_size(dev, &res->estimate))
+		res->estimate = 0;
+	x.progress.estimate = res->estimate;
+
+	if (opts->precopy) {
+		r = enter(&x, MIG_PRE_COPY, MIGCTL_FAIL_TRANSITION);
+		if (!r && x.data_fd < 0)
+			r = fail(&x, MIGCTL_FAIL_TRANSITION, -EPROTO);
+		if (!r)
+			r = drain(&x, sink, MIGCTL_PHASE_PRE_COPY);
+		if (r)
+			return finish(&x, r, false);
+		x.progress.estimate += res->precopy_bytes;
+	}
+
+	stopped = monotonic_seconds();
+	r = enter(&x, MIG_STOP_COPY, MIGCTL_FAIL_TRANSITION);
+	if (!r && x.data_fd < 0)
+		r = fail(&x, MIGCTL_FAIL_TRANSITION, -EPROTO);
+	if (!r)
+		r = drain(&x, sink, MIGCTL_PHASE_STOP_COPY);
+	if (!r && sink->finish && (r = sink->finish(sink->ctx)))
+		fail(&x, MIGCTL_FAIL_SINK, r);
+	if (r)
+		return finish(&x, r, false);
+	res->stopped_seconds = monotonic_seconds() - stopped;
+
+	close_data_fd(&x);
+	r = enter(&x, opts->then, MIGCTL_FAIL_TRANSITION);
+	return finish(&x, r, false);
+}
+
+/* ---- resume */
+
+static int next_chunk(struct xfer *x, const struct migctl_source *source, size_t *got)
+{
+	int r;
+
+	if (cancelled(x))
+		return fail(x, MIGCTL_FAIL_CANCEL, -EINTR);
+	r = source->read(source->ctx, x->buf, x->buf_size, got);
+	return r ? fail(x, MIGCTL_FAIL_SOURCE, r) : 0;
+}
+
+int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
+		  const struct migctl_source *source,
+		  struct migctl_xfer_result *res)
+{
+	struct xfer x;
+	uint64_t flags;
+	size_t got;
+	int r;
+
+	xfer_init(&x, dev, opts, res);
+	r = preflight(&x, &flags);
+	if (r)
+		return finish(&x, r, true);
+
+	/*
+	 * The first chunk before RESUMING: an empty or unreadable stream
+	 * must not cost the device its state.
+	 */
+	r = next_chunk(&x, source, &got);
+	if (!r && got == 0)
+		r = fail(&x, MIGCTL_FAIL_SOURCE, -ENODATA);
+	if (r)
+		return finish(&x, r, true);
+
+	r = enter(&x, MIG_RESUMING, MIGCTL_FAIL_TRANSITION);
+	if (!r && x.data_fd < 0)
+		r = fail(&x, MIGCTL_FAIL_TRANSITION, -EPROTO);
+	while (!r && got) {
+		/* Any write error is fatal: a driver may still accept STOP after it */
+		r = migctl_write_all(x.data_fd, x.buf, got, opts->cancel);
+		if (r) {
+			fail(&x, MIGCTL_FAIL_DEVICE_IO, r);
+			break;
+		}
+		res->stopcopy_bytes += got;
+		report_progress(&x, MIGCTL_PHASE_RESUMING);
+		r = next_chunk(&x, source, &got);
+	}
+	if (r)
+		return finish(&x, r, true);
+
+	close_data_fd(&x);
+	r = enter(&x, MIG_STOP, MIGCTL_FAIL_LOAD);
+	if (!r && opts->then != MIG_STOP)
+		r = enter(&x, opts->then, MIGCTL_FAIL_TRANSITION);
+	return finish(&x, r, true);
+}
