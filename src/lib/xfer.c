@@ -96,12 +96,16 @@ static int preflight(struct xfer *x, uint64_t *mig_flags)
 	r = migctl_mig_flags(x->dev, mig_flags);
 	if (r)
 		return fail(x, MIGCTL_FAIL_CHECK, r);
+	/* failed_state names what the device does not offer */
+	x->res->failed_state = MIG_STOP_COPY;
 	if (!(*mig_flags & MIG_FLAG_STOP_COPY))
 		return fail(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
+	x->res->failed_state = x->opts->then;
 	if (!mig_state_supported(*mig_flags, x->opts->then))
 		return fail(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
 	if (mig_state_is_data(x->opts->then))
 		return fail(x, MIGCTL_FAIL_CHECK, -EINVAL);
+	x->res->failed_state = MIG_NR_STATES;
 
 	x->buf_size = x->opts->buffer_size ? x->opts->buffer_size : MIGCTL_DEFAULT_BUFFER;
 	if (x->buf_size > MIGCTL_MAX_BUFFER)
@@ -247,8 +251,10 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	r = preflight(&x, &flags);
 	if (r)
 		return finish(&x, r, false);
-	if (opts->precopy && !(flags & MIG_FLAG_PRE_COPY))
+	if (opts->precopy && !(flags & MIG_FLAG_PRE_COPY)) {
+		res->failed_state = MIG_PRE_COPY;
 		return finish(&x, fail(&x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP), false);
+	}
 	if (migctl_data_size(dev, &res->estimate))
 		res->estimate = 0;
 	x.progress.estimate = res->estimate;

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* vfio-migctl info DEV: identity, migration flags, state, estimates */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "output.h"
+
+static error_t parse_info(int key, char *arg, struct argp_state *state)
+{
+	return cli_positionals(state, key, arg, state->input, 1, 1);
+}
+
+static const struct argp info_argp = {
+	NULL, parse_info, "DEV",
+	"Show a device's identity, migration flags, state and estimates.",
+	cli_global_children, NULL, NULL
+};
+
+static const char *const bus_names[] = {
+	[MIGCTL_BUS_OTHER] = "other",
+	[MIGCTL_BUS_PCI] = "pci",
+	[MIGCTL_BUS_MDEV] = "mdev",
+};
+
+static void print_identity(const struct migctl_target *t)
+{
+	char id[16];
+
+	out_string("device", "device:      %s\n", t->name);
+	out_string("bus", "bus:         %s\n", bus_names[t->bus]);
+	out_string("driver", "driver:      %s\n", t->driver);
+	if (t->bus == MIGCTL_BUS_MDEV) {
+		out_string("mdev_type", "mdev type:   %s\n", t->mdev_type);
+		out_string("parent", "parent:      %s\n", t->parent);
+	} else {
+		out_null("mdev_type", NULL);
+	}
+	if (t->bus == MIGCTL_BUS_PCI) {
+		snprintf(id, sizeof(id), "%04x:%04x", t->vendor, t->device);
+		out_string("id", "id:          %s", id);
+		snprintf(id, sizeof(id), "%04x:%04x", t->subsystem_vendor,
+			 t->subsystem_device);
+		out_string("subsystem_id", " (subsystem %s)\n", id);
+	}
+	if (t->group >= 0)
+		out_int("group", "group:       %" PRId64 "\n", t->group);
+	else
+		out_null("group", "group:       none\n");
+	if (t->cdev[0])
+		out_string("cdev", "cdev:        %s\n", t->cdev);
+	else
+		out_null("cdev", "cdev:        none\n");
+	out_string("via", "opened via:  %s\n", t->via == MIGCTL_VIA_CDEV ? "cdev" : "group");
+	out_string("node", "node:        %s\n", t->node);
+}
+
+static void print_states(uint64_t flags)
+{
+	out_open_array("states");
+	out_text("states:     ");
+	for (int s = MIG_STOP; s < MIG_NR_STATES; s++)
+		if (mig_state_supported(flags, s))
+			out_string(NULL, " %s", mig_state_name(s));
+	out_text("\n");
+	out_close_array();
+}
+
+static int print_migration(struct migctl_dev *dev)
+{
+	char names[64];
+	uint64_t flags, size;
+	enum mig_state state;
+	bool dma;
+	int r;
+
+	r = migctl_mig_flags(dev, &flags);
+	if (r == -ENOTTY || r == -EOPNOTSUPP) {
+		out_null("migration", "migration:   not supported\n");
+		return EXIT_OK;
+	}
+	if (r)
+		return cli_fail(STAGE_QUERY, r, "reading migration flags");
+
+	mig_flags_format(flags, names, sizeof(names));
+	out_open_object("migration");
+	out_uint("flags", NULL, flags);
+	out_text("migration:   %s (0x%llx)\n", names, (unsigned long long)flags);
+	out_open_array("flag_names");
+	for (unsigned int bit = 0; bit < 64; bit++)
+		if (flags & (1ull << bit)) {
+			char one[32];
+
+			mig_flags_format(1ull << bit, one, sizeof(one));
+			out_string(NULL, NULL, one);
+		}
+	out_close_array();
+	print_states(flags);
+	out_close_object();
+
+	r = migctl_get_state(dev, &state);
+	if (r)
+		return cli_fail(STAGE_QUERY, r, "reading the migration state");
+	out_string("state", "state:       %s\n", mig_state_name(state));
+
+	if (migctl_data_size(dev, &size) == 0)
+		out_uint("data_size", "data size:   %" PRIu64 " bytes (estimate)\n", size);
+	else
+		out_null("data_size", "data size:   unknown\n");
+
+	r = migctl_dma_logging_supported(dev, &dma);
+	if (r)
+		return cli_fail(STAGE_QUERY, r, "probing DMA logging");
+	out_bool("dma_logging", "dma logging: %s\n", dma);
+
+	if (state == MIG_ERROR)
+		out_text("note:        device is in ERROR; run 'vfio-migctl reset %s'\n",
+			 cli.device);
+	return EXIT_OK;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	const char *args[1] = { NULL };
+	struct migctl_dev_info info;
+	struct migctl_dev *dev;
+	int status, r;
+
+	cli_parse(&info_argp, argc, argv, args);
+	status = cli_open_device(args[0], &dev);
+	if (status)
+		return status;
+
+	out_init(cli.json, stdout);
+	r = migctl_dev_info(dev, &info);
+	if (r) {
+		status = cli_fail(STAGE_QUERY, r, "reading device info");
+		goto out;
+	}
+	out_open_object(NULL);
+	print_identity(migctl_dev_target(dev));
+	out_string("kind", "kind:        %s\n", migctl_dev_kind(info.flags));
+	out_bool("reset", "reset:       %s\n", info.flags & MIGCTL_DEV_RESET);
+	status = print_migration(dev);
+	out_close_object();
+out:
+	migctl_dev_close(dev);
+	return cli_finish(status);
+}

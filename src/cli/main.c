@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vfio-migctl: the argp root.  The first positional argument names the
+ * command; the rest of the command line goes to that command's own parser.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "output.h"
+
+const char *argp_program_version = "vfio-migctl " MIGCTL_VERSION;
+
+struct cli_globals cli = { .via = MIGCTL_VIA_AUTO };
+
+static const struct cli_command commands[] = {
+	{ "list", cmd_list, "list VFIO-bound devices (opens nothing)" },
+	{ "info", cmd_info, "show a device's identity, migration flags and state" },
+	{ "state", cmd_state, "print or set the migration state" },
+	{ "save", cmd_save, "save the device's migration state to stdout or a file" },
+	{ "resume", cmd_resume, "load a saved state into a device" },
+	{ "reset", cmd_reset, "reset the device (the way out of ERROR)" },
+};
+
+enum { OPT_SYSROOT = 0x100, OPT_VIA };
+
+static const struct argp_option global_options[] = {
+	{ "json", 'j', NULL, 0, "JSON output", 0 },
+	{ "quiet", 'q', NULL, 0, "No progress bar or summary", 0 },
+	{ "verbose", 'v', NULL, 0, "Say what is opened and which arcs are taken", 0 },
+	{ "sysroot", OPT_SYSROOT, "DIR", 0,
+	  "Read sysfs and /dev under DIR (env VFIO_MIGCTL_SYSROOT)", 0 },
+	{ "via", OPT_VIA, "cdev|group|auto", 0,
+	  "Open the device through its cdev or its group (default: auto)", 0 },
+	{ 0 }
+};
+
+static error_t parse_global(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'j':
+		cli.json = true;
+		break;
+	case 'q':
+		cli.quiet = true;
+		break;
+	case 'v':
+		cli.verbose = true;
+		break;
+	case OPT_SYSROOT:
+		cli.sysroot = arg;
+		break;
+	case OPT_VIA:
+		if (strcmp(arg, "cdev") == 0)
+			cli.via = MIGCTL_VIA_CDEV;
+		else if (strcmp(arg, "group") == 0)
+			cli.via = MIGCTL_VIA_GROUP;
+		else if (strcmp(arg, "auto") == 0)
+			cli.via = MIGCTL_VIA_AUTO;
+		else
+			argp_error(state, "--via takes cdev, group or auto, not '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp cli_global_argp = { global_options, parse_global, NULL, NULL,
+				      NULL, NULL, NULL };
+
+const struct argp_child cli_global_children[] = {
+	{ &cli_global_argp, 0, "Global options:", 1 },
+	{ 0 }
+};
+
+static const struct cli_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+struct root_args {
+	int cmd_index;
+};
+
+static error_t parse_root(int key, char *arg, struct argp_state *state)
+{
+	struct root_args *args = state->input;
+
+	switch (key) {
+	case ARGP_KEY_ARG:
+		if (!find_command(arg))
+			argp_error(state, "unknown command '%s'", arg);
+		args->cmd_index = state->next - 1;
+		/* Everything after the command is the command's to parse */
+		state->next = state->argc;
+		return 0;
+	case ARGP_KEY_NO_ARGS:
+		argp_error(state, "no command given");
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+/* The command list in --help comes from the table */
+static char *root_help_filter(int key, const char *text, void *input)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)input;
+	if (key != ARGP_KEY_HELP_POST_DOC)
+		return (char *)text;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return (char *)text;
+	fprintf(f, "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n%s", text);
+	fclose(f);
+	return buf;
+}
+
+static const struct argp root_argp = {
+	NULL, parse_root, "COMMAND [ARGS...]",
+	"Drive VFIO device migration (protocol v2) for one device.\v"
+	"DEV is /dev/vfio/devices/vfioN, /dev/vfio/N, a PCI address, an mdev UUID "
+	"or a sysfs path.  'vfio-migctl COMMAND --help' describes a command; "
+	"man vfio-migctl has the exit statuses.",
+	cli_global_children, root_help_filter, NULL
+};
+
+void cli_parse(const struct argp *argp, int argc, char **argv, void *input)
+{
+	int r;
+
+	argp_parse(argp, argc, argv, 0, NULL, input);
+	if (!cli.sysroot)
+		cli.sysroot = getenv("VFIO_MIGCTL_SYSROOT");
+	r = migctl_root_init(&cli.root, cli.sysroot);
+	if (r) {
+		cli_error("--sysroot: %s", strerror(-r));
+		exit(EXIT_USAGE);
+	}
+}
+
+error_t cli_positionals(struct argp_state *state, int key, char *arg,
+			const char **slots, int min, int max)
+{
+	int n = 0;
+
+	while (n < max && slots[n])
+		n++;
+	switch (key) {
+	case ARGP_KEY_ARG:
+		if (n == max)
+			argp_error(state, "unexpected argument '%s'", arg);
+		slots[n] = arg;
+		return 0;
+	case ARGP_KEY_END:
+		if (n < min)
+			argp_error(state, "missing DEV");
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+int cli_finish(int status)
+{
+	int r = out_finish();
+
+	if (r) {
+		cli_error("cannot write output: %s", strerror(-r));
+		return status ? status : EXIT_FAIL;
+	}
+	return status;
+}
+
+int cli_open_device(const char *arg, struct migctl_dev **dev)
+{
+	static const char *const via_names[] = {
+		[MIGCTL_VIA_AUTO] = "auto",
+		[MIGCTL_VIA_CDEV] = "cdev",
+		[MIGCTL_VIA_GROUP] = "group",
+	};
+	struct migctl_target t;
+	int r;
+
+	cli.device = arg;
+	r = migctl_resolve(&cli.root, arg, cli.via, &t);
+	switch (r) {
+	case 0:
+		break;
+	case -ENODEV:
+		if (t.driver[0])
+			cli_error("not bound to a VFIO driver (bound to %s)", t.driver);
+		else
+			cli_error("not bound to a VFIO driver (no driver)");
+		return EXIT_OPEN;
+	case -ENOTUNIQ: {
+		char list[MIGCTL_CANDIDATES_MAX * (MIGCTL_NAME_MAX + 2)] = "";
+
+		for (size_t i = 0; i < t.n_candidates && i < MIGCTL_CANDIDATES_MAX; i++) {
+			strcat(list, i ? ", " : "");
+			strcat(list, t.candidates[i]);
+		}
+		cli_error("the group holds %zu devices (%s%s); name one of them",
+			  t.n_candidates, list,
+			  t.n_candidates > MIGCTL_CANDIDATES_MAX ? ", ..." : "");
+		return EXIT_USAGE;
+	}
+	case -ENXIO:
+		cli_error("%s has no %s interface", t.name,
+			  cli.via == MIGCTL_VIA_CDEV ? "iommufd cdev" : "VFIO group");
+		return EXIT_OPEN;
+	default:
+		return cli_fail(STAGE_RESOLVE, r, "%s", "");
+	}
+
+	if (cli.verbose)
+		fprintf(stderr, "vfio-migctl: %s: opening %s via %s\n", t.name, t.node,
+			via_names[t.via]);
+	r = migctl_dev_open(&cli.root, &t, dev);
+	if (r)
+		return cli_fail(STAGE_OPEN, r, "cannot open %s", t.node);
+	return EXIT_OK;
+}
+
+int cli_parse_state(const char *arg, enum mig_state *state)
+{
+	return mig_state_parse(arg, state);
+}
+
+int cli_parse_size(const char *arg, size_t *size)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || arg[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'G': case 'g':
+		v <<= 10;
+		/* fallthrough */
+	case 'M': case 'm':
+		v <<= 10;
+		/* fallthrough */
+	case 'K': case 'k':
+		v <<= 10;
+		end++;
+		break;
+	}
+	if (*end || v == 0 || v > MIGCTL_MAX_BUFFER)
+		return -EINVAL;
+	*size = (size_t)v;
+	return 0;
+}
+
+int cli_parse_on_error(const char *arg, enum migctl_on_error *policy)
+{
+	if (strcmp(arg, "restore") == 0)
+		*policy = MIGCTL_ON_ERROR_RESTORE;
+	else if (strcmp(arg, "reset") == 0)
+		*policy = MIGCTL_ON_ERROR_RESET;
+	else if (strcmp(arg, "leave") == 0)
+		*policy = MIGCTL_ON_ERROR_LEAVE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+void format_bytes(uint64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(buf, size, "%llu B", (unsigned long long)bytes);
+		return;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%.1f %s", v, units[u]);
+}
+
+int main(int argc, char **argv)
+{
+	struct root_args args = { .cmd_index = -1 };
+	const struct cli_command *cmd;
+	char name[64];
+
+	/* Usage errors are a contract: exit 2, not argp's default 64 */
+	argp_err_exit_status = EXIT_USAGE;
+	argp_parse(&root_argp, argc, argv, ARGP_IN_ORDER, NULL, &args);
+
+	cmd = find_command(argv[args.cmd_index]);
+	cli.command = cmd->name;
+
+	/* "vfio-migctl save" names the command in its --help and errors */
+	snprintf(name, sizeof(name), "vfio-migctl %s", cmd->name);
+	argv[args.cmd_index] = name;
+	return cmd->run(argc - args.cmd_index, argv + args.cmd_index);
+}

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vfio-migctl resume DEV: RESUMING, the whole stream into the device, STOP
+ * (where the driver checks it), then the --then state.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct argp_option resume_options[] = {
+	{ "input", 'i', "FILE", 0, "Read from FILE instead of stdin", 0 },
+	{ "then", OPT_THEN, "STATE", 0, "State to leave the device in (default: running)", 0 },
+	{ "on-error", OPT_ON_ERROR, "reset|restore|leave", 0,
+	  "On failure: reset (default), reset and return to the state found, or leave it", 0 },
+	{ "buffer-size", OPT_BUFFER_SIZE, "SIZE", 0, "Bytes per write (default 1M)", 0 },
+	{ "raw", OPT_RAW, NULL, 0, "Read a bare kernel stream", 0 },
+	{ "force", OPT_FORCE, NULL, 0, "Accept a stream saved from a different kind of device", 0 },
+	{ 0 }
+};
+
+static const struct argp resume_argp = {
+	resume_options, cli_parse_transfer, "DEV",
+	"Load a saved migration state into the device from stdin or FILE.\v"
+	"Any failure (a write the device refuses, a stream that does not verify, "
+	"an interrupt) aborts RESUMING with a reset; the final state is reported.",
+	cli_global_children, NULL, NULL
+};
+
+int cmd_resume(int argc, char **argv)
+{
+	struct transfer_args a = {
+		.opts = { .then = MIG_RUNNING, .cancel = &cli_cancel,
+			  .progress = cli_progress },
+	};
+	struct migctl_fd_endpoint ep = { .fd = STDIN_FILENO, .cancel = &cli_cancel };
+	struct migctl_xfer_result res;
+	struct migctl_source source;
+	struct migctl_dev *dev;
+	int status, r;
+
+	cli_parse(&resume_argp, argc, argv, &a);
+	cli.device = a.pos[0];
+	if (a.file) {
+		ep.fd = open(a.file, O_RDONLY | O_CLOEXEC);
+		if (ep.fd < 0)
+			return cli_fail(STAGE_OUTPUT, -errno, "%s", a.file);
+	}
+
+	status = cli_open_device(a.pos[0], &dev);
+	if (status)
+		goto out;
+
+	cli_catch_signals();
+	migctl_fd_source(&ep, &source);
+	r = migctl_resume(dev, &a.opts, &source, &res);
+	migctl_dev_close(dev);
+	status = cli_report_transfer("resume", r, &res, false, NULL);
+out:
+	if (a.file)
+		close(ep.fd);
+	return status;
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vfio-migctl save DEV: PRE_COPY (optional) and STOP_COPY to stdout or a
+ * file.  A file appears only once the whole stream is in it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct argp_option save_options[] = {
+	{ "output", 'o', "FILE", 0, "Write to FILE (mode 0600, atomically) instead of stdout", 0 },
+	{ "force", OPT_FORCE, NULL, 0, "Replace an existing FILE", 0 },
+	{ "precopy", OPT_PRECOPY, NULL, 0,
+	  "PRE_COPY first: drain the initial bytes while the device runs", 0 },
+	{ "then", OPT_THEN, "STATE", 0, "State to leave the device in (default: stop)", 0 },
+	{ "on-error", OPT_ON_ERROR, "restore|reset|leave", 0,
+	  "On failure: back to the state found (default), reset, or leave it", 0 },
+	{ "buffer-size", OPT_BUFFER_SIZE, "SIZE", 0, "Bytes per read (default 1M)", 0 },
+	{ "raw", OPT_RAW, NULL, 0, "Write the bare kernel stream", 0 },
+	{ 0 }
+};
+
+static const struct argp save_argp = {
+	save_options, cli_parse_transfer, "DEV",
+	"Save the device's migration state to stdout or FILE.\v"
+	"The device goes to STOP_COPY (after PRE_COPY with --precopy), its data is "
+	"streamed out, then it is put in the --then state.  On any failure it is "
+	"put back as --on-error says and the final state is reported.",
+	cli_global_children, NULL, NULL
+};
+
+int cmd_save(int argc, char **argv)
+{
+	struct transfer_args a = {
+		.opts = { .then = MIG_STOP, .cancel = &cli_cancel,
+			  .progress = cli_progress },
+	};
+	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
+	struct migctl_xfer_result res;
+	struct migctl_outfile of;
+	struct migctl_sink sink;
+	struct migctl_dev *dev;
+	int status, r;
+
+	cli_parse(&save_argp, argc, argv, &a);
+	cli.device = a.pos[0];
+	if (!a.file && isatty(STDOUT_FILENO)) {
+		cli_error("refusing to write device state to a terminal; "
+			  "redirect stdout or use -o FILE");
+		return EXIT_USAGE;
+	}
+	if (a.file) {
+		r = migctl_outfile_open(&of, a.file, a.force);
+		if (r == -EEXIST) {
+			cli_error("%s exists; use --force to replace it", a.file);
+			return EXIT_FAIL;
+		}
+		if (r)
+			return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
+		ep.fd = of.fd;
+	}
+
+	status = cli_open_device(a.pos[0], &dev);
+	if (status) {
+		if (a.file)
+			migctl_outfile_abort(&of);
+		return status;
+	}
+
+	cli_catch_signals();
+	migctl_fd_sink(&ep, &sink);
+	r = migctl_save(dev, &a.opts, &sink, &res);
+	migctl_dev_close(dev);
+
+	if (a.file) {
+		if (!r) {
+			r = migctl_outfile_commit(&of);
+			if (r) {
+				cli_progress_done();
+				return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
+			}
+		} else {
+			migctl_outfile_abort(&of);
+		}
+	}
+	return cli_report_transfer("save", r, &res, !a.file, NULL);
+}

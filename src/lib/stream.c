@@ -1,0 +1,898 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The framed stream format, man/vfio-migctl-stream.5.  Every integer is
+ * encoded byte by byte in little-endian order; nothing is memcpy'd as a
+ * struct.  A reader never hands out a byte of a record before that whole
+ * record's checksum has been verified, and never allocates more than the
+ * bound for the record type it was told, after checking it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xxhash.h>
+
+#include "stream.h"
+
+#ifndef MIGCTL_VERSION
+#error "MIGCTL_VERSION must come from the build"
+#endif
+_Static_assert(sizeof(MIGCTL_VERSION) <= MIGCTL_NAME_MAX,
+	       "MIGCTL_VERSION does not fit the header's tool version");
+_Static_assert(sizeof(MIGCTL_STREAM_MAGIC) == MIGCTL_STREAM_MAGIC_SIZE + 1,
+	       "the magic is 8 bytes");
+
+/* Preamble: magic, version, low 32 bits of XXH3-64 of the 12 bytes before */
+#define PRE_VERSION 8
+#define PRE_CHECK 12
+
+/* Record header; the checksum covers bytes 0..15 and then the payload */
+#define REC_TYPE 0
+#define REC_FLAGS 2
+#define REC_LENGTH 4
+#define REC_SEQ 8
+#define REC_CHECKSUM 16
+#define REC_CHECKED 16
+
+/* HEADER payload, version 1: fixed fields, then four strings (u16 length + bytes) */
+#define HDR_CREATED 0
+#define HDR_MIG_FLAGS 8
+#define HDR_ESTIMATE 16
+#define HDR_BUS 24
+#define HDR_VENDOR 26
+#define HDR_DEVICE 28
+#define HDR_SUBVENDOR 30
+#define HDR_SUBDEVICE 32
+#define HDR_REVISION 34
+#define HDR_STRINGS 36
+#define HDR_ENCODED_MAX (HDR_STRINGS + 4 * (2 + MIGCTL_NAME_MAX - 1))
+
+#define WIRE_BUS_OTHER 0
+#define WIRE_BUS_PCI 1
+#define WIRE_BUS_MDEV 2
+
+/* END payload, version 1 */
+#define END_DATA_BYTES 0
+#define END_RECORDS 8
+#define END_DIGEST_LOW 16
+#define END_DIGEST_HIGH 24
+#define END_SIZE 32
+
+/*
+ * Hash in blocks that stay in cache, so the second hash of a data block
+ * (the stream digest) reads it from L2 rather than from memory.
+ */
+#define HASH_BLOCK (128u << 10)
+/* Unbuffered reads (skipped records, scan) go through a stack chunk */
+#define DISCARD_CHUNK (64u << 10)
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return get16(p) | (uint32_t)get16(p + 2) << 16;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static bool is_data(uint16_t type)
+{
+	return type == MIGCTL_REC_PRECOPY || type == MIGCTL_REC_STOPCOPY;
+}
+
+static bool is_known(uint16_t type)
+{
+	return type >= MIGCTL_REC_HEADER && type <= MIGCTL_REC_END;
+}
+
+static uint32_t length_limit(uint16_t type)
+{
+	switch (type) {
+	case MIGCTL_REC_HEADER:
+		return MIGCTL_STREAM_HEADER_MAX;
+	case MIGCTL_REC_END:
+		return MIGCTL_STREAM_END_MAX;
+	case MIGCTL_REC_PRECOPY:
+	case MIGCTL_REC_STOPCOPY:
+		return MIGCTL_STREAM_DATA_MAX;
+	default:
+		return MIGCTL_STREAM_OPTIONAL_MAX;
+	}
+}
+
+static const char *type_name(uint16_t type)
+{
+	switch (type) {
+	case MIGCTL_REC_HEADER:
+		return "header";
+	case MIGCTL_REC_END:
+		return "end";
+	case MIGCTL_REC_PRECOPY:
+		return "pre-copy data";
+	case MIGCTL_REC_STOPCOPY:
+		return "stop-copy data";
+	default:
+		return "unknown";
+	}
+}
+
+/* Feed @buf to the record checksum and, for data, to the stream digest */
+static void hash_payload(XXH3_state_t *rec, XXH3_state_t *digest,
+			 const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		size_t n = len < HASH_BLOCK ? len : HASH_BLOCK;
+
+		XXH3_64bits_update(rec, p, n);
+		if (digest)
+			XXH3_128bits_update(digest, p, n);
+		p += n;
+		len -= n;
+	}
+}
+
+/* Only printable ASCII: inspect prints these names to a terminal */
+static bool printable(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static int copy_name(char *dst, const char *src)
+{
+	size_t n = strnlen(src, MIGCTL_NAME_MAX);
+
+	if (n == MIGCTL_NAME_MAX)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int migctl_stream_header_from_target(struct migctl_stream_header *h,
+				     const struct migctl_target *t,
+				     uint64_t mig_flags, uint64_t estimate)
+{
+	int ret;
+
+	memset(h, 0, sizeof(*h));
+	memcpy(h->tool_version, MIGCTL_VERSION, sizeof(MIGCTL_VERSION));
+	h->created = (uint64_t)time(NULL);
+	h->bus = t->bus;
+	ret = copy_name(h->name, t->name);
+	if (!ret)
+		ret = copy_name(h->driver, t->driver);
+	if (!ret)
+		ret = copy_name(h->mdev_type, t->mdev_type);
+	if (ret)
+		return ret;
+	h->vendor = t->vendor;
+	h->device = t->device;
+	h->subsystem_vendor = t->subsystem_vendor;
+	h->subsystem_device = t->subsystem_device;
+	h->revision = t->revision;
+	h->mig_flags = mig_flags;
+	h->estimate = estimate;
+	return 0;
+}
+
+/* ---- identity */
+
+static void describe(char *buf, size_t len, enum migctl_bus bus,
+		     const char *driver, const char *mdev_type, uint16_t vendor,
+		     uint16_t device, uint16_t subvendor, uint16_t subdevice)
+{
+	const char *drv = driver[0] ? driver : "none";
+
+	switch (bus) {
+	case MIGCTL_BUS_PCI:
+		snprintf(buf, len,
+			 "PCI %04x:%04x subsystem %04x:%04x (driver %s)",
+			 vendor, device, subvendor, subdevice, drv);
+		break;
+	case MIGCTL_BUS_MDEV:
+		snprintf(buf, len, "mdev type %s (driver %s)", mdev_type, drv);
+		break;
+	default:
+		snprintf(buf, len, "other-bus device (driver %s)", drv);
+		break;
+	}
+}
+
+int migctl_stream_identity_check(const struct migctl_stream_header *h,
+				 const struct migctl_target *dst, char *why,
+				 size_t len)
+{
+	char from[160], to[160];
+	bool same = h->bus == dst->bus && !strcmp(h->driver, dst->driver);
+
+	if (same && h->bus == MIGCTL_BUS_PCI)
+		same = h->vendor == dst->vendor && h->device == dst->device &&
+		       h->subsystem_vendor == dst->subsystem_vendor &&
+		       h->subsystem_device == dst->subsystem_device;
+	if (same && h->bus == MIGCTL_BUS_MDEV)
+		same = !strcmp(h->mdev_type, dst->mdev_type);
+	if (same) {
+		if (len)
+			why[0] = '\0';
+		return 0;
+	}
+
+	describe(from, sizeof(from), h->bus, h->driver, h->mdev_type, h->vendor,
+		 h->device, h->subsystem_vendor, h->subsystem_device);
+	describe(to, sizeof(to), dst->bus, dst->driver, dst->mdev_type,
+		 dst->vendor, dst->device, dst->subsystem_vendor,
+		 dst->subsystem_device);
+	if (len)
+		snprintf(why, len, "stream is from %s, device is %s", from, to);
+	return -EBADMSG;
+}
+
+/* ---- writer */
+
+static int put_string(uint8_t *p, size_t *off, const char *s)
+{
+	size_t n = strnlen(s, MIGCTL_NAME_MAX);
+
+	if (n == MIGCTL_NAME_MAX || !printable(s, n))
+		return -EINVAL;
+	put16(p + *off, (uint16_t)n);
+	memcpy(p + *off + 2, s, n);
+	*off += 2 + n;
+	return 0;
+}
+
+static int encode_header(const struct migctl_stream_header *h,
+			 uint8_t p[HDR_ENCODED_MAX], size_t *len)
+{
+	uint16_t bus = WIRE_BUS_OTHER;
+	size_t off = HDR_STRINGS;
+	int ret;
+
+	if (h->bus == MIGCTL_BUS_PCI)
+		bus = WIRE_BUS_PCI;
+	else if (h->bus == MIGCTL_BUS_MDEV)
+		bus = WIRE_BUS_MDEV;
+
+	put64(p + HDR_CREATED, h->created);
+	put64(p + HDR_MIG_FLAGS, h->mig_flags);
+	put64(p + HDR_ESTIMATE, h->estimate);
+	put16(p + HDR_BUS, bus);
+	put16(p + HDR_VENDOR, h->vendor);
+	put16(p + HDR_DEVICE, h->device);
+	put16(p + HDR_SUBVENDOR, h->subsystem_vendor);
+	put16(p + HDR_SUBDEVICE, h->subsystem_device);
+	p[HDR_REVISION] = h->revision;
+	p[HDR_REVISION + 1] = 0;
+
+	ret = put_string(p, &off, h->tool_version);
+	if (!ret)
+		ret = put_string(p, &off, h->name);
+	if (!ret)
+		ret = put_string(p, &off, h->driver);
+	if (!ret)
+		ret = put_string(p, &off, h->mdev_type);
+	*len = off;
+	return ret;
+}
+
+static int emit(struct migctl_stream_writer *w, uint16_t type,
+		const void *payload, uint32_t len)
+{
+	uint8_t hdr[MIGCTL_STREAM_RECORD_HEADER_SIZE];
+	int ret;
+
+	put16(hdr + REC_TYPE, type);
+	put16(hdr + REC_FLAGS, 0);
+	put32(hdr + REC_LENGTH, len);
+	put64(hdr + REC_SEQ, w->seq);
+	XXH3_64bits_reset(w->rec);
+	XXH3_64bits_update(w->rec, hdr, REC_CHECKED);
+	hash_payload(w->rec, is_data(type) ? w->digest : NULL, payload, len);
+	put64(hdr + REC_CHECKSUM, XXH3_64bits_digest(w->rec));
+
+	ret = migctl_write_all(w->fd, hdr, sizeof(hdr), w->cancel);
+	if (!ret)
+		ret = migctl_write_all(w->fd, payload, len, w->cancel);
+	if (ret)
+		return w->err = ret;
+	w->seq++;
+	w->offset += sizeof(hdr) + len;
+	return 0;
+}
+
+int migctl_stream_writer_init(struct migctl_stream_writer *w, int fd,
+			      const struct migctl_stream_header *h,
+			      volatile sig_atomic_t *cancel)
+{
+	uint8_t pre[MIGCTL_STREAM_PREAMBLE_SIZE], hdr[HDR_ENCODED_MAX];
+	size_t len;
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->cancel = cancel;
+	ret = encode_header(h, hdr, &len);
+	if (ret)
+		return ret;
+	w->rec = XXH3_createState();
+	w->digest = XXH3_createState();
+	if (!w->rec || !w->digest) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	XXH3_128bits_reset(w->digest);
+
+	memcpy(pre, MIGCTL_STREAM_MAGIC, MIGCTL_STREAM_MAGIC_SIZE);
+	put32(pre + PRE_VERSION, MIGCTL_STREAM_VERSION);
+	put32(pre + PRE_CHECK, (uint32_t)XXH3_64bits(pre, PRE_CHECK));
+	ret = migctl_write_all(fd, pre, sizeof(pre), cancel);
+	if (ret)
+		goto fail;
+	w->offset = sizeof(pre);
+	ret = emit(w, MIGCTL_REC_HEADER, hdr, (uint32_t)len);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	migctl_stream_writer_close(w);
+	return ret;
+}
+
+static int writer_write(void *ctx, enum migctl_phase phase, const void *buf,
+			size_t len)
+{
+	struct migctl_stream_writer *w = ctx;
+	const uint8_t *p = buf;
+	uint16_t type;
+
+	if (w->err)
+		return w->err;
+	if (w->finished)
+		return -EINVAL;
+	switch (phase) {
+	case MIGCTL_PHASE_PRE_COPY:
+		/* The kernel has no STOP_COPY -> PRE_COPY arc: a caller bug */
+		if (w->stopcopy)
+			return -EINVAL;
+		type = MIGCTL_REC_PRECOPY;
+		break;
+	case MIGCTL_PHASE_STOP_COPY:
+		w->stopcopy = true;
+		type = MIGCTL_REC_STOPCOPY;
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	while (len) {
+		size_t n = len < MIGCTL_STREAM_DATA_MAX ? len : MIGCTL_STREAM_DATA_MAX;
+		int ret = emit(w, type, p, (uint32_t)n);
+
+		if (ret)
+			return ret;
+		w->data_bytes += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int writer_finish(void *ctx)
+{
+	struct migctl_stream_writer *w = ctx;
+	uint8_t end[END_SIZE];
+	XXH128_hash_t d;
+
+	if (w->err)
+		return w->err;
+	if (w->finished)
+		return -EINVAL;
+	w->finished = true;
+	d = XXH3_128bits_digest(w->digest);
+	put64(end + END_DATA_BYTES, w->data_bytes);
+	put64(end + END_RECORDS, w->seq);
+	put64(end + END_DIGEST_LOW, d.low64);
+	put64(end + END_DIGEST_HIGH, d.high64);
+	return emit(w, MIGCTL_REC_END, end, sizeof(end));
+}
+
+void migctl_stream_writer_sink(struct migctl_stream_writer *w,
+			       struct migctl_sink *sink)
+{
+	*sink = (struct migctl_sink){
+		.write = writer_write,
+		.finish = writer_finish,
+		.ctx = w,
+	};
+}
+
+void migctl_stream_writer_close(struct migctl_stream_writer *w)
+{
+	XXH3_freeState(w->rec);
+	XXH3_freeState(w->digest);
+	w->rec = w->digest = NULL;
+}
+
+/* ---- reader */
+
+struct record {
+	uint64_t index; /* position in the stream: the number it must carry */
+	uint64_t start; /* offset of its header */
+	uint16_t type, flags;
+	uint32_t len;
+};
+
+static int fail(struct migctl_stream_reader *r, int err)
+{
+	if (!r->err)
+		r->err = err;
+	return r->err;
+}
+
+static int __attribute__((format(printf, 3, 4)))
+bad(struct migctl_stream_reader *r, uint64_t offset, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->err)
+		return r->err;
+	r->error.offset = offset;
+	va_start(ap, fmt);
+	vsnprintf(r->error.msg, sizeof(r->error.msg), fmt, ap);
+	va_end(ap);
+	return fail(r, -EBADMSG);
+}
+
+static int __attribute__((format(printf, 3, 4)))
+bad_record(struct migctl_stream_reader *r, const struct record *rec,
+	   const char *fmt, ...)
+{
+	size_t size = sizeof(r->error.msg);
+	va_list ap;
+	int n;
+
+	if (r->err)
+		return r->err;
+	r->error.offset = rec->start;
+	n = snprintf(r->error.msg, size, "record %" PRIu64 " at byte %" PRIu64 ": ",
+		     rec->index, rec->start);
+	if (n > 0 && (size_t)n < size) {
+		va_start(ap, fmt);
+		vsnprintf(r->error.msg + n, size - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return fail(r, -EBADMSG);
+}
+
+static int get(struct migctl_stream_reader *r, void *buf, size_t len,
+	       size_t *got)
+{
+	int ret = migctl_read_full(r->fd, buf, len, got, r->cancel);
+
+	r->offset += *got;
+	return ret ? fail(r, ret) : 0;
+}
+
+static int truncated(struct migctl_stream_reader *r, const struct record *rec)
+{
+	return bad_record(r, rec, "truncated at byte %" PRIu64, r->offset);
+}
+
+/* Read a payload into r->buf, allocated to its (already bounded) length */
+static int read_kept(struct migctl_stream_reader *r, const struct record *rec)
+{
+	size_t got;
+	int ret;
+
+	if (rec->len > r->buf_size) {
+		free(r->buf);
+		r->buf_size = 0;
+		r->buf = malloc(rec->len);
+		if (!r->buf)
+			return fail(r, -ENOMEM);
+		r->buf_size = rec->len;
+	}
+	ret = get(r, r->buf, rec->len, &got);
+	if (ret)
+		return ret;
+	if (got < rec->len)
+		return truncated(r, rec);
+	hash_payload(r->rec, is_data(rec->type) ? r->digest : NULL, r->buf,
+		     rec->len);
+	return 0;
+}
+
+/* Read a payload through a fixed chunk, hashing as it passes */
+static int read_discarded(struct migctl_stream_reader *r,
+			  const struct record *rec)
+{
+	uint8_t chunk[DISCARD_CHUNK];
+	uint32_t left = rec->len;
+
+	while (left) {
+		size_t n = left < sizeof(chunk) ? left : sizeof(chunk), got;
+		int ret = get(r, chunk, n, &got);
+
+		if (ret)
+			return ret;
+		if (got < n)
+			return truncated(r, rec);
+		hash_payload(r->rec, is_data(rec->type) ? r->digest : NULL,
+			     chunk, n);
+		left -= (uint32_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Read one record and verify its checksum and number.  HEADER and END
+ * payloads always land in r->buf, data payloads only if @keep_data;
+ * anything else is read and discarded.
+ */
+static int read_record(struct migctl_stream_reader *r, struct record *rec,
+		       bool keep_data)
+{
+	uint8_t h[MIGCTL_STREAM_RECORD_HEADER_SIZE];
+	uint64_t seq, sum;
+	uint32_t limit;
+	size_t got;
+	bool keep;
+	int ret;
+
+	rec->index = r->seq;
+	rec->start = r->offset;
+	ret = get(r, h, sizeof(h), &got);
+	if (ret)
+		return ret;
+	if (!got)
+		return bad(r, r->offset, "truncated at byte %" PRIu64 ": %s record missing",
+			   r->offset, r->seq ? "end" : "header");
+	if (got < sizeof(h))
+		return truncated(r, rec);
+
+	rec->type = get16(h + REC_TYPE);
+	rec->flags = get16(h + REC_FLAGS);
+	rec->len = get32(h + REC_LENGTH);
+	seq = get64(h + REC_SEQ);
+	sum = get64(h + REC_CHECKSUM);
+
+	/* Before anything is read or allocated for it */
+	limit = length_limit(rec->type);
+	if (rec->len > limit)
+		return bad_record(r, rec,
+				  "length %" PRIu32 " exceeds the limit of %" PRIu32
+				  " bytes for %s records",
+				  rec->len, limit, type_name(rec->type));
+
+	XXH3_64bits_reset(r->rec);
+	XXH3_64bits_update(r->rec, h, REC_CHECKED);
+	keep = rec->type == MIGCTL_REC_HEADER || rec->type == MIGCTL_REC_END ||
+	       (keep_data && is_data(rec->type));
+	ret = keep ? read_kept(r, rec) : read_discarded(r, rec);
+	if (ret)
+		return ret;
+	if (XXH3_64bits_digest(r->rec) != sum)
+		return bad_record(r, rec, "checksum mismatch");
+
+	/* Verified: what it says is what the writer said */
+	if (seq != rec->index)
+		return bad_record(r, rec,
+				  "numbered %" PRIu64 " (records lost, repeated or reordered)",
+				  seq);
+	if (is_known(rec->type) && (rec->flags & ~MIGCTL_REC_OPTIONAL))
+		return bad_record(r, rec, "reserved flags 0x%04x set",
+				  rec->flags & ~MIGCTL_REC_OPTIONAL);
+	r->seq++;
+	r->stats.records++;
+	return 0;
+}
+
+static int read_string(struct migctl_stream_reader *r, const struct record *rec,
+		       size_t *off, char *dst, const char *what)
+{
+	const uint8_t *p = r->buf;
+	size_t n;
+
+	if (*off + 2 > rec->len)
+		return bad_record(r, rec, "header ends before the %s", what);
+	n = get16(p + *off);
+	*off += 2;
+	if (n >= MIGCTL_NAME_MAX)
+		return bad_record(r, rec, "header: %s is %zu bytes long, the limit is %d",
+				  what, n, MIGCTL_NAME_MAX - 1);
+	if (*off + n > rec->len)
+		return bad_record(r, rec, "header ends inside the %s", what);
+	if (!printable((const char *)p + *off, n))
+		return bad_record(r, rec, "header: %s is not printable ASCII", what);
+	memcpy(dst, p + *off, n);
+	dst[n] = '\0';
+	*off += n;
+	return 0;
+}
+
+static int parse_header(struct migctl_stream_reader *r, const struct record *rec)
+{
+	struct migctl_stream_header *h = &r->header;
+	const uint8_t *p = r->buf;
+	size_t off = HDR_STRINGS;
+	int ret;
+
+	if (rec->len < HDR_STRINGS)
+		return bad_record(r, rec, "header too short (%" PRIu32 " bytes)",
+				  rec->len);
+	h->created = get64(p + HDR_CREATED);
+	h->mig_flags = get64(p + HDR_MIG_FLAGS);
+	h->estimate = get64(p + HDR_ESTIMATE);
+	switch (get16(p + HDR_BUS)) {
+	case WIRE_BUS_PCI:
+		h->bus = MIGCTL_BUS_PCI;
+		break;
+	case WIRE_BUS_MDEV:
+		h->bus = MIGCTL_BUS_MDEV;
+		break;
+	default:
+		h->bus = MIGCTL_BUS_OTHER;
+		break;
+	}
+	h->vendor = get16(p + HDR_VENDOR);
+	h->device = get16(p + HDR_DEVICE);
+	h->subsystem_vendor = get16(p + HDR_SUBVENDOR);
+	h->subsystem_device = get16(p + HDR_SUBDEVICE);
+	h->revision = p[HDR_REVISION];
+
+	ret = read_string(r, rec, &off, h->tool_version, "tool version");
+	if (!ret)
+		ret = read_string(r, rec, &off, h->name, "device name");
+	if (!ret)
+		ret = read_string(r, rec, &off, h->driver, "driver name");
+	if (!ret)
+		ret = read_string(r, rec, &off, h->mdev_type, "mdev type");
+	/* Bytes after the last known field are a newer writer's additions */
+	return ret;
+}
+
+static void release(struct migctl_stream_reader *r)
+{
+	XXH3_freeState(r->rec);
+	XXH3_freeState(r->digest);
+	free(r->buf);
+	r->rec = r->digest = NULL;
+	r->buf = NULL;
+	r->buf_size = r->avail = r->pos = 0;
+}
+
+int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
+			      volatile sig_atomic_t *cancel)
+{
+	uint8_t pre[MIGCTL_STREAM_PREAMBLE_SIZE];
+	struct record rec;
+	uint32_t version;
+	size_t got;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->cancel = cancel;
+	r->rec = XXH3_createState();
+	r->digest = XXH3_createState();
+	if (!r->rec || !r->digest) {
+		ret = fail(r, -ENOMEM);
+		goto out;
+	}
+	XXH3_128bits_reset(r->digest);
+
+	ret = get(r, pre, sizeof(pre), &got);
+	if (ret)
+		goto out;
+	if (!got) {
+		ret = bad(r, 0, "empty stream: not a vfio-migctl stream");
+		goto out;
+	}
+	if (memcmp(pre, MIGCTL_STREAM_MAGIC,
+		   got < MIGCTL_STREAM_MAGIC_SIZE ? got : MIGCTL_STREAM_MAGIC_SIZE)) {
+		ret = bad(r, 0, "not a vfio-migctl stream (no magic); "
+			  "for a bare kernel stream use --raw");
+		goto out;
+	}
+	if (got < sizeof(pre)) {
+		ret = bad(r, got, "truncated at byte %zu: in the preamble", got);
+		goto out;
+	}
+	if ((uint32_t)XXH3_64bits(pre, PRE_CHECK) != get32(pre + PRE_CHECK)) {
+		ret = bad(r, PRE_VERSION, "preamble checksum mismatch");
+		goto out;
+	}
+	version = get32(pre + PRE_VERSION);
+	if (version != MIGCTL_STREAM_VERSION) {
+		ret = bad(r, PRE_VERSION,
+			  "format version %" PRIu32 " is not supported (this vfio-migctl reads version %d)",
+			  version, MIGCTL_STREAM_VERSION);
+		goto out;
+	}
+
+	ret = read_record(r, &rec, false);
+	if (ret)
+		goto out;
+	if (rec.type != MIGCTL_REC_HEADER) {
+		ret = bad_record(r, &rec, "expected the header record, found type 0x%04x",
+				 rec.type);
+		goto out;
+	}
+	ret = parse_header(r, &rec);
+out:
+	if (ret)
+		release(r);
+	return ret;
+}
+
+const struct migctl_stream_header *
+migctl_stream_reader_header(const struct migctl_stream_reader *r)
+{
+	return &r->header;
+}
+
+static int end_record(struct migctl_stream_reader *r, const struct record *rec)
+{
+	uint64_t carried = r->stats.precopy_bytes + r->stats.stopcopy_bytes;
+	const uint8_t *p = r->buf;
+	XXH128_hash_t d;
+	uint8_t extra;
+	size_t got;
+	int ret;
+
+	if (rec->len < END_SIZE)
+		return bad_record(r, rec, "end record too short (%" PRIu32 " bytes)",
+				  rec->len);
+	if (get64(p + END_DATA_BYTES) != carried)
+		return bad_record(r, rec,
+				  "end record counts %" PRIu64 " data bytes, the stream carried %" PRIu64,
+				  get64(p + END_DATA_BYTES), carried);
+	if (get64(p + END_RECORDS) != rec->index)
+		return bad_record(r, rec,
+				  "end record counts %" PRIu64 " records before it, the stream had %" PRIu64,
+				  get64(p + END_RECORDS), rec->index);
+	d = XXH3_128bits_digest(r->digest);
+	if (get64(p + END_DIGEST_LOW) != d.low64 ||
+	    get64(p + END_DIGEST_HIGH) != d.high64)
+		return bad_record(r, rec, "digest of the data does not match");
+
+	/* One stream per file: bytes after END are not ours to ignore */
+	ret = get(r, &extra, 1, &got);
+	if (ret)
+		return ret;
+	if (got)
+		return bad(r, r->offset - 1,
+			   "trailing data at byte %" PRIu64 " after the end record",
+			   r->offset - 1);
+	r->ended = true;
+	r->stats.intact = true;
+	return 0;
+}
+
+static int next_record(struct migctl_stream_reader *r, bool keep_data)
+{
+	struct record rec;
+	int ret;
+
+	ret = read_record(r, &rec, keep_data);
+	if (ret)
+		return ret;
+	switch (rec.type) {
+	case MIGCTL_REC_HEADER:
+		return bad_record(r, &rec, "a second header record");
+	case MIGCTL_REC_PRECOPY:
+		if (r->stopcopy)
+			return bad_record(r, &rec, "pre-copy data after stop-copy data");
+		r->stats.precopy_records++;
+		r->stats.precopy_bytes += rec.len;
+		break;
+	case MIGCTL_REC_STOPCOPY:
+		r->stopcopy = true;
+		r->stats.stopcopy_records++;
+		r->stats.stopcopy_bytes += rec.len;
+		break;
+	case MIGCTL_REC_END:
+		return end_record(r, &rec);
+	default:
+		if (!(rec.flags & MIGCTL_REC_OPTIONAL))
+			return bad_record(r, &rec,
+					  "unknown record type 0x%04x, not optional (from a newer vfio-migctl?)",
+					  rec.type);
+		r->stats.skipped_records++;
+		r->stats.skipped_bytes += rec.len;
+		return 0;
+	}
+	if (keep_data) {
+		r->pos = 0;
+		r->avail = rec.len;
+	}
+	return 0;
+}
+
+static int reader_read(void *ctx, void *buf, size_t len, size_t *got)
+{
+	struct migctl_stream_reader *r = ctx;
+	size_t n;
+	int ret;
+
+	*got = 0;
+	if (r->err)
+		return r->err;
+	if (!len)
+		return 0;
+	while (r->pos == r->avail) {
+		if (r->ended)
+			return 0;
+		ret = next_record(r, true);
+		if (ret)
+			return ret;
+	}
+	n = r->avail - r->pos;
+	if (n > len)
+		n = len;
+	memcpy(buf, r->buf + r->pos, n);
+	r->pos += n;
+	*got = n;
+	return 0;
+}
+
+void migctl_stream_reader_source(struct migctl_stream_reader *r,
+				 struct migctl_source *src)
+{
+	*src = (struct migctl_source){ .read = reader_read, .ctx = r };
+}
+
+int migctl_stream_scan(struct migctl_stream_reader *r,
+		       struct migctl_stream_stats *st)
+{
+	/* Whatever is still buffered was verified and counted already */
+	r->pos = r->avail = 0;
+	while (!r->err && !r->ended)
+		next_record(r, false);
+	*st = r->stats;
+	st->stream_bytes = r->offset;
+	st->intact = r->ended && !r->err;
+	return r->err;
+}
+
+const char *migctl_stream_reader_error(const struct migctl_stream_reader *r)
+{
+	return r->error.msg;
+}
+
+void migctl_stream_reader_close(struct migctl_stream_reader *r)
+{
+	release(r);
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The vfio-migctl stream format: a self-describing, checksummed framing of
+ * a device's migration data.  The wire layout and its stability promise are
+ * in man/vfio-migctl-stream.5; this is the codec.
+ *
+ * Writing: migctl_stream_writer_init() emits the preamble and HEADER, the
+ * sink from migctl_stream_writer_sink() emits one data record per write
+ * (split at 16 MiB), and its finish() emits END.
+ *
+ * Reading: migctl_stream_reader_open() checks the preamble and HEADER; the
+ * source from migctl_stream_reader_source() hands out only bytes of records
+ * whose checksum has already been verified, and reports the end (*got = 0)
+ * only after a valid END.  Every format problem is -EBADMSG, with the byte
+ * offset and a one-line reason in reader->error.
+ */
+#ifndef MIGCTL_STREAM_H
+#define MIGCTL_STREAM_H
+
+#include "migctl.h"
+
+/* ---- wire constants (see vfio-migctl-stream(5)) */
+
+#define MIGCTL_STREAM_MAGIC "\x89VFMIG\r\n" /* 8 bytes, no NUL on the wire */
+#define MIGCTL_STREAM_MAGIC_SIZE 8
+#define MIGCTL_STREAM_VERSION 1
+#define MIGCTL_STREAM_PREAMBLE_SIZE 16
+#define MIGCTL_STREAM_RECORD_HEADER_SIZE 24
+
+/* Record types */
+#define MIGCTL_REC_HEADER 0x0001
+#define MIGCTL_REC_PRECOPY 0x0002
+#define MIGCTL_REC_STOPCOPY 0x0003
+#define MIGCTL_REC_END 0x0004
+
+/* Record flags */
+#define MIGCTL_REC_OPTIONAL 0x0001 /* a reader that does not know the type skips it */
+
+/* Hard bounds on payload lengths */
+#define MIGCTL_STREAM_HEADER_MAX (64u << 10)
+#define MIGCTL_STREAM_DATA_MAX (16u << 20)
+#define MIGCTL_STREAM_END_MAX 4096u
+#define MIGCTL_STREAM_OPTIONAL_MAX (16u << 20)
+
+/* ---- the HEADER record, decoded */
+
+struct migctl_stream_header {
+	char tool_version[MIGCTL_NAME_MAX]; /* vfio-migctl that wrote it */
+	uint64_t created;                   /* seconds since the epoch, UTC */
+	/* source device identity */
+	enum migctl_bus bus;
+	char name[MIGCTL_NAME_MAX];         /* PCI address or mdev UUID */
+	char driver[MIGCTL_NAME_MAX];
+	char mdev_type[MIGCTL_NAME_MAX];    /* "" unless an mdev */
+	uint16_t vendor, device, subsystem_vendor, subsystem_device;
+	uint8_t revision;
+	uint64_t mig_flags;                 /* MIG_FLAG_* of the source */
+	uint64_t estimate;                  /* MIG_DATA_SIZE at save, 0 = unknown */
+};
+
+/*
+ * Fill @h from a resolved target: identity, tool version (MIGCTL_VERSION),
+ * creation time now.  -ENAMETOOLONG if a name does not fit.
+ */
+int migctl_stream_header_from_target(struct migctl_stream_header *h,
+				     const struct migctl_target *t,
+				     uint64_t mig_flags, uint64_t estimate);
+
+/*
+ * Can a stream with header @h be resumed into @dst?  Compares bus, driver,
+ * and the mdev type or the PCI vendor:device and subsystem IDs; never the
+ * device's name (save from one device, resume into another) nor the PCI
+ * revision.  0 if compatible; -EBADMSG if not, with @why naming both sides.
+ */
+int migctl_stream_identity_check(const struct migctl_stream_header *h,
+				 const struct migctl_target *dst, char *why,
+				 size_t len);
+
+/* ---- writer */
+
+struct XXH3_state_s;
+
+struct migctl_stream_writer {
+	int fd;
+	volatile sig_atomic_t *cancel;
+	struct XXH3_state_s *rec;    /* checksum of the record being written */
+	struct XXH3_state_s *digest; /* XXH3-128 of all data bytes */
+	uint64_t seq;                /* number of the next record */
+	uint64_t offset;             /* bytes written so far */
+	uint64_t data_bytes;
+	bool stopcopy;               /* STOP_COPY data written: no PRE_COPY after */
+	bool finished;
+	int err;                     /* sticky: after a failed write the stream is broken */
+};
+
+/*
+ * Write the preamble and the HEADER record for @h to @fd.  On failure
+ * everything is released (closing is still allowed).  -EINVAL if @h holds
+ * a name that cannot be encoded; write errors as -errno.
+ */
+int migctl_stream_writer_init(struct migctl_stream_writer *w, int fd,
+			      const struct migctl_stream_header *h,
+			      volatile sig_atomic_t *cancel);
+/*
+ * A sink for migctl_save(): each write() emits PRE_COPY or STOP_COPY data
+ * records at once (nothing is held back), finish() emits END.  PRE_COPY
+ * data after STOP_COPY data, RESUMING, or a write after finish() is -EINVAL.
+ * A write error is sticky.
+ */
+void migctl_stream_writer_sink(struct migctl_stream_writer *w,
+			       struct migctl_sink *sink);
+/* Free what init allocated; safe after a failed init and more than once. */
+void migctl_stream_writer_close(struct migctl_stream_writer *w);
+
+/* ---- reader */
+
+struct migctl_stream_error {
+	uint64_t offset; /* from the stream's start: the bad record or field */
+	char msg[256];   /* "record 3 at byte 1048620: checksum mismatch" */
+};
+
+struct migctl_stream_stats {
+	uint64_t records;          /* verified records, HEADER and END included */
+	uint64_t precopy_records, precopy_bytes;
+	uint64_t stopcopy_records, stopcopy_bytes;
+	uint64_t skipped_records, skipped_bytes; /* unknown optional records */
+	uint64_t stream_bytes;     /* bytes consumed from the stream */
+	bool intact;               /* a valid END, nothing wrong before or after */
+};
+
+struct migctl_stream_reader {
+	int fd;
+	volatile sig_atomic_t *cancel;
+	struct migctl_stream_header header;
+	struct XXH3_state_s *rec;
+	struct XXH3_state_s *digest;
+	uint64_t offset;             /* bytes consumed so far */
+	uint64_t seq;                /* number the next record must carry */
+	struct migctl_stream_stats stats;
+	uint8_t *buf;                /* payload of the last verified data record */
+	size_t buf_size;
+	size_t avail, pos;           /* buf[pos..avail) not yet handed out */
+	bool stopcopy;
+	bool ended;                  /* valid END seen and nothing after it */
+	int err;                     /* sticky: the first error */
+	struct migctl_stream_error error; /* filled for -EBADMSG */
+};
+
+/*
+ * Read and verify the preamble and HEADER from @fd.  -EBADMSG for anything
+ * that is not a valid stream (no magic, unknown format version, bad or
+ * missing header), with reader->error saying what and where; I/O errors
+ * as -errno; -EINTR when *@cancel interrupted a read.  On failure all
+ * memory is released but reader->error stays readable; closing is allowed.
+ */
+int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
+			      volatile sig_atomic_t *cancel);
+const struct migctl_stream_header *
+migctl_stream_reader_header(const struct migctl_stream_reader *r);
+/*
+ * A source for migctl_resume(): read() fills from verified records only;
+ * *got = 0 only after a valid END (totals and digest match) followed by
+ * end of file.  Truncation, corruption, and trailing bytes are -EBADMSG;
+ * every error is sticky.
+ */
+void migctl_stream_reader_source(struct migctl_stream_reader *r,
+				 struct migctl_source *src);
+/*
+ * Walk the remaining records to the end without buffering them, for
+ * `inspect`.  @st gets the counts of everything verified (also on failure).
+ * 0 if the stream is intact, else the first error (-EBADMSG: see error).
+ */
+int migctl_stream_scan(struct migctl_stream_reader *r,
+		       struct migctl_stream_stats *st);
+/* The reason for the last -EBADMSG, "" if none */
+const char *migctl_stream_reader_error(const struct migctl_stream_reader *r);
+void migctl_stream_reader_close(struct migctl_stream_reader *r);
+
+#endif /* MIGCTL_STREAM_H */
