@@ -187,6 +187,23 @@ int cli_finish(int status)
 	return status;
 }
 
+/* "in use by qemu-system-x86 (pid 1234)", when /proc tells who */
+static int report_busy(const struct migctl_target *t)
+{
+	struct migctl_holder holders[4];
+	char who[256] = "";
+	size_t n, used = 0;
+
+	if (migctl_find_holders(&cli.root, t, holders, 4, &n) || n == 0)
+		return cli_fail(STAGE_OPEN, -EBUSY, "cannot open %s", t->node);
+	for (size_t i = 0; i < n && i < 4; i++)
+		used += (size_t)snprintf(who + used, sizeof(who) - used, "%s%s (pid %d)",
+					 i ? ", " : "", holders[i].comm, holders[i].pid);
+	cli_error("cannot open %s: device is in use by %s%s", t->node, who,
+		  n > 4 ? ", ..." : "");
+	return EXIT_OPEN;
+}
+
 int cli_open_device(const char *arg, struct migctl_dev **dev)
 {
 	static const char *const via_names[] = {
@@ -232,6 +249,8 @@ int cli_open_device(const char *arg, struct migctl_dev **dev)
 		fprintf(stderr, "vfio-migctl: %s: opening %s via %s\n", t.name, t.node,
 			via_names[t.via]);
 	r = migctl_dev_open(&cli.root, &t, dev);
+	if (r == -EBUSY)
+		return report_busy(&t);
 	if (r)
 		return cli_fail(STAGE_OPEN, r, "cannot open %s", t.node);
 	return EXIT_OK;

@@ -120,6 +120,20 @@ int migctl_resolve(const struct migctl_root *root, const char *arg,
 int migctl_list(const struct migctl_root *root, struct migctl_target **targets,
 		size_t *count);
 
+/* A process holding a device open */
+struct migctl_holder {
+	int pid;
+	char comm[16];
+};
+
+/*
+ * The processes that have @target's group or cdev node open (this one
+ * excluded).  Fills up to @max; *count is how many there are.
+ */
+int migctl_find_holders(const struct migctl_root *root,
+			const struct migctl_target *target,
+			struct migctl_holder *holders, size_t max, size_t *count);
+
 /* ---- an open device */
 
 struct migctl_dev;
