@@ -57,6 +57,12 @@ int cmd_state(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+
+/* How 'hold' passes its open device down to the commands it runs */
+#define HOLD_ENV_FD "VFIO_MIGCTL_HOLD_FD"
+#define HOLD_ENV_DEVICE "VFIO_MIGCTL_HOLD_DEVICE"
+#define HOLD_ENV_VIA "VFIO_MIGCTL_HOLD_VIA"
 
 /*
  * Parse a command's arguments with its own argp (global options included
@@ -131,6 +137,8 @@ void cli_progress_done(void);
 int cli_report_transfer(const char *verb, int err,
 			const struct migctl_xfer_result *res, bool to_stderr,
 			const char *detail);
+
+double cli_now(void);
 
 /* "1.5 MiB" */
 void format_bytes(uint64_t bytes, char *buf, size_t size);

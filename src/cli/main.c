@@ -4,6 +4,7 @@
  * command; the rest of the command line goes to that command's own parser.
  */
 #include <argp.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ static const struct cli_command commands[] = {
 	{ "save", cmd_save, "save the device's migration state to stdout or a file" },
 	{ "resume", cmd_resume, "load a saved state into a device" },
 	{ "reset", cmd_reset, "reset the device (the way out of ERROR)" },
+	{ "hold", cmd_hold, "keep the device open while a command runs" },
 };
 
 enum { OPT_SYSROOT = 0x100, OPT_VIA };
@@ -204,6 +206,38 @@ static int report_busy(const struct migctl_target *t)
 	return EXIT_OPEN;
 }
 
+/*
+ * A device held open by 'vfio-migctl hold' above us: use its fd, so that
+ * the state it was left in is the state we find.
+ */
+static int adopt_held(struct migctl_target *t, struct migctl_dev **dev, bool *held)
+{
+	const char *name = getenv(HOLD_ENV_DEVICE), *fd = getenv(HOLD_ENV_FD);
+	const char *via = getenv(HOLD_ENV_VIA);
+	char *end;
+	long n;
+	int r;
+
+	*held = false;
+	if (!name || !fd || strcmp(name, t->name) != 0)
+		return EXIT_OK;
+	n = strtol(fd, &end, 10);
+	if (*end || n < 0 || n > INT_MAX) {
+		cli_error("%s=%s is not a file descriptor", HOLD_ENV_FD, fd);
+		return EXIT_OPEN;
+	}
+	if (via)
+		t->via = strcmp(via, "group") == 0 ? MIGCTL_VIA_GROUP : MIGCTL_VIA_CDEV;
+	r = migctl_dev_adopt(t, (int)n, dev);
+	if (r)
+		return cli_fail(STAGE_OPEN, r, "the held device (fd %ld)", n);
+	if (cli.verbose)
+		fprintf(stderr, "vfio-migctl: %s: using the held device (fd %ld)\n",
+			t->name, n);
+	*held = true;
+	return EXIT_OK;
+}
+
 int cli_open_device(const char *arg, struct migctl_dev **dev)
 {
 	static const char *const via_names[] = {
@@ -212,6 +246,7 @@ int cli_open_device(const char *arg, struct migctl_dev **dev)
 		[MIGCTL_VIA_GROUP] = "group",
 	};
 	struct migctl_target t;
+	bool held;
 	int r;
 
 	cli.device = arg;
@@ -245,6 +280,9 @@ int cli_open_device(const char *arg, struct migctl_dev **dev)
 		return cli_fail(STAGE_RESOLVE, r, "%s", "");
 	}
 
+	r = adopt_held(&t, dev, &held);
+	if (r || held)
+		return r;
 	if (cli.verbose)
 		fprintf(stderr, "vfio-migctl: %s: opening %s via %s\n", t.name, t.node,
 			via_names[t.via]);

@@ -10,14 +10,17 @@
 struct state_args {
 	const char *pos[2]; /* DEV, NEW */
 	bool dry_run;
+	bool step;
 	enum mig_state target;
 };
 
-enum { OPT_DRY_RUN = 0x200 };
+enum { OPT_DRY_RUN = 0x200, OPT_STEP };
 
 static const struct argp_option state_options[] = {
 	{ "dry-run", OPT_DRY_RUN, NULL, 0,
 	  "Print the arcs the kernel would take, change nothing", 0 },
+	{ "step", OPT_STEP, NULL, 0,
+	  "Take the arcs one at a time, timing each and naming the one that fails", 0 },
 	{ 0 }
 };
 
@@ -29,13 +32,19 @@ static error_t parse_state(int key, char *arg, struct argp_state *state)
 	case OPT_DRY_RUN:
 		a->dry_run = true;
 		return 0;
+	case OPT_STEP:
+		a->step = true;
+		return 0;
 	case ARGP_KEY_END:
 		if (a->pos[1] && cli_parse_state(a->pos[1], &a->target))
 			argp_error(state, "unknown state '%s'", a->pos[1]);
 		if (a->pos[1] && a->target == MIG_ERROR)
 			argp_error(state, "ERROR cannot be requested; use 'reset'");
-		if (a->dry_run && !a->pos[1])
-			argp_error(state, "--dry-run needs the NEW state");
+		if ((a->dry_run || a->step) && !a->pos[1])
+			argp_error(state, "--%s needs the NEW state",
+				   a->dry_run ? "dry-run" : "step");
+		if (a->dry_run && a->step)
+			argp_error(state, "--dry-run and --step exclude each other");
 		break;
 	}
 	return cli_positionals(state, key, arg, a->pos, 1, 2);
@@ -61,12 +70,66 @@ static void print_path(enum mig_state from, const enum mig_state *path, size_t l
 	out_text("\n");
 }
 
+/* Report a failed SET: where the device ended up decides the status */
+static int transition_failed(struct migctl_dev *dev, const char *arc, int err)
+{
+	enum mig_state now;
+
+	if (migctl_get_state(dev, &now))
+		now = MIG_NR_STATES;
+	cli_error("%s failed: %s; device is now %s", arc, cli_cause(STAGE_TRANSITION, err),
+		  mig_state_name(now));
+	return now == MIG_ERROR ? EXIT_DEVICE_ERROR : EXIT_TRANSITION;
+}
+
+/* Ask for one state; a data session nobody will read is closed at once */
+static int request(struct migctl_dev *dev, enum mig_state state)
+{
+	int fd, r;
+
+	r = migctl_set_state(dev, state, &fd);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* One SET per arc, so a failure names its arc and each arc is timed */
+static int step_path(struct migctl_dev *dev, enum mig_state cur,
+		     const enum mig_state *path, size_t len)
+{
+	char arc[64];
+	double t0, ms;
+	int r;
+
+	out_open_array("arcs");
+	for (size_t i = 0; i < len; i++) {
+		snprintf(arc, sizeof(arc), "%s -> %s", mig_state_name(cur),
+			 mig_state_name(path[i]));
+		t0 = cli_now();
+		r = request(dev, path[i]);
+		ms = (cli_now() - t0) * 1e3;
+		if (r) {
+			out_close_array();
+			return transition_failed(dev, arc, r);
+		}
+		out_open_object(NULL);
+		out_string("from", "%s", mig_state_name(cur));
+		out_string("to", " -> %s", mig_state_name(path[i]));
+		out_double("ms", "  %.3f ms\n", ms);
+		out_close_object();
+		cur = path[i];
+	}
+	out_close_array();
+	return EXIT_OK;
+}
+
 static int set_state(struct migctl_dev *dev, const struct state_args *a,
 		     uint64_t flags, enum mig_state cur)
 {
-	enum mig_state path[MIG_PATH_MAX], now;
+	enum mig_state path[MIG_PATH_MAX];
+	char arc[64];
 	size_t len;
-	int fd, r;
+	int status, r;
 
 	if (!mig_state_supported(flags, a->target))
 		return cli_fail(STAGE_TRANSITION, -EOPNOTSUPP, "%s",
@@ -87,17 +150,21 @@ static int set_state(struct migctl_dev *dev, const struct state_args *a,
 		return EXIT_OK;
 	}
 
-	r = migctl_set_state(dev, a->target, &fd);
-	/* A data session nobody will read: closing it leaves the state as is */
-	if (fd >= 0)
-		close(fd);
+	if (a->step) {
+		out_open_object(NULL);
+		out_string("device", NULL, migctl_dev_target(dev)->name);
+		status = step_path(dev, cur, path, len);
+		if (!status)
+			out_string("state", NULL, mig_state_name(a->target));
+		out_close_object();
+		return status;
+	}
+
+	r = request(dev, a->target);
 	if (r) {
-		if (migctl_get_state(dev, &now))
-			now = MIG_NR_STATES;
-		cli_error("%s -> %s failed: %s; device is now %s", mig_state_name(cur),
-			  mig_state_name(a->target), cli_cause(STAGE_TRANSITION, r),
-			  mig_state_name(now));
-		return now == MIG_ERROR ? EXIT_DEVICE_ERROR : EXIT_TRANSITION;
+		snprintf(arc, sizeof(arc), "%s -> %s", mig_state_name(cur),
+			 mig_state_name(a->target));
+		return transition_failed(dev, arc, r);
 	}
 	out_open_object(NULL);
 	out_string("device", NULL, migctl_dev_target(dev)->name);

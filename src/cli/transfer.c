@@ -80,7 +80,7 @@ static struct {
 	double start;
 } bar;
 
-static double now(void)
+double cli_now(void)
 {
 	struct timespec ts;
 
@@ -96,7 +96,7 @@ void cli_progress(void *arg, const struct migctl_progress *p)
 		[MIGCTL_PHASE_RESUMING] = "resuming",
 	};
 	char done[32], total[32], rate[32];
-	double t = now(), elapsed;
+	double t = cli_now(), elapsed;
 
 	(void)arg;
 	if (cli.quiet || !isatty(STDERR_FILENO))

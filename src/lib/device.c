@@ -142,6 +142,31 @@ int migctl_dev_open(const struct migctl_root *root,
 	return 0;
 }
 
+int migctl_dev_adopt(const struct migctl_target *target, int fd,
+		     struct migctl_dev **out)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct migctl_dev *dev;
+	int r;
+
+	r = vfio_ioctl(fd, VFIO_DEVICE_GET_INFO, &info);
+	if (r)
+		return r == -EBADF ? -EBADF : -ENODEV;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->target = *target;
+	dev->iommufd = dev->group_fd = dev->container_fd = -1;
+	dev->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dev->fd < 0) {
+		r = -errno;
+		free(dev);
+		return r;
+	}
+	*out = dev;
+	return 0;
+}
+
 void migctl_dev_close(struct migctl_dev *dev)
 {
 	if (!dev)

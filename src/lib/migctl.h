@@ -146,6 +146,13 @@ struct migctl_dev;
  */
 int migctl_dev_open(const struct migctl_root *root,
 		    const struct migctl_target *target, struct migctl_dev **dev);
+/*
+ * Use a device another process opened and passed down (vfio-migctl hold):
+ * @fd is duplicated, never reopened, so state the holder set survives.
+ * -ENODEV if @fd is not a VFIO device.
+ */
+int migctl_dev_adopt(const struct migctl_target *target, int fd,
+		     struct migctl_dev **dev);
 void migctl_dev_close(struct migctl_dev *dev);
 const struct migctl_target *migctl_dev_target(const struct migctl_dev *dev);
 int migctl_dev_fd(const struct migctl_dev *dev);
