@@ -18,7 +18,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 WERROR ?= -Werror
-PKGS := json-c libxxhash
+PKGS := json-c libxxhash libnl-3.0
 
 B := build
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 \

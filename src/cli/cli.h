@@ -58,6 +58,8 @@ int cmd_save(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
 
 /* How 'hold' passes its open device down to the commands it runs */
 #define HOLD_ENV_FD "VFIO_MIGCTL_HOLD_FD"
@@ -103,6 +105,8 @@ const char *cli_cause(enum cli_stage stage, int err);
 int cli_parse_state(const char *arg, enum mig_state *state);
 int cli_parse_size(const char *arg, size_t *size);
 int cli_parse_on_error(const char *arg, enum migctl_on_error *policy);
+/* --timeout SECONDS; a bad value is a usage error */
+error_t cli_parse_timeout(const char *arg, double *seconds, struct argp_state *state);
 
 /* ---- transfers (save.c/resume.c share these) */
 

@@ -26,6 +26,8 @@ static const struct cli_command commands[] = {
 	{ "resume", cmd_resume, "load a saved state into a device" },
 	{ "reset", cmd_reset, "reset the device (the way out of ERROR)" },
 	{ "hold", cmd_hold, "keep the device open while a command runs" },
+	{ "wait", cmd_wait, "wait until a device is there and bound to VFIO" },
+	{ "monitor", cmd_monitor, "print VFIO-related kernel uevents" },
 };
 
 enum { OPT_SYSROOT = 0x100, OPT_VIA };

@@ -11,6 +11,7 @@
 
 static struct {
 	bool json;
+	bool compact;
 	FILE *stream;
 	json_object *stack[DEPTH_MAX];
 	int depth; /* stack[depth - 1] is the open container */
@@ -21,6 +22,11 @@ void out_init(bool json, FILE *stream)
 {
 	out.json = json;
 	out.stream = stream;
+}
+
+void out_set_compact(bool compact)
+{
+	out.compact = compact;
 }
 
 bool out_json(void)
@@ -151,9 +157,10 @@ int out_finish(void)
 	int r = 0;
 
 	if (out.json && out.root) {
-		fputs(json_object_to_json_string_ext(out.root, JSON_C_TO_STRING_PRETTY |
-								   JSON_C_TO_STRING_NOSLASHESCAPE),
-		      out.stream);
+		int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
+			    (out.compact ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY);
+
+		fputs(json_object_to_json_string_ext(out.root, flags), out.stream);
 		fputc('\n', out.stream);
 		json_object_put(out.root);
 		out.root = NULL;

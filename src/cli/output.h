@@ -16,6 +16,8 @@
 /* Reports go to @stream: stdout, or stderr when stdout carries a stream */
 void out_init(bool json, FILE *stream);
 bool out_json(void);
+/* JSON on one line per document (JSON Lines for event streams) */
+void out_set_compact(bool compact);
 
 void out_open_object(const char *key);
 void out_close_object(void);

@@ -134,6 +134,37 @@ int migctl_find_holders(const struct migctl_root *root,
 			const struct migctl_target *target,
 			struct migctl_holder *holders, size_t max, size_t *count);
 
+/* Whether @target's /dev node is there to open (udev/devtmpfs may lag sysfs) */
+bool migctl_target_ready(const struct migctl_target *target);
+
+/* ---- kernel uevents (NETLINK_KOBJECT_UEVENT, through libnl-3) */
+
+struct migctl_uevent {
+	char action[16];    /* add, remove, bind, unbind, change, move */
+	char devpath[PATH_MAX];
+	char subsystem[32];
+	char driver[MIGCTL_NAME_MAX];
+	char devname[MIGCTL_NAME_MAX]; /* "vfio/devices/vfio0", "vfio/3" */
+	char mdev_type[MIGCTL_NAME_MAX];
+	uint64_t seqnum;
+};
+
+struct migctl_uevent_monitor;
+
+/* Subscribe to the kernel's uevents (subscribe first, then look: no race) */
+int migctl_uevent_open(struct migctl_uevent_monitor **mon);
+void migctl_uevent_close(struct migctl_uevent_monitor *mon);
+int migctl_uevent_fd(const struct migctl_uevent_monitor *mon);
+/*
+ * The next kernel uevent within @timeout_ms (-1: no limit).  -ETIMEDOUT
+ * when none came; -EAGAIN for a message that was not a kernel uevent
+ * (call again).
+ */
+int migctl_uevent_next(struct migctl_uevent_monitor *mon, int timeout_ms,
+		       struct migctl_uevent *ev);
+/* Devices, groups and cdevs of VFIO, mdevs, and bindings to VFIO drivers */
+bool migctl_uevent_is_vfio(const struct migctl_uevent *ev);
+
 /* ---- an open device */
 
 struct migctl_dev;

@@ -314,6 +314,11 @@ int migctl_resolve(const struct migctl_root *root, const char *arg,
 	return choose_node(root, via, named, t);
 }
 
+bool migctl_target_ready(const struct migctl_target *target)
+{
+	return target->node[0] && path_exists(target->node);
+}
+
 static int add_listed(const struct migctl_root *root, const char *devdir,
 		      struct migctl_target **list, size_t *count, size_t *cap)
 {

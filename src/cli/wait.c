@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vfio-migctl wait DEV: until DEV exists, is bound to a VFIO driver and
+ * has its /dev node.  Subscribe to uevents first, then look, then wait:
+ * a device that appears between the look and the wait is not missed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "output.h"
+
+struct wait_args {
+	const char *pos[1];
+	double timeout;
+};
+
+enum { OPT_TIMEOUT = 0x400 };
+
+static const struct argp_option wait_options[] = {
+	{ "timeout", OPT_TIMEOUT, "SECONDS", 0, "Give up after SECONDS (default 30)", 0 },
+	{ 0 }
+};
+
+error_t cli_parse_timeout(const char *arg, double *seconds, struct argp_state *state)
+{
+	char *end;
+
+	*seconds = strtod(arg, &end);
+	if (*end || end == arg || !(*seconds >= 0) || *seconds > 86400)
+		argp_error(state, "--timeout takes seconds (0 to 86400), not '%s'", arg);
+	return 0;
+}
+
+static error_t parse_wait(int key, char *arg, struct argp_state *state)
+{
+	struct wait_args *a = state->input;
+
+	if (key == OPT_TIMEOUT)
+		return cli_parse_timeout(arg, &a->timeout, state);
+	return cli_positionals(state, key, arg, a->pos, 1, 1);
+}
+
+static const struct argp wait_argp = {
+	wait_options, parse_wait, "DEV",
+	"Wait until DEV exists, is bound to a VFIO driver and its /dev node is "
+	"there.  Exits 0 when it is, 3 on timeout.  Opens nothing.",
+	cli_global_children, NULL, NULL
+};
+
+/* Ready means resolvable (bound to VFIO) with its node present */
+static bool ready(const char *arg, struct migctl_target *t)
+{
+	return migctl_resolve(&cli.root, arg, cli.via, t) == 0 && migctl_target_ready(t);
+}
+
+int cmd_wait(int argc, char **argv)
+{
+	struct wait_args a = { .timeout = 30 };
+	struct migctl_uevent_monitor *mon;
+	struct migctl_target t;
+	struct migctl_uevent ev;
+	double deadline, left;
+	int r;
+
+	cli_parse(&wait_argp, argc, argv, &a);
+	cli.device = a.pos[0];
+	r = migctl_uevent_open(&mon);
+	if (r)
+		return cli_fail(STAGE_OPEN, r, "cannot listen to kernel uevents");
+
+	deadline = cli_now() + a.timeout;
+	while (!ready(a.pos[0], &t)) {
+		left = deadline - cli_now();
+		if (left <= 0) {
+			migctl_uevent_close(mon);
+			cli_error("not ready after %g s", a.timeout);
+			return EXIT_OPEN;
+		}
+		/* Any VFIO event may be the one: look again after each */
+		do
+			r = migctl_uevent_next(mon, (int)(left * 1000) + 1, &ev);
+		while (r == 0 && !migctl_uevent_is_vfio(&ev));
+		if (r && r != -ETIMEDOUT && r != -EAGAIN) {
+			migctl_uevent_close(mon);
+			return cli_fail(STAGE_OPEN, r, "reading kernel uevents");
+		}
+	}
+	migctl_uevent_close(mon);
+
+	out_init(cli.json, stdout);
+	if (!cli.quiet || cli.json) {
+		out_open_object(NULL);
+		out_string("device", "%s", t.name);
+		out_string("node", " ready at %s\n", t.node);
+		out_close_object();
+	}
+	return cli_finish(EXIT_OK);
+}
