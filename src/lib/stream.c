@@ -15,6 +15,15 @@
 #include <time.h>
 
 #include <xxhash.h>
+/*
+ * The library's own runtime dispatch to AVX2/AVX-512 where the CPU has
+ * them: twice the SSE2 baseline, which is what keeps checksums cheap.
+ */
+#if defined(__x86_64__) && defined(__has_include)
+#if __has_include(<xxh_x86dispatch.h>)
+#include <xxh_x86dispatch.h>
+#endif
+#endif
 
 #include "stream.h"
 
@@ -850,8 +859,9 @@ static int reader_read(void *ctx, void *buf, size_t len, size_t *got)
 	*got = 0;
 	if (r->err)
 		return r->err;
+	/* *got = 0 means a verified end; never say it for an empty request */
 	if (!len)
-		return 0;
+		return -EINVAL;
 	while (r->pos == r->avail) {
 		if (r->ended)
 			return 0;

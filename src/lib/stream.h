@@ -161,7 +161,7 @@ migctl_stream_reader_header(const struct migctl_stream_reader *r);
  * A source for migctl_resume(): read() fills from verified records only;
  * *got = 0 only after a valid END (totals and digest match) followed by
  * end of file.  Truncation, corruption, and trailing bytes are -EBADMSG;
- * every error is sticky.
+ * every error is sticky.  A read of 0 bytes is -EINVAL.
  */
 void migctl_stream_reader_source(struct migctl_stream_reader *r,
 				 struct migctl_source *src);

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * libFuzzer target for the stream reader: arbitrary bytes through
+ * reader_open + the source's read() (the resume path) and through
+ * reader_open + scan (the inspect path), from a memfd.
+ *
+ * The first input byte picks a mode.  Odd: the rest goes in as is, which
+ * mostly exercises the checksum checks.  Even: the harness first rewrites
+ * the preamble check and every record checksum that fits, so mutations
+ * reach the code behind the checksums (header parsing, ordering, END).
+ *
+ * Besides the sanitizers, it aborts when the two paths disagree, when an
+ * error is anything but -EBADMSG, or when a reader hands out more than it
+ * should.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "stream.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int fd = -1;
+static uint8_t *copy;
+static size_t copy_size;
+
+static uint64_t le(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+
+	for (int i = bytes - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Make every checksum right, per vfio-migctl-stream(5) */
+static void repair(uint8_t *p, size_t len)
+{
+	size_t off = MIGCTL_STREAM_PREAMBLE_SIZE;
+	XXH3_state_t *st;
+
+	if (len < off)
+		return;
+	put_le(p + 12, (uint32_t)XXH3_64bits(p, 12), 4);
+	st = XXH3_createState();
+	if (!st)
+		abort();
+	while (off + MIGCTL_STREAM_RECORD_HEADER_SIZE <= len) {
+		uint64_t plen = le(p + off + 4, 4);
+
+		if (plen > len - off - MIGCTL_STREAM_RECORD_HEADER_SIZE)
+			break;
+		XXH3_64bits_reset(st);
+		XXH3_64bits_update(st, p + off, 16);
+		XXH3_64bits_update(st, p + off + 24, (size_t)plen);
+		put_le(p + off + 16, XXH3_64bits_digest(st), 8);
+		off += MIGCTL_STREAM_RECORD_HEADER_SIZE + (size_t)plen;
+	}
+	XXH3_freeState(st);
+}
+
+static void load(const uint8_t *p, size_t len)
+{
+	if (fd < 0)
+		fd = memfd_create("fuzz-stream", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, 0) || lseek(fd, 0, SEEK_SET) ||
+	    migctl_write_all(fd, p, len, NULL) || lseek(fd, 0, SEEK_SET))
+		abort();
+}
+
+static void rewind_fd(void)
+{
+	if (lseek(fd, 0, SEEK_SET))
+		abort();
+}
+
+static void check_header(const struct migctl_stream_header *h)
+{
+	const char *s[] = { h->tool_version, h->name, h->driver, h->mdev_type };
+	struct migctl_target t = { .bus = MIGCTL_BUS_MDEV, .driver = "mtty",
+				   .mdev_type = "mtty-2" };
+	char why[256];
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		size_t n = strnlen(s[i], MIGCTL_NAME_MAX);
+
+		if (n == MIGCTL_NAME_MAX)
+			abort();
+		for (size_t j = 0; j < n; j++)
+			if (s[i][j] < 0x20 || s[i][j] > 0x7e)
+				abort();
+	}
+	migctl_stream_identity_check(h, &t, why, sizeof(why));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct migctl_stream_reader r;
+	struct migctl_stream_stats st;
+	struct migctl_source src;
+	char err1[sizeof(r.error.msg)];
+	uint8_t buf[4096];
+	size_t len, chunk, got, total = 0;
+	int ret1, ret2;
+
+	if (!size)
+		return 0;
+	len = size - 1;
+	if (len > copy_size) {
+		free(copy);
+		copy = malloc(len);
+		if (!copy)
+			abort();
+		copy_size = len;
+	}
+	if (len)
+		memcpy(copy, data + 1, len);
+	if (!(data[0] & 1))
+		repair(copy, len);
+	/* Read sizes from 1 byte to a whole buffer */
+	chunk = 1 + (size_t)(data[0] >> 1) * 33;
+	if (chunk > sizeof(buf))
+		chunk = sizeof(buf);
+	load(copy, len);
+
+	/* The resume path */
+	ret1 = migctl_stream_reader_open(&r, fd, NULL);
+	if (!ret1) {
+		check_header(migctl_stream_reader_header(&r));
+		migctl_stream_reader_source(&r, &src);
+		do {
+			ret1 = src.read(src.ctx, buf, chunk, &got);
+			if (got > chunk || (ret1 && got))
+				abort();
+			total += got;
+		} while (!ret1 && got);
+	}
+	if (ret1 && (ret1 != -EBADMSG || !r.error.msg[0]))
+		abort();
+	if (total > len)
+		abort();
+	memcpy(err1, r.error.msg, sizeof(err1));
+	migctl_stream_reader_close(&r);
+
+	/* The inspect path must come to the same verdict, for the same reason */
+	rewind_fd();
+	ret2 = migctl_stream_reader_open(&r, fd, NULL);
+	memset(&st, 0, sizeof(st));
+	if (!ret2)
+		ret2 = migctl_stream_scan(&r, &st);
+	if (ret2 != ret1 || strcmp(err1, r.error.msg))
+		abort();
+	if (!ret2 && (!st.intact || st.stream_bytes != len ||
+		      st.precopy_bytes + st.stopcopy_bytes != total))
+		abort();
+	migctl_stream_reader_close(&r);
+	return 0;
+}
