@@ -77,22 +77,27 @@ check-cli: $(B)/vfio-migctl
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-cli
 	$(Q)$(MAKE) --no-print-directory check-vm
 
 include tests/vm/vm.mk
+include tests/fuzz/fuzz.mk
+include tests/bench/bench.mk
 
 # ---- install
 
 install: $(B)/vfio-migctl
 	install -D -m 0755 $(B)/vfio-migctl $(DESTDIR)$(BINDIR)/vfio-migctl
 	install -D -m 0644 man/vfio-migctl.1 $(DESTDIR)$(MANDIR)/man1/vfio-migctl.1
+	install -D -m 0644 man/vfio-migctl-stream.5 $(DESTDIR)$(MANDIR)/man5/vfio-migctl-stream.5
 	install -D -m 0644 completions/vfio-migctl.bash $(DESTDIR)$(BASHCOMPDIR)/vfio-migctl
 	install -D -m 0644 completions/_vfio-migctl $(DESTDIR)$(ZSHCOMPDIR)/_vfio-migctl
 	install -D -m 0644 completions/vfio-migctl.fish $(DESTDIR)$(FISHCOMPDIR)/vfio-migctl.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vfio-migctl $(DESTDIR)$(MANDIR)/man1/vfio-migctl.1 \
+		$(DESTDIR)$(MANDIR)/man5/vfio-migctl-stream.5 \
 		$(DESTDIR)$(BASHCOMPDIR)/vfio-migctl $(DESTDIR)$(ZSHCOMPDIR)/_vfio-migctl \
 		$(DESTDIR)$(FISHCOMPDIR)/vfio-migctl.fish
 

@@ -57,6 +57,7 @@ int cmd_state(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);

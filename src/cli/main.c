@@ -25,6 +25,7 @@ static const struct cli_command commands[] = {
 	{ "save", cmd_save, "save the device's migration state to stdout or a file" },
 	{ "resume", cmd_resume, "load a saved state into a device" },
 	{ "reset", cmd_reset, "reset the device (the way out of ERROR)" },
+	{ "inspect", cmd_inspect, "show what a saved stream holds, and verify it" },
 	{ "hold", cmd_hold, "keep the device open while a command runs" },
 	{ "wait", cmd_wait, "wait until a device is there and bound to VFIO" },
 	{ "monitor", cmd_monitor, "print VFIO-related kernel uevents" },

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "stream.h"
 
 static const struct argp_option resume_options[] = {
 	{ "input", 'i', "FILE", 0, "Read from FILE instead of stdin", 0 },
@@ -16,7 +17,8 @@ static const struct argp_option resume_options[] = {
 	{ "on-error", OPT_ON_ERROR, "reset|restore|leave", 0,
 	  "On failure: reset (default), reset and return to the state found, or leave it", 0 },
 	{ "buffer-size", OPT_BUFFER_SIZE, "SIZE", 0, "Bytes per write (default 1M)", 0 },
-	{ "raw", OPT_RAW, NULL, 0, "Read a bare kernel stream", 0 },
+	{ "raw", OPT_RAW, NULL, 0,
+	  "Read a bare kernel stream, not the framed format of vfio-migctl-stream(5)", 0 },
 	{ "force", OPT_FORCE, NULL, 0, "Accept a stream saved from a different kind of device", 0 },
 	{ 0 }
 };
@@ -29,6 +31,39 @@ static const struct argp resume_argp = {
 	cli_global_children, NULL, NULL
 };
 
+/*
+ * The framed stream is checked as far as it can be before the device is
+ * touched: its header here, each record before its bytes are written.
+ */
+static int open_framed(struct migctl_stream_reader *reader, int fd)
+{
+	int r = migctl_stream_reader_open(reader, fd, &cli_cancel);
+
+	if (r == -EBADMSG)
+		cli_error("%s", migctl_stream_reader_error(reader));
+	else if (r)
+		return cli_fail(STAGE_STREAM, r, "reading the stream");
+	return r ? EXIT_STREAM : EXIT_OK;
+}
+
+static int check_identity(const struct migctl_stream_reader *reader,
+			  const struct migctl_dev *dev, bool force)
+{
+	char why[512];
+
+	if (!migctl_stream_identity_check(migctl_stream_reader_header(reader),
+					  migctl_dev_target(dev), why, sizeof(why)))
+		return EXIT_OK;
+	if (force) {
+		if (!cli.quiet)
+			fprintf(stderr, "vfio-migctl: resume: %s: --force: %s\n",
+				cli.device, why);
+		return EXIT_OK;
+	}
+	cli_error("incompatible stream: %s (--force to try anyway); device unchanged", why);
+	return EXIT_STREAM;
+}
+
 int cmd_resume(int argc, char **argv)
 {
 	struct transfer_args a = {
@@ -36,9 +71,10 @@ int cmd_resume(int argc, char **argv)
 			  .progress = cli_progress },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDIN_FILENO, .cancel = &cli_cancel };
+	struct migctl_stream_reader reader = { .fd = -1 };
 	struct migctl_xfer_result res;
 	struct migctl_source source;
-	struct migctl_dev *dev;
+	struct migctl_dev *dev = NULL;
 	int status, r;
 
 	cli_parse(&resume_argp, argc, argv, &a);
@@ -48,17 +84,28 @@ int cmd_resume(int argc, char **argv)
 		if (ep.fd < 0)
 			return cli_fail(STAGE_OUTPUT, -errno, "%s", a.file);
 	}
+	cli_catch_signals();
 
+	if (!a.raw && (status = open_framed(&reader, ep.fd)))
+		goto out;
 	status = cli_open_device(a.pos[0], &dev);
 	if (status)
 		goto out;
+	if (!a.raw && (status = check_identity(&reader, dev, a.force)))
+		goto out;
 
-	cli_catch_signals();
-	migctl_fd_source(&ep, &source);
+	if (a.raw)
+		migctl_fd_source(&ep, &source);
+	else
+		migctl_stream_reader_source(&reader, &source);
 	r = migctl_resume(dev, &a.opts, &source, &res);
-	migctl_dev_close(dev);
-	status = cli_report_transfer("resume", r, &res, false, NULL);
+	status = cli_report_transfer("resume", r, &res, false,
+				     r == -EBADMSG && !a.raw ? migctl_stream_reader_error(&reader)
+							     : NULL);
 out:
+	migctl_dev_close(dev);
+	if (!a.raw)
+		migctl_stream_reader_close(&reader);
 	if (a.file)
 		close(ep.fd);
 	return status;

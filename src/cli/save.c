@@ -8,6 +8,23 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "stream.h"
+
+/* The framed format: its HEADER waits for the flags the engine learns */
+struct framed {
+	struct migctl_stream_writer writer; /* first: the sink's ctx */
+	struct migctl_stream_header header;
+	int fd;
+};
+
+static int framed_begin(void *ctx, uint64_t mig_flags, uint64_t estimate)
+{
+	struct framed *f = ctx;
+
+	f->header.mig_flags = mig_flags;
+	f->header.estimate = estimate;
+	return migctl_stream_writer_init(&f->writer, f->fd, &f->header, &cli_cancel);
+}
 
 static const struct argp_option save_options[] = {
 	{ "output", 'o', "FILE", 0, "Write to FILE (mode 0600, atomically) instead of stdout", 0 },
@@ -18,7 +35,9 @@ static const struct argp_option save_options[] = {
 	{ "on-error", OPT_ON_ERROR, "restore|reset|leave", 0,
 	  "On failure: back to the state found (default), reset, or leave it", 0 },
 	{ "buffer-size", OPT_BUFFER_SIZE, "SIZE", 0, "Bytes per read (default 1M)", 0 },
-	{ "raw", OPT_RAW, NULL, 0, "Write the bare kernel stream", 0 },
+	{ "raw", OPT_RAW, NULL, 0,
+	  "Write the bare kernel stream, not the framed format of vfio-migctl-stream(5)",
+	  0 },
 	{ 0 }
 };
 
@@ -39,6 +58,7 @@ int cmd_save(int argc, char **argv)
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
 	struct migctl_xfer_result res;
+	struct framed framed = { .fd = STDOUT_FILENO };
 	struct migctl_outfile of;
 	struct migctl_sink sink;
 	struct migctl_dev *dev;
@@ -59,7 +79,7 @@ int cmd_save(int argc, char **argv)
 		}
 		if (r)
 			return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
-		ep.fd = of.fd;
+		ep.fd = framed.fd = of.fd;
 	}
 
 	status = cli_open_device(a.pos[0], &dev);
@@ -70,9 +90,24 @@ int cmd_save(int argc, char **argv)
 	}
 
 	cli_catch_signals();
-	migctl_fd_sink(&ep, &sink);
+	if (a.raw) {
+		migctl_fd_sink(&ep, &sink);
+	} else {
+		r = migctl_stream_header_from_target(&framed.header, migctl_dev_target(dev),
+						     0, 0);
+		if (r) {
+			migctl_dev_close(dev);
+			if (a.file)
+				migctl_outfile_abort(&of);
+			return cli_fail(STAGE_QUERY, r, "describing the device");
+		}
+		migctl_stream_writer_sink(&framed.writer, &sink);
+		sink.begin = framed_begin;
+	}
 	r = migctl_save(dev, &a.opts, &sink, &res);
 	migctl_dev_close(dev);
+	if (!a.raw)
+		migctl_stream_writer_close(&framed.writer);
 
 	if (a.file) {
 		if (!r) {

@@ -265,6 +265,11 @@ typedef void (*migctl_progress_fn)(void *arg, const struct migctl_progress *p);
  * transfer engine never knows which it is writing.
  */
 struct migctl_sink {
+	/*
+	 * Optional: called once the device has passed its checks, before any
+	 * state change, with what a stream header records.
+	 */
+	int (*begin)(void *ctx, uint64_t mig_flags, uint64_t estimate);
 	/* Write all of @buf; -errno on failure (EPIPE when the reader left). */
 	int (*write)(void *ctx, enum migctl_phase phase, const void *buf, size_t len);
 	/* The device said end of stream: flush, finish.  Optional. */

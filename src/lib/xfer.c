@@ -258,6 +258,8 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	if (migctl_data_size(dev, &res->estimate))
 		res->estimate = 0;
 	x.progress.estimate = res->estimate;
+	if (sink->begin && (r = sink->begin(sink->ctx, flags, res->estimate)))
+		return finish(&x, fail(&x, MIGCTL_FAIL_SINK, r), false);
 
 	if (opts->precopy) {
 		r = enter(&x, MIG_PRE_COPY, MIGCTL_FAIL_TRANSITION);
