@@ -72,12 +72,21 @@ int cmd_monitor(int argc, char **argv);
  * as a child), naming it "vfio-migctl <command>" in help and errors.
  */
 void cli_parse(const struct argp *argp, int argc, char **argv, void *input);
+/* A usage error: one line naming the problem, exit status 2 */
+void cli_usage(const struct argp_state *state, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
 /* Collect positionals into @slots (NULL-initialised); "missing DEV" below @min */
 error_t cli_positionals(struct argp_state *state, int key, char *arg,
 			const char **slots, int min, int max);
 /* Flush the report; a failed write (> /dev/full) is an error */
 int cli_finish(int status);
-/* Resolve and open DEV; on failure print why and return the exit status */
+/*
+ * Resolve DEV (opens nothing), open a resolved device (or adopt the one
+ * 'hold' passed down), or both.  On failure they print why and return the
+ * exit status.
+ */
+int cli_resolve_device(const char *arg, struct migctl_target *t);
+int cli_open_target(struct migctl_target *t, struct migctl_dev **dev);
 int cli_open_device(const char *arg, struct migctl_dev **dev);
 
 /* ---- errors.c */

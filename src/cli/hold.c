@@ -38,9 +38,9 @@ static error_t parse_hold(int key, char *arg, struct argp_state *state)
 		return 0;
 	case ARGP_KEY_END:
 		if (!a->pos[0])
-			argp_error(state, "missing DEV");
+			cli_usage(state, "missing DEV");
 		if (!a->cmd)
-			argp_error(state, "missing the command to run");
+			cli_usage(state, "missing the command to run");
 		return 0;
 	}
 	return ARGP_ERR_UNKNOWN;

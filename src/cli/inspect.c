@@ -18,7 +18,7 @@
 static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 {
 	if (key == ARGP_KEY_END && !((const char **)state->input)[0])
-		argp_error(state, "missing FILE (or - for stdin)");
+		cli_usage(state, "missing FILE (or - for stdin)");
 	return cli_positionals(state, key, arg, state->input, 0, 1);
 }
 

@@ -36,7 +36,7 @@ static error_t parse_list(int key, char *arg, struct argp_state *state)
 		a->names = true;
 		return 0;
 	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
+		cli_usage(state, "unexpected argument '%s'", arg);
 		return 0;
 	}
 	return ARGP_ERR_UNKNOWN;
@@ -109,10 +109,11 @@ static void print_device(const struct migctl_target *t, bool probe)
 		snprintf(id, sizeof(id), "-");
 	}
 	out_text(" %-9s", id);
+	/* The last column is not padded unless --probe adds more */
 	if (t->mdev_type[0])
-		out_string("mdev_type", " %-10s", t->mdev_type);
+		out_string("mdev_type", probe ? " %-10s" : " %s", t->mdev_type);
 	else
-		out_null("mdev_type", " -         ");
+		out_null("mdev_type", probe ? " -         " : " -");
 	if (probe)
 		print_probe(t);
 	else
@@ -139,8 +140,9 @@ int cmd_list(int argc, char **argv)
 	} else {
 		out_open_object(NULL);
 		out_open_array("devices");
-		out_text("%-36s %-12s %-5s %-8s %-9s %-10s%s\n", "DEVICE", "DRIVER",
-			 "GROUP", "CDEV", "ID", "TYPE", a.probe ? " MIGRATION                STATE" : "");
+		out_text("%-36s %-12s %-5s %-8s %-9s %s\n", "DEVICE", "DRIVER", "GROUP",
+			 "CDEV", "ID",
+			 a.probe ? "TYPE       MIGRATION                STATE" : "TYPE");
 		for (size_t i = 0; i < count; i++)
 			print_device(&targets[i], a.probe);
 		out_close_array();

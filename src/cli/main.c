@@ -4,6 +4,7 @@
  * command; the rest of the command line goes to that command's own parser.
  */
 #include <argp.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <errno.h>
 #include <stdio.h>
@@ -31,7 +32,7 @@ static const struct cli_command commands[] = {
 	{ "monitor", cmd_monitor, "print VFIO-related kernel uevents" },
 };
 
-enum { OPT_SYSROOT = 0x100, OPT_VIA };
+enum { OPT_SYSROOT = 0x100, OPT_VIA, OPT_USAGE };
 
 static const struct argp_option global_options[] = {
 	{ "json", 'j', NULL, 0, "JSON output", 0 },
@@ -41,12 +42,96 @@ static const struct argp_option global_options[] = {
 	  "Read sysfs and /dev under DIR (env VFIO_MIGCTL_SYSROOT)", 0 },
 	{ "via", OPT_VIA, "cdev|group|auto", 0,
 	  "Open the device through its cdev or its group (default: auto)", 0 },
+	{ "help", 'h', NULL, 0, "Give this help list", -1 },
+	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },
+	{ "version", 'V', NULL, 0, "Print program version", -1 },
 	{ 0 }
 };
+
+/*
+ * argp runs with ARGP_NO_ERRS | ARGP_NO_HELP: its own messages end in a
+ * "Try ... --help" line wrapped over two, where a script wants one line,
+ * and its --help ignores a failed write.  These are the replacements.
+ */
+void cli_usage(const struct argp_state *state, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)state;
+	fflush(stdout);
+	fprintf(stderr, "vfio-migctl: ");
+	if (cli.command)
+		fprintf(stderr, "%s: ", cli.command);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see --help)\n");
+	exit(EXIT_USAGE);
+}
+
+/* Help and version go to stdout; a failed write is a failure (> /dev/full) */
+static void __attribute__((noreturn)) exit_after_output(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "vfio-migctl: cannot write output: %s\n", strerror(errno));
+		exit(EXIT_FAIL);
+	}
+	exit(EXIT_OK);
+}
+
+static const struct argp_option *find_option(const struct argp *argp, const char *name,
+					     int key)
+{
+	const struct argp_option *opt;
+
+	for (opt = argp->options; opt && (opt->name || opt->key || opt->doc); opt++)
+		if ((name && opt->name && strcmp(opt->name, name) == 0) ||
+		    (!name && key && opt->key == key))
+			return opt;
+	for (const struct argp_child *c = argp->children; c && c->argp; c++)
+		if ((opt = find_option(c->argp, name, key)))
+			return opt;
+	return NULL;
+}
+
+/* getopt refused argv[next - 1]: an unknown option, or one missing its value */
+static void __attribute__((noreturn)) bad_option(const struct argp_state *state)
+{
+	const char *arg = state->argv[state->next - 1];
+	char name[64];
+
+	if (strncmp(arg, "--", 2) == 0) {
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+		if (find_option(state->root_argp, name, 0))
+			cli_usage(state, "option '--%s' needs a value", name);
+		cli_usage(state, "unknown option '--%s'", name);
+	}
+	/* A cluster like -qz: name the first letter that is not ours */
+	for (const char *c = arg + 1; *c; c++) {
+		const struct argp_option *opt = find_option(state->root_argp, NULL, *c);
+
+		if (!opt)
+			cli_usage(state, "unknown option '-%c'", *c);
+		if (opt->arg)
+			cli_usage(state, "option '-%c' needs a value", *c);
+	}
+	cli_usage(state, "bad option '%s'", arg);
+}
 
 static error_t parse_global(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
+	case 'h':
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
+		exit_after_output();
+	case OPT_USAGE:
+		argp_help(state->root_argp, stdout, ARGP_HELP_USAGE, state->name);
+		exit_after_output();
+	case 'V':
+		printf("%s\n", argp_program_version);
+		exit_after_output();
+	case ARGP_KEY_ERROR:
+		bad_option(state);
 	case 'j':
 		cli.json = true;
 		break;
@@ -67,7 +152,7 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 		else if (strcmp(arg, "auto") == 0)
 			cli.via = MIGCTL_VIA_AUTO;
 		else
-			argp_error(state, "--via takes cdev, group or auto, not '%s'", arg);
+			cli_usage(state, "--via takes cdev, group or auto, not '%s'", arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -102,13 +187,13 @@ static error_t parse_root(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_ARG:
 		if (!find_command(arg))
-			argp_error(state, "unknown command '%s'", arg);
+			cli_usage(state, "unknown command '%s'", arg);
 		args->cmd_index = state->next - 1;
 		/* Everything after the command is the command's to parse */
 		state->next = state->argc;
 		return 0;
 	case ARGP_KEY_NO_ARGS:
-		argp_error(state, "no command given");
+		cli_usage(state, "no command given");
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -149,7 +234,7 @@ void cli_parse(const struct argp *argp, int argc, char **argv, void *input)
 {
 	int r;
 
-	argp_parse(argp, argc, argv, 0, NULL, input);
+	argp_parse(argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, input);
 	if (!cli.sysroot)
 		cli.sysroot = getenv("VFIO_MIGCTL_SYSROOT");
 	r = migctl_root_init(&cli.root, cli.sysroot);
@@ -169,12 +254,12 @@ error_t cli_positionals(struct argp_state *state, int key, char *arg,
 	switch (key) {
 	case ARGP_KEY_ARG:
 		if (n == max)
-			argp_error(state, "unexpected argument '%s'", arg);
+			cli_usage(state, "unexpected argument '%s'", arg);
 		slots[n] = arg;
 		return 0;
 	case ARGP_KEY_END:
 		if (n < min)
-			argp_error(state, "missing DEV");
+			cli_usage(state, "missing DEV");
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -241,60 +326,72 @@ static int adopt_held(struct migctl_target *t, struct migctl_dev **dev, bool *he
 	return EXIT_OK;
 }
 
-int cli_open_device(const char *arg, struct migctl_dev **dev)
+int cli_resolve_device(const char *arg, struct migctl_target *t)
 {
-	static const char *const via_names[] = {
-		[MIGCTL_VIA_AUTO] = "auto",
-		[MIGCTL_VIA_CDEV] = "cdev",
-		[MIGCTL_VIA_GROUP] = "group",
-	};
-	struct migctl_target t;
-	bool held;
 	int r;
 
 	cli.device = arg;
-	r = migctl_resolve(&cli.root, arg, cli.via, &t);
+	r = migctl_resolve(&cli.root, arg, cli.via, t);
 	switch (r) {
 	case 0:
-		break;
+		return EXIT_OK;
 	case -ENODEV:
-		if (t.driver[0])
-			cli_error("not bound to a VFIO driver (bound to %s)", t.driver);
+		if (t->driver[0])
+			cli_error("not bound to a VFIO driver (bound to %s)", t->driver);
 		else
 			cli_error("not bound to a VFIO driver (no driver)");
 		return EXIT_OPEN;
 	case -ENOTUNIQ: {
 		char list[MIGCTL_CANDIDATES_MAX * (MIGCTL_NAME_MAX + 2)] = "";
 
-		for (size_t i = 0; i < t.n_candidates && i < MIGCTL_CANDIDATES_MAX; i++) {
+		for (size_t i = 0; i < t->n_candidates && i < MIGCTL_CANDIDATES_MAX; i++) {
 			strcat(list, i ? ", " : "");
-			strcat(list, t.candidates[i]);
+			strcat(list, t->candidates[i]);
 		}
 		cli_error("the group holds %zu devices (%s%s); name one of them",
-			  t.n_candidates, list,
-			  t.n_candidates > MIGCTL_CANDIDATES_MAX ? ", ..." : "");
+			  t->n_candidates, list,
+			  t->n_candidates > MIGCTL_CANDIDATES_MAX ? ", ..." : "");
 		return EXIT_USAGE;
 	}
 	case -ENXIO:
-		cli_error("%s has no %s interface", t.name,
+		cli_error("%s has no %s interface", t->name,
 			  cli.via == MIGCTL_VIA_CDEV ? "iommufd cdev" : "VFIO group");
 		return EXIT_OPEN;
 	default:
 		return cli_fail(STAGE_RESOLVE, r, "%s", "");
 	}
+}
 
-	r = adopt_held(&t, dev, &held);
+int cli_open_target(struct migctl_target *t, struct migctl_dev **dev)
+{
+	static const char *const via_names[] = {
+		[MIGCTL_VIA_AUTO] = "auto",
+		[MIGCTL_VIA_CDEV] = "cdev",
+		[MIGCTL_VIA_GROUP] = "group",
+	};
+	bool held;
+	int r;
+
+	r = adopt_held(t, dev, &held);
 	if (r || held)
 		return r;
 	if (cli.verbose)
-		fprintf(stderr, "vfio-migctl: %s: opening %s via %s\n", t.name, t.node,
-			via_names[t.via]);
-	r = migctl_dev_open(&cli.root, &t, dev);
+		fprintf(stderr, "vfio-migctl: %s: opening %s via %s\n", t->name, t->node,
+			via_names[t->via]);
+	r = migctl_dev_open(&cli.root, t, dev);
 	if (r == -EBUSY)
-		return report_busy(&t);
+		return report_busy(t);
 	if (r)
-		return cli_fail(STAGE_OPEN, r, "cannot open %s", t.node);
+		return cli_fail(STAGE_OPEN, r, "cannot open %s", t->node);
 	return EXIT_OK;
+}
+
+int cli_open_device(const char *arg, struct migctl_dev **dev)
+{
+	struct migctl_target t;
+	int status = cli_resolve_device(arg, &t);
+
+	return status ? status : cli_open_target(&t, dev);
 }
 
 int cli_parse_state(const char *arg, enum mig_state *state)
@@ -365,9 +462,10 @@ int main(int argc, char **argv)
 	const struct cli_command *cmd;
 	char name[64];
 
-	/* Usage errors are a contract: exit 2, not argp's default 64 */
-	argp_err_exit_status = EXIT_USAGE;
-	argp_parse(&root_argp, argc, argv, ARGP_IN_ORDER, NULL, &args);
+	/* Errors and help name "vfio-migctl", however it was called */
+	argv[0] = (char *)"vfio-migctl";
+	argp_parse(&root_argp, argc, argv, ARGP_IN_ORDER | ARGP_NO_ERRS | ARGP_NO_HELP,
+		   NULL, &args);
 
 	cmd = find_command(argv[args.cmd_index]);
 	cli.command = cmd->name;

@@ -29,7 +29,7 @@ static error_t parse_monitor(int key, char *arg, struct argp_state *state)
 	case OPT_TIMEOUT:
 		return cli_parse_timeout(arg, &a->timeout, state);
 	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
+		cli_usage(state, "unexpected argument '%s'", arg);
 		return 0;
 	}
 	return ARGP_ERR_UNKNOWN;

@@ -75,10 +75,14 @@ int cmd_resume(int argc, char **argv)
 	struct migctl_xfer_result res;
 	struct migctl_source source;
 	struct migctl_dev *dev = NULL;
+	struct migctl_target target;
 	int status, r;
 
 	cli_parse(&resume_argp, argc, argv, &a);
-	cli.device = a.pos[0];
+	/* A mistyped name is reported before the stream is read */
+	status = cli_resolve_device(a.pos[0], &target);
+	if (status)
+		return status;
 	if (a.file) {
 		ep.fd = open(a.file, O_RDONLY | O_CLOEXEC);
 		if (ep.fd < 0)
@@ -88,7 +92,7 @@ int cmd_resume(int argc, char **argv)
 
 	if (!a.raw && (status = open_framed(&reader, ep.fd)))
 		goto out;
-	status = cli_open_device(a.pos[0], &dev);
+	status = cli_open_target(&target, &dev);
 	if (status)
 		goto out;
 	if (!a.raw && (status = check_identity(&reader, dev, a.force)))

@@ -37,14 +37,14 @@ static error_t parse_state(int key, char *arg, struct argp_state *state)
 		return 0;
 	case ARGP_KEY_END:
 		if (a->pos[1] && cli_parse_state(a->pos[1], &a->target))
-			argp_error(state, "unknown state '%s'", a->pos[1]);
+			cli_usage(state, "unknown state '%s'", a->pos[1]);
 		if (a->pos[1] && a->target == MIG_ERROR)
-			argp_error(state, "ERROR cannot be requested; use 'reset'");
+			cli_usage(state, "ERROR cannot be requested; use 'reset'");
 		if ((a->dry_run || a->step) && !a->pos[1])
-			argp_error(state, "--%s needs the NEW state",
+			cli_usage(state, "--%s needs the NEW state",
 				   a->dry_run ? "dry-run" : "step");
 		if (a->dry_run && a->step)
-			argp_error(state, "--dry-run and --step exclude each other");
+			cli_usage(state, "--dry-run and --step exclude each other");
 		break;
 	}
 	return cli_positionals(state, key, arg, a->pos, 1, 2);

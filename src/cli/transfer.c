@@ -55,17 +55,17 @@ error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
 	case OPT_THEN:
 		if (cli_parse_state(arg, &a->opts.then) || mig_state_is_data(a->opts.then) ||
 		    a->opts.then == MIG_ERROR)
-			argp_error(state, "--then takes stop, running or running_p2p, not '%s'",
+			cli_usage(state, "--then takes stop, running or running_p2p, not '%s'",
 				   arg);
 		return 0;
 	case OPT_ON_ERROR:
 		if (cli_parse_on_error(arg, &a->opts.on_error))
-			argp_error(state, "--on-error takes restore, reset or leave, not '%s'",
+			cli_usage(state, "--on-error takes restore, reset or leave, not '%s'",
 				   arg);
 		return 0;
 	case OPT_BUFFER_SIZE:
 		if (cli_parse_size(arg, &a->opts.buffer_size))
-			argp_error(state, "--buffer-size takes 1 to 256M (suffixes K, M, G), "
+			cli_usage(state, "--buffer-size takes 1 to 256M (suffixes K, M, G), "
 					  "not '%s'", arg);
 		return 0;
 	}

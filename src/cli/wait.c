@@ -29,7 +29,7 @@ error_t cli_parse_timeout(const char *arg, double *seconds, struct argp_state *s
 
 	*seconds = strtod(arg, &end);
 	if (*end || end == arg || !(*seconds >= 0) || *seconds > 86400)
-		argp_error(state, "--timeout takes seconds (0 to 86400), not '%s'", arg);
+		cli_usage(state, "--timeout takes seconds (0 to 86400), not '%s'", arg);
 	return 0;
 }
 
