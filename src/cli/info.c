@@ -18,18 +18,12 @@ static const struct argp info_argp = {
 	cli_global_children, NULL, NULL
 };
 
-static const char *const bus_names[] = {
-	[MIGCTL_BUS_OTHER] = "other",
-	[MIGCTL_BUS_PCI] = "pci",
-	[MIGCTL_BUS_MDEV] = "mdev",
-};
-
 static void print_identity(const struct migctl_target *t)
 {
 	char id[16];
 
 	out_string("device", "device:      %s\n", t->name);
-	out_string("bus", "bus:         %s\n", bus_names[t->bus]);
+	out_string("bus", "bus:         %s\n", migctl_bus_name(t->bus));
 	out_string("driver", "driver:      %s\n", t->driver);
 	if (t->bus == MIGCTL_BUS_MDEV) {
 		out_string("mdev_type", "mdev type:   %s\n", t->mdev_type);

@@ -30,12 +30,6 @@ static const struct argp inspect_argp = {
 	cli_global_children, NULL, NULL
 };
 
-static const char *const bus_names[] = {
-	[MIGCTL_BUS_OTHER] = "other",
-	[MIGCTL_BUS_PCI] = "pci",
-	[MIGCTL_BUS_MDEV] = "mdev",
-};
-
 static void print_header(const struct migctl_stream_header *h)
 {
 	char when[32], flags[64], id[16];
@@ -49,7 +43,7 @@ static void print_header(const struct migctl_stream_header *h)
 	out_string("created", "created:     %s\n", when);
 	out_open_object("source");
 	out_string("device", "source:      %s", h->name);
-	out_string("bus", " (%s", bus_names[h->bus]);
+	out_string("bus", " (%s", migctl_bus_name(h->bus));
 	out_string("driver", ", driver %s", h->driver);
 	if (h->bus == MIGCTL_BUS_MDEV) {
 		out_string("mdev_type", ", type %s", h->mdev_type);

@@ -78,16 +78,11 @@ static void print_probe(const struct migctl_target *t)
 
 static void print_device(const struct migctl_target *t, bool probe)
 {
-	static const char *const bus_names[] = {
-		[MIGCTL_BUS_OTHER] = "other",
-		[MIGCTL_BUS_PCI] = "pci",
-		[MIGCTL_BUS_MDEV] = "mdev",
-	};
 	char vendor[8], device[8], id[16];
 
 	out_open_object(NULL);
 	out_string("name", "%-36s", t->name);
-	out_string("bus", NULL, bus_names[t->bus]);
+	out_string("bus", NULL, migctl_bus_name(t->bus));
 	out_string("driver", " %-12s", t->driver[0] ? t->driver : "-");
 	if (t->group >= 0)
 		out_int("group", " %-5" PRId64, t->group);

@@ -78,6 +78,9 @@ enum migctl_bus {
 	MIGCTL_BUS_MDEV,
 };
 
+/* "pci", "mdev", "other" */
+const char *migctl_bus_name(enum migctl_bus bus);
+
 #define MIGCTL_NAME_MAX 64
 #define MIGCTL_CANDIDATES_MAX 8
 

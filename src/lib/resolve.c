@@ -17,6 +17,18 @@
 
 enum named_as { NAMED_DEVICE, NAMED_CDEV, NAMED_GROUP };
 
+const char *migctl_bus_name(enum migctl_bus bus)
+{
+	switch (bus) {
+	case MIGCTL_BUS_PCI:
+		return "pci";
+	case MIGCTL_BUS_MDEV:
+		return "mdev";
+	default:
+		return "other";
+	}
+}
+
 static bool all_digits(const char *s)
 {
 	if (!*s)

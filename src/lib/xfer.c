@@ -69,6 +69,16 @@ static int enter(struct xfer *x, enum mig_state state, enum migctl_fail_at at)
 	return 0;
 }
 
+/* Enter a state that must hand us a data session (PRE_COPY, STOP_COPY, RESUMING) */
+static int enter_session(struct xfer *x, enum mig_state state)
+{
+	int r = enter(x, state, MIGCTL_FAIL_TRANSITION);
+
+	if (!r && x->data_fd < 0)
+		r = fail(x, MIGCTL_FAIL_TRANSITION, -EPROTO);
+	return r;
+}
+
 static void report_progress(struct xfer *x, enum migctl_phase phase)
 {
 	x->progress.phase = phase;
@@ -262,9 +272,7 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		return finish(&x, fail(&x, MIGCTL_FAIL_SINK, r), false);
 
 	if (opts->precopy) {
-		r = enter(&x, MIG_PRE_COPY, MIGCTL_FAIL_TRANSITION);
-		if (!r && x.data_fd < 0)
-			r = fail(&x, MIGCTL_FAIL_TRANSITION, -EPROTO);
+		r = enter_session(&x, MIG_PRE_COPY);
 		if (!r)
 			r = drain(&x, sink, MIGCTL_PHASE_PRE_COPY);
 		if (r)
@@ -273,9 +281,8 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	}
 
 	stopped = monotonic_seconds();
-	r = enter(&x, MIG_STOP_COPY, MIGCTL_FAIL_TRANSITION);
-	if (!r && x.data_fd < 0)
-		r = fail(&x, MIGCTL_FAIL_TRANSITION, -EPROTO);
+	/* From PRE_COPY the session carries on: the old data_fd stays */
+	r = enter_session(&x, MIG_STOP_COPY);
 	if (!r)
 		r = drain(&x, sink, MIGCTL_PHASE_STOP_COPY);
 	if (!r && sink->finish && (r = sink->finish(sink->ctx)))
@@ -325,9 +332,7 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	if (r)
 		return finish(&x, r, true);
 
-	r = enter(&x, MIG_RESUMING, MIGCTL_FAIL_TRANSITION);
-	if (!r && x.data_fd < 0)
-		r = fail(&x, MIGCTL_FAIL_TRANSITION, -EPROTO);
+	r = enter_session(&x, MIG_RESUMING);
 	while (!r && got) {
 		/* Any write error is fatal: a driver may still accept STOP after it */
 		r = migctl_write_all(x.data_fd, x.buf, got, opts->cancel);
