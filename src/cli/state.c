@@ -160,6 +160,12 @@ static int set_state(struct migctl_dev *dev, const struct state_args *a,
 		return status;
 	}
 
+	if (cli.verbose) {
+		fprintf(stderr, "vfio-migctl: state: %s: %s", cli.device, mig_state_name(cur));
+		for (size_t i = 0; i < len; i++)
+			fprintf(stderr, " -> %s", mig_state_name(path[i]));
+		fprintf(stderr, " (the kernel's arcs)\n");
+	}
 	r = request(dev, a->target);
 	if (r) {
 		snprintf(arc, sizeof(arc), "%s -> %s", mig_state_name(cur),
