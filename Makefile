@@ -82,6 +82,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-vm
 
 include tests/vm/vm.mk
+include tests/vm/migsim/migsim.mk
 include tests/fuzz/fuzz.mk
 include tests/bench/bench.mk
 

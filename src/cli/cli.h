@@ -108,6 +108,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_fail(enum cli_stage stage, int err, const char *what, ...)
 	__attribute__((format(printf, 3, 4)));
 int cli_exit_status(enum cli_stage stage, int err);
+/* "; recover it with 'vfio-migctl reset DEV'", for a device left in ERROR */
+const char *cli_remedy(void);
 const char *cli_cause(enum cli_stage stage, int err);
 
 /* ---- parsing helpers shared by commands */

@@ -5,6 +5,7 @@
  * name and EINVAL from a state change are different failures.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,15 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+const char *cli_remedy(void)
+{
+	static char remedy[PATH_MAX + 64];
+
+	snprintf(remedy, sizeof(remedy), "; recover it with 'vfio-migctl reset %s'",
+		 cli.device ? cli.device : "DEV");
+	return remedy;
 }
 
 int cli_exit_status(enum cli_stage stage, int err)

@@ -77,8 +77,8 @@ static int transition_failed(struct migctl_dev *dev, const char *arc, int err)
 
 	if (migctl_get_state(dev, &now))
 		now = MIG_NR_STATES;
-	cli_error("%s failed: %s; device is now %s", arc, cli_cause(STAGE_TRANSITION, err),
-		  mig_state_name(now));
+	cli_error("%s failed: %s; device is now %s%s", arc, cli_cause(STAGE_TRANSITION, err),
+		  mig_state_name(now), now == MIG_ERROR ? cli_remedy() : "");
 	return now == MIG_ERROR ? EXIT_DEVICE_ERROR : EXIT_TRANSITION;
 }
 

@@ -247,8 +247,9 @@ int cli_report_transfer(const char *verb, int err,
 		status = classify(res, err, resuming, &stage);
 		describe_step(res, resuming, step, sizeof(step));
 		describe_recovery(res, recovery, sizeof(recovery));
-		snprintf(message, sizeof(message), "%s%s%s%s", step, step[0] ? ": " : "",
-			 detail ? detail : cli_cause(stage, err), recovery);
+		snprintf(message, sizeof(message), "%s%s%s%s%s", step, step[0] ? ": " : "",
+			 detail ? detail : cli_cause(stage, err), recovery,
+			 res->final_state == MIG_ERROR ? cli_remedy() : "");
 		cli_error("%s", message);
 	}
 

@@ -135,6 +135,17 @@ static int read_state(struct migctl_dev *dev, enum mig_state *state)
 	return r;
 }
 
+/* Back to the state found; failed_state keeps naming the original failure */
+static int restore(struct xfer *x)
+{
+	int fd, r;
+
+	r = migctl_set_state(x->dev, x->res->initial_state, &fd);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 /*
  * The failure policy.  Save's RESTORE goes back to the state found (QEMU's
  * recovery state), and resets if that fails.  RESUMING has no clean exit
@@ -153,8 +164,7 @@ static void recover(struct xfer *x, enum migctl_on_error policy, bool resuming)
 		goto out;
 	}
 	if (policy == MIGCTL_ON_ERROR_RESTORE && !resuming) {
-		r = now == res->initial_state ? 0 : enter(x, res->initial_state, x->res->fail_at);
-		close_data_fd(x);
+		r = now == res->initial_state ? 0 : restore(x);
 		if (r == 0) {
 			res->recovery = MIGCTL_RECOVERY_RESTORED;
 			goto out;
@@ -170,10 +180,8 @@ static void recover(struct xfer *x, enum migctl_on_error policy, bool resuming)
 	}
 	res->recovery = MIGCTL_RECOVERY_RESET;
 	if (policy == MIGCTL_ON_ERROR_RESTORE && resuming &&
-	    res->initial_state != MIG_RUNNING &&
-	    enter(x, res->initial_state, x->res->fail_at) == 0)
+	    res->initial_state != MIG_RUNNING && restore(x) == 0)
 		res->recovery = MIGCTL_RECOVERY_RESTORED;
-	close_data_fd(x);
 out:
 	read_state(x->dev, &res->final_state);
 }
