@@ -1,0 +1,134 @@
+# Shared by the tests/vm/6*-migsim-*.bats suites (load after helpers):
+# migsim devices (tests/vm/migsim/migsim.c, whose header documents every
+# attribute), the module's load and clean unload, and migsim-ref.  The
+# module is built on the host (make migsim) into the directory beside
+# vfio-migctl, which the guest sees at the same path.
+
+MIGSIM_KO=${MIGSIM_KO:-${MIGCTL:+$(dirname "$MIGCTL")/migsim/migsim.ko}}
+migsim_types=/sys/class/mdev_bus/migsim/mdev_supported_types
+
+require_migsim() {
+	require_vm
+	command -v migsim-ref >/dev/null || skip "migsim-ref is not built (make migsim)"
+	[ -d "$migsim_types" ] || fail "the migsim module is not loaded"
+}
+
+# setup_file: load the module and note where the kernel log stands, so the
+# unload test looks only at what this suite caused.
+migsim_load() {
+	[ -d "$mtty_types" ] || return 0 # not in the VM: the tests skip
+	[ -f "$MIGSIM_KO" ] || {
+		echo "# $MIGSIM_KO is not built (make migsim)" >&3
+		return 0
+	}
+	if [ ! -d /sys/module/migsim ]; then
+		insmod "$MIGSIM_KO" || return 1
+	fi
+	dmesg | wc -l >"$BATS_FILE_TMPDIR/.dmesg-start"
+}
+
+# teardown_file: whatever happened, leave no module behind for the next suite.
+migsim_cleanup() {
+	local d
+	for d in /sys/class/mdev_bus/migsim/*/remove; do
+		[ -e "$d" ] && echo 1 >"$d" 2>/dev/null
+	done
+	[ ! -d /sys/module/migsim ] || rmmod migsim 2>/dev/null || :
+}
+
+# The last test of each suite: every device removed, no data session left
+# holding the module, rmmod succeeds, and the kernel said nothing bad.
+expect_clean_unload() {
+	local d start log refs
+	for d in /sys/class/mdev_bus/migsim/*/remove; do
+		[ -e "$d" ] && echo 1 >"$d"
+	done
+	refs=$(cat /sys/module/migsim/refcnt)
+	[ "$refs" = 0 ] || fail "migsim is still referenced ($refs): a data_fd or device leaked"
+	rmmod migsim || fail "rmmod migsim failed"
+	[ ! -d /sys/module/migsim ] || fail "migsim still loaded"
+	[ ! -d /sys/class/mdev_bus/migsim ] || fail "the migsim parent outlived the module"
+	start=$(cat "$BATS_FILE_TMPDIR/.dmesg-start")
+	log=$(dmesg | tail -n +"$((start + 1))")
+	if grep -Ei 'migsim.*(leak|error)|BUG|WARNING|Oops|refcount|use-after|general protection' <<<"$log"; then
+		fail "kernel log after the suite:" "$log"
+	fi
+}
+
+# Create a migsim mdev of TYPE (full basic p2p precopy none) with optional
+# attributes (NAME=VALUE...) and print its UUID.  mtty_teardown removes it.
+migsim_create() {
+	local type=migsim-$1 uuid i kv d g
+	shift
+	read -r uuid </proc/sys/kernel/random/uuid
+	echo "$uuid" >>"$BATS_TEST_TMPDIR/.mdevs"
+	echo "$uuid" >"$migsim_types/$type/create" || fail "cannot create a $type"
+	for kv in "$@"; do
+		msim_set "$uuid" "${kv%%=*}" "${kv#*=}" || return 1
+	done
+	# Globs, not cdev_of/group_of: forks are dear under TCG.
+	for ((i = 0; i < 50; i++)); do
+		for d in "$mdev_bus/$uuid"/vfio-dev/vfio*; do :; done
+		for g in /sys/kernel/iommu_groups/*/devices/"$uuid"; do :; done
+		g=${g%/devices/*}
+		if [ -c "/dev/vfio/devices/${d##*/}" ] && [ -c "/dev/vfio/${g##*/}" ]; then
+			echo "$uuid"
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "mdev $uuid ($type): no /dev/vfio nodes appeared"
+}
+
+# msim UUID ATTR: print an attribute; msim_set UUID ATTR VALUE: write one.
+# (Builtins only: every fork costs a lot under TCG.)
+msim() {
+	local v
+	read -r v <"$mdev_bus/$1/migsim/$2" || return 1
+	echo "$v"
+}
+
+msim_set() {
+	echo "$3" >"$mdev_bus/$1/migsim/$2" || fail "cannot set $2=$3 on $1"
+}
+
+# expect_msim UUID ATTR VALUE
+expect_msim() {
+	local v
+	read -r v <"$mdev_bus/$1/migsim/$2" || fail "cannot read $2 of $1"
+	[ "$v" = "$3" ] || fail "$2 of $1 is '$v', expected '$3'"
+}
+
+# The device's state as the driver has it, without opening the device
+# (opening could reset it: reset_on_close).
+expect_msim_state() { expect_msim "$1" state "$2"; }
+
+# Two devices of TYPE with different contents: SRC (SIZE bytes) and DST.
+migsim_pair() { # TYPE SIZE [NAME=VALUE...] (applied to SRC)
+	local type=$1 size=$2
+	shift 2
+	require_migsim
+	T=$BATS_TEST_TMPDIR
+	SRC=$(migsim_create "$type" size="$size" "$@")
+	DST=$(migsim_create "$type" size=4096)
+	read -r SRC_DIGEST <"$mdev_bus/$SRC/migsim/digest"
+	read -r DST_DIGEST <"$mdev_bus/$DST/migsim/digest"
+	[ "$SRC_DIGEST" != "$DST_DIGEST" ] || fail "fresh devices share a digest"
+}
+
+# DST now holds exactly SRC's state
+expect_same_state() { # SRC DST
+	local s d
+	read -r s <"$mdev_bus/$1/migsim/digest"
+	read -r d <"$mdev_bus/$2/migsim/digest"
+	[ "$s" = "$d" ] || fail "digest of $2 is $d, source $1 has $s"
+	read -r s <"$mdev_bus/$1/migsim/size"
+	read -r d <"$mdev_bus/$2/migsim/size"
+	[ "$s" = "$d" ] || fail "size of $2 is $d, source $1 has $s"
+}
+
+# Nothing of a failed resume reached DEV: same digest, no load accepted.
+expect_untouched() { # DEV DIGEST LOADS
+	expect_msim "$1" digest "$2"
+	expect_msim "$1" load_count "$3"
+}

@@ -1,0 +1,182 @@
+#!/bin/bash
+# The migsim benchmark (make bench; run in the test VM by run-vm.sh --exec).
+# Figures only: nothing passes or fails on time.  BENCHMARKS.md explains
+# them.  Knobs (make bench-migsim VM_TEST_BENCH_MB=N; run-vm.sh passes
+# VM_TEST_* into the guest):
+#   VM_TEST_BENCH_MB      state size in MiB (default 128)
+#   VM_TEST_BENCH_ROUNDS  each figure is the best of this many runs (default 3)
+#
+# 1. Throughput of vfio-migctl save and resume, framed and --raw, against
+#    migsim-ref's plain read()/write() loop with the same 1 MiB buffer on
+#    the same device, in three shapes: save into /dev/null, resume from a
+#    file in tmpfs, and save | resume through a pipe.
+# 2. The time the device spends stopped in a save, with and without
+#    --precopy, for a state whose PRE_COPY initial bytes are 90% of it.
+# 3. A slow consumer (a pipe drained at 16 MiB/s) and a slow device
+#    (10 ms per read()).
+set -eu
+
+bin=$(dirname "${MIGCTL:?run me through run-vm.sh --exec}")
+MB=${VM_TEST_BENCH_MB:-128}
+ROUNDS=${VM_TEST_BENCH_ROUNDS:-3}
+mdev_bus=/sys/bus/mdev/devices
+types=/sys/class/mdev_bus/migsim/mdev_supported_types
+tmp=$(mktemp -d)
+
+[ -d /sys/module/migsim ] || insmod "$bin/migsim/migsim.ko"
+
+devices=()
+create() { # TYPE NAME=VALUE...
+	local uuid kv
+	read -r uuid </proc/sys/kernel/random/uuid
+	echo "$uuid" >"$types/migsim-$1/create"
+	devices+=("$uuid")
+	shift
+	for kv in "$@"; do
+		echo "${kv#*=}" >"$mdev_bus/$uuid/migsim/${kv%%=*}"
+	done
+	# the /dev nodes follow the mdev
+	while ! compgen -G "$mdev_bus/$uuid/vfio-dev/vfio*" >/dev/null; do sleep 0.1; done
+	UUID=$uuid
+}
+attr() { cat "$mdev_bus/$1/migsim/$2"; }
+set_attr() { echo "$3" >"$mdev_bus/$1/migsim/$2"; }
+running() { vfio-migctl -q state "$1" running >/dev/null; }
+
+cleanup() {
+	local d
+	for d in "${devices[@]}"; do echo 1 >"$mdev_bus/$d/remove" 2>/dev/null || :; done
+	rm -rf "$tmp"
+	rmmod migsim 2>/dev/null || :
+}
+trap cleanup EXIT
+
+# compare PRE NAME CMD [NAME CMD]...: run each CMD (a shell string, after
+# PRE) ROUNDS times, round-robin so that load drifting during the run hits
+# every variant alike, and keep each one's best wall time in BEST[NAME]
+# and the rusage (peak KiB, user s, system s) of that run in $tmp/NAME.ru.
+# "%RU" in CMD becomes a rusage file for the command it prefixes.
+declare -A BEST
+compare() {
+	local pre=$1 i j name cmd t0 t1 t
+	shift
+	for ((i = 0; i < ROUNDS; i++)); do
+		for ((j = 1; j < $#; j += 2)); do
+			name=${!j}
+			cmd=${*:j+1:1}
+			eval "$pre"
+			t0=$EPOCHREALTIME
+			eval "${cmd//%RU/$tmp/ru}"
+			t1=$EPOCHREALTIME
+			t=$(echo "$t1 - $t0" | bc)
+			if [ "$i" = 0 ] || [ "$(echo "$t < ${BEST[$name]}" | bc)" = 1 ]; then
+				BEST[$name]=$t
+				[ ! -f "$tmp/ru" ] || mv "$tmp/ru" "$tmp/$name.ru"
+			fi
+			rm -f "$tmp/ru"
+		done
+	done
+}
+rate() { echo "scale=1; $MB / $1" | bc; }       # SECONDS -> MiB/s
+ratio() { echo "scale=3; $1 / $2" | bc; }       # REF-SECONDS TOOL-SECONDS
+cpu() { { read -r _; read -r u; read -r s; } <"$tmp/$1.ru"; printf '%.2f+%.2f' "$u" "$s"; }
+
+accel=TCG
+! grep -qw kvm-clock /sys/devices/system/clocksource/clocksource0/available_clocksource ||
+	accel=KVM
+echo "migsim benchmark: $MB MiB state, 1 MiB buffer, best of $ROUNDS; $accel, $(nproc) CPUs, $(uname -r), $(vfio-migctl --version | head -n 1)"
+
+create full size="${MB}M"
+A=$UUID
+create full
+B=$UUID
+want=$(attr "$A" digest)
+check_b() {
+	[ "$(attr "$B" digest)" = "$want" ] || { echo "bench: $B does not hold the state" >&2; exit 1; }
+}
+
+row() { # LABEL (the figures in BEST[ref], BEST[raw], BEST[framed])
+	printf '%-22s %7.1f %7.1f %5.3f %7.1f %5.3f' "$1" "$(rate "${BEST[ref]}")" \
+		"$(rate "${BEST[raw]}")" "$(ratio "${BEST[ref]}" "${BEST[raw]}")" \
+		"$(rate "${BEST[framed]}")" "$(ratio "${BEST[ref]}" "${BEST[framed]}")"
+	if [ -f "$tmp/ref.ru" ]; then
+		printf '   %s %s %s' "$(cpu ref)" "$(cpu raw)" "$(cpu framed)"
+		rm -f "$tmp"/*.ru
+	fi
+	echo
+}
+echo
+echo "1. throughput, MiB/s (ratio to the reference loop); CPU seconds (user+system)"
+echo "   of the client process in the best run"
+printf '%-22s %7s %7s %5s %7s %5s   %s\n' "" ref raw ratio framed ratio "cpu: ref raw framed"
+
+ru="migsim-ref rusage %RU"
+compare "running $A" \
+	ref "$ru migsim-ref save $A >/dev/null 2>&1" \
+	raw "$ru vfio-migctl save -q --raw $A >/dev/null" \
+	framed "$ru vfio-migctl save -q $A >/dev/null"
+row "save > /dev/null"
+
+running "$A"
+vfio-migctl save -q --raw "$A" >"$tmp/raw"
+running "$A"
+vfio-migctl save -q "$A" -o "$tmp/framed"
+# each run must load the state anew: B's own content is changed before it
+fresh_b() { [ -z "${1:-}" ] || check_b; set_attr "$B" seed 1; }
+compare "fresh_b \${loaded:-}; loaded=1" \
+	ref "$ru migsim-ref resume $B <$tmp/raw 2>/dev/null" \
+	raw "$ru vfio-migctl resume -q --raw $B -i $tmp/raw" \
+	framed "$ru vfio-migctl resume -q $B -i $tmp/framed"
+check_b
+rm "$tmp/raw" "$tmp/framed"
+row "resume < tmpfs file"
+
+compare "fresh_b 1; running $A" \
+	ref "migsim-ref save $A 2>/dev/null | migsim-ref resume $B 2>/dev/null" \
+	raw "vfio-migctl save -q --raw $A | vfio-migctl resume -q --raw $B" \
+	framed "vfio-migctl save -q $A | vfio-migctl resume -q $B"
+check_b
+row "save | resume"
+
+# Peak RSS of one framed save | resume of this state
+running "$A"
+migsim-ref rusage "$tmp/s.rss" vfio-migctl save -q "$A" |
+	migsim-ref rusage "$tmp/r.rss" vfio-migctl resume -q "$B"
+echo "peak RSS (framed, $MB MiB): save $(head -n 1 "$tmp/s.rss") KiB, resume $(head -n 1 "$tmp/r.rss") KiB"
+
+stopped() { # SAVE-ARGS...: stopped_seconds and precopy_bytes of a save
+	running "$A"
+	vfio-migctl --json save "$@" "$A" 2>"$tmp/json" >/dev/null
+	jq -r '"\(.stopped_seconds * 1000 | floor) ms stopped, \(.seconds * 1000 | floor) ms in all, \(.precopy_bytes) bytes before the stop"' "$tmp/json"
+}
+echo
+echo "2. device stopped during save ($MB MiB, initial bytes 90%, 4 dirty rounds of 1 MiB)"
+set_attr "$A" precopy_initial $((MB * 9 / 10))M
+set_attr "$A" dirty_bytes 1M
+set_attr "$A" dirty_rounds 4
+printf '%-22s %s\n' "save" "$(stopped)"
+printf '%-22s %s\n' "save --precopy" "$(stopped --precopy)"
+
+echo
+echo "3. slow consumer (pipe drained at 16 MiB/s), 32 MiB state, initial bytes 90%"
+set_attr "$A" size 32M
+set_attr "$A" precopy_initial 29M
+for args in "" "--precopy"; do
+	running "$A"
+	# shellcheck disable=SC2086
+	vfio-migctl --json save $args "$A" 2>"$tmp/json" | migsim-ref throttle 16M >/dev/null
+	printf '%-22s %s\n' "save ${args:-}" "$(jq -r '"\(.seconds * 1000 | floor) ms in all, \(.stopped_seconds * 1000 | floor) ms stopped"' "$tmp/json")"
+done
+
+echo
+echo "4. slow device (10 ms per read()), 64 MiB state, into /dev/null"
+set_attr "$A" size 64M
+set_attr "$A" precopy_initial 0
+set_attr "$A" delay_us 10000
+ROUNDS=1
+compare "running $A" \
+	ref "migsim-ref save $A >/dev/null 2>&1" \
+	framed "vfio-migctl save -q $A >/dev/null"
+MB=64
+printf '%-22s ref %.1f MiB/s, framed %.1f MiB/s (ratio %.3f)\n' "save > /dev/null" \
+	"$(rate "${BEST[ref]}")" "$(rate "${BEST[framed]}")" "$(ratio "${BEST[ref]}" "${BEST[framed]}")"

@@ -1,0 +1,1277 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * migsim: a simulated VFIO migration device, for testing vfio-migctl.
+ *
+ * An mdev driver (parent /sys/class/mdev_bus/migsim) whose devices have no
+ * hardware behind them, only a migration state that can be made big, and
+ * that can be told to misbehave.  They are emulated-IOMMU vfio devices like
+ * the kernel's mtty sample, so each gets /dev/vfio/N and
+ * /dev/vfio/devices/vfioN.  VFIO_DEVICE_GET_INFO says "platform" with
+ * VFIO_DEVICE_FLAGS_RESET, no regions and no interrupts.
+ *
+ * Types (the migration flags are fixed when the device is created):
+ *   migsim-full     STOP_COPY | P2P | PRE_COPY
+ *   migsim-p2p      STOP_COPY | P2P
+ *   migsim-precopy  STOP_COPY | PRE_COPY
+ *   migsim-basic    STOP_COPY
+ *   migsim-none     no migration support at all
+ *
+ * The device state S is SIZE bytes whose content is a function of
+ * (SEED, offset): nothing is held in memory, so SIZE may be many GiB.  Its
+ * digest is a 64-bit hash of S in order.  A destination keeps only what a
+ * stream proves: the stream carries SEED and SIZE, every byte of S, and the
+ * digests the source computed while sending; RESUMING -> STOP accepts the
+ * stream only if the digests computed over the bytes written agree, and
+ * only then does the device take the new SEED, SIZE and digest.  Comparing
+ * the digest files of source and destination thus compares the states.
+ *
+ * Per-device attributes, in /sys/bus/mdev/devices/UUID/migsim/:
+ *   size             bytes of state (K, M, G suffixes; default 1M)
+ *   seed             content seed (default random)
+ *   digest     (ro)  hash of the current state, 16 hex digits
+ *   state      (ro)  migration state, without opening the device
+ *   precopy_initial  bytes of S sent as PRE_COPY initial data (default 0)
+ *   dirty_bytes      PRE_COPY: bytes the device dirties per round ...
+ *   dirty_rounds     ... for this many rounds; then reads fail ENOMSG
+ *   fail_arc         "FROM TO ERRNO [error]": the arc FROM -> TO fails
+ *                    with -ERRNO, leaving the device in FROM, or with
+ *                    "error" in ERROR; "none" disarms (state names as in
+ *                    the uAPI, case-insensitive)
+ *   fail_read_after  data_fd read() fails EIO once this many bytes have
+ *                    been read in the session (-1: never; the default)
+ *   fail_write_after the same for write() while RESUMING
+ *   short_io         at most this many bytes per read()/write() (0: no cap)
+ *   delay_us         each read()/write() sleeps this long first
+ *   reset_on_close   1: closing the device returns it to RUNNING (like
+ *                    pds, xe, mlx5); 0: it keeps its state (like mtty)
+ *   reset_count, load_count, load_errors (ro)  VFIO_DEVICE_RESETs,
+ *                    streams accepted and refused at RESUMING -> STOP
+ * The I/O faults and the PRE_COPY model are read when a data session
+ * starts.  size and seed cannot change while a session is open (EBUSY).
+ * VFIO_DEVICE_RESET (and reset_on_close) aborts any session and returns to
+ * RUNNING; the state content is configuration and survives it.
+ *
+ * The stream (the bytes of the data_fd) is a sequence of 32-byte records,
+ * little-endian, each maybe followed by payload:
+ *   HDR   a = SIZE, b = SEED, c = version
+ *   DATA  a = offset, b = length; followed by S[offset, offset + length)
+ *   END   a = digest of S, b = digest of everything else before END
+ * Saving sends HDR, then in PRE_COPY the initial bytes S[0, initial) and
+ * one DATA record of S[0, dirty_bytes) per dirty round (the device
+ * rewrites those bytes while it runs), then in STOP_COPY the rest of S and
+ * END.  A DATA record may only resend bytes already sent or extend them.
+ * In PRE_COPY a read() returns at most what is left of one record: the
+ * next dirty round appears once a read has finished the previous one, and
+ * when the rounds are spent read() fails ENOMSG.  The round pending when
+ * the device stops goes first in STOP_COPY.  A data_fd whose session
+ * ended (a state change, reset, close of the device) fails ENODEV.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/ctype.h>
+#include <linux/device.h>
+#include <linux/file.h>
+#include <linux/hrtimer.h>
+#include <linux/mdev.h>
+#include <linux/module.h>
+#include <linux/random.h>
+#include <linux/sched/signal.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/vfio.h>
+#include <linux/unaligned.h>
+
+#define MSIM_MAGIC 0x4d49534d /* "MSIM" */
+#define MSIM_VERSION 1
+#define MSIM_MAX_SIZE BIT_ULL(40)
+#define MSIM_BUF_SIZE (64 * 1024)
+
+enum { REC_HDR = 1, REC_DATA, REC_END };
+
+struct msim_rec {
+	__le32 magic;
+	__le32 type;
+	__le64 a, b, c;
+};
+
+#define REC_SIZE sizeof(struct msim_rec)
+
+/* What a saving session is sending; for PRECOPY_INFO and the estimate */
+enum msim_kind { K_NONE, K_HDR, K_INITIAL, K_DIRTY, K_REST, K_END, K_EOF };
+
+/* A byte-stream hash over little-endian 64-bit words (xxh64's primes) */
+#define P1 0x9E3779B185EBCA87ULL
+#define P2 0xC2B2AE3D27D4EB4FULL
+#define P3 0x165667B19E3779F9ULL
+
+struct msim_hash {
+	u64 h, len, tail;
+	unsigned int ntail;
+};
+
+static const struct msim_hash msim_hash_init = { .h = P3 };
+
+static inline u64 msim_round(u64 h, u64 w)
+{
+	return rol64(h ^ (w * P2), 31) * P1;
+}
+
+static void msim_hash_update(struct msim_hash *hs, const u8 *p, size_t n)
+{
+	u64 h = hs->h;
+
+	hs->len += n;
+	for (; hs->ntail && n; n--) {
+		hs->tail |= (u64)*p++ << (8 * hs->ntail);
+		if (++hs->ntail == 8) {
+			h = msim_round(h, hs->tail);
+			hs->tail = 0;
+			hs->ntail = 0;
+		}
+	}
+	for (; n >= 8; p += 8, n -= 8)
+		h = msim_round(h, get_unaligned_le64(p));
+	for (; n; n--)
+		hs->tail |= (u64)*p++ << (8 * hs->ntail++);
+	hs->h = h;
+}
+
+static u64 msim_hash_final(const struct msim_hash *hs)
+{
+	u64 h = hs->h;
+
+	if (hs->ntail)
+		h = msim_round(h, hs->tail);
+	h ^= hs->len;
+	h ^= h >> 33;
+	h *= P2;
+	h ^= h >> 29;
+	h *= P3;
+	return h ^ (h >> 32);
+}
+
+/* Word i of the content of S (splitmix64) */
+static inline u64 msim_word(u64 seed, u64 i)
+{
+	u64 z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+/* S[off, off + n) into @p */
+static void msim_gen(u64 seed, u64 off, u8 *p, size_t n)
+{
+	while (n && (off & 7)) {
+		*p++ = msim_word(seed, off >> 3) >> (8 * (off & 7));
+		off++;
+		n--;
+	}
+	for (; n >= 8; p += 8, off += 8, n -= 8)
+		put_unaligned_le64(msim_word(seed, off >> 3), p);
+	for (; n; n--, off++)
+		*p++ = msim_word(seed, off >> 3) >> (8 * (off & 7));
+}
+
+/* The digest of S without materialising it */
+static u64 msim_digest(u64 seed, u64 size)
+{
+	struct msim_hash hs = msim_hash_init;
+	u64 i, words = size >> 3;
+
+	for (i = 0; i < words; i++) {
+		hs.h = msim_round(hs.h, msim_word(seed, i));
+		if (!(i & 0xfffff))
+			cond_resched();
+	}
+	hs.len = size;
+	hs.ntail = size & 7;
+	if (hs.ntail)
+		hs.tail = msim_word(seed, words) & GENMASK_ULL(8 * hs.ntail - 1, 0);
+	return msim_hash_final(&hs);
+}
+
+struct msim_type {
+	struct mdev_type type;
+	u32 mig_flags;
+};
+
+struct msim_arc_fault {
+	bool armed;
+	bool to_error;
+	enum vfio_device_mig_state from, to;
+	int err;
+};
+
+struct msim_file;
+
+struct msim_dev {
+	struct vfio_device vdev;
+	struct mutex lock; /* everything below; taken before msim_file.lock */
+	enum vfio_device_mig_state state;
+	struct msim_file *migf; /* the open data session, if any */
+	u64 size, seed, digest;
+	bool digest_valid;
+	/* PRE_COPY model and faults: copied into each session */
+	u64 precopy_initial, dirty_bytes;
+	u32 dirty_rounds;
+	s64 fail_read_after, fail_write_after;
+	u32 short_io, delay_us;
+	struct msim_arc_fault fail_arc;
+	bool reset_on_close;
+	u64 reset_count, load_count, load_errors;
+};
+
+/* A data session: the file behind a data_fd */
+struct msim_file {
+	struct file *filp;
+	struct mutex lock; /* everything below but the constants */
+	bool saving; /* constant: a save session, else a resume session */
+	bool disabled;
+	bool precopy; /* the device is in PRE_COPY*: ENOMSG when idle */
+	/* constants of the session */
+	u64 size, seed, initial, dirty;
+	s64 fail_after;
+	u32 short_io, delay_us;
+	/* the stream so far */
+	u64 pos;
+	enum msim_kind kind;
+	struct msim_rec rec; /* current record header ... */
+	unsigned int rec_pos; /* ... and how much of it is done */
+	u64 data_off, data_left; /* current DATA payload */
+	u64 mark; /* S[0, mark) has been sent or received */
+	u32 rounds_left;
+	bool hdr_done, end_done, broken;
+	struct msim_hash state_hash; /* S, each byte once, in order */
+	struct msim_hash aux_hash; /* every other byte before END */
+	u64 end_state, end_aux; /* what the END record claimed */
+	u8 *buf;
+};
+
+static atomic_t msim_sessions = ATOMIC_INIT(0);
+
+static const char *const msim_state_names[] = {
+	[VFIO_DEVICE_STATE_ERROR] = "ERROR",
+	[VFIO_DEVICE_STATE_STOP] = "STOP",
+	[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
+	[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
+	[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
+	[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
+	[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
+	[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
+};
+
+static int msim_parse_state(const char *s)
+{
+	int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(msim_state_names); i++) {
+		const char *name = msim_state_names[i];
+
+		for (j = 0; name[j] && s[j]; j++)
+			if (toupper(s[j]) != name[j] &&
+			    !(s[j] == '-' && name[j] == '_'))
+				break;
+		if (!name[j] && !s[j])
+			return i;
+	}
+	return -EINVAL;
+}
+
+static bool msim_is_precopy(enum vfio_device_mig_state s)
+{
+	return s == VFIO_DEVICE_STATE_PRE_COPY ||
+	       s == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+}
+
+/* ---- the data session's stream */
+
+static void msim_set_rec(struct msim_file *mf, enum msim_kind kind, u32 type,
+			 u64 a, u64 b, u64 c)
+{
+	mf->kind = kind;
+	mf->rec = (struct msim_rec){
+		.magic = cpu_to_le32(MSIM_MAGIC), .type = cpu_to_le32(type),
+		.a = cpu_to_le64(a), .b = cpu_to_le64(b), .c = cpu_to_le64(c),
+	};
+	mf->rec_pos = 0;
+	mf->data_left = 0;
+}
+
+static void msim_set_data(struct msim_file *mf, enum msim_kind kind, u64 off,
+			  u64 len)
+{
+	msim_set_rec(mf, kind, REC_DATA, off, len, 0);
+	mf->data_off = off;
+	mf->data_left = len;
+}
+
+static bool msim_rec_done(const struct msim_file *mf)
+{
+	return mf->rec_pos == REC_SIZE && !mf->data_left;
+}
+
+/* The current record is done: choose the next one (saving) */
+static void msim_next(struct msim_file *mf)
+{
+	if (!mf->hdr_done) {
+		mf->hdr_done = true;
+		msim_set_rec(mf, K_HDR, REC_HDR, mf->size, mf->seed,
+			     MSIM_VERSION);
+	} else if (mf->precopy) {
+		if (mf->mark < mf->initial) {
+			msim_set_data(mf, K_INITIAL, mf->mark,
+				      mf->initial - mf->mark);
+		} else if (mf->rounds_left) {
+			mf->rounds_left--;
+			msim_set_data(mf, K_DIRTY, 0, min(mf->dirty, mf->size));
+		} else {
+			mf->kind = K_NONE;
+		}
+	} else if (mf->mark < mf->size) {
+		msim_set_data(mf, K_REST, mf->mark, mf->size - mf->mark);
+	} else if (!mf->end_done) {
+		mf->end_done = true;
+		msim_set_rec(mf, K_END, REC_END,
+			     msim_hash_final(&mf->state_hash),
+			     msim_hash_final(&mf->aux_hash), mf->size);
+	} else {
+		mf->kind = K_EOF;
+	}
+	if (mf->kind == K_NONE || mf->kind == K_EOF)
+		mf->rec_pos = REC_SIZE;
+}
+
+/*
+ * Payload bytes at data_off: the first time a byte of S goes by it counts
+ * toward the state's digest, a resent byte toward the other one.
+ */
+static void msim_account(struct msim_file *mf, const u8 *p, size_t n)
+{
+	if (mf->data_off < mf->mark) {
+		size_t k = min_t(u64, n, mf->mark - mf->data_off);
+
+		msim_hash_update(&mf->aux_hash, p, k);
+		p += k;
+		n -= k;
+		mf->data_off += k;
+		mf->data_left -= k;
+	}
+	if (n) {
+		msim_hash_update(&mf->state_hash, p, n);
+		mf->data_off += n;
+		mf->data_left -= n;
+		mf->mark = mf->data_off;
+	}
+}
+
+/* Bytes left in the current record */
+static u64 msim_rec_left(const struct msim_file *mf)
+{
+	return REC_SIZE - mf->rec_pos + mf->data_left;
+}
+
+/* MIG_DATA_SIZE: what STOP_COPY would send from here */
+static u64 msim_stopcopy_len(const struct msim_file *mf)
+{
+	u64 mark = mf->mark, len;
+
+	if (mf->kind == K_EOF)
+		return 0;
+	if (mf->kind == K_END)
+		return msim_rec_left(mf);
+	len = msim_rec_left(mf) + REC_SIZE; /* the current record, END */
+	if (mf->data_left)
+		mark = max(mark, mf->data_off + mf->data_left);
+	if (mark < mf->size)
+		len += REC_SIZE + mf->size - mark;
+	return len;
+}
+
+/* A slow device: sleep (outside the lock) before each read or write */
+static int msim_delay(const struct msim_file *mf)
+{
+	ktime_t t = ns_to_ktime((u64)mf->delay_us * NSEC_PER_USEC);
+
+	if (!mf->delay_us)
+		return 0;
+	set_current_state(TASK_INTERRUPTIBLE);
+	schedule_hrtimeout(&t, HRTIMER_MODE_REL);
+	return signal_pending(current) ? -ERESTARTSYS : 0;
+}
+
+/* Cap the count, fail after N bytes: the session's other I/O faults */
+static ssize_t msim_io_start(struct msim_file *mf, size_t len)
+{
+	if (mf->short_io)
+		len = min_t(size_t, len, mf->short_io);
+	if (mf->fail_after >= 0) {
+		if (mf->pos >= mf->fail_after)
+			return -EIO;
+		len = min_t(u64, len, mf->fail_after - mf->pos);
+	}
+	return len;
+}
+
+static ssize_t msim_save_read(struct file *filp, char __user *ubuf,
+			      size_t len, loff_t *ppos)
+{
+	struct msim_file *mf = filp->private_data;
+	size_t done = 0, n;
+	ssize_t ret;
+
+	if (ppos)
+		return -ESPIPE;
+	ret = msim_delay(mf);
+	if (ret)
+		return ret;
+	mutex_lock(&mf->lock);
+	ret = -ENODEV;
+	if (mf->disabled)
+		goto out;
+	ret = msim_io_start(mf, len);
+	if (ret < 0)
+		goto out;
+	len = ret;
+	while (done < len) {
+		if (msim_rec_done(mf)) {
+			/* while running, a round is dirtied after each read */
+			if (done && mf->precopy)
+				break;
+			msim_next(mf);
+			if (mf->kind == K_NONE || mf->kind == K_EOF)
+				break;
+		}
+		if (mf->rec_pos < REC_SIZE) {
+			n = min_t(size_t, len - done, REC_SIZE - mf->rec_pos);
+			memcpy(mf->buf, (u8 *)&mf->rec + mf->rec_pos, n);
+		} else {
+			n = min3(len - done, (size_t)MSIM_BUF_SIZE,
+				 (size_t)min_t(u64, mf->data_left, SIZE_MAX));
+			msim_gen(mf->seed, mf->data_off, mf->buf, n);
+		}
+		if (copy_to_user(ubuf + done, mf->buf, n)) {
+			ret = -EFAULT;
+			goto out;
+		}
+		if (mf->rec_pos < REC_SIZE) {
+			if (mf->kind != K_END)
+				msim_hash_update(&mf->aux_hash, mf->buf, n);
+			mf->rec_pos += n;
+		} else {
+			msim_account(mf, mf->buf, n);
+		}
+		done += n;
+		mf->pos += n;
+		cond_resched();
+	}
+	ret = done;
+	if (!done && len && mf->kind == K_NONE)
+		ret = -ENOMSG;
+out:
+	mutex_unlock(&mf->lock);
+	/* bytes copied out are consumed: report them before any fault */
+	return done ? done : ret;
+}
+
+/* A record header has been written in full: check it, and take it */
+static int msim_parse_rec(struct msim_file *mf)
+{
+	const struct msim_rec *r = &mf->rec;
+	u64 a = le64_to_cpu(r->a), b = le64_to_cpu(r->b), c = le64_to_cpu(r->c);
+	u32 type = le32_to_cpu(r->type);
+
+	if (le32_to_cpu(r->magic) != MSIM_MAGIC || mf->end_done)
+		return -EINVAL;
+	if (type != REC_HDR && !mf->hdr_done)
+		return -EINVAL;
+	switch (type) {
+	case REC_HDR:
+		if (mf->hdr_done || c != MSIM_VERSION || a > MSIM_MAX_SIZE)
+			return -EINVAL;
+		mf->hdr_done = true;
+		mf->size = a;
+		mf->seed = b;
+		break;
+	case REC_DATA:
+		/* resend or extend what is there, never leave a hole */
+		if (a > mf->mark || b > mf->size || a > mf->size - b)
+			return -EINVAL;
+		mf->data_off = a;
+		mf->data_left = b;
+		break;
+	case REC_END:
+		if (c != mf->size)
+			return -EINVAL;
+		mf->end_done = true;
+		mf->end_state = a;
+		mf->end_aux = b;
+		return 0; /* neither hashed nor followed by anything */
+	default:
+		return -EINVAL;
+	}
+	msim_hash_update(&mf->aux_hash, (const u8 *)r, REC_SIZE);
+	if (!mf->data_left)
+		mf->rec_pos = 0;
+	return 0;
+}
+
+static ssize_t msim_resume_write(struct file *filp, const char __user *ubuf,
+				 size_t len, loff_t *ppos)
+{
+	struct msim_file *mf = filp->private_data;
+	size_t done = 0, n;
+	ssize_t ret;
+
+	if (ppos)
+		return -ESPIPE;
+	ret = msim_delay(mf);
+	if (ret)
+		return ret;
+	mutex_lock(&mf->lock);
+	ret = -ENODEV;
+	if (mf->disabled)
+		goto out;
+	ret = -EINVAL;
+	if (mf->broken)
+		goto out;
+	ret = msim_io_start(mf, len);
+	if (ret < 0)
+		goto out;
+	len = ret;
+	while (done < len) {
+		if (mf->end_done) {
+			ret = -EINVAL; /* nothing may follow END */
+			mf->broken = true;
+			goto out;
+		}
+		if (mf->rec_pos < REC_SIZE) {
+			n = min_t(size_t, len - done, REC_SIZE - mf->rec_pos);
+			if (copy_from_user((u8 *)&mf->rec + mf->rec_pos,
+					   ubuf + done, n)) {
+				ret = -EFAULT;
+				goto out;
+			}
+			mf->rec_pos += n;
+			if (mf->rec_pos == REC_SIZE) {
+				ret = msim_parse_rec(mf);
+				if (ret) {
+					mf->broken = true;
+					goto out;
+				}
+			}
+		} else {
+			n = min3(len - done, (size_t)MSIM_BUF_SIZE,
+				 (size_t)min_t(u64, mf->data_left, SIZE_MAX));
+			if (copy_from_user(mf->buf, ubuf + done, n)) {
+				ret = -EFAULT;
+				goto out;
+			}
+			msim_account(mf, mf->buf, n);
+			if (!mf->data_left)
+				mf->rec_pos = 0;
+		}
+		done += n;
+		mf->pos += n;
+		cond_resched();
+	}
+	ret = done;
+out:
+	/* bytes taken are consumed, unless the stream was refused */
+	if (ret < 0 && done && !mf->broken)
+		ret = done;
+	mutex_unlock(&mf->lock);
+	return ret;
+}
+
+static long msim_precopy_ioctl(struct file *filp, unsigned int cmd,
+			       unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	struct msim_file *mf = filp->private_data;
+	struct vfio_precopy_info info;
+	int ret = 0;
+
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+
+	mutex_lock(&mf->lock);
+	if (mf->disabled)
+		ret = -ENODEV;
+	else if (!mf->precopy)
+		ret = -EINVAL;
+	if (ret)
+		goto out;
+	if (msim_rec_done(mf))
+		msim_next(mf);
+	info.flags = 0;
+	info.initial_bytes = 0;
+	info.dirty_bytes = 0;
+	switch (mf->kind) {
+	case K_HDR:
+		info.initial_bytes = msim_rec_left(mf) +
+				     (mf->initial ? REC_SIZE + mf->initial : 0);
+		break;
+	case K_INITIAL:
+		info.initial_bytes = msim_rec_left(mf);
+		break;
+	case K_DIRTY:
+		info.dirty_bytes = msim_rec_left(mf);
+		break;
+	default:
+		break;
+	}
+out:
+	mutex_unlock(&mf->lock);
+	if (!ret && copy_to_user((void __user *)arg, &info, minsz))
+		ret = -EFAULT;
+	return ret;
+}
+
+static int msim_release_file(struct inode *inode, struct file *filp)
+{
+	struct msim_file *mf = filp->private_data;
+
+	mutex_destroy(&mf->lock);
+	kvfree(mf->buf);
+	kfree(mf);
+	atomic_dec(&msim_sessions);
+	return 0;
+}
+
+static const struct file_operations msim_save_fops = {
+	.owner = THIS_MODULE,
+	.read = msim_save_read,
+	.unlocked_ioctl = msim_precopy_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = msim_release_file,
+};
+
+static const struct file_operations msim_resume_fops = {
+	.owner = THIS_MODULE,
+	.write = msim_resume_write,
+	.release = msim_release_file,
+};
+
+/* ---- sessions and the state machine (under msim_dev.lock) */
+
+static struct msim_file *msim_open_session(struct msim_dev *md, bool saving,
+					   bool precopy)
+{
+	struct msim_file *mf;
+	int ret = -ENOMEM;
+
+	mf = kzalloc(sizeof(*mf), GFP_KERNEL_ACCOUNT);
+	if (!mf)
+		return ERR_PTR(-ENOMEM);
+	mf->buf = kvmalloc(MSIM_BUF_SIZE, GFP_KERNEL_ACCOUNT);
+	if (!mf->buf)
+		goto err_free;
+	mf->filp = anon_inode_getfile("migsim_mig",
+				      saving ? &msim_save_fops : &msim_resume_fops,
+				      mf, saving ? O_RDONLY : O_WRONLY);
+	if (IS_ERR(mf->filp)) {
+		ret = PTR_ERR(mf->filp);
+		goto err_free;
+	}
+	atomic_inc(&msim_sessions);
+	stream_open(mf->filp->f_inode, mf->filp);
+	mutex_init(&mf->lock);
+	mf->saving = saving;
+	mf->state_hash = msim_hash_init;
+	mf->aux_hash = msim_hash_init;
+	mf->short_io = md->short_io;
+	mf->delay_us = md->delay_us;
+	if (saving) {
+		mf->precopy = precopy;
+		mf->size = md->size;
+		mf->seed = md->seed;
+		mf->initial = min(md->precopy_initial, md->size);
+		mf->dirty = md->dirty_bytes;
+		if (mf->dirty && mf->size)
+			mf->rounds_left = md->dirty_rounds;
+		mf->fail_after = md->fail_read_after;
+		msim_next(mf);
+	} else {
+		mf->fail_after = md->fail_write_after;
+	}
+	md->migf = mf;
+	return mf;
+
+err_free:
+	kvfree(mf->buf);
+	kfree(mf);
+	return ERR_PTR(ret);
+}
+
+static void msim_end_session(struct msim_dev *md)
+{
+	struct msim_file *mf = md->migf;
+
+	if (!mf)
+		return;
+	mutex_lock(&mf->lock);
+	mf->disabled = true;
+	mutex_unlock(&mf->lock);
+	fput(mf->filp);
+	md->migf = NULL;
+}
+
+/* RESUMING -> STOP: take the written stream as the state, if it proves it */
+static int msim_load(struct msim_dev *md)
+{
+	struct msim_file *mf = md->migf;
+	bool ok = false;
+
+	if (mf) {
+		mutex_lock(&mf->lock);
+		ok = !mf->broken && mf->end_done && mf->mark == mf->size &&
+		     msim_hash_final(&mf->state_hash) == mf->end_state &&
+		     msim_hash_final(&mf->aux_hash) == mf->end_aux;
+		if (ok) {
+			md->size = mf->size;
+			md->seed = mf->seed;
+			md->digest = mf->end_state;
+			md->digest_valid = true;
+		}
+		mutex_unlock(&mf->lock);
+	}
+	if (!ok) {
+		md->load_errors++;
+		return -EINVAL;
+	}
+	md->load_count++;
+	msim_end_session(md);
+	return 0;
+}
+
+/* One arc, as vfio_mig_get_next_state() hands them out */
+static struct file *msim_step(struct msim_dev *md,
+			      enum vfio_device_mig_state next)
+{
+	enum vfio_device_mig_state cur = md->state;
+	struct msim_arc_fault *f = &md->fail_arc;
+	struct msim_file *mf;
+	int ret;
+
+	if (f->armed && f->from == cur && f->to == next) {
+		if (f->to_error) {
+			msim_end_session(md);
+			md->state = VFIO_DEVICE_STATE_ERROR;
+		}
+		return ERR_PTR(-f->err);
+	}
+
+	switch (next) {
+	case VFIO_DEVICE_STATE_PRE_COPY:
+	case VFIO_DEVICE_STATE_PRE_COPY_P2P:
+		if (msim_is_precopy(cur))
+			return NULL; /* P2P on or off: the session goes on */
+		fallthrough;
+	case VFIO_DEVICE_STATE_STOP_COPY:
+		if (msim_is_precopy(cur) && md->migf) {
+			/* the PRE_COPY data_fd carries on into STOP_COPY */
+			mutex_lock(&md->migf->lock);
+			md->migf->precopy = false;
+			if (md->migf->kind == K_NONE)
+				msim_next(md->migf);
+			mutex_unlock(&md->migf->lock);
+			return NULL;
+		}
+		msim_end_session(md);
+		mf = msim_open_session(md, true, next != VFIO_DEVICE_STATE_STOP_COPY);
+		break;
+	case VFIO_DEVICE_STATE_RESUMING:
+		msim_end_session(md);
+		mf = msim_open_session(md, false, false);
+		break;
+	default:
+		if (cur == VFIO_DEVICE_STATE_RESUMING) {
+			ret = msim_load(md);
+			if (ret)
+				return ERR_PTR(ret);
+		}
+		/* leaving a data state closes its session; the rest are no-ops */
+		msim_end_session(md);
+		return NULL;
+	}
+	if (IS_ERR(mf))
+		return ERR_CAST(mf);
+	return get_file(mf->filp);
+}
+
+static struct file *msim_set_state(struct vfio_device *vdev,
+				   enum vfio_device_mig_state new)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+	enum vfio_device_mig_state next;
+	struct file *res = NULL;
+	int ret;
+
+	mutex_lock(&md->lock);
+	while (md->state != new) {
+		ret = vfio_mig_get_next_state(vdev, md->state, new, &next);
+		if (ret) {
+			res = ERR_PTR(ret);
+			break;
+		}
+		res = msim_step(md, next);
+		if (IS_ERR(res))
+			break;
+		md->state = next;
+		/* the core never makes a data state an interior step */
+		if (WARN_ON(res && next != new)) {
+			fput(res);
+			res = ERR_PTR(-EINVAL);
+			break;
+		}
+	}
+	mutex_unlock(&md->lock);
+	return res;
+}
+
+static int msim_get_state(struct vfio_device *vdev,
+			  enum vfio_device_mig_state *state)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+
+	mutex_lock(&md->lock);
+	*state = md->state;
+	mutex_unlock(&md->lock);
+	return 0;
+}
+
+static int msim_get_data_size(struct vfio_device *vdev, unsigned long *len)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+
+	mutex_lock(&md->lock);
+	if (md->migf && md->migf->saving) {
+		mutex_lock(&md->migf->lock);
+		*len = msim_stopcopy_len(md->migf);
+		mutex_unlock(&md->migf->lock);
+	} else {
+		*len = 2 * REC_SIZE + (md->size ? REC_SIZE + md->size : 0);
+	}
+	mutex_unlock(&md->lock);
+	return 0;
+}
+
+static const struct vfio_migration_ops msim_mig_ops = {
+	.migration_set_state = msim_set_state,
+	.migration_get_state = msim_get_state,
+	.migration_get_data_size = msim_get_data_size,
+};
+
+/* ---- the vfio device */
+
+static void msim_reset(struct msim_dev *md)
+{
+	msim_end_session(md);
+	md->state = VFIO_DEVICE_STATE_RUNNING;
+}
+
+static long msim_ioctl(struct vfio_device *vdev, unsigned int cmd,
+		       unsigned long arg)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
+	struct vfio_device_info info;
+
+	switch (cmd) {
+	case VFIO_DEVICE_GET_INFO:
+		if (copy_from_user(&info, (void __user *)arg, minsz))
+			return -EFAULT;
+		if (info.argsz < minsz)
+			return -EINVAL;
+		info.flags = VFIO_DEVICE_FLAGS_PLATFORM | VFIO_DEVICE_FLAGS_RESET;
+		info.num_regions = 0;
+		info.num_irqs = 0;
+		return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+	case VFIO_DEVICE_RESET:
+		mutex_lock(&md->lock);
+		msim_reset(md);
+		md->reset_count++;
+		mutex_unlock(&md->lock);
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+static void msim_close_device(struct vfio_device *vdev)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+
+	mutex_lock(&md->lock);
+	msim_end_session(md);
+	if (md->reset_on_close)
+		msim_reset(md);
+	mutex_unlock(&md->lock);
+}
+
+static int msim_init_dev(struct vfio_device *vdev)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+	struct mdev_device *mdev = to_mdev_device(vdev->dev);
+	struct msim_type *type = container_of(mdev->type, struct msim_type, type);
+
+	mutex_init(&md->lock);
+	md->state = VFIO_DEVICE_STATE_RUNNING;
+	md->size = SZ_1M;
+	md->seed = get_random_u64();
+	md->fail_read_after = -1;
+	md->fail_write_after = -1;
+	vdev->migration_flags = type->mig_flags;
+	if (type->mig_flags)
+		vdev->mig_ops = &msim_mig_ops;
+	return 0;
+}
+
+static void msim_release_dev(struct vfio_device *vdev)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+
+	mutex_destroy(&md->lock);
+}
+
+static const struct vfio_device_ops msim_dev_ops = {
+	.name = "vfio-migsim",
+	.init = msim_init_dev,
+	.release = msim_release_dev,
+	.ioctl = msim_ioctl,
+	.close_device = msim_close_device,
+	.bind_iommufd = vfio_iommufd_emulated_bind,
+	.unbind_iommufd = vfio_iommufd_emulated_unbind,
+	.attach_ioas = vfio_iommufd_emulated_attach_ioas,
+	.detach_ioas = vfio_iommufd_emulated_detach_ioas,
+};
+
+/* ---- sysfs: /sys/bus/mdev/devices/UUID/migsim/ */
+
+static struct msim_dev *to_msim(struct device *dev)
+{
+	return dev_get_drvdata(dev);
+}
+
+static int msim_parse_size(const char *buf, u64 *v)
+{
+	char *end;
+
+	*v = memparse(buf, &end);
+	if (end == buf || (*end && !isspace(*end)))
+		return -EINVAL;
+	return 0;
+}
+
+/* A byte count, or -1 for never */
+static int msim_parse_after(const char *buf, s64 *v)
+{
+	u64 n;
+
+	if (sysfs_streq(buf, "-1")) {
+		*v = -1;
+		return 0;
+	}
+	if (msim_parse_size(buf, &n) || n > S64_MAX)
+		return -EINVAL;
+	*v = n;
+	return 0;
+}
+
+static int msim_parse_u64(const char *buf, u64 *v)
+{
+	return kstrtou64(buf, 0, v);
+}
+
+static int msim_parse_u32(const char *buf, u32 *v)
+{
+	return kstrtou32(buf, 0, v);
+}
+
+/* Attributes of one number, under the device lock */
+#define MSIM_SHOW(name, fmt)						\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	struct msim_dev *md = to_msim(dev);				\
+	ssize_t n;							\
+									\
+	mutex_lock(&md->lock);						\
+	n = sysfs_emit(buf, fmt "\n", md->name);			\
+	mutex_unlock(&md->lock);					\
+	return n;							\
+}
+
+/* @check: 0 or -errno, evaluated under the lock with the new value in v */
+#define MSIM_ATTR(name, fmt, parse, check)				\
+MSIM_SHOW(name, fmt)							\
+static ssize_t name##_store(struct device *dev,				\
+			    struct device_attribute *attr,		\
+			    const char *buf, size_t count)		\
+{									\
+	struct msim_dev *md = to_msim(dev);				\
+	typeof(md->name) v;						\
+	int ret = parse(buf, &v);					\
+									\
+	if (ret)							\
+		return ret;						\
+	mutex_lock(&md->lock);						\
+	ret = check;							\
+	if (!ret)							\
+		md->name = v;						\
+	mutex_unlock(&md->lock);					\
+	return ret ?: count;						\
+}									\
+static DEVICE_ATTR_RW(name)
+
+#define MSIM_ATTR_RO(name, fmt)						\
+MSIM_SHOW(name, fmt)							\
+static DEVICE_ATTR_RO(name)
+
+/* The content may not change under an open session */
+static int msim_content_change(struct msim_dev *md)
+{
+	if (md->migf)
+		return -EBUSY;
+	md->digest_valid = false;
+	return 0;
+}
+
+MSIM_ATTR(size, "%llu", msim_parse_size,
+	  v > MSIM_MAX_SIZE ? -EINVAL : msim_content_change(md));
+MSIM_ATTR(seed, "%llu", msim_parse_u64, msim_content_change(md));
+MSIM_ATTR(precopy_initial, "%llu", msim_parse_size, 0);
+MSIM_ATTR(dirty_bytes, "%llu", msim_parse_size, 0);
+MSIM_ATTR(dirty_rounds, "%u", msim_parse_u32, 0);
+MSIM_ATTR(fail_read_after, "%lld", msim_parse_after, 0);
+MSIM_ATTR(fail_write_after, "%lld", msim_parse_after, 0);
+MSIM_ATTR(short_io, "%u", msim_parse_u32, 0);
+MSIM_ATTR(delay_us, "%u", msim_parse_u32, v > 10 * USEC_PER_SEC ? -EINVAL : 0);
+MSIM_ATTR(reset_on_close, "%d", kstrtobool, 0);
+MSIM_ATTR_RO(reset_count, "%llu");
+MSIM_ATTR_RO(load_count, "%llu");
+MSIM_ATTR_RO(load_errors, "%llu");
+
+static ssize_t digest_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	struct msim_dev *md = to_msim(dev);
+	u64 digest;
+
+	mutex_lock(&md->lock);
+	if (!md->digest_valid) {
+		md->digest = msim_digest(md->seed, md->size);
+		md->digest_valid = true;
+	}
+	digest = md->digest;
+	mutex_unlock(&md->lock);
+	return sysfs_emit(buf, "%016llx\n", digest);
+}
+static DEVICE_ATTR_RO(digest);
+
+static ssize_t state_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct msim_dev *md = to_msim(dev);
+	enum vfio_device_mig_state state;
+
+	mutex_lock(&md->lock);
+	state = md->state;
+	mutex_unlock(&md->lock);
+	return sysfs_emit(buf, "%s\n", msim_state_names[state]);
+}
+static DEVICE_ATTR_RO(state);
+
+static ssize_t fail_arc_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct msim_dev *md = to_msim(dev);
+	struct msim_arc_fault f;
+
+	mutex_lock(&md->lock);
+	f = md->fail_arc;
+	mutex_unlock(&md->lock);
+	if (!f.armed)
+		return sysfs_emit(buf, "none\n");
+	return sysfs_emit(buf, "%s %s %d%s\n", msim_state_names[f.from],
+			  msim_state_names[f.to], f.err,
+			  f.to_error ? " error" : "");
+}
+
+static ssize_t fail_arc_store(struct device *dev, struct device_attribute *attr,
+			      const char *buf, size_t count)
+{
+	struct msim_dev *md = to_msim(dev);
+	struct msim_arc_fault f = {};
+	char from[16], to[16], mode[8] = "";
+	int n;
+
+	if (!sysfs_streq(buf, "none")) {
+		n = sscanf(buf, "%15s %15s %d %7s", from, to, &f.err, mode);
+		if (n < 3 || f.err <= 0 || f.err > MAX_ERRNO)
+			return -EINVAL;
+		if (n == 4 && strcmp(mode, "error"))
+			return -EINVAL;
+		n = msim_parse_state(from);
+		if (n < 0)
+			return n;
+		f.from = n;
+		n = msim_parse_state(to);
+		if (n < 0)
+			return n;
+		f.to = n;
+		f.to_error = mode[0];
+		f.armed = true;
+	}
+	mutex_lock(&md->lock);
+	md->fail_arc = f;
+	mutex_unlock(&md->lock);
+	return count;
+}
+static DEVICE_ATTR_RW(fail_arc);
+
+static struct attribute *msim_attrs[] = {
+	&dev_attr_size.attr,
+	&dev_attr_seed.attr,
+	&dev_attr_digest.attr,
+	&dev_attr_state.attr,
+	&dev_attr_precopy_initial.attr,
+	&dev_attr_dirty_bytes.attr,
+	&dev_attr_dirty_rounds.attr,
+	&dev_attr_fail_arc.attr,
+	&dev_attr_fail_read_after.attr,
+	&dev_attr_fail_write_after.attr,
+	&dev_attr_short_io.attr,
+	&dev_attr_delay_us.attr,
+	&dev_attr_reset_on_close.attr,
+	&dev_attr_reset_count.attr,
+	&dev_attr_load_count.attr,
+	&dev_attr_load_errors.attr,
+	NULL,
+};
+
+static const struct attribute_group msim_group = {
+	.name = "migsim",
+	.attrs = msim_attrs,
+};
+
+static const struct attribute_group *msim_groups[] = {
+	&msim_group,
+	NULL,
+};
+
+/* ---- the mdev parent and driver */
+
+static struct msim_type msim_types[] = {
+	{ .type = { .sysfs_name = "full", .pretty_name = "STOP_COPY P2P PRE_COPY" },
+	  .mig_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+		       VFIO_MIGRATION_PRE_COPY },
+	{ .type = { .sysfs_name = "p2p", .pretty_name = "STOP_COPY P2P" },
+	  .mig_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P },
+	{ .type = { .sysfs_name = "precopy", .pretty_name = "STOP_COPY PRE_COPY" },
+	  .mig_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY },
+	{ .type = { .sysfs_name = "basic", .pretty_name = "STOP_COPY" },
+	  .mig_flags = VFIO_MIGRATION_STOP_COPY },
+	{ .type = { .sysfs_name = "none", .pretty_name = "no migration" } },
+};
+
+static struct mdev_type *msim_mdev_types[] = {
+	&msim_types[0].type, &msim_types[1].type, &msim_types[2].type,
+	&msim_types[3].type, &msim_types[4].type,
+};
+
+static int msim_probe(struct mdev_device *mdev)
+{
+	struct msim_dev *md;
+	int ret;
+
+	md = vfio_alloc_device(msim_dev, vdev, &mdev->dev, &msim_dev_ops);
+	if (IS_ERR(md))
+		return PTR_ERR(md);
+	ret = vfio_register_emulated_iommu_dev(&md->vdev);
+	if (ret) {
+		vfio_put_device(&md->vdev);
+		return ret;
+	}
+	dev_set_drvdata(&mdev->dev, md);
+	return 0;
+}
+
+static void msim_remove(struct mdev_device *mdev)
+{
+	struct msim_dev *md = dev_get_drvdata(&mdev->dev);
+
+	vfio_unregister_group_dev(&md->vdev);
+	vfio_put_device(&md->vdev);
+}
+
+static struct mdev_driver msim_driver = {
+	.device_api = VFIO_DEVICE_API_PLATFORM_STRING,
+	.max_instances = 64,
+	.driver = {
+		.name = "migsim",
+		.owner = THIS_MODULE,
+		.mod_name = KBUILD_MODNAME,
+		.dev_groups = msim_groups,
+	},
+	.probe = msim_probe,
+	.remove = msim_remove,
+};
+
+static struct class *msim_class;
+static struct device *msim_parent_dev;
+static struct mdev_parent msim_parent;
+
+static int __init msim_init(void)
+{
+	int ret;
+
+	ret = mdev_register_driver(&msim_driver);
+	if (ret)
+		return ret;
+	msim_class = class_create("migsim");
+	if (IS_ERR(msim_class)) {
+		ret = PTR_ERR(msim_class);
+		goto err_driver;
+	}
+	msim_parent_dev = device_create(msim_class, NULL, 0, NULL, "migsim");
+	if (IS_ERR(msim_parent_dev)) {
+		ret = PTR_ERR(msim_parent_dev);
+		goto err_class;
+	}
+	ret = mdev_register_parent(&msim_parent, msim_parent_dev, &msim_driver,
+				   msim_mdev_types, ARRAY_SIZE(msim_mdev_types));
+	if (ret)
+		goto err_device;
+	return 0;
+
+err_device:
+	device_unregister(msim_parent_dev);
+err_class:
+	class_destroy(msim_class);
+err_driver:
+	mdev_unregister_driver(&msim_driver);
+	return ret;
+}
+
+static void __exit msim_exit(void)
+{
+	mdev_unregister_parent(&msim_parent);
+	device_unregister(msim_parent_dev);
+	class_destroy(msim_class);
+	mdev_unregister_driver(&msim_driver);
+	/* every data_fd holds the module, so none can be left here */
+	if (atomic_read(&msim_sessions))
+		pr_err("migsim: leaked %d data sessions\n",
+		       atomic_read(&msim_sessions));
+}
+
+module_init(msim_init);
+module_exit(msim_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Simulated VFIO migration device for testing vfio-migctl");
