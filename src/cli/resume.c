@@ -89,6 +89,7 @@ int cmd_resume(int argc, char **argv)
 			return cli_fail(STAGE_OUTPUT, -errno, "%s", a.file);
 	}
 	cli_catch_signals();
+	migctl_pipe_grow(ep.fd, a.opts.buffer_size ? a.opts.buffer_size : MIGCTL_DEFAULT_BUFFER);
 
 	if (!a.raw && (status = open_framed(&reader, ep.fd)))
 		goto out;

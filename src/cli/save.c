@@ -90,6 +90,7 @@ int cmd_save(int argc, char **argv)
 	}
 
 	cli_catch_signals();
+	migctl_pipe_grow(ep.fd, a.opts.buffer_size ? a.opts.buffer_size : MIGCTL_DEFAULT_BUFFER);
 	if (a.raw) {
 		migctl_fd_sink(&ep, &sink);
 	} else {

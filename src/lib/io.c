@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,14 @@ static int fd_source_read(void *ctx, void *buf, size_t len, size_t *got)
 void migctl_fd_source(struct migctl_fd_endpoint *ep, struct migctl_source *source)
 {
 	*source = (struct migctl_source){ .read = fd_source_read, .ctx = ep };
+}
+
+void migctl_pipe_grow(int fd, size_t size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && size <= INT_MAX)
+		fcntl(fd, F_SETPIPE_SZ, (int)size);
 }
 
 /* ---- output files */

@@ -369,6 +369,13 @@ int migctl_write_all(int fd, const void *buf, size_t len,
 int migctl_read_full(int fd, void *buf, size_t len, size_t *got,
 		     volatile sig_atomic_t *cancel);
 
+/*
+ * If @fd is a pipe, ask for a buffer of @size bytes (best effort, capped by
+ * /proc/sys/fs/pipe-max-size): with the default 64 KiB, each 1 MiB chunk
+ * costs sixteen context switches between the two ends.
+ */
+void migctl_pipe_grow(int fd, size_t size);
+
 /* ---- output files that never look complete unless they are */
 
 struct migctl_outfile {
