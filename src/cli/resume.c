@@ -67,7 +67,7 @@ static int check_identity(const struct migctl_stream_reader *reader,
 int cmd_resume(int argc, char **argv)
 {
 	struct transfer_args a = {
-		.opts = { .then = MIG_RUNNING, .cancel = &cli_cancel,
+		.opts = { .then = MIG_RUNNING, .buffer_size = MIGCTL_DEFAULT_BUFFER, .cancel = &cli_cancel,
 			  .progress = cli_progress },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDIN_FILENO, .cancel = &cli_cancel };
@@ -89,7 +89,7 @@ int cmd_resume(int argc, char **argv)
 			return cli_fail(STAGE_OUTPUT, -errno, "%s", a.file);
 	}
 	cli_catch_signals();
-	migctl_pipe_grow(ep.fd, a.opts.buffer_size ? a.opts.buffer_size : MIGCTL_DEFAULT_BUFFER);
+	migctl_pipe_grow(ep.fd, a.opts.buffer_size);
 
 	if (!a.raw && (status = open_framed(&reader, ep.fd)))
 		goto out;

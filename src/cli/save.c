@@ -53,7 +53,7 @@ static const struct argp save_argp = {
 int cmd_save(int argc, char **argv)
 {
 	struct transfer_args a = {
-		.opts = { .then = MIG_STOP, .cancel = &cli_cancel,
+		.opts = { .then = MIG_STOP, .buffer_size = MIGCTL_DEFAULT_BUFFER, .cancel = &cli_cancel,
 			  .progress = cli_progress },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
@@ -90,7 +90,7 @@ int cmd_save(int argc, char **argv)
 	}
 
 	cli_catch_signals();
-	migctl_pipe_grow(ep.fd, a.opts.buffer_size ? a.opts.buffer_size : MIGCTL_DEFAULT_BUFFER);
+	migctl_pipe_grow(ep.fd, a.opts.buffer_size);
 	if (a.raw) {
 		migctl_fd_sink(&ep, &sink);
 	} else {
