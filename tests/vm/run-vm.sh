@@ -1,0 +1,202 @@
+#!/bin/bash
+# Boot the test kernel under QEMU with the host's / as a read-only 9p root
+# and run bats suites (or the demo) inside it against real mtty devices.
+#
+#   run-vm.sh SUITE.bats|DIR...   run the suites, print their TAP
+#   run-vm.sh --demo              run tests/vm/demo.sh
+#   run-vm.sh --exec SCRIPT       run an executable file, print its output
+#   run-vm.sh --shell             interactive shell in the guest (debugging)
+#
+# Environment:
+#   KERNEL          bzImage to boot (default: build it with build-kernel.sh)
+#   MIGCTL          vfio-migctl binary (default: <repo>/build/vfio-migctl);
+#                   its directory goes first on the guest's PATH
+#   VM_TIMEOUT      seconds before the VM is killed (default 300, 900 under
+#                   TCG)
+#   VM_ACCEL        kvm or tcg (default: kvm when it boots the kernel)
+#   VM_RESULTS      where tap, status and console.log are kept after the run
+#                   (default <repo>/tests/vm/results)
+#   CI              when "true", a skipped test counts as a failure
+#   VM_TEST_*       passed into the guest's environment (suite knobs, e.g.
+#                   VM_TEST_EXHAUSTIVE=1)
+#
+# Exit status: the guest's (bats' or the demo's), 1 when the guest never
+# reported one (boot failure, hang, panic), 2 on usage errors.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+say() { echo "vm: $*" >&2; }
+usage() {
+	sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+	exit 2
+}
+
+mode=bats
+script=""
+suites=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--demo) mode=demo ;;
+	--exec)
+		if [ $# -lt 2 ] || [ ! -x "$2" ]; then
+			say "--exec needs an executable file"
+			exit 2
+		fi
+		mode="exec"
+		script=$(realpath "$2")
+		shift
+		;;
+	--shell) mode=shell ;;
+	-h | --help) usage ;;
+	-*) say "unknown option $1"; usage ;;
+	*)
+		[ -e "$1" ] || { say "no such suite: $1"; exit 2; }
+		suites+=("$(realpath "$1")")
+		;;
+	esac
+	shift
+done
+[ "$mode" != bats ] || [ ${#suites[@]} -gt 0 ] || usage
+
+migctl=$(realpath "${MIGCTL:-$repo/build/vfio-migctl}")
+[ -x "$migctl" ] || { say "$migctl is not built (run make)"; exit 1; }
+# The guest mounts fresh tmpfs there, hiding the host's files.
+for p in "$migctl" "${script:-}" "${suites[@]+"${suites[@]}"}"; do
+	case "$p" in
+	/tmp/* | /run/*) say "$p is hidden in the guest (tmpfs over /tmp, /run)"; exit 2 ;;
+	esac
+done
+kernel=${KERNEL:-$("$here/build-kernel.sh")}
+[ -f "$kernel" ] || { say "no kernel at $kernel"; exit 1; }
+keep=${VM_RESULTS:-$here/results}
+
+# A /dev/kvm is not always a KVM that runs this kernel (e.g. kvm_pvm only
+# runs PVM-built guests and hangs ours silently): boot it once with no root,
+# which panics at once on a working KVM, and look for the banner.
+kvm_boots() {
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ] || return 1
+	timeout 5 qemu-system-x86_64 -machine q35 -accel kvm -cpu max -m 256M \
+		-nographic -no-reboot -nic none -kernel "$kernel" \
+		-append "console=ttyS0 panic=-1 root=/dev/nowhere" </dev/null 2>&1 |
+		grep -q "Linux version"
+}
+accel=${VM_ACCEL:-}
+if [ -z "$accel" ]; then
+	if kvm_boots; then accel=kvm; else accel=tcg; fi
+fi
+# Emulation makes every exec in the guest ~20x dearer: the suites that take
+# a minute under KVM take several under TCG.
+timeout=${VM_TIMEOUT:-$([ "$accel" = kvm ] && echo 300 || echo 900)}
+
+# The guest writes its results here: a fresh directory, so that a status
+# left over from an earlier run can never be mistaken for this one's.
+share=$(mktemp -d "${TMPDIR:-/tmp}/vfio-migctl-vm.XXXXXX")
+qpid=""
+# shellcheck disable=SC2317  # invoked by the trap
+cleanup() {
+	[ -z "$qpid" ] || kill "$qpid" 2>/dev/null || :
+	rm -rf "$share"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# What the guest should do, as shell assignments guest-init.sh sources.
+{
+	printf 'MODE=%q\n' "$mode"
+	printf 'SCRIPT=%q\n' "$script"
+	printf 'MIGCTL=%q\n' "$migctl"
+	printf 'CI=%q\n' "${CI:-}"
+	printf 'SUITES=(%s)\n' "$(printf '%q ' "${suites[@]+"${suites[@]}"}")"
+	for v in $(compgen -e); do
+		case "$v" in VM_TEST_*) printf 'export %s=%q\n' "$v" "${!v}" ;; esac
+	done
+} >"$share/job"
+
+console=$share/console.log
+# oops=panic: a kernel oops (a driver bug hit by a test) ends the run at
+# once, console shown, instead of a guest hung on a lock until the timeout.
+# shellcheck disable=SC2054  # the commas are QEMU syntax
+qemu=(
+	qemu-system-x86_64 -machine q35 -accel "$accel" -cpu max
+	-m 1G -smp 2 -nographic -no-reboot -nic none -kernel "$kernel"
+	-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
+	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root
+	-fsdev "local,id=results,path=$share,security_model=none"
+	-device virtio-9p-pci,fsdev=results,mount_tag=results
+	-append "console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro init=$here/guest-init.sh panic=-1 oops=panic printk.time=1"
+)
+
+say "booting $(basename "$kernel") ($accel, timeout ${timeout}s, $mode)"
+start=$(date +%s.%N)
+if [ "$mode" = shell ]; then
+	"${qemu[@]}" || :
+	exit 0
+fi
+# timeout runs QEMU in its own process group, so signals to us must be
+# passed on by hand (the trap above); --kill-after catches a wedged QEMU.
+timeout --kill-after=10 "$timeout" "${qemu[@]}" </dev/null >"$console" 2>&1 &
+qpid=$!
+qrc=0
+wait "$qpid" || qrc=$?
+qpid=""
+elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+
+mkdir -p "$keep"
+rm -f "$keep/tap" "$keep/status" "$keep/console.log" "$keep/output"
+cp "$console" "$keep/console.log"
+for f in tap output status; do
+	[ ! -f "$share/$f" ] || cp "$share/$f" "$keep/$f"
+done
+
+show_console() {
+	[ -z "${console_shown:-}" ] || return 0
+	console_shown=1
+	say "kernel console (last 60 lines of $keep/console.log):"
+	tail -n 60 "$console" | sed 's/^/  | /' >&2
+}
+
+[ ! -f "$share/output" ] || cat "$share/output"
+status=$(cat "$share/status" 2>/dev/null || :)
+case "$status" in
+'' | *[!0-9]*)
+	# Boot failure, hang, panic: whatever TAP there is still gets shown.
+	[ "$qrc" -ne 124 ] || say "timed out after ${timeout}s (VM_TIMEOUT)"
+	say "the guest reported no exit status (qemu exit $qrc)"
+	status=1
+	show_console
+	;;
+*) say "guest exited $status after $(printf '%.1f' "$elapsed") s" ;;
+esac
+[ "$mode" = bats ] || exit "$status"
+
+# The TAP is the verdict; counting it (rather than trusting the status
+# alone) catches a bats that died before running its whole plan.
+tap=$share/tap
+[ -f "$tap" ] || : >"$tap"
+cat "$tap"
+planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$tap" | head -n 1)
+passed=$(grep -c '^ok ' "$tap" || :)
+failed=$(grep -c '^not ok ' "$tap" || :)
+skipped=$(grep -ci '^ok .* # skip' "$tap" || :)
+missing=$((${planned:-0} - passed - failed))
+if [ "$missing" -gt 0 ]; then
+	say "$missing planned tests never reported"
+	failed=$((failed + missing))
+fi
+if [ "$skipped" -gt 0 ]; then
+	if [ "${CI:-}" = true ]; then
+		say "$skipped skipped tests count as failures under CI=true"
+		passed=$((passed - skipped))
+		failed=$((failed + skipped))
+	else
+		say "$skipped tests skipped (failures under CI=true)"
+	fi
+fi
+[ -n "$planned" ] || { say "no TAP plan"; failed=$((failed + 1)); }
+[ "$status" -ne 0 ] || [ "$failed" -eq 0 ] || status=1
+[ "$status" -eq 0 ] || show_console
+echo "vm: $passed passed, $failed failed"
+exit "$status"
