@@ -42,8 +42,14 @@ mount -t proc proc /proc || die "mount /proc"
 mount -t sysfs sysfs /sys || die "mount /sys"
 grep -q '^[^ ]* /dev devtmpfs ' /proc/mounts ||
 	mount -t devtmpfs devtmpfs /dev || die "mount /dev"
-mount -t tmpfs -o mode=1777 tmpfs /tmp || die "mount /tmp"
 mount -t tmpfs -o mode=755 tmpfs /run || die "mount /run"
+# Scratch space is /run/tmp; /tmp gets a tmpfs of its own only when the
+# repository is not under it (CI may clone there).
+mkdir -p -m 1777 /run/tmp
+case "$0" in
+/tmp/*) ;;
+*) mount -t tmpfs -o mode=1777 tmpfs /tmp || die "mount /tmp" ;;
+esac
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || :
 # Bash process substitution and scripts reading /dev/stdin need these.
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
@@ -61,8 +67,8 @@ MODE="" SCRIPT="" MIGCTL="" CI="" SUITES=()
 . "$results/job"
 
 log "job read"
-mkdir -p /tmp/home
-export HOME=/tmp/home TMPDIR=/tmp CI MIGCTL
+mkdir -p /run/tmp/home
+export HOME=/run/tmp/home TMPDIR=/run/tmp CI MIGCTL
 PATH=$(dirname "$MIGCTL"):$PATH
 here=$(dirname "$(realpath "$0")")
 cd "$(dirname "$(dirname "$here")")" || die "cd to the repository"
