@@ -136,6 +136,16 @@ static int set_state(struct migctl_dev *dev, const struct state_args *a,
 				mig_state_name(a->target));
 	if (cur == MIG_ERROR)
 		return cli_fail(STAGE_TRANSITION, -EBADFD, "%s", "");
+	/*
+	 * RESUMING -> STOP makes the driver load whatever was written, and a
+	 * session opened by another process is gone (mtty oopses on it):
+	 * the uAPI's abort for RESUMING is reset.
+	 */
+	if (cur == MIG_RESUMING && a->target != MIG_RESUMING && !a->dry_run) {
+		cli_error("device is RESUMING; leaving it by STOP would load a partial "
+			  "stream: abort with 'vfio-migctl reset %s'", cli.device);
+		return EXIT_TRANSITION;
+	}
 	if (mig_state_path(flags, cur, a->target, path, &len)) {
 		cli_error("the kernel has no path from %s to %s; device left in %s",
 			  mig_state_name(cur), mig_state_name(a->target), mig_state_name(cur));

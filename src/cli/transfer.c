@@ -266,7 +266,7 @@ int cli_report_transfer(const char *verb, int err,
 	out_bool("ok", NULL, !err);
 	out_uint("bytes", resuming ? "resumed %" PRIu64 " bytes" : "saved %" PRIu64 " bytes",
 		 bytes);
-	out_uint("precopy_bytes", res->precopy_bytes ? " (%" PRIu64 " pre-copy)" : NULL,
+	out_uint("precopy_bytes", res->precopy_bytes ? " (precopy %" PRIu64 ")" : NULL,
 		 res->precopy_bytes);
 	out_uint("stopcopy_bytes", NULL, res->stopcopy_bytes);
 	out_uint("estimate", NULL, res->estimate);

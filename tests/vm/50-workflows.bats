@@ -155,3 +155,13 @@ kernel_paths=(
 		any(.[]; .subsystem == "vfio-dev" and (.devname | startswith("vfio/devices/vfio")))' \
 		"$T/events" >/dev/null || fail "events:" "$(cat "$T/events")"
 }
+
+@test "state: a RESUMING from an earlier open is only left by reset" {
+	run -0 --separate-stderr vfio-migctl state "$SRC" resuming
+	# STOP would make mtty load a session that is gone (a kernel oops)
+	run -5 --separate-stderr vfio-migctl state "$SRC" running
+	expect_error state "device is RESUMING; .*abort with 'vfio-migctl reset $SRC'"
+	expect_state "$SRC" RESUMING
+	run -0 --separate-stderr vfio-migctl reset "$SRC"
+	[ "$output" = "RESUMING -> RUNNING" ] || fail "reset: $output"
+}
