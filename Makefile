@@ -21,10 +21,11 @@ WERROR ?= -Werror
 PKGS := json-c libxxhash libnl-3.0
 
 B := build
+# The distribution's CPPFLAGS and LDFLAGS (hardening) come through as given.
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wstrict-prototypes $(WERROR) \
-	-DMIGCTL_VERSION='"$(VERSION)"' -Isrc/lib \
-	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CFLAGS) -MMD -MP
+	-DMIGCTL_VERSION='"$(VERSION)"' -Isrc/lib -Isrc/shared \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 ifeq ($(V),1)
@@ -35,33 +36,44 @@ Q := @
 quiet = @printf '  %-7s %s\n'
 endif
 
+SHARED_SRCS := $(wildcard src/shared/*.c)
 LIB_SRCS := $(wildcard src/lib/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 
+SHARED_OBJS := $(SHARED_SRCS:%.c=$(B)/%.o)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(B)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 
 all: $(B)/vfio-migctl
 
+# Without the -dev packages the first error would be a missing json-c/json.h:
+# say which packages are missing and how to get them instead.
+ifeq ($(filter clean deps check demo uninstall,$(MAKECMDGOALS)),)
+ifneq ($(shell $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null && echo ok),ok)
+$(error missing build dependencies ($(PKGS) via $(PKG_CONFIG)); install them with: tests/deps.sh build  (apt-get install pkg-config libjson-c-dev libxxhash-dev libnl-3-dev))
+endif
+endif
+
 $(B)/%.o: %.c
 	$(quiet) CC $<
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/libmigctl.a: $(LIB_OBJS)
+# The core and the generic helpers it shares with the front end
+$(B)/libmigctl.a: $(LIB_OBJS) $(SHARED_OBJS)
 	$(quiet) AR $@
 	$(Q)$(AR) rcs $@ $^
 
 $(B)/vfio-migctl: $(CLI_OBJS) $(B)/libmigctl.a
 	$(quiet) LD $@
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/unit/%: tests/unit/%.c $(B)/libmigctl.a
 	$(quiet) CC $<
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $^ $(LDLIBS)
 
 # ---- tests
 

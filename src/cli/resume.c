@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fdio.h"
 #include "stream.h"
 
 static const struct argp_option resume_options[] = {
@@ -89,7 +90,7 @@ int cmd_resume(int argc, char **argv)
 			return cli_fail(STAGE_OUTPUT, -errno, "%s", a.file);
 	}
 	cli_catch_signals();
-	migctl_pipe_grow(ep.fd, a.opts.buffer_size);
+	pipe_grow(ep.fd, a.opts.buffer_size);
 
 	if (!a.raw && (status = open_framed(&reader, ep.fd)))
 		goto out;

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fdio.h"
+#include "outfile.h"
 #include "stream.h"
 
 /* The framed format: its HEADER waits for the flags the engine learns */
@@ -59,7 +61,7 @@ int cmd_save(int argc, char **argv)
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
 	struct migctl_xfer_result res;
 	struct framed framed = { .fd = STDOUT_FILENO };
-	struct migctl_outfile of;
+	struct outfile of;
 	struct migctl_sink sink;
 	struct migctl_dev *dev;
 	int status, r;
@@ -72,7 +74,7 @@ int cmd_save(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (a.file) {
-		r = migctl_outfile_open(&of, a.file, a.force);
+		r = outfile_open(&of, a.file, a.force);
 		if (r == -EEXIST) {
 			cli_error("%s exists; use --force to replace it", a.file);
 			return EXIT_FAIL;
@@ -85,12 +87,12 @@ int cmd_save(int argc, char **argv)
 	status = cli_open_device(a.pos[0], &dev);
 	if (status) {
 		if (a.file)
-			migctl_outfile_abort(&of);
+			outfile_abort(&of);
 		return status;
 	}
 
 	cli_catch_signals();
-	migctl_pipe_grow(ep.fd, a.opts.buffer_size);
+	pipe_grow(ep.fd, a.opts.buffer_size);
 	if (a.raw) {
 		migctl_fd_sink(&ep, &sink);
 	} else {
@@ -99,7 +101,7 @@ int cmd_save(int argc, char **argv)
 		if (r) {
 			migctl_dev_close(dev);
 			if (a.file)
-				migctl_outfile_abort(&of);
+				outfile_abort(&of);
 			return cli_fail(STAGE_QUERY, r, "describing the device");
 		}
 		migctl_stream_writer_sink(&framed.writer, &sink);
@@ -112,13 +114,13 @@ int cmd_save(int argc, char **argv)
 
 	if (a.file) {
 		if (!r) {
-			r = migctl_outfile_commit(&of);
+			r = outfile_commit(&of);
 			if (r) {
 				cli_progress_done();
 				return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
 			}
 		} else {
-			migctl_outfile_abort(&of);
+			outfile_abort(&of);
 		}
 	}
 	return cli_report_transfer("save", r, &res, !a.file, NULL);

@@ -85,7 +85,7 @@ int migctl_find_holders(const struct migctl_root *root,
 
 			h->pid = atoi(de->d_name);
 			if (path_fmt(dir, sizeof(dir), "/proc/%s", de->d_name) ||
-			    sysfs_read_line(dir, "comm", comm, sizeof(comm)))
+			    read_first_line(dir, "comm", comm, sizeof(comm)))
 				comm[0] = '\0';
 			str_copy(h->comm, sizeof(h->comm), comm);
 		}

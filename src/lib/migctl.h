@@ -360,41 +360,4 @@ struct migctl_fd_endpoint {
 void migctl_fd_sink(struct migctl_fd_endpoint *ep, struct migctl_sink *sink);
 void migctl_fd_source(struct migctl_fd_endpoint *ep, struct migctl_source *source);
 
-/* ---- I/O helpers that survive EINTR and short counts */
-
-/* Write all of @buf.  EINTR is retried unless *cancel is set (-EINTR). */
-int migctl_write_all(int fd, const void *buf, size_t len,
-		     volatile sig_atomic_t *cancel);
-/* Read until @len bytes or end of file; *got says how many. */
-int migctl_read_full(int fd, void *buf, size_t len, size_t *got,
-		     volatile sig_atomic_t *cancel);
-
-/*
- * If @fd is a pipe, ask for a buffer of @size bytes (best effort, capped by
- * /proc/sys/fs/pipe-max-size): with the default 64 KiB, each 1 MiB chunk
- * costs sixteen context switches between the two ends.
- */
-void migctl_pipe_grow(int fd, size_t size);
-
-/* ---- output files that never look complete unless they are */
-
-struct migctl_outfile {
-	int fd;
-	int dirfd;
-	bool tmpfile;           /* O_TMPFILE: linked in at commit */
-	char path[PATH_MAX];    /* final name */
-	char tmp_path[PATH_MAX];/* temporary name when O_TMPFILE is unavailable */
-	bool force;
-};
-
-/*
- * Open an unnamed (O_TMPFILE) or temporary file, mode 0600, beside @path.
- * -EEXIST if @path exists and !@force.
- */
-int migctl_outfile_open(struct migctl_outfile *of, const char *path, bool force);
-/* fsync, then link/rename into place */
-int migctl_outfile_commit(struct migctl_outfile *of);
-/* Drop it: nothing appears at the final name */
-void migctl_outfile_abort(struct migctl_outfile *of);
-
 #endif /* MIGCTL_H */

@@ -25,6 +25,7 @@
 #endif
 #endif
 
+#include "fdio.h"
 #include "stream.h"
 
 #ifndef MIGCTL_VERSION
@@ -331,9 +332,9 @@ static int emit(struct migctl_stream_writer *w, uint16_t type,
 	hash_payload(w->rec, is_data(type) ? w->digest : NULL, payload, len);
 	put64(hdr + REC_CHECKSUM, XXH3_64bits_digest(w->rec));
 
-	ret = migctl_write_all(w->fd, hdr, sizeof(hdr), w->cancel);
+	ret = write_all(w->fd, hdr, sizeof(hdr), w->cancel);
 	if (!ret)
-		ret = migctl_write_all(w->fd, payload, len, w->cancel);
+		ret = write_all(w->fd, payload, len, w->cancel);
 	if (ret)
 		return w->err = ret;
 	w->seq++;
@@ -366,7 +367,7 @@ int migctl_stream_writer_init(struct migctl_stream_writer *w, int fd,
 	memcpy(pre, MIGCTL_STREAM_MAGIC, MIGCTL_STREAM_MAGIC_SIZE);
 	put32(pre + PRE_VERSION, MIGCTL_STREAM_VERSION);
 	put32(pre + PRE_CHECK, (uint32_t)XXH3_64bits(pre, PRE_CHECK));
-	ret = migctl_write_all(fd, pre, sizeof(pre), cancel);
+	ret = write_all(fd, pre, sizeof(pre), cancel);
 	if (ret)
 		goto fail;
 	w->offset = sizeof(pre);
@@ -508,7 +509,7 @@ bad_record(struct migctl_stream_reader *r, const struct record *rec,
 static int get(struct migctl_stream_reader *r, void *buf, size_t len,
 	       size_t *got)
 {
-	int ret = migctl_read_full(r->fd, buf, len, got, r->cancel);
+	int ret = read_full(r->fd, buf, len, got, r->cancel);
 
 	r->offset += *got;
 	return ret ? fail(r, ret) : 0;

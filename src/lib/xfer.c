@@ -343,7 +343,7 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	r = enter_session(&x, MIG_RESUMING);
 	while (!r && got) {
 		/* Any write error is fatal: a driver may still accept STOP after it */
-		r = migctl_write_all(x.data_fd, x.buf, got, opts->cancel);
+		r = write_all(x.data_fd, x.buf, got, opts->cancel);
 		if (r) {
 			fail(&x, MIGCTL_FAIL_DEVICE_IO, r);
 			break;

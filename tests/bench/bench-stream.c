@@ -31,6 +31,7 @@
 #endif
 #endif
 
+#include "fdio.h"
 #include "stream.h"
 
 #define CHUNK (1u << 20)
@@ -68,7 +69,7 @@ static void header(struct migctl_stream_header *h)
 static void send_plain(int fd)
 {
 	for (size_t i = 0; i < chunks; i++) {
-		int r = migctl_write_all(fd, buf, CHUNK, NULL);
+		int r = write_all(fd, buf, CHUNK, NULL);
 
 		if (r)
 			die("write", -r);
@@ -106,7 +107,7 @@ static int receive(int fd, bool framed)
 		return 1;
 	if (!framed) {
 		do {
-			r = migctl_read_full(fd, in, CHUNK, &got, NULL);
+			r = read_full(fd, in, CHUNK, &got, NULL);
 			total += got;
 		} while (!r && got);
 	} else {

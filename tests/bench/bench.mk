@@ -10,7 +10,7 @@ BENCH_ROUNDS ?= 3
 $(B)/bench/bench-stream: tests/bench/bench-stream.c $(B)/libmigctl.a
 	$(quiet) CC $<
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench-stream: $(B)/bench/bench-stream
 	$(Q)$< $(BENCH_MIB) $(BENCH_ROUNDS)

@@ -22,6 +22,7 @@
 
 #include <xxhash.h>
 
+#include "fdio.h"
 #include "stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -76,7 +77,7 @@ static void load(const uint8_t *p, size_t len)
 	if (fd < 0)
 		fd = memfd_create("fuzz-stream", MFD_CLOEXEC);
 	if (fd < 0 || ftruncate(fd, 0) || lseek(fd, 0, SEEK_SET) ||
-	    migctl_write_all(fd, p, len, NULL) || lseek(fd, 0, SEEK_SET))
+	    write_all(fd, p, len, NULL) || lseek(fd, 0, SEEK_SET))
 		abort();
 }
 

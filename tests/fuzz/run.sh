@@ -28,7 +28,7 @@ pkgs=${PKGS:-$(sed -n 's/^PKGS := //p' Makefile)}
 # shellcheck disable=SC2086
 cflags="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2
 	-Wmissing-prototypes -Wstrict-prototypes -Werror -g -O1
-	-fno-omit-frame-pointer -Isrc/lib $(pkg-config --cflags $pkgs)"
+	-fno-omit-frame-pointer -Isrc/lib -Isrc/shared $(pkg-config --cflags $pkgs)"
 vdef="-DMIGCTL_VERSION=\"$version\""
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 # shellcheck disable=SC2086
@@ -37,7 +37,7 @@ libs=$(pkg-config --libs $pkgs)
 # The whole library, instrumented; the linker takes what the target needs
 mkdir -p "$out/obj" "$out/corpus" "$out/artifacts"
 rm -f "$out/obj/"*.o "$out/libmigctl-fuzz.a"
-for src in src/lib/*.c; do
+for src in src/lib/*.c src/shared/*.c; do
 	obj="$out/obj/$(basename "$src" .c).o"
 	# shellcheck disable=SC2086
 	$cc $cflags "$vdef" $san -fsanitize=fuzzer-no-link -c -o "$obj" "$src"

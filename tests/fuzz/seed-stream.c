@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "stream.h"
 
 struct piece {
@@ -36,7 +37,7 @@ static int seed(const char *dir, const char *name,
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0)
 			return -errno;
-		ret = migctl_write_all(fd, mode ? "\x01" : "\x00", 1, NULL);
+		ret = write_all(fd, mode ? "\x01" : "\x00", 1, NULL);
 		if (!ret)
 			ret = migctl_stream_header_from_target(&h, t, MIG_FLAG_STOP_COPY, 64);
 		if (!ret)

@@ -22,6 +22,7 @@
 
 #include <xxhash.h>
 
+#include "fdio.h"
 #include "stream.h"
 #include "unit.h"
 
@@ -73,7 +74,7 @@ static int mem_fd(const void *p, size_t len)
 {
 	int fd = memfd_create("stream", MFD_CLOEXEC);
 
-	if (fd < 0 || migctl_write_all(fd, p, len, NULL) ||
+	if (fd < 0 || write_all(fd, p, len, NULL) ||
 	    lseek(fd, 0, SEEK_SET) != 0)
 		abort();
 	return fd;
@@ -87,7 +88,7 @@ static void fd_to_mem(int fd, struct mem *m)
 	if (lseek(fd, 0, SEEK_SET) != 0)
 		abort();
 	do {
-		if (migctl_read_full(fd, buf, sizeof(buf), &got, NULL))
+		if (read_full(fd, buf, sizeof(buf), &got, NULL))
 			abort();
 		mem_add(m, buf, got);
 	} while (got);
@@ -814,7 +815,7 @@ static void test_pipe(void)
 		if (pid == 0) {
 			close(fds[0]);
 			for (size_t off = 0; off < s.len; off += 3) {
-				if (migctl_write_all(fds[1], s.p + off,
+				if (write_all(fds[1], s.p + off,
 						     s.len - off < 3 ? s.len - off : 3, NULL))
 					_exit(1);
 				usleep(100);

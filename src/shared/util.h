@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Small helpers that know nothing of VFIO, shared by the core (src/lib)
+ * and the front end (src/cli), in the way of kmod's shared/.
+ */
+#ifndef MIGCTL_SHARED_UTIL_H
+#define MIGCTL_SHARED_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* snprintf that reports truncation as -ENAMETOOLONG */
+int path_fmt(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Copy @src whole or not at all: -ENAMETOOLONG if it does not fit */
+int str_copy(char *dst, size_t size, const char *src);
+bool path_exists(const char *path);
+/* The last component of @path (no copy, no change) */
+const char *path_base(const char *path);
+/* First line of the file @dir/@name, newline stripped */
+int read_first_line(const char *dir, const char *name, char *buf, size_t size);
+
+double monotonic_seconds(void);
+
+#endif
