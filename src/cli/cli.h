@@ -85,8 +85,8 @@ int cli_finish(int status);
  * 'hold' passed down), or both.  On failure they print why and return the
  * exit status.
  */
-int cli_resolve_device(const char *arg, struct migctl_target *t);
-int cli_open_target(struct migctl_target *t, struct migctl_dev **dev);
+int cli_resolve_device(const char *arg, struct migctl_device_desc *t);
+int cli_open_target(struct migctl_device_desc *t, struct migctl_dev **dev);
 int cli_open_device(const char *arg, struct migctl_dev **dev);
 
 /* ---- errors.c */
@@ -114,7 +114,7 @@ const char *cli_cause(enum cli_stage stage, int err);
 
 /* ---- parsing helpers shared by commands */
 
-int cli_parse_state(const char *arg, enum mig_state *state);
+int cli_parse_state(const char *arg, enum migctl_state *state);
 int cli_parse_size(const char *arg, size_t *size);
 int cli_parse_on_error(const char *arg, enum migctl_on_error *policy);
 /* --timeout SECONDS; a bad value is a usage error */

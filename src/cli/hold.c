@@ -98,19 +98,19 @@ static int run(char **cmd)
 }
 
 /* The state to leave a data state by, without losing anything */
-static int leave_data_state(struct migctl_dev *dev, enum mig_state *state)
+static int leave_data_state(struct migctl_dev *dev, enum migctl_state *state)
 {
-	static const enum mig_state way_out[MIG_NR_STATES] = {
-		[MIG_STOP_COPY] = MIG_STOP,
-		[MIG_PRE_COPY] = MIG_RUNNING,
-		[MIG_PRE_COPY_P2P] = MIG_RUNNING_P2P,
+	static const enum migctl_state way_out[MIGCTL_NR_STATES] = {
+		[MIGCTL_STATE_STOP_COPY] = MIGCTL_STATE_STOP,
+		[MIGCTL_STATE_PRE_COPY] = MIGCTL_STATE_RUNNING,
+		[MIGCTL_STATE_PRE_COPY_P2P] = MIGCTL_STATE_RUNNING_P2P,
 	};
 	int fd, r;
 
-	if (!mig_state_is_data(*state))
+	if (!migctl_state_is_data(*state))
 		return 0;
 	/* RESUMING has no exit but reset: STOP would load half a stream */
-	if (*state == MIG_RESUMING)
+	if (*state == MIGCTL_STATE_RESUMING)
 		r = migctl_dev_reset(dev);
 	else if ((r = migctl_set_state(dev, way_out[*state], &fd)) == 0 && fd >= 0)
 		close(fd);
@@ -122,9 +122,9 @@ static int leave_data_state(struct migctl_dev *dev, enum mig_state *state)
 int cmd_hold(int argc, char **argv)
 {
 	struct hold_args a = { .pos = { NULL } };
-	const struct migctl_target *t;
+	const struct migctl_device_desc *t;
 	struct migctl_dev *dev;
-	enum mig_state state;
+	enum migctl_state state;
 	char fd[16];
 	int status, cmd_status, r;
 
@@ -132,7 +132,7 @@ int cmd_hold(int argc, char **argv)
 	status = cli_open_device(a.pos[0], &dev);
 	if (status)
 		return status;
-	t = migctl_dev_target(dev);
+	t = migctl_dev_desc(dev);
 
 	/* The one descriptor CMD inherits; the rest stay close-on-exec */
 	snprintf(fd, sizeof(fd), "%d", migctl_dev_fd(dev));
@@ -163,7 +163,7 @@ int cmd_hold(int argc, char **argv)
 		if (r)
 			out_null("state", "\n");
 		else
-			out_string("state", " in %s\n", mig_state_name(state));
+			out_string("state", " in %s\n", migctl_state_name(state));
 		out_close_object();
 	}
 	migctl_dev_close(dev);

@@ -18,7 +18,7 @@ static const struct argp info_argp = {
 	cli_global_children, NULL, NULL
 };
 
-static void print_identity(const struct migctl_target *t)
+static void print_identity(const struct migctl_device_desc *t)
 {
 	char id[16];
 
@@ -54,9 +54,9 @@ static void print_states(uint64_t flags)
 {
 	out_open_array("states");
 	out_text("states:     ");
-	for (int s = MIG_STOP; s < MIG_NR_STATES; s++)
-		if (mig_state_supported(flags, s))
-			out_string(NULL, " %s", mig_state_name(s));
+	for (int s = MIGCTL_STATE_STOP; s < MIGCTL_NR_STATES; s++)
+		if (migctl_state_supported(flags, s))
+			out_string(NULL, " %s", migctl_state_name(s));
 	out_text("\n");
 	out_close_array();
 }
@@ -65,7 +65,7 @@ static int print_migration(struct migctl_dev *dev)
 {
 	char names[64];
 	uint64_t flags, size;
-	enum mig_state state;
+	enum migctl_state state;
 	bool dma;
 	int r;
 
@@ -77,7 +77,7 @@ static int print_migration(struct migctl_dev *dev)
 	if (r)
 		return cli_fail(STAGE_QUERY, r, "reading migration flags");
 
-	mig_flags_format(flags, names, sizeof(names));
+	migctl_flags_format(flags, names, sizeof(names));
 	out_open_object("migration");
 	out_uint("flags", NULL, flags);
 	out_text("migration:   %s (0x%llx)\n", names, (unsigned long long)flags);
@@ -86,7 +86,7 @@ static int print_migration(struct migctl_dev *dev)
 		if (flags & (1ull << bit)) {
 			char one[32];
 
-			mig_flags_format(1ull << bit, one, sizeof(one));
+			migctl_flags_format(1ull << bit, one, sizeof(one));
 			out_string(NULL, NULL, one);
 		}
 	out_close_array();
@@ -96,7 +96,7 @@ static int print_migration(struct migctl_dev *dev)
 	r = migctl_get_state(dev, &state);
 	if (r)
 		return cli_fail(STAGE_QUERY, r, "reading the migration state");
-	out_string("state", "state:       %s\n", mig_state_name(state));
+	out_string("state", "state:       %s\n", migctl_state_name(state));
 
 	if (migctl_data_size(dev, &size) == 0)
 		out_uint("data_size", "data size:   %" PRIu64 " bytes (estimate)\n", size);
@@ -108,7 +108,7 @@ static int print_migration(struct migctl_dev *dev)
 		return cli_fail(STAGE_QUERY, r, "probing DMA logging");
 	out_bool("dma_logging", "dma logging: %s\n", dma);
 
-	if (state == MIG_ERROR)
+	if (state == MIGCTL_STATE_ERROR)
 		out_text("note:        device is in ERROR; run 'vfio-migctl reset %s'\n",
 			 cli.device);
 	return EXIT_OK;
@@ -133,7 +133,7 @@ int cmd_info(int argc, char **argv)
 		goto out;
 	}
 	out_open_object(NULL);
-	print_identity(migctl_dev_target(dev));
+	print_identity(migctl_dev_desc(dev));
 	out_string("kind", "kind:        %s\n", migctl_dev_kind(info.flags));
 	out_bool("reset", "reset:       %s\n", info.flags & MIGCTL_DEV_RESET);
 	status = print_migration(dev);

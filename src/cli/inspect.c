@@ -37,7 +37,7 @@ static void print_header(const struct migctl_stream_header *h)
 	struct tm tm;
 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-	mig_flags_format(h->mig_flags, flags, sizeof(flags));
+	migctl_flags_format(h->mig_flags, flags, sizeof(flags));
 
 	out_string("tool_version", "written by:  vfio-migctl %s\n", h->tool_version);
 	out_string("created", "created:     %s\n", when);

@@ -48,10 +48,10 @@ static const struct argp list_argp = {
 	cli_global_children, NULL, NULL
 };
 
-static void print_probe(const struct migctl_target *t)
+static void print_probe(const struct migctl_device_desc *t)
 {
 	struct migctl_dev *dev;
-	enum mig_state state;
+	enum migctl_state state;
 	char flags[64];
 	uint64_t mig;
 	int r;
@@ -62,11 +62,11 @@ static void print_probe(const struct migctl_target *t)
 		return;
 	}
 	if (migctl_mig_flags(dev, &mig) == 0) {
-		mig_flags_format(mig, flags, sizeof(flags));
+		migctl_flags_format(mig, flags, sizeof(flags));
 		out_uint("migration_flags", NULL, mig);
 		out_text(" %-24s", flags);
 		if (migctl_get_state(dev, &state) == 0)
-			out_string("state", " %s\n", mig_state_name(state));
+			out_string("state", " %s\n", migctl_state_name(state));
 		else
 			out_null("state", " -\n");
 	} else {
@@ -76,7 +76,7 @@ static void print_probe(const struct migctl_target *t)
 	migctl_dev_close(dev);
 }
 
-static void print_device(const struct migctl_target *t, bool probe)
+static void print_device(const struct migctl_device_desc *t, bool probe)
 {
 	char vendor[8], device[8], id[16];
 
@@ -119,7 +119,7 @@ static void print_device(const struct migctl_target *t, bool probe)
 int cmd_list(int argc, char **argv)
 {
 	struct list_args a = { 0 };
-	struct migctl_target *targets;
+	struct migctl_device_desc *targets;
 	size_t count;
 	int r;
 

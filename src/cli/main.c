@@ -278,7 +278,7 @@ int cli_finish(int status)
 }
 
 /* "in use by qemu-system-x86 (pid 1234)", when /proc tells who */
-static int report_busy(const struct migctl_target *t)
+static int report_busy(const struct migctl_device_desc *t)
 {
 	struct migctl_holder holders[4];
 	char who[256] = "";
@@ -298,7 +298,7 @@ static int report_busy(const struct migctl_target *t)
  * A device held open by 'vfio-migctl hold' above us: use its fd, so that
  * the state it was left in is the state we find.
  */
-static int adopt_held(struct migctl_target *t, struct migctl_dev **dev, bool *held)
+static int adopt_held(struct migctl_device_desc *t, struct migctl_dev **dev, bool *held)
 {
 	const char *name = getenv(HOLD_ENV_DEVICE), *fd = getenv(HOLD_ENV_FD);
 	const char *via = getenv(HOLD_ENV_VIA);
@@ -326,7 +326,7 @@ static int adopt_held(struct migctl_target *t, struct migctl_dev **dev, bool *he
 	return EXIT_OK;
 }
 
-int cli_resolve_device(const char *arg, struct migctl_target *t)
+int cli_resolve_device(const char *arg, struct migctl_device_desc *t)
 {
 	int r;
 
@@ -362,7 +362,7 @@ int cli_resolve_device(const char *arg, struct migctl_target *t)
 	}
 }
 
-int cli_open_target(struct migctl_target *t, struct migctl_dev **dev)
+int cli_open_target(struct migctl_device_desc *t, struct migctl_dev **dev)
 {
 	static const char *const via_names[] = {
 		[MIGCTL_VIA_AUTO] = "auto",
@@ -388,15 +388,15 @@ int cli_open_target(struct migctl_target *t, struct migctl_dev **dev)
 
 int cli_open_device(const char *arg, struct migctl_dev **dev)
 {
-	struct migctl_target t;
+	struct migctl_device_desc t;
 	int status = cli_resolve_device(arg, &t);
 
 	return status ? status : cli_open_target(&t, dev);
 }
 
-int cli_parse_state(const char *arg, enum mig_state *state)
+int cli_parse_state(const char *arg, enum migctl_state *state)
 {
-	return mig_state_parse(arg, state);
+	return migctl_state_parse(arg, state);
 }
 
 int cli_parse_size(const char *arg, size_t *size)

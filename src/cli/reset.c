@@ -20,9 +20,9 @@ static const struct argp reset_argp = {
 /* Devices without migration support have no state: NULL */
 static const char *state_name(struct migctl_dev *dev)
 {
-	enum mig_state state;
+	enum migctl_state state;
 
-	return migctl_get_state(dev, &state) ? NULL : mig_state_name(state);
+	return migctl_get_state(dev, &state) ? NULL : migctl_state_name(state);
 }
 
 static void print_state(const char *key, const char *fmt, const char *name)
@@ -52,7 +52,7 @@ int cmd_reset(int argc, char **argv)
 		status = cli_fail(STAGE_TRANSITION, r, "reset failed");
 	} else {
 		out_open_object(NULL);
-		out_string("device", NULL, migctl_dev_target(dev)->name);
+		out_string("device", NULL, migctl_dev_desc(dev)->name);
 		print_state("before", "%s", before);
 		out_text(" -> ");
 		print_state("after", "%s", state_name(dev));

@@ -53,7 +53,7 @@ static int check_identity(const struct migctl_stream_reader *reader,
 	char why[512];
 
 	if (!migctl_stream_identity_check(migctl_stream_reader_header(reader),
-					  migctl_dev_target(dev), why, sizeof(why)))
+					  migctl_dev_desc(dev), why, sizeof(why)))
 		return EXIT_OK;
 	if (force) {
 		if (!cli.quiet)
@@ -68,7 +68,7 @@ static int check_identity(const struct migctl_stream_reader *reader,
 int cmd_resume(int argc, char **argv)
 {
 	struct transfer_args a = {
-		.opts = { .then = MIG_RUNNING, .buffer_size = MIGCTL_DEFAULT_BUFFER, .cancel = &cli_cancel,
+		.opts = { .then = MIGCTL_STATE_RUNNING, .buffer_size = MIGCTL_DEFAULT_BUFFER, .cancel = &cli_cancel,
 			  .progress = cli_progress },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDIN_FILENO, .cancel = &cli_cancel };
@@ -76,7 +76,7 @@ int cmd_resume(int argc, char **argv)
 	struct migctl_xfer_result res;
 	struct migctl_source source;
 	struct migctl_dev *dev = NULL;
-	struct migctl_target target;
+	struct migctl_device_desc target;
 	int status, r;
 
 	cli_parse(&resume_argp, argc, argv, &a);

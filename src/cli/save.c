@@ -55,7 +55,7 @@ static const struct argp save_argp = {
 int cmd_save(int argc, char **argv)
 {
 	struct transfer_args a = {
-		.opts = { .then = MIG_STOP, .buffer_size = MIGCTL_DEFAULT_BUFFER, .cancel = &cli_cancel,
+		.opts = { .then = MIGCTL_STATE_STOP, .buffer_size = MIGCTL_DEFAULT_BUFFER, .cancel = &cli_cancel,
 			  .progress = cli_progress },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
@@ -96,7 +96,7 @@ int cmd_save(int argc, char **argv)
 	if (a.raw) {
 		migctl_fd_sink(&ep, &sink);
 	} else {
-		r = migctl_stream_header_from_target(&framed.header, migctl_dev_target(dev),
+		r = migctl_stream_header_from_desc(&framed.header, migctl_dev_desc(dev),
 						     0, 0);
 		if (r) {
 			migctl_dev_close(dev);

@@ -11,7 +11,7 @@ struct state_args {
 	const char *pos[2]; /* DEV, NEW */
 	bool dry_run;
 	bool step;
-	enum mig_state target;
+	enum migctl_state target;
 };
 
 enum { OPT_DRY_RUN = 0x200, OPT_STEP };
@@ -38,7 +38,7 @@ static error_t parse_state(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (a->pos[1] && cli_parse_state(a->pos[1], &a->target))
 			cli_usage(state, "unknown state '%s'", a->pos[1]);
-		if (a->pos[1] && a->target == MIG_ERROR)
+		if (a->pos[1] && a->target == MIGCTL_STATE_ERROR)
 			cli_usage(state, "ERROR cannot be requested; use 'reset'");
 		if ((a->dry_run || a->step) && !a->pos[1])
 			cli_usage(state, "--%s needs the NEW state",
@@ -59,13 +59,13 @@ static const struct argp state_argp = {
 	cli_global_children, NULL, NULL
 };
 
-static void print_path(enum mig_state from, const enum mig_state *path, size_t len)
+static void print_path(enum migctl_state from, const enum migctl_state *path, size_t len)
 {
-	out_string("from", "%s", mig_state_name(from));
-	out_string("to", NULL, mig_state_name(len ? path[len - 1] : from));
+	out_string("from", "%s", migctl_state_name(from));
+	out_string("to", NULL, migctl_state_name(len ? path[len - 1] : from));
 	out_open_array("path");
 	for (size_t i = 0; i < len; i++)
-		out_string(NULL, " -> %s", mig_state_name(path[i]));
+		out_string(NULL, " -> %s", migctl_state_name(path[i]));
 	out_close_array();
 	out_text("\n");
 }
@@ -73,17 +73,17 @@ static void print_path(enum mig_state from, const enum mig_state *path, size_t l
 /* Report a failed SET: where the device ended up decides the status */
 static int transition_failed(struct migctl_dev *dev, const char *arc, int err)
 {
-	enum mig_state now;
+	enum migctl_state now;
 
 	if (migctl_get_state(dev, &now))
-		now = MIG_NR_STATES;
+		now = MIGCTL_NR_STATES;
 	cli_error("%s failed: %s; device is now %s%s", arc, cli_cause(STAGE_TRANSITION, err),
-		  mig_state_name(now), now == MIG_ERROR ? cli_remedy() : "");
-	return now == MIG_ERROR ? EXIT_DEVICE_ERROR : EXIT_TRANSITION;
+		  migctl_state_name(now), now == MIGCTL_STATE_ERROR ? cli_remedy() : "");
+	return now == MIGCTL_STATE_ERROR ? EXIT_DEVICE_ERROR : EXIT_TRANSITION;
 }
 
 /* Ask for one state; a data session nobody will read is closed at once */
-static int request(struct migctl_dev *dev, enum mig_state state)
+static int request(struct migctl_dev *dev, enum migctl_state state)
 {
 	int fd, r;
 
@@ -94,8 +94,8 @@ static int request(struct migctl_dev *dev, enum mig_state state)
 }
 
 /* One SET per arc, so a failure names its arc and each arc is timed */
-static int step_path(struct migctl_dev *dev, enum mig_state cur,
-		     const enum mig_state *path, size_t len)
+static int step_path(struct migctl_dev *dev, enum migctl_state cur,
+		     const enum migctl_state *path, size_t len)
 {
 	char arc[64];
 	double t0, ms;
@@ -103,8 +103,8 @@ static int step_path(struct migctl_dev *dev, enum mig_state cur,
 
 	out_open_array("arcs");
 	for (size_t i = 0; i < len; i++) {
-		snprintf(arc, sizeof(arc), "%s -> %s", mig_state_name(cur),
-			 mig_state_name(path[i]));
+		snprintf(arc, sizeof(arc), "%s -> %s", migctl_state_name(cur),
+			 migctl_state_name(path[i]));
 		t0 = cli_now();
 		r = request(dev, path[i]);
 		ms = (cli_now() - t0) * 1e3;
@@ -113,8 +113,8 @@ static int step_path(struct migctl_dev *dev, enum mig_state cur,
 			return transition_failed(dev, arc, r);
 		}
 		out_open_object(NULL);
-		out_string("from", "%s", mig_state_name(cur));
-		out_string("to", " -> %s", mig_state_name(path[i]));
+		out_string("from", "%s", migctl_state_name(cur));
+		out_string("to", " -> %s", migctl_state_name(path[i]));
 		out_double("ms", "  %.3f ms\n", ms);
 		out_close_object();
 		cur = path[i];
@@ -124,37 +124,37 @@ static int step_path(struct migctl_dev *dev, enum mig_state cur,
 }
 
 static int set_state(struct migctl_dev *dev, const struct state_args *a,
-		     uint64_t flags, enum mig_state cur)
+		     uint64_t flags, enum migctl_state cur)
 {
-	enum mig_state path[MIG_PATH_MAX];
+	enum migctl_state path[MIGCTL_ARCS_MAX];
 	char arc[64];
 	size_t len;
 	int status, r;
 
-	if (!mig_state_supported(flags, a->target))
+	if (!migctl_state_supported(flags, a->target))
 		return cli_fail(STAGE_TRANSITION, -EOPNOTSUPP, "%s",
-				mig_state_name(a->target));
-	if (cur == MIG_ERROR)
+				migctl_state_name(a->target));
+	if (cur == MIGCTL_STATE_ERROR)
 		return cli_fail(STAGE_TRANSITION, -EBADFD, "%s", "");
 	/*
 	 * RESUMING -> STOP makes the driver load whatever was written, and a
 	 * session opened by another process is gone (mtty oopses on it):
 	 * the uAPI's abort for RESUMING is reset.
 	 */
-	if (cur == MIG_RESUMING && a->target != MIG_RESUMING && !a->dry_run) {
+	if (cur == MIGCTL_STATE_RESUMING && a->target != MIGCTL_STATE_RESUMING && !a->dry_run) {
 		cli_error("device is RESUMING; leaving it by STOP would load a partial "
 			  "stream: abort with 'vfio-migctl reset %s'", cli.device);
 		return EXIT_TRANSITION;
 	}
-	if (mig_state_path(flags, cur, a->target, path, &len)) {
+	if (migctl_state_path(flags, cur, a->target, path, &len)) {
 		cli_error("the kernel has no path from %s to %s; device left in %s",
-			  mig_state_name(cur), mig_state_name(a->target), mig_state_name(cur));
+			  migctl_state_name(cur), migctl_state_name(a->target), migctl_state_name(cur));
 		return EXIT_TRANSITION;
 	}
 
 	if (a->dry_run) {
 		out_open_object(NULL);
-		out_string("device", NULL, migctl_dev_target(dev)->name);
+		out_string("device", NULL, migctl_dev_desc(dev)->name);
 		print_path(cur, path, len);
 		out_close_object();
 		return EXIT_OK;
@@ -162,31 +162,31 @@ static int set_state(struct migctl_dev *dev, const struct state_args *a,
 
 	if (a->step) {
 		out_open_object(NULL);
-		out_string("device", NULL, migctl_dev_target(dev)->name);
+		out_string("device", NULL, migctl_dev_desc(dev)->name);
 		status = step_path(dev, cur, path, len);
 		if (!status)
-			out_string("state", NULL, mig_state_name(a->target));
+			out_string("state", NULL, migctl_state_name(a->target));
 		out_close_object();
 		return status;
 	}
 
 	if (cli.verbose) {
-		fprintf(stderr, "vfio-migctl: state: %s: %s", cli.device, mig_state_name(cur));
+		fprintf(stderr, "vfio-migctl: state: %s: %s", cli.device, migctl_state_name(cur));
 		for (size_t i = 0; i < len; i++)
-			fprintf(stderr, " -> %s", mig_state_name(path[i]));
+			fprintf(stderr, " -> %s", migctl_state_name(path[i]));
 		fprintf(stderr, " (the kernel's arcs)\n");
 	}
 	r = request(dev, a->target);
 	if (r) {
-		snprintf(arc, sizeof(arc), "%s -> %s", mig_state_name(cur),
-			 mig_state_name(a->target));
+		snprintf(arc, sizeof(arc), "%s -> %s", migctl_state_name(cur),
+			 migctl_state_name(a->target));
 		return transition_failed(dev, arc, r);
 	}
 	out_open_object(NULL);
-	out_string("device", NULL, migctl_dev_target(dev)->name);
-	out_string("from", "%s -> ", mig_state_name(cur));
-	out_string("to", NULL, mig_state_name(a->target));
-	out_string("state", "%s\n", mig_state_name(a->target));
+	out_string("device", NULL, migctl_dev_desc(dev)->name);
+	out_string("from", "%s -> ", migctl_state_name(cur));
+	out_string("to", NULL, migctl_state_name(a->target));
+	out_string("state", "%s\n", migctl_state_name(a->target));
 	out_close_object();
 	return EXIT_OK;
 }
@@ -195,7 +195,7 @@ int cmd_state(int argc, char **argv)
 {
 	struct state_args a = { .pos = { NULL, NULL } };
 	struct migctl_dev *dev;
-	enum mig_state cur;
+	enum migctl_state cur;
 	uint64_t flags;
 	int status, r;
 
@@ -214,8 +214,8 @@ int cmd_state(int argc, char **argv)
 		status = set_state(dev, &a, flags, cur);
 	} else {
 		out_open_object(NULL);
-		out_string("device", NULL, migctl_dev_target(dev)->name);
-		out_string("state", "%s\n", mig_state_name(cur));
+		out_string("device", NULL, migctl_dev_desc(dev)->name);
+		out_string("state", "%s\n", migctl_state_name(cur));
 		out_close_object();
 	}
 	migctl_dev_close(dev);

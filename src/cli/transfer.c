@@ -53,8 +53,8 @@ error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
 		a->opts.precopy = true;
 		return 0;
 	case OPT_THEN:
-		if (cli_parse_state(arg, &a->opts.then) || mig_state_is_data(a->opts.then) ||
-		    a->opts.then == MIG_ERROR)
+		if (cli_parse_state(arg, &a->opts.then) || migctl_state_is_data(a->opts.then) ||
+		    a->opts.then == MIGCTL_STATE_ERROR)
 			cli_usage(state, "--then takes stop, running or running_p2p, not '%s'",
 				   arg);
 		return 0;
@@ -156,7 +156,7 @@ static int classify(const struct migctl_xfer_result *res, int err, bool resuming
 		break;
 	case MIGCTL_FAIL_TRANSITION:
 		*stage = STAGE_TRANSITION;
-		if (res->final_state == MIG_ERROR)
+		if (res->final_state == MIGCTL_STATE_ERROR)
 			return EXIT_DEVICE_ERROR;
 		break;
 	case MIGCTL_FAIL_LOAD:
@@ -177,11 +177,11 @@ static int classify(const struct migctl_xfer_result *res, int err, bool resuming
 static void describe_step(const struct migctl_xfer_result *res, bool resuming,
 			  char *buf, size_t size)
 {
-	const char *state = mig_state_name(res->failed_state);
+	const char *state = migctl_state_name(res->failed_state);
 
 	switch (res->fail_at) {
 	case MIGCTL_FAIL_CHECK:
-		if (res->failed_state != MIG_NR_STATES)
+		if (res->failed_state != MIGCTL_NR_STATES)
 			snprintf(buf, size, "%s", state);
 		break;
 	case MIGCTL_FAIL_TRANSITION:
@@ -210,7 +210,7 @@ static void describe_step(const struct migctl_xfer_result *res, bool resuming,
 static void describe_recovery(const struct migctl_xfer_result *res, char *buf,
 			      size_t size)
 {
-	const char *state = mig_state_name(res->final_state);
+	const char *state = migctl_state_name(res->final_state);
 
 	switch (res->recovery) {
 	case MIGCTL_RECOVERY_NONE:
@@ -249,7 +249,7 @@ int cli_report_transfer(const char *verb, int err,
 		describe_recovery(res, recovery, sizeof(recovery));
 		snprintf(message, sizeof(message), "%s%s%s%s%s", step, step[0] ? ": " : "",
 			 detail ? detail : cli_cause(stage, err), recovery,
-			 res->final_state == MIG_ERROR ? cli_remedy() : "");
+			 res->final_state == MIGCTL_STATE_ERROR ? cli_remedy() : "");
 		cli_error("%s", message);
 	}
 
@@ -274,8 +274,8 @@ int cli_report_transfer(const char *verb, int err,
 	out_text(", %s/s", rate);
 	out_double("stopped_seconds", resuming ? NULL : "; device stopped %.3f s",
 		   res->stopped_seconds);
-	out_string("initial_state", NULL, mig_state_name(res->initial_state));
-	out_string("final_state", "; now %s\n", mig_state_name(res->final_state));
+	out_string("initial_state", NULL, migctl_state_name(res->initial_state));
+	out_string("final_state", "; now %s\n", migctl_state_name(res->final_state));
 	out_string("recovery", NULL, recovery_names[res->recovery]);
 	if (err)
 		out_string("error", NULL, message);

@@ -50,16 +50,16 @@ static const struct argp wait_argp = {
 };
 
 /* Ready means resolvable (bound to VFIO) with its node present */
-static bool ready(const char *arg, struct migctl_target *t)
+static bool ready(const char *arg, struct migctl_device_desc *t)
 {
-	return migctl_resolve(&cli.root, arg, cli.via, t) == 0 && migctl_target_ready(t);
+	return migctl_resolve(&cli.root, arg, cli.via, t) == 0 && migctl_desc_ready(t);
 }
 
 int cmd_wait(int argc, char **argv)
 {
 	struct wait_args a = { .timeout = 30 };
 	struct migctl_uevent_monitor *mon;
-	struct migctl_target t;
+	struct migctl_device_desc t;
 	struct migctl_uevent ev;
 	double deadline, left;
 	int r;

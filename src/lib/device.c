@@ -14,7 +14,7 @@
 #include "vfio-uapi.h"
 
 struct migctl_dev {
-	struct migctl_target target;
+	struct migctl_device_desc target;
 	int fd;
 	int iommufd;   /* cdev path */
 	int group_fd;  /* group path */
@@ -122,7 +122,7 @@ static int open_group(const struct migctl_root *root, struct migctl_dev *dev)
 }
 
 int migctl_dev_open(const struct migctl_root *root,
-		    const struct migctl_target *target, struct migctl_dev **out)
+		    const struct migctl_device_desc *target, struct migctl_dev **out)
 {
 	struct migctl_dev *dev;
 	int r;
@@ -142,7 +142,7 @@ int migctl_dev_open(const struct migctl_root *root,
 	return 0;
 }
 
-int migctl_dev_adopt(const struct migctl_target *target, int fd,
+int migctl_dev_adopt(const struct migctl_device_desc *target, int fd,
 		     struct migctl_dev **out)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
@@ -183,7 +183,7 @@ void migctl_dev_close(struct migctl_dev *dev)
 	free(dev);
 }
 
-const struct migctl_target *migctl_dev_target(const struct migctl_dev *dev)
+const struct migctl_device_desc *migctl_dev_desc(const struct migctl_dev *dev)
 {
 	return &dev->target;
 }
@@ -267,7 +267,7 @@ int migctl_mig_flags(struct migctl_dev *dev, uint64_t *mig_flags)
 	return 0;
 }
 
-int migctl_get_state(struct migctl_dev *dev, enum mig_state *state)
+int migctl_get_state(struct migctl_dev *dev, enum migctl_state *state)
 {
 	struct vfio_device_feature_mig_state ms = { .data_fd = -1 };
 	int r;
@@ -277,13 +277,13 @@ int migctl_get_state(struct migctl_dev *dev, enum mig_state *state)
 			   &ms, sizeof(ms));
 	if (r)
 		return r;
-	if (ms.device_state >= MIG_NR_STATES)
+	if (ms.device_state >= MIGCTL_NR_STATES)
 		return -EPROTO;
-	*state = (enum mig_state)ms.device_state;
+	*state = (enum migctl_state)ms.device_state;
 	return 0;
 }
 
-int migctl_set_state(struct migctl_dev *dev, enum mig_state state, int *data_fd)
+int migctl_set_state(struct migctl_dev *dev, enum migctl_state state, int *data_fd)
 {
 	struct vfio_device_feature_mig_state ms = {
 		.device_state = (uint32_t)state,

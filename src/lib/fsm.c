@@ -2,7 +2,7 @@
 /*
  * The migration state machine as the kernel walks it.
  *
- * mig_state_path() reproduces vfio_mig_get_next_state() so that --dry-run
+ * migctl_state_path() reproduces vfio_mig_get_next_state() so that --dry-run
  * and --step show the arcs the kernel will really take for a device's flags,
  * including the skipping of states the device does not offer.
  */
@@ -13,51 +13,51 @@
 
 #include "migctl.h"
 
-static const char *const state_names[MIG_NR_STATES] = {
-	[MIG_ERROR] = "ERROR",
-	[MIG_STOP] = "STOP",
-	[MIG_RUNNING] = "RUNNING",
-	[MIG_STOP_COPY] = "STOP_COPY",
-	[MIG_RESUMING] = "RESUMING",
-	[MIG_RUNNING_P2P] = "RUNNING_P2P",
-	[MIG_PRE_COPY] = "PRE_COPY",
-	[MIG_PRE_COPY_P2P] = "PRE_COPY_P2P",
+static const char *const state_names[MIGCTL_NR_STATES] = {
+	[MIGCTL_STATE_ERROR] = "ERROR",
+	[MIGCTL_STATE_STOP] = "STOP",
+	[MIGCTL_STATE_RUNNING] = "RUNNING",
+	[MIGCTL_STATE_STOP_COPY] = "STOP_COPY",
+	[MIGCTL_STATE_RESUMING] = "RESUMING",
+	[MIGCTL_STATE_RUNNING_P2P] = "RUNNING_P2P",
+	[MIGCTL_STATE_PRE_COPY] = "PRE_COPY",
+	[MIGCTL_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
 };
 
 /* The migration flags a state needs; ERROR needs every bit, so never "supported" */
-static const uint64_t state_needs[MIG_NR_STATES] = {
-	[MIG_ERROR] = ~0ull,
-	[MIG_STOP] = MIG_FLAG_STOP_COPY,
-	[MIG_RUNNING] = MIG_FLAG_STOP_COPY,
-	[MIG_STOP_COPY] = MIG_FLAG_STOP_COPY,
-	[MIG_RESUMING] = MIG_FLAG_STOP_COPY,
-	[MIG_RUNNING_P2P] = MIG_FLAG_STOP_COPY | MIG_FLAG_P2P,
-	[MIG_PRE_COPY] = MIG_FLAG_STOP_COPY | MIG_FLAG_PRE_COPY,
-	[MIG_PRE_COPY_P2P] = MIG_FLAG_STOP_COPY | MIG_FLAG_P2P | MIG_FLAG_PRE_COPY,
+static const uint64_t state_needs[MIGCTL_NR_STATES] = {
+	[MIGCTL_STATE_ERROR] = ~0ull,
+	[MIGCTL_STATE_STOP] = MIGCTL_FLAG_STOP_COPY,
+	[MIGCTL_STATE_RUNNING] = MIGCTL_FLAG_STOP_COPY,
+	[MIGCTL_STATE_STOP_COPY] = MIGCTL_FLAG_STOP_COPY,
+	[MIGCTL_STATE_RESUMING] = MIGCTL_FLAG_STOP_COPY,
+	[MIGCTL_STATE_RUNNING_P2P] = MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P,
+	[MIGCTL_STATE_PRE_COPY] = MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_PRE_COPY,
+	[MIGCTL_STATE_PRE_COPY_P2P] = MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P | MIGCTL_FLAG_PRE_COPY,
 };
 
 /*
  * Next state from [cur] toward [target] with every optional state offered:
  * the shortest path through the arcs drivers implement (vfio_main.c).
  */
-#define S MIG_STOP
-#define R MIG_RUNNING
-#define SC MIG_STOP_COPY
-#define RS MIG_RESUMING
-#define RP MIG_RUNNING_P2P
-#define PC MIG_PRE_COPY
-#define PP MIG_PRE_COPY_P2P
-#define E MIG_ERROR
-static const enum mig_state next_step[MIG_NR_STATES][MIG_NR_STATES] = {
+#define S MIGCTL_STATE_STOP
+#define R MIGCTL_STATE_RUNNING
+#define SC MIGCTL_STATE_STOP_COPY
+#define RS MIGCTL_STATE_RESUMING
+#define RP MIGCTL_STATE_RUNNING_P2P
+#define PC MIGCTL_STATE_PRE_COPY
+#define PP MIGCTL_STATE_PRE_COPY_P2P
+#define E MIGCTL_STATE_ERROR
+static const enum migctl_state next_step[MIGCTL_NR_STATES][MIGCTL_NR_STATES] = {
 	/*               ERROR STOP RUNNING STOP_COPY RESUMING RUNNING_P2P PRE_COPY PRE_COPY_P2P */
-	[MIG_STOP]         = { E, S,  RP, SC, RS, RP, RP, RP },
-	[MIG_RUNNING]      = { E, RP, R,  RP, RP, RP, PC, RP },
-	[MIG_STOP_COPY]    = { E, S,  S,  SC, S,  S,  E,  E  },
-	[MIG_RESUMING]     = { E, S,  S,  S,  RS, S,  S,  S  },
-	[MIG_RUNNING_P2P]  = { E, S,  R,  S,  S,  RP, R,  PP },
-	[MIG_PRE_COPY]     = { E, R,  R,  PP, R,  R,  PC, PP },
-	[MIG_PRE_COPY_P2P] = { E, RP, RP, SC, RP, RP, PC, PP },
-	[MIG_ERROR]        = { E, E,  E,  E,  E,  E,  E,  E  },
+	[MIGCTL_STATE_STOP]         = { E, S,  RP, SC, RS, RP, RP, RP },
+	[MIGCTL_STATE_RUNNING]      = { E, RP, R,  RP, RP, RP, PC, RP },
+	[MIGCTL_STATE_STOP_COPY]    = { E, S,  S,  SC, S,  S,  E,  E  },
+	[MIGCTL_STATE_RESUMING]     = { E, S,  S,  S,  RS, S,  S,  S  },
+	[MIGCTL_STATE_RUNNING_P2P]  = { E, S,  R,  S,  S,  RP, R,  PP },
+	[MIGCTL_STATE_PRE_COPY]     = { E, R,  R,  PP, R,  R,  PC, PP },
+	[MIGCTL_STATE_PRE_COPY_P2P] = { E, RP, RP, SC, RP, RP, PC, PP },
+	[MIGCTL_STATE_ERROR]        = { E, E,  E,  E,  E,  E,  E,  E  },
 };
 #undef S
 #undef R
@@ -68,14 +68,14 @@ static const enum mig_state next_step[MIG_NR_STATES][MIG_NR_STATES] = {
 #undef PP
 #undef E
 
-const char *mig_state_name(enum mig_state state)
+const char *migctl_state_name(enum migctl_state state)
 {
-	if ((unsigned int)state >= MIG_NR_STATES)
+	if ((unsigned int)state >= MIGCTL_NR_STATES)
 		return "UNKNOWN";
 	return state_names[state];
 }
 
-int mig_state_parse(const char *name, enum mig_state *state)
+int migctl_state_parse(const char *name, enum migctl_state *state)
 {
 	char norm[16];
 	size_t i;
@@ -87,45 +87,45 @@ int mig_state_parse(const char *name, enum mig_state *state)
 	}
 	norm[i] = '\0';
 
-	for (i = 0; i < MIG_NR_STATES; i++) {
+	for (i = 0; i < MIGCTL_NR_STATES; i++) {
 		if (strcasecmp(norm, state_names[i]) == 0) {
-			*state = (enum mig_state)i;
+			*state = (enum migctl_state)i;
 			return 0;
 		}
 	}
 	return -EINVAL;
 }
 
-bool mig_state_supported(uint64_t mig_flags, enum mig_state state)
+bool migctl_state_supported(uint64_t mig_flags, enum migctl_state state)
 {
-	if ((unsigned int)state >= MIG_NR_STATES)
+	if ((unsigned int)state >= MIGCTL_NR_STATES)
 		return false;
 	return (state_needs[state] & mig_flags) == state_needs[state];
 }
 
-bool mig_state_is_data(enum mig_state state)
+bool migctl_state_is_data(enum migctl_state state)
 {
-	return state == MIG_STOP_COPY || state == MIG_RESUMING ||
-	       state == MIG_PRE_COPY || state == MIG_PRE_COPY_P2P;
+	return state == MIGCTL_STATE_STOP_COPY || state == MIGCTL_STATE_RESUMING ||
+	       state == MIGCTL_STATE_PRE_COPY || state == MIGCTL_STATE_PRE_COPY_P2P;
 }
 
-int mig_state_path(uint64_t mig_flags, enum mig_state from, enum mig_state to,
-		   enum mig_state path[MIG_PATH_MAX], size_t *len)
+int migctl_state_path(uint64_t mig_flags, enum migctl_state from, enum migctl_state to,
+		   enum migctl_state path[MIGCTL_ARCS_MAX], size_t *len)
 {
-	enum mig_state cur = from;
+	enum migctl_state cur = from;
 
 	*len = 0;
-	if (!mig_state_supported(mig_flags, from) ||
-	    !mig_state_supported(mig_flags, to))
+	if (!migctl_state_supported(mig_flags, from) ||
+	    !migctl_state_supported(mig_flags, to))
 		return -EINVAL;
 
 	while (cur != to) {
-		enum mig_state next = next_step[cur][to];
+		enum migctl_state next = next_step[cur][to];
 
 		/* Skip over states this device does not offer, as the kernel does */
-		while (next != MIG_ERROR && !mig_state_supported(mig_flags, next))
+		while (next != MIGCTL_STATE_ERROR && !migctl_state_supported(mig_flags, next))
 			next = next_step[next][to];
-		if (next == MIG_ERROR || *len == MIG_PATH_MAX)
+		if (next == MIGCTL_STATE_ERROR || *len == MIGCTL_ARCS_MAX)
 			return -EINVAL;
 		path[(*len)++] = next;
 		cur = next;
@@ -133,15 +133,15 @@ int mig_state_path(uint64_t mig_flags, enum mig_state from, enum mig_state to,
 	return 0;
 }
 
-void mig_flags_format(uint64_t mig_flags, char *buf, size_t size)
+void migctl_flags_format(uint64_t mig_flags, char *buf, size_t size)
 {
 	static const struct {
 		uint64_t bit;
 		const char *name;
 	} names[] = {
-		{ MIG_FLAG_STOP_COPY, "STOP_COPY" },
-		{ MIG_FLAG_P2P, "P2P" },
-		{ MIG_FLAG_PRE_COPY, "PRE_COPY" },
+		{ MIGCTL_FLAG_STOP_COPY, "STOP_COPY" },
+		{ MIGCTL_FLAG_P2P, "P2P" },
+		{ MIGCTL_FLAG_PRE_COPY, "PRE_COPY" },
 	};
 	size_t used = 0;
 

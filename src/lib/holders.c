@@ -16,7 +16,7 @@
 #include "internal.h"
 
 /* The device numbers of the nodes a holder may have open */
-static size_t node_devs(const struct migctl_root *root, const struct migctl_target *t,
+static size_t node_devs(const struct migctl_root *root, const struct migctl_device_desc *t,
 			dev_t devs[2])
 {
 	char path[PATH_MAX];
@@ -60,7 +60,7 @@ static bool holds(const char *pid, const dev_t *devs, size_t n_devs)
 }
 
 int migctl_find_holders(const struct migctl_root *root,
-			const struct migctl_target *target,
+			const struct migctl_device_desc *target,
 			struct migctl_holder *holders, size_t max, size_t *count)
 {
 	char comm[sizeof(holders->comm) + 1], dir[64];

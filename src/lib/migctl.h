@@ -16,32 +16,32 @@
 
 /* ---- migration states (values are the uAPI's enum vfio_device_mig_state) */
 
-enum mig_state {
-	MIG_ERROR = 0,
-	MIG_STOP = 1,
-	MIG_RUNNING = 2,
-	MIG_STOP_COPY = 3,
-	MIG_RESUMING = 4,
-	MIG_RUNNING_P2P = 5,
-	MIG_PRE_COPY = 6,
-	MIG_PRE_COPY_P2P = 7,
-	MIG_NR_STATES
+enum migctl_state {
+	MIGCTL_STATE_ERROR = 0,
+	MIGCTL_STATE_STOP = 1,
+	MIGCTL_STATE_RUNNING = 2,
+	MIGCTL_STATE_STOP_COPY = 3,
+	MIGCTL_STATE_RESUMING = 4,
+	MIGCTL_STATE_RUNNING_P2P = 5,
+	MIGCTL_STATE_PRE_COPY = 6,
+	MIGCTL_STATE_PRE_COPY_P2P = 7,
+	MIGCTL_NR_STATES
 };
 
 /* VFIO_DEVICE_FEATURE_MIGRATION flags */
-#define MIG_FLAG_STOP_COPY (1u << 0)
-#define MIG_FLAG_P2P (1u << 1)
-#define MIG_FLAG_PRE_COPY (1u << 2)
+#define MIGCTL_FLAG_STOP_COPY (1u << 0)
+#define MIGCTL_FLAG_P2P (1u << 1)
+#define MIGCTL_FLAG_PRE_COPY (1u << 2)
 
 /* Longest arc path the kernel's FSM can take (e.g. RUNNING -> ... -> RESUMING) */
-#define MIG_PATH_MAX 4
+#define MIGCTL_ARCS_MAX 4
 
-const char *mig_state_name(enum mig_state state);
+const char *migctl_state_name(enum migctl_state state);
 /* Case-insensitive; '-' and '_' are alike.  -EINVAL for an unknown name. */
-int mig_state_parse(const char *name, enum mig_state *state);
-bool mig_state_supported(uint64_t mig_flags, enum mig_state state);
+int migctl_state_parse(const char *name, enum migctl_state *state);
+bool migctl_state_supported(uint64_t mig_flags, enum migctl_state state);
 /* True for states that own a data_fd: PRE_COPY, PRE_COPY_P2P, STOP_COPY, RESUMING */
-bool mig_state_is_data(enum mig_state state);
+bool migctl_state_is_data(enum migctl_state state);
 /*
  * The arcs the kernel takes from @from to @to for a device with @mig_flags,
  * as vfio_mig_get_next_state() computes them.  Fills path[0..*len-1] with
@@ -49,10 +49,10 @@ bool mig_state_is_data(enum mig_state state);
  * not supported, @to is ERROR, or the kernel has no path (from ERROR, or
  * STOP_COPY -> PRE_COPY*).  @from == @to gives *len = 0.
  */
-int mig_state_path(uint64_t mig_flags, enum mig_state from, enum mig_state to,
-		   enum mig_state path[MIG_PATH_MAX], size_t *len);
+int migctl_state_path(uint64_t mig_flags, enum migctl_state from, enum migctl_state to,
+		   enum migctl_state path[MIGCTL_ARCS_MAX], size_t *len);
 /* Names of the flags set in @mig_flags: "STOP_COPY|P2P|PRE_COPY" */
-void mig_flags_format(uint64_t mig_flags, char *buf, size_t size);
+void migctl_flags_format(uint64_t mig_flags, char *buf, size_t size);
 
 /* ---- where sysfs and /dev are (a prefix, so tests can use fixture trees) */
 
@@ -85,7 +85,7 @@ const char *migctl_bus_name(enum migctl_bus bus);
 #define MIGCTL_CANDIDATES_MAX 8
 
 /* A device as sysfs describes it; nothing here is opened. */
-struct migctl_target {
+struct migctl_device_desc {
 	char name[MIGCTL_NAME_MAX];   /* PCI address or mdev UUID */
 	char sysfs_path[PATH_MAX];    /* resolved path of its sysfs directory */
 	enum migctl_bus bus;
@@ -117,10 +117,10 @@ struct migctl_target {
  *   -EINVAL    @arg is none of the forms above
  */
 int migctl_resolve(const struct migctl_root *root, const char *arg,
-		   enum migctl_via via, struct migctl_target *target);
+		   enum migctl_via via, struct migctl_device_desc *target);
 
 /* Every VFIO-bound device, sorted by name.  Free with free(). */
-int migctl_list(const struct migctl_root *root, struct migctl_target **targets,
+int migctl_list(const struct migctl_root *root, struct migctl_device_desc **targets,
 		size_t *count);
 
 /* A process holding a device open */
@@ -134,11 +134,11 @@ struct migctl_holder {
  * excluded).  Fills up to @max; *count is how many there are.
  */
 int migctl_find_holders(const struct migctl_root *root,
-			const struct migctl_target *target,
+			const struct migctl_device_desc *target,
 			struct migctl_holder *holders, size_t max, size_t *count);
 
 /* Whether @target's /dev node is there to open (udev/devtmpfs may lag sysfs) */
-bool migctl_target_ready(const struct migctl_target *target);
+bool migctl_desc_ready(const struct migctl_device_desc *target);
 
 /* ---- kernel uevents (NETLINK_KOBJECT_UEVENT, through libnl-3) */
 
@@ -179,16 +179,16 @@ struct migctl_dev;
  * permissions.
  */
 int migctl_dev_open(const struct migctl_root *root,
-		    const struct migctl_target *target, struct migctl_dev **dev);
+		    const struct migctl_device_desc *target, struct migctl_dev **dev);
 /*
  * Use a device another process opened and passed down (vfio-migctl hold):
  * @fd is duplicated, never reopened, so state the holder set survives.
  * -ENODEV if @fd is not a VFIO device.
  */
-int migctl_dev_adopt(const struct migctl_target *target, int fd,
+int migctl_dev_adopt(const struct migctl_device_desc *target, int fd,
 		     struct migctl_dev **dev);
 void migctl_dev_close(struct migctl_dev *dev);
-const struct migctl_target *migctl_dev_target(const struct migctl_dev *dev);
+const struct migctl_device_desc *migctl_dev_desc(const struct migctl_dev *dev);
 int migctl_dev_fd(const struct migctl_dev *dev);
 
 /* VFIO_DEVICE_FLAGS_* */
@@ -215,13 +215,13 @@ int migctl_dev_reset(struct migctl_dev *dev);
 
 /* -ENOTTY: the device (driver) has no migration support */
 int migctl_mig_flags(struct migctl_dev *dev, uint64_t *mig_flags);
-int migctl_get_state(struct migctl_dev *dev, enum mig_state *state);
+int migctl_get_state(struct migctl_dev *dev, enum migctl_state *state);
 /*
  * Ask the kernel for @state.  *data_fd gets the new data session's fd, or
  * -1 when the arc opens none.  On failure the device may be anywhere on
  * the path: GET the state again.
  */
-int migctl_set_state(struct migctl_dev *dev, enum mig_state state, int *data_fd);
+int migctl_set_state(struct migctl_dev *dev, enum migctl_state state, int *data_fd);
 /* MIG_DATA_SIZE: estimated STOP_COPY length.  -ENOTTY if not offered. */
 int migctl_data_size(struct migctl_dev *dev, uint64_t *bytes);
 /* Whether DMA_LOGGING_START is offered (probe only, nothing is started) */
@@ -292,7 +292,7 @@ struct migctl_source {
 struct migctl_xfer_opts {
 	size_t buffer_size;               /* bytes per read(); 0 = 1 MiB */
 	bool precopy;                     /* save: PRE_COPY before STOP_COPY */
-	enum mig_state then;              /* state to end in */
+	enum migctl_state then;              /* state to end in */
 	enum migctl_on_error on_error;
 	/* set from a signal handler: stop, recover, return -EINTR */
 	volatile sig_atomic_t *cancel;
@@ -313,8 +313,8 @@ enum migctl_fail_at {
 };
 
 struct migctl_xfer_result {
-	enum mig_state initial_state;
-	enum mig_state final_state;     /* MIG_NR_STATES if it could not be read */
+	enum migctl_state initial_state;
+	enum migctl_state final_state;     /* MIGCTL_NR_STATES if it could not be read */
 	enum migctl_recovery recovery;
 	int recovery_err;               /* why restore failed (before the reset) */
 	uint64_t precopy_bytes;
@@ -323,7 +323,7 @@ struct migctl_xfer_result {
 	double seconds;                 /* whole transfer */
 	double stopped_seconds;         /* save: from entering STOP_COPY to @then */
 	enum migctl_fail_at fail_at;
-	enum mig_state failed_state;    /* the state being entered, for TRANSITION/LOAD */
+	enum migctl_state failed_state;    /* the state being entered, for TRANSITION/LOAD */
 };
 
 #define MIGCTL_DEFAULT_BUFFER (1u << 20)

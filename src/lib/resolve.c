@@ -99,7 +99,7 @@ static const char *under(const char *arg, const char *real, const char *rooted)
 	return NULL;
 }
 
-static void note_candidate(struct migctl_target *t, const char *name)
+static void note_candidate(struct migctl_device_desc *t, const char *name)
 {
 	if (t->n_candidates < MIGCTL_CANDIDATES_MAX)
 		str_copy(t->candidates[t->n_candidates], MIGCTL_NAME_MAX, name);
@@ -108,7 +108,7 @@ static void note_candidate(struct migctl_target *t, const char *name)
 
 /* The one device of IOMMU group @group, into @devdir */
 static int group_device(const struct migctl_root *root, const char *group,
-			struct migctl_target *t, char *devdir, size_t size)
+			struct migctl_device_desc *t, char *devdir, size_t size)
 {
 	char dir[PATH_MAX];
 	struct dirent *de;
@@ -156,7 +156,7 @@ static void find_cdev(const char *devdir, char *cdev, size_t size)
 	closedir(d);
 }
 
-static void read_pci_identity(struct migctl_target *t)
+static void read_pci_identity(struct migctl_device_desc *t)
 {
 	unsigned long v;
 
@@ -174,7 +174,7 @@ static void read_pci_identity(struct migctl_target *t)
 
 /* Fill @t from the sysfs directory @devdir */
 static int describe(const struct migctl_root *root, const char *devdir,
-		    struct migctl_target *t)
+		    struct migctl_device_desc *t)
 {
 	char bus[MIGCTL_NAME_MAX] = "", group[MIGCTL_NAME_MAX], node[PATH_MAX];
 	char parent[PATH_MAX];
@@ -224,7 +224,7 @@ static int describe(const struct migctl_root *root, const char *devdir,
 }
 
 static int choose_node(const struct migctl_root *root, enum migctl_via via,
-		       enum named_as named, struct migctl_target *t)
+		       enum named_as named, struct migctl_device_desc *t)
 {
 	char node[PATH_MAX];
 
@@ -250,7 +250,7 @@ static int choose_node(const struct migctl_root *root, enum migctl_via via,
 
 /* A /sys path: a device directory, its vfio-dev/vfioN, or an IOMMU group */
 static int sysfs_arg(const struct migctl_root *root, const char *rel,
-		     struct migctl_target *t, char *devdir, size_t size,
+		     struct migctl_device_desc *t, char *devdir, size_t size,
 		     enum named_as *named)
 {
 	char path[PATH_MAX], real[PATH_MAX], parent[PATH_MAX];
@@ -279,7 +279,7 @@ static int sysfs_arg(const struct migctl_root *root, const char *rel,
 }
 
 int migctl_resolve(const struct migctl_root *root, const char *arg,
-		   enum migctl_via via, struct migctl_target *t)
+		   enum migctl_via via, struct migctl_device_desc *t)
 {
 	enum named_as named = NAMED_DEVICE;
 	char devdir[PATH_MAX], name[MIGCTL_NAME_MAX];
@@ -326,15 +326,15 @@ int migctl_resolve(const struct migctl_root *root, const char *arg,
 	return choose_node(root, via, named, t);
 }
 
-bool migctl_target_ready(const struct migctl_target *target)
+bool migctl_desc_ready(const struct migctl_device_desc *target)
 {
 	return target->node[0] && path_exists(target->node);
 }
 
 static int add_listed(const struct migctl_root *root, const char *devdir,
-		      struct migctl_target **list, size_t *count, size_t *cap)
+		      struct migctl_device_desc **list, size_t *count, size_t *cap)
 {
-	struct migctl_target t = { 0 };
+	struct migctl_device_desc t = { 0 };
 
 	if (describe(root, devdir, &t) || !t.vfio_bound)
 		return 0;
@@ -345,7 +345,7 @@ static int add_listed(const struct migctl_root *root, const char *devdir,
 		return 0;
 	if (*count == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 16;
-		struct migctl_target *n = realloc(*list, ncap * sizeof(*n));
+		struct migctl_device_desc *n = realloc(*list, ncap * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
@@ -358,7 +358,7 @@ static int add_listed(const struct migctl_root *root, const char *devdir,
 
 /* Call add_listed() for every @dir/<entry>/@suffix */
 static int scan(const struct migctl_root *root, const char *dir, const char *suffix,
-		struct migctl_target **list, size_t *count, size_t *cap)
+		struct migctl_device_desc **list, size_t *count, size_t *cap)
 {
 	char devdir[PATH_MAX];
 	struct dirent *de;
@@ -381,15 +381,15 @@ static int scan(const struct migctl_root *root, const char *dir, const char *suf
 
 static int by_name(const void *a, const void *b)
 {
-	return strcmp(((const struct migctl_target *)a)->name,
-		      ((const struct migctl_target *)b)->name);
+	return strcmp(((const struct migctl_device_desc *)a)->name,
+		      ((const struct migctl_device_desc *)b)->name);
 }
 
-int migctl_list(const struct migctl_root *root, struct migctl_target **targets,
+int migctl_list(const struct migctl_root *root, struct migctl_device_desc **targets,
 		size_t *count)
 {
 	char dir[PATH_MAX], gdir[PATH_MAX];
-	struct migctl_target *list = NULL;
+	struct migctl_device_desc *list = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 	DIR *d;

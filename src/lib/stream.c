@@ -190,8 +190,8 @@ static int copy_name(char *dst, const char *src)
 	return 0;
 }
 
-int migctl_stream_header_from_target(struct migctl_stream_header *h,
-				     const struct migctl_target *t,
+int migctl_stream_header_from_desc(struct migctl_stream_header *h,
+				     const struct migctl_device_desc *t,
 				     uint64_t mig_flags, uint64_t estimate)
 {
 	int ret;
@@ -241,7 +241,7 @@ static void describe(char *buf, size_t len, enum migctl_bus bus,
 }
 
 int migctl_stream_identity_check(const struct migctl_stream_header *h,
-				 const struct migctl_target *dst, char *why,
+				 const struct migctl_device_desc *dst, char *why,
 				 size_t len)
 {
 	char from[160], to[160];

@@ -54,7 +54,7 @@ struct migctl_stream_header {
 	char mdev_type[MIGCTL_NAME_MAX];    /* "" unless an mdev */
 	uint16_t vendor, device, subsystem_vendor, subsystem_device;
 	uint8_t revision;
-	uint64_t mig_flags;                 /* MIG_FLAG_* of the source */
+	uint64_t mig_flags;                 /* MIGCTL_FLAG_* of the source */
 	uint64_t estimate;                  /* MIG_DATA_SIZE at save, 0 = unknown */
 };
 
@@ -62,8 +62,8 @@ struct migctl_stream_header {
  * Fill @h from a resolved target: identity, tool version (MIGCTL_VERSION),
  * creation time now.  -ENAMETOOLONG if a name does not fit.
  */
-int migctl_stream_header_from_target(struct migctl_stream_header *h,
-				     const struct migctl_target *t,
+int migctl_stream_header_from_desc(struct migctl_stream_header *h,
+				     const struct migctl_device_desc *t,
 				     uint64_t mig_flags, uint64_t estimate);
 
 /*
@@ -73,7 +73,7 @@ int migctl_stream_header_from_target(struct migctl_stream_header *h,
  * revision.  0 if compatible; -EBADMSG if not, with @why naming both sides.
  */
 int migctl_stream_identity_check(const struct migctl_stream_header *h,
-				 const struct migctl_target *dst, char *why,
+				 const struct migctl_device_desc *dst, char *why,
 				 size_t len);
 
 /* ---- writer */

@@ -52,7 +52,7 @@ static void close_data_fd(struct xfer *x)
  * keeps the session (PRE_COPY -> STOP_COPY) returns no fd and the old one
  * carries on.
  */
-static int enter(struct xfer *x, enum mig_state state, enum migctl_fail_at at)
+static int enter(struct xfer *x, enum migctl_state state, enum migctl_fail_at at)
 {
 	int fd, r;
 
@@ -70,7 +70,7 @@ static int enter(struct xfer *x, enum mig_state state, enum migctl_fail_at at)
 }
 
 /* Enter a state that must hand us a data session (PRE_COPY, STOP_COPY, RESUMING) */
-static int enter_session(struct xfer *x, enum mig_state state)
+static int enter_session(struct xfer *x, enum migctl_state state)
 {
 	int r = enter(x, state, MIGCTL_FAIL_TRANSITION);
 
@@ -90,32 +90,32 @@ static void report_progress(struct xfer *x, enum migctl_phase phase)
 /* Check the device can do what is asked before anything is changed */
 static int preflight(struct xfer *x, uint64_t *mig_flags)
 {
-	enum mig_state state;
+	enum migctl_state state;
 	int r;
 
 	r = migctl_get_state(x->dev, &state);
 	if (r)
 		return fail(x, MIGCTL_FAIL_CHECK, r);
 	x->res->initial_state = x->res->final_state = state;
-	if (state == MIG_ERROR)
+	if (state == MIGCTL_STATE_ERROR)
 		return fail(x, MIGCTL_FAIL_CHECK, -EBADFD);
 	/* Someone else's data session is open: not ours to take over */
-	if (mig_state_is_data(state))
+	if (migctl_state_is_data(state))
 		return fail(x, MIGCTL_FAIL_CHECK, -EBUSY);
 
 	r = migctl_mig_flags(x->dev, mig_flags);
 	if (r)
 		return fail(x, MIGCTL_FAIL_CHECK, r);
 	/* failed_state names what the device does not offer */
-	x->res->failed_state = MIG_STOP_COPY;
-	if (!(*mig_flags & MIG_FLAG_STOP_COPY))
+	x->res->failed_state = MIGCTL_STATE_STOP_COPY;
+	if (!(*mig_flags & MIGCTL_FLAG_STOP_COPY))
 		return fail(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
 	x->res->failed_state = x->opts->then;
-	if (!mig_state_supported(*mig_flags, x->opts->then))
+	if (!migctl_state_supported(*mig_flags, x->opts->then))
 		return fail(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
-	if (mig_state_is_data(x->opts->then))
+	if (migctl_state_is_data(x->opts->then))
 		return fail(x, MIGCTL_FAIL_CHECK, -EINVAL);
-	x->res->failed_state = MIG_NR_STATES;
+	x->res->failed_state = MIGCTL_NR_STATES;
 
 	x->buf_size = x->opts->buffer_size ? x->opts->buffer_size : MIGCTL_DEFAULT_BUFFER;
 	if (x->buf_size > MIGCTL_MAX_BUFFER)
@@ -126,12 +126,12 @@ static int preflight(struct xfer *x, uint64_t *mig_flags)
 	return 0;
 }
 
-static int read_state(struct migctl_dev *dev, enum mig_state *state)
+static int read_state(struct migctl_dev *dev, enum migctl_state *state)
 {
 	int r = migctl_get_state(dev, state);
 
 	if (r)
-		*state = MIG_NR_STATES;
+		*state = MIGCTL_NR_STATES;
 	return r;
 }
 
@@ -154,7 +154,7 @@ static int restore(struct xfer *x)
 static void recover(struct xfer *x, enum migctl_on_error policy, bool resuming)
 {
 	struct migctl_xfer_result *res = x->res;
-	enum mig_state now;
+	enum migctl_state now;
 	int r;
 
 	close_data_fd(x);
@@ -180,7 +180,7 @@ static void recover(struct xfer *x, enum migctl_on_error policy, bool resuming)
 	}
 	res->recovery = MIGCTL_RECOVERY_RESET;
 	if (policy == MIGCTL_ON_ERROR_RESTORE && resuming &&
-	    res->initial_state != MIG_RUNNING && restore(x) == 0)
+	    res->initial_state != MIGCTL_STATE_RUNNING && restore(x) == 0)
 		res->recovery = MIGCTL_RECOVERY_RESTORED;
 out:
 	read_state(x->dev, &res->final_state);
@@ -208,8 +208,8 @@ static void xfer_init(struct xfer *x, struct migctl_dev *dev,
 {
 	*x = (struct xfer){ .dev = dev, .opts = opts, .res = res, .data_fd = -1 };
 	*res = (struct migctl_xfer_result){
-		.final_state = MIG_NR_STATES,
-		.failed_state = MIG_NR_STATES,
+		.final_state = MIGCTL_NR_STATES,
+		.failed_state = MIGCTL_NR_STATES,
 	};
 	x->started = monotonic_seconds();
 }
@@ -269,8 +269,8 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	r = preflight(&x, &flags);
 	if (r)
 		return finish(&x, r, false);
-	if (opts->precopy && !(flags & MIG_FLAG_PRE_COPY)) {
-		res->failed_state = MIG_PRE_COPY;
+	if (opts->precopy && !(flags & MIGCTL_FLAG_PRE_COPY)) {
+		res->failed_state = MIGCTL_STATE_PRE_COPY;
 		return finish(&x, fail(&x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP), false);
 	}
 	if (migctl_data_size(dev, &res->estimate))
@@ -280,7 +280,7 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		return finish(&x, fail(&x, MIGCTL_FAIL_SINK, r), false);
 
 	if (opts->precopy) {
-		r = enter_session(&x, MIG_PRE_COPY);
+		r = enter_session(&x, MIGCTL_STATE_PRE_COPY);
 		if (!r)
 			r = drain(&x, sink, MIGCTL_PHASE_PRE_COPY);
 		if (r)
@@ -290,7 +290,7 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 
 	stopped = monotonic_seconds();
 	/* From PRE_COPY the session carries on: the old data_fd stays */
-	r = enter_session(&x, MIG_STOP_COPY);
+	r = enter_session(&x, MIGCTL_STATE_STOP_COPY);
 	if (!r)
 		r = drain(&x, sink, MIGCTL_PHASE_STOP_COPY);
 	if (!r && sink->finish && (r = sink->finish(sink->ctx)))
@@ -340,7 +340,7 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	if (r)
 		return finish(&x, r, true);
 
-	r = enter_session(&x, MIG_RESUMING);
+	r = enter_session(&x, MIGCTL_STATE_RESUMING);
 	while (!r && got) {
 		/* Any write error is fatal: a driver may still accept STOP after it */
 		r = write_all(x.data_fd, x.buf, got, opts->cancel);
@@ -356,8 +356,8 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		return finish(&x, r, true);
 
 	close_data_fd(&x);
-	r = enter(&x, MIG_STOP, MIGCTL_FAIL_LOAD);
-	if (!r && opts->then != MIG_STOP)
+	r = enter(&x, MIGCTL_STATE_STOP, MIGCTL_FAIL_LOAD);
+	if (!r && opts->then != MIGCTL_STATE_STOP)
 		r = enter(&x, opts->then, MIGCTL_FAIL_TRANSITION);
 	return finish(&x, r, true);
 }

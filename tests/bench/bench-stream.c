@@ -55,11 +55,11 @@ static void die(const char *what, int err)
 
 static void header(struct migctl_stream_header *h)
 {
-	const struct migctl_target t = {
+	const struct migctl_device_desc t = {
 		.name = "0000:3b:00.1", .bus = MIGCTL_BUS_PCI, .driver = "vfio-pci",
 		.vendor = 0x15b3, .device = 0x101e,
 	};
-	int r = migctl_stream_header_from_target(h, &t, MIG_FLAG_STOP_COPY,
+	int r = migctl_stream_header_from_desc(h, &t, MIGCTL_FLAG_STOP_COPY,
 						 (uint64_t)chunks * CHUNK);
 
 	if (r)

@@ -90,7 +90,7 @@ static void rewind_fd(void)
 static void check_header(const struct migctl_stream_header *h)
 {
 	const char *s[] = { h->tool_version, h->name, h->driver, h->mdev_type };
-	struct migctl_target t = { .bus = MIGCTL_BUS_MDEV, .driver = "mtty",
+	struct migctl_device_desc t = { .bus = MIGCTL_BUS_MDEV, .driver = "mtty",
 				   .mdev_type = "mtty-2" };
 	char why[256];
 

@@ -21,7 +21,7 @@ struct piece {
 };
 
 static int seed(const char *dir, const char *name,
-		const struct migctl_target *t, const struct piece *p, size_t n)
+		const struct migctl_device_desc *t, const struct piece *p, size_t n)
 {
 	struct migctl_stream_header h;
 	struct migctl_stream_writer w;
@@ -39,7 +39,7 @@ static int seed(const char *dir, const char *name,
 			return -errno;
 		ret = write_all(fd, mode ? "\x01" : "\x00", 1, NULL);
 		if (!ret)
-			ret = migctl_stream_header_from_target(&h, t, MIG_FLAG_STOP_COPY, 64);
+			ret = migctl_stream_header_from_desc(&h, t, MIGCTL_FLAG_STOP_COPY, 64);
 		if (!ret)
 			ret = migctl_stream_writer_init(&w, fd, &h, NULL);
 		migctl_stream_writer_sink(&w, &sink);
@@ -57,11 +57,11 @@ static int seed(const char *dir, const char *name,
 
 int main(int argc, char **argv)
 {
-	const struct migctl_target mdev = {
+	const struct migctl_device_desc mdev = {
 		.name = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001",
 		.bus = MIGCTL_BUS_MDEV, .driver = "mtty", .mdev_type = "mtty-2",
 	};
-	const struct migctl_target pci = {
+	const struct migctl_device_desc pci = {
 		.name = "0000:3b:00.1", .bus = MIGCTL_BUS_PCI, .driver = "vfio-pci",
 		.vendor = 0x15b3, .device = 0x101e, .subsystem_vendor = 0x15b3,
 		.subsystem_device = 0x0047, .revision = 1,

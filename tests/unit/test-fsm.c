@@ -12,67 +12,67 @@
 #include "migctl.h"
 #include "unit.h"
 
-#define ALL (MIG_FLAG_STOP_COPY | MIG_FLAG_P2P | MIG_FLAG_PRE_COPY)
+#define ALL (MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P | MIGCTL_FLAG_PRE_COPY)
 
 struct arc {
-	enum mig_state from, to;
+	enum migctl_state from, to;
 	uint64_t needs;    /* all of these flags */
 	uint64_t without;  /* none of these flags */
 };
 
 static const struct arc arcs[] = {
-	{ MIG_RESUMING, MIG_STOP, MIG_FLAG_STOP_COPY, 0 },
-	{ MIG_STOP, MIG_RESUMING, MIG_FLAG_STOP_COPY, 0 },
-	{ MIG_STOP, MIG_STOP_COPY, MIG_FLAG_STOP_COPY, 0 },
-	{ MIG_STOP_COPY, MIG_STOP, MIG_FLAG_STOP_COPY, 0 },
-	{ MIG_RUNNING, MIG_STOP, MIG_FLAG_STOP_COPY, MIG_FLAG_P2P },
-	{ MIG_STOP, MIG_RUNNING, MIG_FLAG_STOP_COPY, MIG_FLAG_P2P },
-	{ MIG_RUNNING, MIG_RUNNING_P2P, MIG_FLAG_P2P, 0 },
-	{ MIG_RUNNING_P2P, MIG_RUNNING, MIG_FLAG_P2P, 0 },
-	{ MIG_RUNNING_P2P, MIG_STOP, MIG_FLAG_P2P, 0 },
-	{ MIG_STOP, MIG_RUNNING_P2P, MIG_FLAG_P2P, 0 },
-	{ MIG_RUNNING, MIG_PRE_COPY, MIG_FLAG_PRE_COPY, 0 },
-	{ MIG_PRE_COPY, MIG_RUNNING, MIG_FLAG_PRE_COPY, 0 },
-	{ MIG_PRE_COPY, MIG_STOP_COPY, MIG_FLAG_PRE_COPY, MIG_FLAG_P2P },
-	{ MIG_PRE_COPY, MIG_PRE_COPY_P2P, MIG_FLAG_PRE_COPY | MIG_FLAG_P2P, 0 },
-	{ MIG_PRE_COPY_P2P, MIG_PRE_COPY, MIG_FLAG_PRE_COPY | MIG_FLAG_P2P, 0 },
-	{ MIG_PRE_COPY_P2P, MIG_RUNNING_P2P, MIG_FLAG_PRE_COPY | MIG_FLAG_P2P, 0 },
-	{ MIG_PRE_COPY_P2P, MIG_STOP_COPY, MIG_FLAG_PRE_COPY | MIG_FLAG_P2P, 0 },
-	{ MIG_RUNNING_P2P, MIG_PRE_COPY_P2P, MIG_FLAG_PRE_COPY | MIG_FLAG_P2P, 0 },
+	{ MIGCTL_STATE_RESUMING, MIGCTL_STATE_STOP, MIGCTL_FLAG_STOP_COPY, 0 },
+	{ MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING, MIGCTL_FLAG_STOP_COPY, 0 },
+	{ MIGCTL_STATE_STOP, MIGCTL_STATE_STOP_COPY, MIGCTL_FLAG_STOP_COPY, 0 },
+	{ MIGCTL_STATE_STOP_COPY, MIGCTL_STATE_STOP, MIGCTL_FLAG_STOP_COPY, 0 },
+	{ MIGCTL_STATE_RUNNING, MIGCTL_STATE_STOP, MIGCTL_FLAG_STOP_COPY, MIGCTL_FLAG_P2P },
+	{ MIGCTL_STATE_STOP, MIGCTL_STATE_RUNNING, MIGCTL_FLAG_STOP_COPY, MIGCTL_FLAG_P2P },
+	{ MIGCTL_STATE_RUNNING, MIGCTL_STATE_RUNNING_P2P, MIGCTL_FLAG_P2P, 0 },
+	{ MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_RUNNING, MIGCTL_FLAG_P2P, 0 },
+	{ MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_STOP, MIGCTL_FLAG_P2P, 0 },
+	{ MIGCTL_STATE_STOP, MIGCTL_STATE_RUNNING_P2P, MIGCTL_FLAG_P2P, 0 },
+	{ MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, MIGCTL_FLAG_PRE_COPY, 0 },
+	{ MIGCTL_STATE_PRE_COPY, MIGCTL_STATE_RUNNING, MIGCTL_FLAG_PRE_COPY, 0 },
+	{ MIGCTL_STATE_PRE_COPY, MIGCTL_STATE_STOP_COPY, MIGCTL_FLAG_PRE_COPY, MIGCTL_FLAG_P2P },
+	{ MIGCTL_STATE_PRE_COPY, MIGCTL_STATE_PRE_COPY_P2P, MIGCTL_FLAG_PRE_COPY | MIGCTL_FLAG_P2P, 0 },
+	{ MIGCTL_STATE_PRE_COPY_P2P, MIGCTL_STATE_PRE_COPY, MIGCTL_FLAG_PRE_COPY | MIGCTL_FLAG_P2P, 0 },
+	{ MIGCTL_STATE_PRE_COPY_P2P, MIGCTL_STATE_RUNNING_P2P, MIGCTL_FLAG_PRE_COPY | MIGCTL_FLAG_P2P, 0 },
+	{ MIGCTL_STATE_PRE_COPY_P2P, MIGCTL_STATE_STOP_COPY, MIGCTL_FLAG_PRE_COPY | MIGCTL_FLAG_P2P, 0 },
+	{ MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_PRE_COPY_P2P, MIGCTL_FLAG_PRE_COPY | MIGCTL_FLAG_P2P, 0 },
 };
 
-static bool legal(uint64_t flags, enum mig_state from, enum mig_state to)
+static bool legal(uint64_t flags, enum migctl_state from, enum migctl_state to)
 {
 	for (size_t i = 0; i < sizeof(arcs) / sizeof(arcs[0]); i++)
 		if (arcs[i].from == from && arcs[i].to == to &&
-		    (flags & MIG_FLAG_STOP_COPY) &&
+		    (flags & MIGCTL_FLAG_STOP_COPY) &&
 		    (arcs[i].needs & flags) == arcs[i].needs && !(arcs[i].without & flags))
 			return true;
 	return false;
 }
 
-static bool is_precopy(enum mig_state s)
+static bool is_precopy(enum migctl_state s)
 {
-	return s == MIG_PRE_COPY || s == MIG_PRE_COPY_P2P;
+	return s == MIGCTL_STATE_PRE_COPY || s == MIGCTL_STATE_PRE_COPY_P2P;
 }
 
-static bool interior_ok(enum mig_state from, enum mig_state s)
+static bool interior_ok(enum migctl_state from, enum migctl_state s)
 {
-	return !mig_state_is_data(s) || (is_precopy(from) && is_precopy(s));
+	return !migctl_state_is_data(s) || (is_precopy(from) && is_precopy(s));
 }
 
 /* Documented as blocked: a finished pre-copy cannot be restarted */
-static bool blocked(enum mig_state from, enum mig_state to)
+static bool blocked(enum migctl_state from, enum migctl_state to)
 {
-	return from == MIG_STOP_COPY && is_precopy(to);
+	return from == MIGCTL_STATE_STOP_COPY && is_precopy(to);
 }
 
 /* Shortest number of legal arcs, with no data state in the middle; -1 if none */
-static int distance(uint64_t flags, enum mig_state from, enum mig_state to)
+static int distance(uint64_t flags, enum migctl_state from, enum migctl_state to)
 {
-	int dist[MIG_NR_STATES], queue[MIG_NR_STATES], head = 0, tail = 0;
+	int dist[MIGCTL_NR_STATES], queue[MIGCTL_NR_STATES], head = 0, tail = 0;
 
-	for (int s = 0; s < MIG_NR_STATES; s++)
+	for (int s = 0; s < MIGCTL_NR_STATES; s++)
 		dist[s] = -1;
 	dist[from] = 0;
 	queue[tail++] = from;
@@ -83,7 +83,7 @@ static int distance(uint64_t flags, enum mig_state from, enum mig_state to)
 			return dist[cur];
 		if (cur != (int)from && !interior_ok(from, cur))
 			continue;
-		for (int next = 0; next < MIG_NR_STATES; next++) {
+		for (int next = 0; next < MIGCTL_NR_STATES; next++) {
 			if (dist[next] >= 0 || !legal(flags, cur, next))
 				continue;
 			dist[next] = dist[cur] + 1;
@@ -95,21 +95,21 @@ static int distance(uint64_t flags, enum mig_state from, enum mig_state to)
 
 static void check_all_paths(uint64_t flags)
 {
-	for (int from = 0; from < MIG_NR_STATES; from++) {
-		for (int to = 0; to < MIG_NR_STATES; to++) {
-			enum mig_state path[MIG_PATH_MAX];
-			bool ok_ends = mig_state_supported(flags, from) &&
-				       mig_state_supported(flags, to);
+	for (int from = 0; from < MIGCTL_NR_STATES; from++) {
+		for (int to = 0; to < MIGCTL_NR_STATES; to++) {
+			enum migctl_state path[MIGCTL_ARCS_MAX];
+			bool ok_ends = migctl_state_supported(flags, from) &&
+				       migctl_state_supported(flags, to);
 			int want = ok_ends && !blocked(from, to) ? distance(flags, from, to) : -1;
 			size_t len;
-			int r = mig_state_path(flags, from, to, path, &len);
+			int r = migctl_state_path(flags, from, to, path, &len);
 			bool arcs_ok = true;
-			enum mig_state cur = from;
+			enum migctl_state cur = from;
 
 			if (want < 0) {
 				CHECK_EQ_INT(r, -EINVAL, "flags 0x%llx: %s -> %s refused",
-					     (unsigned long long)flags, mig_state_name(from),
-					     mig_state_name(to));
+					     (unsigned long long)flags, migctl_state_name(from),
+					     migctl_state_name(to));
 				continue;
 			}
 			for (size_t i = 0; r == 0 && i < len; i++) {
@@ -117,10 +117,10 @@ static void check_all_paths(uint64_t flags)
 				arcs_ok &= i + 1 == len || interior_ok(from, path[i]);
 				cur = path[i];
 			}
-			CHECK(r == 0 && (int)len == want && arcs_ok && cur == (enum mig_state)to,
+			CHECK(r == 0 && (int)len == want && arcs_ok && cur == (enum migctl_state)to,
 			      "flags 0x%llx: %s -> %s in %d legal arcs",
-			      (unsigned long long)flags, mig_state_name(from),
-			      mig_state_name(to), want);
+			      (unsigned long long)flags, migctl_state_name(from),
+			      migctl_state_name(to), want);
 		}
 	}
 }
@@ -129,50 +129,50 @@ static void check_kernel_examples(void)
 {
 	/* Combination transitions spelled out in vfio_main.c, all flags on */
 	static const struct {
-		enum mig_state path[MIG_PATH_MAX + 1];
+		enum migctl_state path[MIGCTL_ARCS_MAX + 1];
 		size_t len;
 	} examples[] = {
-		{ { MIG_PRE_COPY, MIG_PRE_COPY_P2P, MIG_STOP_COPY }, 3 },
-		{ { MIG_PRE_COPY, MIG_RUNNING, MIG_RUNNING_P2P, MIG_STOP, MIG_RESUMING }, 5 },
-		{ { MIG_RESUMING, MIG_STOP, MIG_RUNNING_P2P, MIG_RUNNING, MIG_PRE_COPY }, 5 },
-		{ { MIG_RUNNING, MIG_RUNNING_P2P, MIG_STOP, MIG_STOP_COPY }, 4 },
-		{ { MIG_STOP_COPY, MIG_STOP, MIG_RUNNING_P2P, MIG_RUNNING }, 4 },
-		{ { MIG_RUNNING_P2P, MIG_RUNNING, MIG_PRE_COPY }, 3 },
-		{ { MIG_PRE_COPY_P2P, MIG_RUNNING_P2P, MIG_STOP, MIG_RESUMING }, 4 },
+		{ { MIGCTL_STATE_PRE_COPY, MIGCTL_STATE_PRE_COPY_P2P, MIGCTL_STATE_STOP_COPY }, 3 },
+		{ { MIGCTL_STATE_PRE_COPY, MIGCTL_STATE_RUNNING, MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING }, 5 },
+		{ { MIGCTL_STATE_RESUMING, MIGCTL_STATE_STOP, MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY }, 5 },
+		{ { MIGCTL_STATE_RUNNING, MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_STOP, MIGCTL_STATE_STOP_COPY }, 4 },
+		{ { MIGCTL_STATE_STOP_COPY, MIGCTL_STATE_STOP, MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_RUNNING }, 4 },
+		{ { MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY }, 3 },
+		{ { MIGCTL_STATE_PRE_COPY_P2P, MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING }, 4 },
 	};
 
 	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
-		enum mig_state path[MIG_PATH_MAX];
+		enum migctl_state path[MIGCTL_ARCS_MAX];
 		size_t len, n = examples[i].len;
-		int r = mig_state_path(ALL, examples[i].path[0], examples[i].path[n - 1],
+		int r = migctl_state_path(ALL, examples[i].path[0], examples[i].path[n - 1],
 				       path, &len);
 		bool same = r == 0 && len == n - 1;
 
 		for (size_t j = 0; same && j < len; j++)
 			same = path[j] == examples[i].path[j + 1];
-		CHECK(same, "kernel example %s -> %s", mig_state_name(examples[i].path[0]),
-		      mig_state_name(examples[i].path[n - 1]));
+		CHECK(same, "kernel example %s -> %s", migctl_state_name(examples[i].path[0]),
+		      migctl_state_name(examples[i].path[n - 1]));
 	}
 }
 
 static void check_without_p2p(void)
 {
-	enum mig_state path[MIG_PATH_MAX];
+	enum migctl_state path[MIGCTL_ARCS_MAX];
 	size_t len;
 
 	/* Unsupported intermediate states are skipped, as the kernel does */
-	CHECK(mig_state_path(MIG_FLAG_STOP_COPY, MIG_RUNNING, MIG_STOP, path, &len) == 0 &&
-		      len == 1 && path[0] == MIG_STOP,
+	CHECK(migctl_state_path(MIGCTL_FLAG_STOP_COPY, MIGCTL_STATE_RUNNING, MIGCTL_STATE_STOP, path, &len) == 0 &&
+		      len == 1 && path[0] == MIGCTL_STATE_STOP,
 	      "RUNNING -> STOP is direct without P2P");
-	CHECK(mig_state_path(MIG_FLAG_STOP_COPY | MIG_FLAG_PRE_COPY, MIG_PRE_COPY,
-			     MIG_STOP_COPY, path, &len) == 0 &&
-		      len == 1 && path[0] == MIG_STOP_COPY,
+	CHECK(migctl_state_path(MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_PRE_COPY, MIGCTL_STATE_PRE_COPY,
+			     MIGCTL_STATE_STOP_COPY, path, &len) == 0 &&
+		      len == 1 && path[0] == MIGCTL_STATE_STOP_COPY,
 	      "PRE_COPY -> STOP_COPY is direct without P2P");
-	CHECK_EQ_INT(mig_state_path(ALL, MIG_STOP_COPY, MIG_PRE_COPY, path, &len), -EINVAL,
+	CHECK_EQ_INT(migctl_state_path(ALL, MIGCTL_STATE_STOP_COPY, MIGCTL_STATE_PRE_COPY, path, &len), -EINVAL,
 		     "STOP_COPY -> PRE_COPY is blocked");
-	CHECK_EQ_INT(mig_state_path(ALL, MIG_RUNNING, MIG_ERROR, path, &len), -EINVAL,
+	CHECK_EQ_INT(migctl_state_path(ALL, MIGCTL_STATE_RUNNING, MIGCTL_STATE_ERROR, path, &len), -EINVAL,
 		     "ERROR cannot be requested");
-	CHECK(mig_state_path(ALL, MIG_STOP, MIG_STOP, path, &len) == 0 && len == 0,
+	CHECK(migctl_state_path(ALL, MIGCTL_STATE_STOP, MIGCTL_STATE_STOP, path, &len) == 0 && len == 0,
 	      "a state to itself is no arcs");
 }
 
@@ -182,15 +182,15 @@ static void check_names(void)
 		const char *name;
 		int want;
 	} cases[] = {
-		{ "stop", MIG_STOP },
-		{ "RUNNING", MIG_RUNNING },
-		{ "stop_copy", MIG_STOP_COPY },
-		{ "stop-copy", MIG_STOP_COPY },
-		{ "Stop-Copy", MIG_STOP_COPY },
-		{ "pre_copy_p2p", MIG_PRE_COPY_P2P },
-		{ "running-p2p", MIG_RUNNING_P2P },
-		{ "resuming", MIG_RESUMING },
-		{ "error", MIG_ERROR },
+		{ "stop", MIGCTL_STATE_STOP },
+		{ "RUNNING", MIGCTL_STATE_RUNNING },
+		{ "stop_copy", MIGCTL_STATE_STOP_COPY },
+		{ "stop-copy", MIGCTL_STATE_STOP_COPY },
+		{ "Stop-Copy", MIGCTL_STATE_STOP_COPY },
+		{ "pre_copy_p2p", MIGCTL_STATE_PRE_COPY_P2P },
+		{ "running-p2p", MIGCTL_STATE_RUNNING_P2P },
+		{ "resuming", MIGCTL_STATE_RESUMING },
+		{ "error", MIGCTL_STATE_ERROR },
 		{ "", -1 },
 		{ "stopcopy", -1 },
 		{ "stop copy", -1 },
@@ -199,8 +199,8 @@ static void check_names(void)
 	char buf[64];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		enum mig_state s = MIG_NR_STATES;
-		int r = mig_state_parse(cases[i].name, &s);
+		enum migctl_state s = MIGCTL_NR_STATES;
+		int r = migctl_state_parse(cases[i].name, &s);
 
 		if (cases[i].want < 0)
 			CHECK_EQ_INT(r, -EINVAL, "'%s' is not a state", cases[i].name);
@@ -208,17 +208,17 @@ static void check_names(void)
 			CHECK(r == 0 && (int)s == cases[i].want, "'%s' parses",
 			      cases[i].name);
 	}
-	for (int s = 0; s < MIG_NR_STATES; s++) {
-		enum mig_state back;
+	for (int s = 0; s < MIGCTL_NR_STATES; s++) {
+		enum migctl_state back;
 
-		CHECK(mig_state_parse(mig_state_name(s), &back) == 0 && (int)back == s,
-		      "%s round-trips", mig_state_name(s));
+		CHECK(migctl_state_parse(migctl_state_name(s), &back) == 0 && (int)back == s,
+		      "%s round-trips", migctl_state_name(s));
 	}
-	mig_flags_format(ALL, buf, sizeof(buf));
+	migctl_flags_format(ALL, buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "STOP_COPY|P2P|PRE_COPY", "flags 0x7 by name");
-	mig_flags_format(MIG_FLAG_STOP_COPY | 0x100, buf, sizeof(buf));
+	migctl_flags_format(MIGCTL_FLAG_STOP_COPY | 0x100, buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "STOP_COPY|0x100", "unknown flag bits shown in hex");
-	mig_flags_format(0, buf, sizeof(buf));
+	migctl_flags_format(0, buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "", "no flags");
 }
 
@@ -226,11 +226,11 @@ int main(void)
 {
 	static const uint64_t combos[] = {
 		0,
-		MIG_FLAG_STOP_COPY,
-		MIG_FLAG_STOP_COPY | MIG_FLAG_P2P,
-		MIG_FLAG_STOP_COPY | MIG_FLAG_PRE_COPY,
+		MIGCTL_FLAG_STOP_COPY,
+		MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P,
+		MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_PRE_COPY,
 		ALL,
-		MIG_FLAG_P2P | MIG_FLAG_PRE_COPY, /* no STOP_COPY: nothing works */
+		MIGCTL_FLAG_P2P | MIGCTL_FLAG_PRE_COPY, /* no STOP_COPY: nothing works */
 	};
 
 	for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++)

@@ -22,7 +22,7 @@ static void check_name(const char *arg, enum migctl_via via, int want_err,
 		       const char *want_name, enum migctl_via want_via,
 		       const char *want_node_suffix)
 {
-	struct migctl_target t;
+	struct migctl_device_desc t;
 	char node[512];
 	int r = migctl_resolve(&root, arg, via, &t);
 
@@ -83,7 +83,7 @@ static void check_forms(void)
 
 static void check_errors(void)
 {
-	struct migctl_target t;
+	struct migctl_device_desc t;
 	int r;
 
 	check_name("/dev/vfio/vfio", MIGCTL_VIA_AUTO, -EINVAL, NULL, 0, NULL);
@@ -115,7 +115,7 @@ static void check_errors(void)
 
 static void check_identity(void)
 {
-	struct migctl_target t;
+	struct migctl_device_desc t;
 
 	CHECK(migctl_resolve(&root, "3b:00.1", MIGCTL_VIA_AUTO, &t) == 0 &&
 		      t.bus == MIGCTL_BUS_PCI && t.vendor == 0x15b3 &&
@@ -131,7 +131,7 @@ static void check_identity(void)
 
 static void check_list(void)
 {
-	struct migctl_target *list = NULL;
+	struct migctl_device_desc *list = NULL;
 	size_t n = 0;
 	int r = migctl_list(&root, &list, &n);
 

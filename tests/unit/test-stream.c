@@ -200,7 +200,7 @@ static void b_header(struct builder *b, const struct hdr_fields *f)
 }
 
 static const struct hdr_fields mdev_fields = {
-	.created = 1700000000, .flags = MIG_FLAG_STOP_COPY | MIG_FLAG_PRE_COPY,
+	.created = 1700000000, .flags = MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_PRE_COPY,
 	.estimate = 4096, .bus = 2,
 	.strings = { "9.9.9", "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", "mtty",
 		     "mtty-2" },
@@ -273,14 +273,14 @@ struct piece {
 
 static void test_header(struct migctl_stream_header *h)
 {
-	struct migctl_target t = {
+	struct migctl_device_desc t = {
 		.name = "0000:3b:00.1", .bus = MIGCTL_BUS_PCI,
 		.driver = "mlx5_vfio_pci", .vendor = 0x15b3, .device = 0x101e,
 		.subsystem_vendor = 0x15b3, .subsystem_device = 0x0047,
 		.revision = 0x02,
 	};
 
-	if (migctl_stream_header_from_target(h, &t, MIG_FLAG_STOP_COPY, 123456))
+	if (migctl_stream_header_from_desc(h, &t, MIGCTL_FLAG_STOP_COPY, 123456))
 		abort();
 }
 
@@ -477,7 +477,7 @@ static void test_wire_layout(void)
 		.bus = MIGCTL_BUS_MDEV,
 		.name = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001",
 		.driver = "mtty", .mdev_type = "mtty-2",
-		.mig_flags = MIG_FLAG_STOP_COPY | MIG_FLAG_PRE_COPY,
+		.mig_flags = MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_PRE_COPY,
 		.estimate = 4096,
 	};
 	const struct migctl_stream_header *got;
@@ -551,7 +551,7 @@ static void test_header_fields(void)
 	      !strcmp(got->driver, "mlx5_vfio_pci") && got->mdev_type[0] == 0 &&
 	      got->vendor == 0x15b3 && got->device == 0x101e &&
 	      got->subsystem_vendor == 0x15b3 && got->subsystem_device == 0x0047 &&
-	      got->revision == 2 && got->mig_flags == MIG_FLAG_STOP_COPY &&
+	      got->revision == 2 && got->mig_flags == MIGCTL_FLAG_STOP_COPY &&
 	      got->estimate == 123456 && got->created == h.created &&
 	      !strcmp(got->tool_version, MIGCTL_VERSION),
 	      "PCI header round trip: every field");
@@ -1289,11 +1289,11 @@ static void test_identity(void)
 	struct migctl_stream_header h = { .bus = MIGCTL_BUS_MDEV, .driver = "mtty",
 					  .mdev_type = "mtty-1",
 					  .name = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001" };
-	struct migctl_target t = { .bus = MIGCTL_BUS_MDEV, .driver = "mtty",
+	struct migctl_device_desc t = { .bus = MIGCTL_BUS_MDEV, .driver = "mtty",
 				   .mdev_type = "mtty-1",
 				   .name = "c0ffee00-509f-382f-3c1e-e6bfe0fa1002" };
 	struct migctl_stream_header p;
-	struct migctl_target pt = {
+	struct migctl_device_desc pt = {
 		.name = "0000:af:00.1", .bus = MIGCTL_BUS_PCI,
 		.driver = "mlx5_vfio_pci", .vendor = 0x15b3, .device = 0x101e,
 		.subsystem_vendor = 0x15b3, .subsystem_device = 0x0047,

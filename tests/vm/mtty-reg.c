@@ -234,7 +234,7 @@ int main(int argc, char **argv)
 	};
 	enum migctl_via via = MIGCTL_VIA_AUTO;
 	struct vfio_region_info region = { .argsz = sizeof(region) };
-	struct migctl_target target;
+	struct migctl_device_desc target;
 	struct migctl_root root;
 	struct migctl_dev *dev;
 	struct uart u;

@@ -147,7 +147,7 @@ static int device_cmd(const char *cmd, const char *arg, enum migctl_via via,
 		      size_t size)
 {
 	unsigned long long total = 0, pre = 0;
-	struct migctl_target target;
+	struct migctl_device_desc target;
 	struct migctl_root root;
 	struct migctl_dev *dev;
 	int fd = -1, r;
@@ -172,24 +172,24 @@ static int device_cmd(const char *cmd, const char *arg, enum migctl_via via,
 	}
 
 	if (!strcmp(cmd, "resume")) {
-		r = migctl_set_state(dev, MIG_RESUMING, &fd);
+		r = migctl_set_state(dev, MIGCTL_STATE_RESUMING, &fd);
 		if (!r)
 			r = pump(STDIN_FILENO, fd, buf, size, &total);
 		if (fd >= 0)
 			close(fd);
 		if (!r)
-			r = migctl_set_state(dev, MIG_STOP, &fd);
+			r = migctl_set_state(dev, MIGCTL_STATE_STOP, &fd);
 		if (!r)
-			r = migctl_set_state(dev, MIG_RUNNING, &fd);
+			r = migctl_set_state(dev, MIGCTL_STATE_RUNNING, &fd);
 	} else {
 		if (!strcmp(cmd, "precopy")) {
-			r = migctl_set_state(dev, MIG_PRE_COPY, &fd);
+			r = migctl_set_state(dev, MIGCTL_STATE_PRE_COPY, &fd);
 			if (!r)
 				r = precopy(fd, buf, size, &pre);
 			if (!r)
-				r = migctl_set_state(dev, MIG_STOP_COPY, &(int){ -1 });
+				r = migctl_set_state(dev, MIGCTL_STATE_STOP_COPY, &(int){ -1 });
 		} else {
-			r = migctl_set_state(dev, MIG_STOP_COPY, &fd);
+			r = migctl_set_state(dev, MIGCTL_STATE_STOP_COPY, &fd);
 		}
 		if (!r)
 			r = pump(fd, STDOUT_FILENO, buf, size, &total);
@@ -198,7 +198,7 @@ static int device_cmd(const char *cmd, const char *arg, enum migctl_via via,
 		if (!r && !strcmp(cmd, "precopy"))
 			fprintf(stderr, "stopcopy %llu\n", total);
 		if (!r)
-			r = migctl_set_state(dev, MIG_STOP, &fd);
+			r = migctl_set_state(dev, MIGCTL_STATE_STOP, &fd);
 	}
 	migctl_dev_close(dev);
 	free(buf);
