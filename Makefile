@@ -64,7 +64,7 @@ $(B)/%.o: %.c
 # The core and the generic helpers it shares with the front end
 $(B)/libmigctl.a: $(LIB_OBJS) $(SHARED_OBJS)
 	$(quiet) AR $@
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/vfio-migctl: $(CLI_OBJS) $(B)/libmigctl.a
 	$(quiet) LD $@

@@ -41,7 +41,9 @@ static int open_framed(struct migctl_stream_reader *reader, int fd)
 	int r = migctl_stream_reader_open(reader, fd, &cli_cancel);
 
 	if (r == -EBADMSG)
-		cli_error("%s", migctl_stream_reader_error(reader));
+		cli_error("%s%s", migctl_stream_reader_error(reader),
+			  reader->error.fault == MIGCTL_STREAM_NOT_FRAMED ?
+				  "; for a bare kernel stream use --raw" : "");
 	else if (r)
 		return cli_fail(STAGE_STREAM, r, "reading the stream");
 	return r ? EXIT_STREAM : EXIT_OK;

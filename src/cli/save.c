@@ -12,22 +12,6 @@
 #include "outfile.h"
 #include "stream.h"
 
-/* The framed format: its HEADER waits for the flags the engine learns */
-struct framed {
-	struct migctl_stream_writer writer; /* first: the sink's ctx */
-	struct migctl_stream_header header;
-	int fd;
-};
-
-static int framed_begin(void *ctx, uint64_t mig_flags, uint64_t estimate)
-{
-	struct framed *f = ctx;
-
-	f->header.mig_flags = mig_flags;
-	f->header.estimate = estimate;
-	return migctl_stream_writer_init(&f->writer, f->fd, &f->header, &cli_cancel);
-}
-
 static const struct argp_option save_options[] = {
 	{ "output", 'o', "FILE", 0, "Write to FILE (mode 0600, atomically) instead of stdout", 0 },
 	{ "force", OPT_FORCE, NULL, 0, "Replace an existing FILE", 0 },
@@ -60,7 +44,8 @@ int cmd_save(int argc, char **argv)
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
 	struct migctl_xfer_result res;
-	struct framed framed = { .fd = STDOUT_FILENO };
+	struct migctl_stream_writer writer = { 0 };
+	struct migctl_stream_header header;
 	struct outfile of;
 	struct migctl_sink sink;
 	struct migctl_dev *dev;
@@ -81,7 +66,7 @@ int cmd_save(int argc, char **argv)
 		}
 		if (r)
 			return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
-		ep.fd = framed.fd = of.fd;
+		ep.fd = of.fd;
 	}
 
 	status = cli_open_device(a.pos[0], &dev);
@@ -96,21 +81,21 @@ int cmd_save(int argc, char **argv)
 	if (a.raw) {
 		migctl_fd_sink(&ep, &sink);
 	} else {
-		r = migctl_stream_header_from_desc(&framed.header, migctl_dev_desc(dev),
-						     0, 0);
+		r = migctl_stream_header_from_desc(&header, migctl_dev_desc(dev), 0, 0);
+		if (!r)
+			r = migctl_stream_writer_init(&writer, ep.fd, &header, &cli_cancel);
 		if (r) {
 			migctl_dev_close(dev);
 			if (a.file)
 				outfile_abort(&of);
 			return cli_fail(STAGE_QUERY, r, "describing the device");
 		}
-		migctl_stream_writer_sink(&framed.writer, &sink);
-		sink.begin = framed_begin;
+		migctl_stream_writer_sink(&writer, &sink);
 	}
 	r = migctl_save(dev, &a.opts, &sink, &res);
 	migctl_dev_close(dev);
 	if (!a.raw)
-		migctl_stream_writer_close(&framed.writer);
+		migctl_stream_writer_close(&writer);
 
 	if (a.file) {
 		if (!r) {

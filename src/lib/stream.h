@@ -4,9 +4,9 @@
  * a device's migration data.  The wire layout and its stability promise are
  * in man/vfio-migctl-stream.5; this is the codec.
  *
- * Writing: migctl_stream_writer_init() emits the preamble and HEADER, the
- * sink from migctl_stream_writer_sink() emits one data record per write
- * (split at 16 MiB), and its finish() emits END.
+ * Writing: migctl_stream_writer_init() prepares, the sink from
+ * migctl_stream_writer_sink() emits the preamble and HEADER at begin(), one
+ * data record per write (split at 16 MiB), and END at finish().
  *
  * Reading: migctl_stream_reader_open() checks the preamble and HEADER; the
  * source from migctl_stream_reader_source() hands out only bytes of records
@@ -63,7 +63,7 @@ struct migctl_stream_header {
  * creation time now.  -ENAMETOOLONG if a name does not fit.
  */
 int migctl_stream_header_from_desc(struct migctl_stream_header *h,
-				     const struct migctl_device_desc *t,
+				     const struct migctl_device_desc *d,
 				     uint64_t mig_flags, uint64_t estimate);
 
 /*
@@ -83,29 +83,32 @@ struct XXH3_state_s;
 struct migctl_stream_writer {
 	int fd;
 	volatile sig_atomic_t *cancel;
+	struct migctl_stream_header header;
 	struct XXH3_state_s *rec;    /* checksum of the record being written */
 	struct XXH3_state_s *digest; /* XXH3-128 of all data bytes */
 	uint64_t seq;                /* number of the next record */
-	uint64_t offset;             /* bytes written so far */
 	uint64_t data_bytes;
+	bool begun;                  /* preamble and HEADER written */
 	bool stopcopy;               /* STOP_COPY data written: no PRE_COPY after */
 	bool finished;
 	int err;                     /* sticky: after a failed write the stream is broken */
 };
 
 /*
- * Write the preamble and the HEADER record for @h to @fd.  On failure
- * everything is released (closing is still allowed).  -EINVAL if @h holds
- * a name that cannot be encoded; write errors as -errno.
+ * Prepare to write a stream with header @h (copied) to @fd.  Nothing is
+ * written yet: the sink's begin() does that.  -EINVAL if @h holds a name
+ * that cannot be encoded; -ENOMEM.  On failure closing is still allowed.
  */
 int migctl_stream_writer_init(struct migctl_stream_writer *w, int fd,
 			      const struct migctl_stream_header *h,
 			      volatile sig_atomic_t *cancel);
 /*
- * A sink for migctl_save(): each write() emits PRE_COPY or STOP_COPY data
- * records at once (nothing is held back), finish() emits END.  PRE_COPY
- * data after STOP_COPY data, RESUMING, or a write after finish() is -EINVAL.
- * A write error is sticky.
+ * A sink for migctl_save().  begin() writes the preamble and the HEADER,
+ * with the migration flags and estimate the engine read from the device;
+ * each write() emits PRE_COPY or STOP_COPY data records at once (nothing
+ * is held back); finish() emits END.  PRE_COPY data after STOP_COPY data,
+ * RESUMING, a write before begin() or after finish() is -EINVAL.  A write
+ * error is sticky.
  */
 void migctl_stream_writer_sink(struct migctl_stream_writer *w,
 			       struct migctl_sink *sink);
@@ -114,7 +117,14 @@ void migctl_stream_writer_close(struct migctl_stream_writer *w);
 
 /* ---- reader */
 
+/* What kind of problem -EBADMSG was: callers may add a hint for some */
+enum migctl_stream_fault {
+	MIGCTL_STREAM_INVALID,    /* a framed stream that does not verify */
+	MIGCTL_STREAM_NOT_FRAMED, /* no magic: not this format at all (a bare kernel stream?) */
+};
+
 struct migctl_stream_error {
+	enum migctl_stream_fault fault;
 	uint64_t offset; /* from the stream's start: the bad record or field */
 	char msg[256];   /* "record 3 at byte 1048620: checksum mismatch" */
 };
@@ -174,6 +184,8 @@ int migctl_stream_scan(struct migctl_stream_reader *r,
 		       struct migctl_stream_stats *st);
 /* The reason for the last -EBADMSG, "" if none */
 const char *migctl_stream_reader_error(const struct migctl_stream_reader *r);
+/* True if @buf (the first @len bytes of a stream) starts with the magic */
+bool migctl_stream_is_framed(const void *buf, size_t len);
 void migctl_stream_reader_close(struct migctl_stream_reader *r);
 
 #endif /* MIGCTL_STREAM_H */

@@ -86,6 +86,8 @@ static void send_framed(int fd)
 	header(&h);
 	r = migctl_stream_writer_init(&w, fd, &h, NULL);
 	migctl_stream_writer_sink(&w, &sink);
+	if (!r)
+		r = sink.begin(sink.ctx, h.mig_flags, h.estimate);
 	for (size_t i = 0; i < chunks && !r; i++)
 		r = sink.write(sink.ctx, MIGCTL_PHASE_STOP_COPY, buf, CHUNK);
 	if (!r)

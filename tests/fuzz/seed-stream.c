@@ -43,6 +43,8 @@ static int seed(const char *dir, const char *name,
 		if (!ret)
 			ret = migctl_stream_writer_init(&w, fd, &h, NULL);
 		migctl_stream_writer_sink(&w, &sink);
+		if (!ret)
+			ret = sink.begin(sink.ctx, h.mig_flags, h.estimate);
 		for (size_t i = 0; i < n && !ret; i++)
 			ret = sink.write(sink.ctx, p[i].phase, data, p[i].len);
 		if (!ret)

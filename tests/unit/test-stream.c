@@ -299,6 +299,7 @@ static int write_stream(const struct piece *pieces, size_t n,
 	if (ret)
 		return ret;
 	migctl_stream_writer_sink(&w, &sink);
+	ret = sink.begin(sink.ctx, h.mig_flags, h.estimate);
 	for (size_t i = 0; i < n && !ret; i++) {
 		ret = sink.write(sink.ctx, pieces[i].phase, data + off, pieces[i].len);
 		off += pieces[i].len;
@@ -493,6 +494,8 @@ static void test_wire_layout(void)
 	ret = migctl_stream_writer_init(&w, fd, &h, NULL);
 	migctl_stream_writer_sink(&w, &sink);
 	if (!ret)
+		ret = sink.begin(sink.ctx, h.mig_flags, h.estimate);
+	if (!ret)
 		ret = sink.write(sink.ctx, MIGCTL_PHASE_PRE_COPY, data, 100);
 	if (!ret)
 		ret = sink.write(sink.ctx, MIGCTL_PHASE_STOP_COPY, data + 100, 200);
@@ -666,7 +669,7 @@ static void test_flip_messages(void)
 		if (cases[c].rec < 0) {
 			off = cases[c].at;
 			snprintf(want, sizeof(want), "%s",
-				 cases[c].at < 8 ? "not a vfio-migctl stream (no magic); for a bare kernel stream use --raw"
+				 cases[c].at < 8 ? "not a vfio-migctl stream (no magic)"
 						 : "preamble checksum mismatch");
 		} else {
 			off = spans[cases[c].rec].start + cases[c].at;
@@ -779,6 +782,8 @@ static void test_pipe(void)
 		test_header(&h);
 		ret = migctl_stream_writer_init(&w, fds[1], &h, NULL);
 		migctl_stream_writer_sink(&w, &sink);
+		if (!ret)
+			ret = sink.begin(sink.ctx, h.mig_flags, h.estimate);
 		while (!ret && off < total) {
 			size_t len = step < total - off ? step : total - off;
 
@@ -1162,9 +1167,22 @@ static void test_preamble_and_header(void)
 	for (int i = 0; i < 1000; i++)
 		mem_add(&out, "junk", 4);
 	out.p[1] = 'X';
-	ret = read_mem(&out, 2, NULL, err, sizeof(err));
-	CHECK(ret == -EBADMSG && strstr(err, "use --raw"),
-	      "a bare kernel stream: names --raw: \"%s\"", err);
+	{
+		struct migctl_stream_reader r;
+		int fd = mem_fd(out.p, out.len);
+
+		ret = migctl_stream_reader_open(&r, fd, NULL);
+		CHECK(ret == -EBADMSG && r.error.fault == MIGCTL_STREAM_NOT_FRAMED &&
+		      !strstr(migctl_stream_reader_error(&r), "--"),
+		      "a bare kernel stream: NOT_FRAMED, no CLI option named: \"%s\"",
+		      migctl_stream_reader_error(&r));
+		migctl_stream_reader_close(&r);
+		close(fd);
+	}
+	CHECK(!migctl_stream_is_framed(out.p, out.len) &&
+	      migctl_stream_is_framed(MIGCTL_STREAM_MAGIC, MIGCTL_STREAM_MAGIC_SIZE) &&
+	      !migctl_stream_is_framed(MIGCTL_STREAM_MAGIC, MIGCTL_STREAM_MAGIC_SIZE - 1),
+	      "migctl_stream_is_framed() looks at the whole magic");
 	mem_free(&out);
 
 	b_init(&b, 1);
@@ -1340,7 +1358,7 @@ static void test_writer_errors(void)
 	struct migctl_stream_writer w;
 	struct migctl_sink sink;
 	struct mem s = { 0 }, out = { 0 };
-	int fds[2], fd, ret, r2, r3;
+	int fds[2], fd, ret, r1, r2, r3;
 	struct stat stb;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -1350,17 +1368,23 @@ static void test_writer_errors(void)
 	ret = migctl_stream_writer_init(&w, fds[1], &h, NULL);
 	close(fds[0]);
 	migctl_stream_writer_sink(&w, &sink);
+	r1 = sink.begin(sink.ctx, h.mig_flags, h.estimate);
 	r2 = sink.write(sink.ctx, MIGCTL_PHASE_STOP_COPY, "abc", 3);
 	r3 = sink.finish(sink.ctx);
-	CHECK(ret == 0 && r2 == -EPIPE && r3 == -EPIPE,
-	      "reader gone: write and finish return EPIPE");
+	CHECK(ret == 0 && r1 == -EPIPE && r2 == -EPIPE && r3 == -EPIPE,
+	      "reader gone: begin, write and finish return EPIPE");
 	migctl_stream_writer_close(&w);
 	migctl_stream_writer_close(&w);
 	close(fds[1]);
 
 	fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
 	ret = migctl_stream_writer_init(&w, fd, &h, NULL);
-	CHECK_EQ_INT(ret, -ENOSPC, "/dev/full: init returns ENOSPC");
+	migctl_stream_writer_sink(&w, &sink);
+	CHECK_EQ_INT(sink.write(sink.ctx, MIGCTL_PHASE_STOP_COPY, "x", 1), -EINVAL,
+		     "data before begin(): EINVAL");
+	if (!ret)
+		ret = sink.begin(sink.ctx, h.mig_flags, h.estimate);
+	CHECK_EQ_INT(ret, -ENOSPC, "/dev/full: begin returns ENOSPC");
 	migctl_stream_writer_close(&w);
 	close(fd);
 
@@ -1374,6 +1398,8 @@ static void test_writer_errors(void)
 
 	ret = migctl_stream_writer_init(&w, fd, &h, NULL);
 	migctl_stream_writer_sink(&w, &sink);
+	if (!ret)
+		ret = sink.begin(sink.ctx, h.mig_flags, h.estimate);
 	if (!ret)
 		ret = sink.write(sink.ctx, MIGCTL_PHASE_PRE_COPY, "ab", 2);
 	if (!ret)

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The framed stream format, man/vfio-migctl-stream.5.  Every integer is
- * encoded byte by byte in little-endian order; nothing is memcpy'd as a
- * struct.  A reader never hands out a byte of a record before that whole
- * record's checksum has been verified, and never allocates more than the
- * bound for the record type it was told, after checking it.
+ * The framing of vfio-migctl-stream(5): preamble, checksummed and numbered
+ * records, and the END record, written and read.  A reader never hands out
+ * a byte of a record before that whole record's checksum has been
+ * verified, and never allocates more than the bound for the record type it
+ * was told, after checking it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <xxhash.h>
 /*
@@ -26,13 +25,8 @@
 #endif
 
 #include "fdio.h"
-#include "stream.h"
+#include "stream-wire.h"
 
-#ifndef MIGCTL_VERSION
-#error "MIGCTL_VERSION must come from the build"
-#endif
-_Static_assert(sizeof(MIGCTL_VERSION) <= MIGCTL_NAME_MAX,
-	       "MIGCTL_VERSION does not fit the header's tool version");
 _Static_assert(sizeof(MIGCTL_STREAM_MAGIC) == MIGCTL_STREAM_MAGIC_SIZE + 1,
 	       "the magic is 8 bytes");
 
@@ -48,23 +42,6 @@ _Static_assert(sizeof(MIGCTL_STREAM_MAGIC) == MIGCTL_STREAM_MAGIC_SIZE + 1,
 #define REC_CHECKSUM 16
 #define REC_CHECKED 16
 
-/* HEADER payload, version 1: fixed fields, then four strings (u16 length + bytes) */
-#define HDR_CREATED 0
-#define HDR_MIG_FLAGS 8
-#define HDR_ESTIMATE 16
-#define HDR_BUS 24
-#define HDR_VENDOR 26
-#define HDR_DEVICE 28
-#define HDR_SUBVENDOR 30
-#define HDR_SUBDEVICE 32
-#define HDR_REVISION 34
-#define HDR_STRINGS 36
-#define HDR_ENCODED_MAX (HDR_STRINGS + 4 * (2 + MIGCTL_NAME_MAX - 1))
-
-#define WIRE_BUS_OTHER 0
-#define WIRE_BUS_PCI 1
-#define WIRE_BUS_MDEV 2
-
 /* END payload, version 1 */
 #define END_DATA_BYTES 0
 #define END_RECORDS 8
@@ -79,39 +56,6 @@ _Static_assert(sizeof(MIGCTL_STREAM_MAGIC) == MIGCTL_STREAM_MAGIC_SIZE + 1,
 #define HASH_BLOCK (128u << 10)
 /* Unbuffered reads (skipped records, scan) go through a stack chunk */
 #define DISCARD_CHUNK (64u << 10)
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static bool is_data(uint16_t type)
 {
@@ -171,151 +115,7 @@ static void hash_payload(XXH3_state_t *rec, XXH3_state_t *digest,
 	}
 }
 
-/* Only printable ASCII: inspect prints these names to a terminal */
-static bool printable(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e)
-			return false;
-	return true;
-}
-
-static int copy_name(char *dst, const char *src)
-{
-	size_t n = strnlen(src, MIGCTL_NAME_MAX);
-
-	if (n == MIGCTL_NAME_MAX)
-		return -ENAMETOOLONG;
-	memcpy(dst, src, n + 1);
-	return 0;
-}
-
-int migctl_stream_header_from_desc(struct migctl_stream_header *h,
-				     const struct migctl_device_desc *t,
-				     uint64_t mig_flags, uint64_t estimate)
-{
-	int ret;
-
-	memset(h, 0, sizeof(*h));
-	memcpy(h->tool_version, MIGCTL_VERSION, sizeof(MIGCTL_VERSION));
-	h->created = (uint64_t)time(NULL);
-	h->bus = t->bus;
-	ret = copy_name(h->name, t->name);
-	if (!ret)
-		ret = copy_name(h->driver, t->driver);
-	if (!ret)
-		ret = copy_name(h->mdev_type, t->mdev_type);
-	if (ret)
-		return ret;
-	h->vendor = t->vendor;
-	h->device = t->device;
-	h->subsystem_vendor = t->subsystem_vendor;
-	h->subsystem_device = t->subsystem_device;
-	h->revision = t->revision;
-	h->mig_flags = mig_flags;
-	h->estimate = estimate;
-	return 0;
-}
-
-/* ---- identity */
-
-static void describe(char *buf, size_t len, enum migctl_bus bus,
-		     const char *driver, const char *mdev_type, uint16_t vendor,
-		     uint16_t device, uint16_t subvendor, uint16_t subdevice)
-{
-	const char *drv = driver[0] ? driver : "none";
-
-	switch (bus) {
-	case MIGCTL_BUS_PCI:
-		snprintf(buf, len,
-			 "PCI %04x:%04x subsystem %04x:%04x (driver %s)",
-			 vendor, device, subvendor, subdevice, drv);
-		break;
-	case MIGCTL_BUS_MDEV:
-		snprintf(buf, len, "mdev type %s (driver %s)", mdev_type, drv);
-		break;
-	default:
-		snprintf(buf, len, "other-bus device (driver %s)", drv);
-		break;
-	}
-}
-
-int migctl_stream_identity_check(const struct migctl_stream_header *h,
-				 const struct migctl_device_desc *dst, char *why,
-				 size_t len)
-{
-	char from[160], to[160];
-	bool same = h->bus == dst->bus && !strcmp(h->driver, dst->driver);
-
-	if (same && h->bus == MIGCTL_BUS_PCI)
-		same = h->vendor == dst->vendor && h->device == dst->device &&
-		       h->subsystem_vendor == dst->subsystem_vendor &&
-		       h->subsystem_device == dst->subsystem_device;
-	if (same && h->bus == MIGCTL_BUS_MDEV)
-		same = !strcmp(h->mdev_type, dst->mdev_type);
-	if (same) {
-		if (len)
-			why[0] = '\0';
-		return 0;
-	}
-
-	describe(from, sizeof(from), h->bus, h->driver, h->mdev_type, h->vendor,
-		 h->device, h->subsystem_vendor, h->subsystem_device);
-	describe(to, sizeof(to), dst->bus, dst->driver, dst->mdev_type,
-		 dst->vendor, dst->device, dst->subsystem_vendor,
-		 dst->subsystem_device);
-	if (len)
-		snprintf(why, len, "stream is from %s, device is %s", from, to);
-	return -EBADMSG;
-}
-
 /* ---- writer */
-
-static int put_string(uint8_t *p, size_t *off, const char *s)
-{
-	size_t n = strnlen(s, MIGCTL_NAME_MAX);
-
-	if (n == MIGCTL_NAME_MAX || !printable(s, n))
-		return -EINVAL;
-	put16(p + *off, (uint16_t)n);
-	memcpy(p + *off + 2, s, n);
-	*off += 2 + n;
-	return 0;
-}
-
-static int encode_header(const struct migctl_stream_header *h,
-			 uint8_t p[HDR_ENCODED_MAX], size_t *len)
-{
-	uint16_t bus = WIRE_BUS_OTHER;
-	size_t off = HDR_STRINGS;
-	int ret;
-
-	if (h->bus == MIGCTL_BUS_PCI)
-		bus = WIRE_BUS_PCI;
-	else if (h->bus == MIGCTL_BUS_MDEV)
-		bus = WIRE_BUS_MDEV;
-
-	put64(p + HDR_CREATED, h->created);
-	put64(p + HDR_MIG_FLAGS, h->mig_flags);
-	put64(p + HDR_ESTIMATE, h->estimate);
-	put16(p + HDR_BUS, bus);
-	put16(p + HDR_VENDOR, h->vendor);
-	put16(p + HDR_DEVICE, h->device);
-	put16(p + HDR_SUBVENDOR, h->subsystem_vendor);
-	put16(p + HDR_SUBDEVICE, h->subsystem_device);
-	p[HDR_REVISION] = h->revision;
-	p[HDR_REVISION + 1] = 0;
-
-	ret = put_string(p, &off, h->tool_version);
-	if (!ret)
-		ret = put_string(p, &off, h->name);
-	if (!ret)
-		ret = put_string(p, &off, h->driver);
-	if (!ret)
-		ret = put_string(p, &off, h->mdev_type);
-	*len = off;
-	return ret;
-}
 
 static int emit(struct migctl_stream_writer *w, uint16_t type,
 		const void *payload, uint32_t len)
@@ -338,7 +138,6 @@ static int emit(struct migctl_stream_writer *w, uint16_t type,
 	if (ret)
 		return w->err = ret;
 	w->seq++;
-	w->offset += sizeof(hdr) + len;
 	return 0;
 }
 
@@ -346,38 +145,51 @@ int migctl_stream_writer_init(struct migctl_stream_writer *w, int fd,
 			      const struct migctl_stream_header *h,
 			      volatile sig_atomic_t *cancel)
 {
-	uint8_t pre[MIGCTL_STREAM_PREAMBLE_SIZE], hdr[HDR_ENCODED_MAX];
+	uint8_t hdr[STREAM_HEADER_ENCODED_MAX];
 	size_t len;
 	int ret;
 
 	memset(w, 0, sizeof(*w));
 	w->fd = fd;
 	w->cancel = cancel;
-	ret = encode_header(h, hdr, &len);
+	w->header = *h;
+	/* A name that cannot be encoded is refused now, before any device work */
+	ret = stream_header_encode(h, hdr, &len);
 	if (ret)
 		return ret;
 	w->rec = XXH3_createState();
 	w->digest = XXH3_createState();
 	if (!w->rec || !w->digest) {
-		ret = -ENOMEM;
-		goto fail;
+		migctl_stream_writer_close(w);
+		return -ENOMEM;
 	}
 	XXH3_128bits_reset(w->digest);
+	return 0;
+}
 
+/* The sink's begin(): the header records what the engine learnt */
+static int writer_begin(void *ctx, uint64_t mig_flags, uint64_t estimate)
+{
+	struct migctl_stream_writer *w = ctx;
+	uint8_t pre[MIGCTL_STREAM_PREAMBLE_SIZE], hdr[STREAM_HEADER_ENCODED_MAX];
+	size_t len;
+	int ret;
+
+	if (w->begun)
+		return -EINVAL;
+	w->begun = true;
+	w->header.mig_flags = mig_flags;
+	w->header.estimate = estimate;
+	ret = stream_header_encode(&w->header, hdr, &len);
+	if (ret)
+		return w->err = ret;
 	memcpy(pre, MIGCTL_STREAM_MAGIC, MIGCTL_STREAM_MAGIC_SIZE);
 	put32(pre + PRE_VERSION, MIGCTL_STREAM_VERSION);
 	put32(pre + PRE_CHECK, (uint32_t)XXH3_64bits(pre, PRE_CHECK));
-	ret = write_all(fd, pre, sizeof(pre), cancel);
+	ret = write_all(w->fd, pre, sizeof(pre), w->cancel);
 	if (ret)
-		goto fail;
-	w->offset = sizeof(pre);
-	ret = emit(w, MIGCTL_REC_HEADER, hdr, (uint32_t)len);
-	if (ret)
-		goto fail;
-	return 0;
-fail:
-	migctl_stream_writer_close(w);
-	return ret;
+		return w->err = ret;
+	return emit(w, MIGCTL_REC_HEADER, hdr, (uint32_t)len);
 }
 
 static int writer_write(void *ctx, enum migctl_phase phase, const void *buf,
@@ -389,7 +201,7 @@ static int writer_write(void *ctx, enum migctl_phase phase, const void *buf,
 
 	if (w->err)
 		return w->err;
-	if (w->finished)
+	if (!w->begun || w->finished)
 		return -EINVAL;
 	switch (phase) {
 	case MIGCTL_PHASE_PRE_COPY:
@@ -427,7 +239,7 @@ static int writer_finish(void *ctx)
 
 	if (w->err)
 		return w->err;
-	if (w->finished)
+	if (!w->begun || w->finished)
 		return -EINVAL;
 	w->finished = true;
 	d = XXH3_128bits_digest(w->digest);
@@ -442,6 +254,7 @@ void migctl_stream_writer_sink(struct migctl_stream_writer *w,
 			       struct migctl_sink *sink)
 {
 	*sink = (struct migctl_sink){
+		.begin = writer_begin,
 		.write = writer_write,
 		.finish = writer_finish,
 		.ctx = w,
@@ -464,7 +277,7 @@ struct record {
 	uint32_t len;
 };
 
-static int fail(struct migctl_stream_reader *r, int err)
+static int reader_fail(struct migctl_stream_reader *r, int err)
 {
 	if (!r->err)
 		r->err = err;
@@ -482,7 +295,7 @@ bad(struct migctl_stream_reader *r, uint64_t offset, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->error.msg, sizeof(r->error.msg), fmt, ap);
 	va_end(ap);
-	return fail(r, -EBADMSG);
+	return reader_fail(r, -EBADMSG);
 }
 
 static int __attribute__((format(printf, 3, 4)))
@@ -503,7 +316,7 @@ bad_record(struct migctl_stream_reader *r, const struct record *rec,
 		vsnprintf(r->error.msg + n, size - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
-	return fail(r, -EBADMSG);
+	return reader_fail(r, -EBADMSG);
 }
 
 static int get(struct migctl_stream_reader *r, void *buf, size_t len,
@@ -512,7 +325,7 @@ static int get(struct migctl_stream_reader *r, void *buf, size_t len,
 	int ret = read_full(r->fd, buf, len, got, r->cancel);
 
 	r->offset += *got;
-	return ret ? fail(r, ret) : 0;
+	return ret ? reader_fail(r, ret) : 0;
 }
 
 static int truncated(struct migctl_stream_reader *r, const struct record *rec)
@@ -531,7 +344,7 @@ static int read_kept(struct migctl_stream_reader *r, const struct record *rec)
 		r->buf_size = 0;
 		r->buf = malloc(rec->len);
 		if (!r->buf)
-			return fail(r, -ENOMEM);
+			return reader_fail(r, -ENOMEM);
 		r->buf_size = rec->len;
 	}
 	ret = get(r, r->buf, rec->len, &got);
@@ -629,70 +442,6 @@ static int read_record(struct migctl_stream_reader *r, struct record *rec,
 	return 0;
 }
 
-static int read_string(struct migctl_stream_reader *r, const struct record *rec,
-		       size_t *off, char *dst, const char *what)
-{
-	const uint8_t *p = r->buf;
-	size_t n;
-
-	if (*off + 2 > rec->len)
-		return bad_record(r, rec, "header ends before the %s", what);
-	n = get16(p + *off);
-	*off += 2;
-	if (n >= MIGCTL_NAME_MAX)
-		return bad_record(r, rec, "header: %s is %zu bytes long, the limit is %d",
-				  what, n, MIGCTL_NAME_MAX - 1);
-	if (*off + n > rec->len)
-		return bad_record(r, rec, "header ends inside the %s", what);
-	if (!printable((const char *)p + *off, n))
-		return bad_record(r, rec, "header: %s is not printable ASCII", what);
-	memcpy(dst, p + *off, n);
-	dst[n] = '\0';
-	*off += n;
-	return 0;
-}
-
-static int parse_header(struct migctl_stream_reader *r, const struct record *rec)
-{
-	struct migctl_stream_header *h = &r->header;
-	const uint8_t *p = r->buf;
-	size_t off = HDR_STRINGS;
-	int ret;
-
-	if (rec->len < HDR_STRINGS)
-		return bad_record(r, rec, "header too short (%" PRIu32 " bytes)",
-				  rec->len);
-	h->created = get64(p + HDR_CREATED);
-	h->mig_flags = get64(p + HDR_MIG_FLAGS);
-	h->estimate = get64(p + HDR_ESTIMATE);
-	switch (get16(p + HDR_BUS)) {
-	case WIRE_BUS_PCI:
-		h->bus = MIGCTL_BUS_PCI;
-		break;
-	case WIRE_BUS_MDEV:
-		h->bus = MIGCTL_BUS_MDEV;
-		break;
-	default:
-		h->bus = MIGCTL_BUS_OTHER;
-		break;
-	}
-	h->vendor = get16(p + HDR_VENDOR);
-	h->device = get16(p + HDR_DEVICE);
-	h->subsystem_vendor = get16(p + HDR_SUBVENDOR);
-	h->subsystem_device = get16(p + HDR_SUBDEVICE);
-	h->revision = p[HDR_REVISION];
-
-	ret = read_string(r, rec, &off, h->tool_version, "tool version");
-	if (!ret)
-		ret = read_string(r, rec, &off, h->name, "device name");
-	if (!ret)
-		ret = read_string(r, rec, &off, h->driver, "driver name");
-	if (!ret)
-		ret = read_string(r, rec, &off, h->mdev_type, "mdev type");
-	/* Bytes after the last known field are a newer writer's additions */
-	return ret;
-}
-
 static void release(struct migctl_stream_reader *r)
 {
 	XXH3_freeState(r->rec);
@@ -707,6 +456,7 @@ int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
 			      volatile sig_atomic_t *cancel)
 {
 	uint8_t pre[MIGCTL_STREAM_PREAMBLE_SIZE];
+	char why[sizeof(r->error.msg)];
 	struct record rec;
 	uint32_t version;
 	size_t got;
@@ -718,7 +468,7 @@ int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
 	r->rec = XXH3_createState();
 	r->digest = XXH3_createState();
 	if (!r->rec || !r->digest) {
-		ret = fail(r, -ENOMEM);
+		ret = reader_fail(r, -ENOMEM);
 		goto out;
 	}
 	XXH3_128bits_reset(r->digest);
@@ -732,8 +482,8 @@ int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
 	}
 	if (memcmp(pre, MIGCTL_STREAM_MAGIC,
 		   got < MIGCTL_STREAM_MAGIC_SIZE ? got : MIGCTL_STREAM_MAGIC_SIZE)) {
-		ret = bad(r, 0, "not a vfio-migctl stream (no magic); "
-			  "for a bare kernel stream use --raw");
+		ret = bad(r, 0, "not a vfio-migctl stream (no magic)");
+		r->error.fault = MIGCTL_STREAM_NOT_FRAMED;
 		goto out;
 	}
 	if (got < sizeof(pre)) {
@@ -760,7 +510,9 @@ int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
 				 rec.type);
 		goto out;
 	}
-	ret = parse_header(r, &rec);
+	ret = stream_header_decode(r->buf, rec.len, &r->header, why, sizeof(why));
+	if (ret)
+		ret = bad_record(r, &rec, "%s", why);
 out:
 	if (ret)
 		release(r);
@@ -901,6 +653,12 @@ int migctl_stream_scan(struct migctl_stream_reader *r,
 const char *migctl_stream_reader_error(const struct migctl_stream_reader *r)
 {
 	return r->error.msg;
+}
+
+bool migctl_stream_is_framed(const void *buf, size_t len)
+{
+	return len >= MIGCTL_STREAM_MAGIC_SIZE &&
+	       memcmp(buf, MIGCTL_STREAM_MAGIC, MIGCTL_STREAM_MAGIC_SIZE) == 0;
 }
 
 void migctl_stream_reader_close(struct migctl_stream_reader *r)
