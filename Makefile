@@ -18,7 +18,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 WERROR ?= -Werror
-PKGS := json-c libxxhash libnl-3.0
+PKGS := json-c libxxhash libnl-3.0 smartcols
 
 B := build
 # The distribution's CPPFLAGS and LDFLAGS (hardening) come through as given.
@@ -49,10 +49,18 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 all: $(B)/vfio-migctl
 
 # Without the -dev packages the first error would be a missing json-c/json.h:
-# say which packages are missing and how to get them instead.
+# name the missing Debian packages and the command that installs them.
+DEB_json-c := libjson-c-dev
+DEB_libxxhash := libxxhash-dev
+DEB_libnl-3.0 := libnl-3-dev
+DEB_smartcols := libsmartcols-dev
 ifeq ($(filter clean deps check demo uninstall,$(MAKECMDGOALS)),)
-ifneq ($(shell $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null && echo ok),ok)
-$(error missing build dependencies ($(PKGS) via $(PKG_CONFIG)); install them with: tests/deps.sh build  (apt-get install pkg-config libjson-c-dev libxxhash-dev libnl-3-dev))
+ifeq ($(shell command -v $(PKG_CONFIG)),)
+$(error missing build dependencies: pkg-config; install them with: tests/deps.sh build)
+endif
+MISSING_PKGS := $(strip $(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(or $(DEB_$(p)),$(p)))))
+ifneq ($(MISSING_PKGS),)
+$(error missing build dependencies: $(MISSING_PKGS); install them with: tests/deps.sh build)
 endif
 endif
 
@@ -83,7 +91,7 @@ deps:
 check-unit: $(UNIT_BINS)
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
 
-check-cli: $(B)/vfio-migctl
+check-cli: $(B)/vfio-migctl $(B)/mkstreams
 	$(Q)MIGCTL=$(CURDIR)/$(B)/vfio-migctl bats --tap tests/cli
 
 check: deps
@@ -97,6 +105,14 @@ include tests/vm/vm.mk
 include tests/vm/migsim/migsim.mk
 include tests/fuzz/fuzz.mk
 include tests/bench/bench.mk
+
+# The committed sample streams of the CLI tests, made again byte for byte
+$(B)/mkstreams: tests/cli/fixtures/mkstreams.c $(B)/libmigctl.a
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fixture-streams: $(B)/mkstreams
+	$(Q)$< tests/cli/fixtures/streams
 
 # ---- install
 
@@ -117,7 +133,7 @@ uninstall:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps check check-unit check-cli install uninstall clean
+.PHONY: all deps check check-unit check-cli fixture-streams install uninstall clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The vfio-migctl front end.  Commands return an exit status (never
- * -errno); errors.c is the one place that turns a core error into a
- * message and a status.
+ * The vfio-migctl front end.  Each command is one file exporting its table
+ * entry; it returns an exit status it got from errors.c (or 0), never
+ * -errno, and never decides a status itself.
  */
 #ifndef MIGCTL_CLI_H
 #define MIGCTL_CLI_H
@@ -13,20 +13,18 @@
 
 #include "migctl.h"
 
-/* The exit status contract (man page, EXIT STATUS) */
-enum exit_status {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-	EXIT_OPEN = 3,
-	EXIT_UNSUPPORTED = 4,
-	EXIT_TRANSITION = 5,
-	EXIT_DEVICE_ERROR = 6,
-	EXIT_STREAM = 7,
-	EXIT_INTERRUPTED = 130,
+/* One entry per command: the table in main.c drives dispatch and --help */
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
 };
 
-/* Options every command accepts */
+extern const struct cli_command cmd_list, cmd_info, cmd_state, cmd_save,
+	cmd_resume, cmd_reset, cmd_inspect, cmd_hold, cmd_wait, cmd_monitor;
+
+/* ---- options.c: options every command accepts, and value parsing */
+
 struct cli_globals {
 	bool json;
 	bool quiet;
@@ -39,88 +37,35 @@ struct cli_globals {
 };
 
 extern struct cli_globals cli;
-extern const struct argp cli_global_argp;
 /* Every command's argp includes these: global options work after the command */
 extern const struct argp_child cli_global_children[];
-extern volatile sig_atomic_t cli_cancel;
 
-/* One entry per command: the table drives dispatch and the help listing */
-struct cli_command {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *summary;
+/* Option keys shared by several commands */
+enum {
+	OPT_THEN = 0x300,
+	OPT_ON_ERROR,
+	OPT_BUFFER_SIZE,
+	OPT_RAW,
+	OPT_FORCE,
+	OPT_PRECOPY,
+	OPT_TIMEOUT,
 };
-
-int cmd_list(int argc, char **argv);
-int cmd_info(int argc, char **argv);
-int cmd_state(int argc, char **argv);
-int cmd_save(int argc, char **argv);
-int cmd_resume(int argc, char **argv);
-int cmd_reset(int argc, char **argv);
-int cmd_inspect(int argc, char **argv);
-int cmd_hold(int argc, char **argv);
-int cmd_wait(int argc, char **argv);
-int cmd_monitor(int argc, char **argv);
-
-/* How 'hold' passes its open device down to the commands it runs */
-#define HOLD_ENV_FD "VFIO_MIGCTL_HOLD_FD"
-#define HOLD_ENV_DEVICE "VFIO_MIGCTL_HOLD_DEVICE"
-#define HOLD_ENV_VIA "VFIO_MIGCTL_HOLD_VIA"
 
 /*
  * Parse a command's arguments with its own argp (global options included
  * as a child), naming it "vfio-migctl <command>" in help and errors.
+ * @flags are extra argp flags (ARGP_IN_ORDER for a command line that ends
+ * in another command's).
  */
-void cli_parse(const struct argp *argp, int argc, char **argv, void *input);
-/* A usage error: one line naming the problem, exit status 2 */
-void cli_usage(const struct argp_state *state, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3), noreturn));
+void cli_parse(const struct argp *argp, unsigned int flags, int argc, char **argv,
+	       void *input);
 /* Collect positionals into @slots (NULL-initialised); "missing DEV" below @min */
 error_t cli_positionals(struct argp_state *state, int key, char *arg,
 			const char **slots, int min, int max);
-/* Flush the report; a failed write (> /dev/full) is an error */
-int cli_finish(int status);
-/*
- * Resolve DEV (opens nothing), open a resolved device (or adopt the one
- * 'hold' passed down), or both.  On failure they print why and return the
- * exit status.
- */
-int cli_resolve_device(const char *arg, struct migctl_device_desc *t);
-int cli_open_target(struct migctl_device_desc *t, struct migctl_dev **dev);
-int cli_open_device(const char *arg, struct migctl_dev **dev);
-
-/* ---- errors.c */
-
-/* What was being done when an error came back: the same errno means
- * different things when opening a device and when changing its state. */
-enum cli_stage {
-	STAGE_RESOLVE,
-	STAGE_OPEN,
-	STAGE_QUERY,
-	STAGE_TRANSITION,
-	STAGE_STREAM,
-	STAGE_OUTPUT,
-};
-
-/* "vfio-migctl: save: 0000:3b:00.1: <message>" on stderr */
-void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Print "<what>: <cause of err>" and return the exit status for it */
-int cli_fail(enum cli_stage stage, int err, const char *what, ...)
-	__attribute__((format(printf, 3, 4)));
-int cli_exit_status(enum cli_stage stage, int err);
-/* "; recover it with 'vfio-migctl reset DEV'", for a device left in ERROR */
-const char *cli_remedy(void);
-const char *cli_cause(enum cli_stage stage, int err);
-
-/* ---- parsing helpers shared by commands */
-
-int cli_parse_state(const char *arg, enum migctl_state *state);
-int cli_parse_size(const char *arg, size_t *size);
-int cli_parse_on_error(const char *arg, enum migctl_on_error *policy);
-/* --timeout SECONDS; a bad value is a usage error */
-error_t cli_parse_timeout(const char *arg, double *seconds, struct argp_state *state);
-
-/* ---- transfers (save.c/resume.c share these) */
+/* The parser of a command whose only argument is DEV (input: const char *[1]) */
+error_t cli_parse_dev(int key, char *arg, struct argp_state *state);
+/* --timeout SECONDS (0 to 86400) */
+void cli_parse_timeout(const char *arg, double *seconds);
 
 /* Options of save and resume; one parser serves both tables */
 struct transfer_args {
@@ -131,32 +76,90 @@ struct transfer_args {
 	struct migctl_xfer_opts opts;
 };
 
-enum {
-	OPT_THEN = 0x300,
-	OPT_ON_ERROR,
-	OPT_BUFFER_SIZE,
-	OPT_RAW,
-	OPT_FORCE,
-	OPT_PRECOPY,
-};
-
 error_t cli_parse_transfer(int key, char *arg, struct argp_state *state);
 
+/* ---- acquire.c: from a DEV argument to an open device */
+
+/*
+ * Resolve DEV (opens nothing), open a resolved device (or adopt the one
+ * 'hold' passed down), or both.  On failure they print why and return the
+ * exit status.
+ */
+int cli_resolve_device(const char *arg, struct migctl_device_desc *desc);
+int cli_open_desc(struct migctl_device_desc *desc, struct migctl_dev **dev);
+int cli_open_device(const char *arg, struct migctl_dev **dev);
+/* The half of the hold protocol that passes @dev down to a child's commands */
+void cli_hold_export(struct migctl_dev *dev);
+
+/* ---- signals.c */
+
+extern volatile sig_atomic_t cli_cancel;
+/* SIGINT, SIGTERM, SIGHUP set cli_cancel (no SA_RESTART); SIGPIPE ignored */
 void cli_catch_signals(void);
+
+/* ---- errors.c: the one place where an error becomes words and a status */
+
+/* What was being done when an error came back: the same errno means
+ * different things when opening a device and when changing its state. */
+enum cli_stage {
+	STAGE_USAGE,      /* the command line */
+	STAGE_RESOLVE,    /* naming the device */
+	STAGE_OPEN,       /* opening it */
+	STAGE_QUERY,      /* asking it something */
+	STAGE_TRANSITION, /* changing its state */
+	STAGE_STREAM,     /* the stream's content */
+	STAGE_INPUT,      /* the file or pipe the stream comes from */
+	STAGE_OUTPUT,     /* the file or pipe a stream or report goes to */
+	STAGE_EVENTS,     /* kernel uevents */
+	STAGE_RUN,        /* hold's command */
+};
+
+/* "vfio-migctl: save: 0000:3b:00.1: <message>" on stderr */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same prefix for what is not an error: -v, warnings, hold's report */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A usage error: one line naming the problem, then exit */
+void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* In a forked child whose exec() failed: say so and _exit like a shell */
+void cli_exec_failed(const char *cmd, int err) __attribute__((noreturn));
+/* After --help or --version: exit, failing if stdout could not be written */
+void cli_exit_after_output(void) __attribute__((noreturn));
+/* Print "<what>: <cause of err>" and return the exit status for it */
+int cli_fail(enum cli_stage stage, int err, const char *what, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Print the message as given; the status is the one of (stage, err) */
+int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The words for an error, as cli_fail() would print them */
+const char *cli_cause(enum cli_stage stage, int err);
+/* Why DEV could not be resolved (candidates of a shared group, a driver) */
+int cli_fail_resolve(int err, const struct migctl_device_desc *desc);
+/* "in use by qemu (pid 4242)" */
+int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t shown,
+		  size_t count);
+/* A state change failed on the arc @arc; @now is where the device is */
+int cli_fail_transition(const char *arc, int err, enum migctl_state now);
+/* The stream does not verify (-EBADMSG), or could not be read */
+int cli_fail_stream(int err, const char *reason, bool not_framed, bool raw_hint);
+/*
+ * A failed save or resume: the one error line (@detail, when given, in
+ * place of the errno's words) into @message, printed; returns the status.
+ */
+int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
+		      const char *detail, char *message, size_t size);
+/* Flush the report; a failed write (> /dev/full) is an error */
+int cli_finish(int status);
+
+/* ---- transfer.c: what save and resume share */
+
 /* Progress bar on stderr when it is a terminal and not -q */
 void cli_progress(void *arg, const struct migctl_progress *p);
-void cli_progress_done(void);
 /*
- * Report a save/resume: the error line if any (with @detail, when given,
- * in place of the errno's words), then the summary as text or JSON.
+ * Report a save/resume: the error line if any, then the summary as text or
+ * JSON.  @precopy_bytes/@stopcopy_bytes split res->bytes by phase.
  */
-int cli_report_transfer(const char *verb, int err,
-			const struct migctl_xfer_result *res, bool to_stderr,
-			const char *detail);
-
-double cli_now(void);
-
-/* "1.5 MiB" */
-void format_bytes(uint64_t bytes, char *buf, size_t size);
+int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
+			bool to_stderr, const char *detail, uint64_t precopy_bytes,
+			uint64_t stopcopy_bytes);
 
 #endif

@@ -1,43 +1,94 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The one place where a core error (-errno) becomes words and an exit
- * status.  The stage says what was being attempted: EINVAL from a device
- * name and EINVAL from a state change are different failures.
+ * The one place where an error becomes words and an exit status.  The
+ * stage says what was being attempted: EINVAL from a device name and
+ * EINVAL from a state change are different failures.  Every line starts
+ * "vfio-migctl: COMMAND: DEV: ", and every status a command returns comes
+ * from here (the contract is the man page's EXIT STATUS).
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "output.h"
+
+enum exit_status {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_OPEN = 3,
+	EXIT_UNSUPPORTED = 4,
+	EXIT_TRANSITION = 5,
+	EXIT_DEVICE_ERROR = 6,
+	EXIT_STREAM = 7,
+	EXIT_INTERRUPTED = 130,
+};
+
+static void vline(bool with_device, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "vfio-migctl: ");
+	if (cli.command)
+		fprintf(stderr, "%s: ", cli.command);
+	if (with_device && cli.device)
+		fprintf(stderr, "%s: ", cli.device);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
 
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "vfio-migctl: ");
-	if (cli.command)
-		fprintf(stderr, "%s: ", cli.command);
-	if (cli.device)
-		fprintf(stderr, "%s: ", cli.device);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vline(true, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
-const char *cli_remedy(void)
+void cli_note(const char *fmt, ...)
 {
-	static char remedy[PATH_MAX + 64];
+	va_list ap;
 
-	snprintf(remedy, sizeof(remedy), "; recover it with 'vfio-migctl reset %s'",
-		 cli.device ? cli.device : "DEV");
-	return remedy;
+	va_start(ap, fmt);
+	vline(true, fmt, ap);
+	va_end(ap);
 }
 
-int cli_exit_status(enum cli_stage stage, int err)
+void cli_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	/* NULL: getopt has already printed the line */
+	if (fmt) {
+		va_start(ap, fmt);
+		vline(false, fmt, ap);
+		va_end(ap);
+	}
+	exit(EXIT_USAGE);
+}
+
+void cli_exec_failed(const char *cmd, int err)
+{
+	cli_error("cannot run %s: %s", cmd, strerror(-err));
+	/* The shell's statuses: 127 not found, 126 found but not runnable */
+	_exit(err == -ENOENT ? 127 : 126);
+}
+
+void cli_exit_after_output(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		cli_error("cannot write output: %s", strerror(errno));
+		exit(EXIT_FAIL);
+	}
+	exit(EXIT_OK);
+}
+
+static int exit_status(enum cli_stage stage, int err)
 {
 	/* Errors that mean the same thing wherever they come from */
 	switch (err) {
@@ -53,27 +104,51 @@ int cli_exit_status(enum cli_stage stage, int err)
 	}
 
 	switch (stage) {
+	case STAGE_USAGE:
+		return EXIT_USAGE;
 	case STAGE_RESOLVE:
 		return (err == -EINVAL || err == -ENOTUNIQ) ? EXIT_USAGE : EXIT_OPEN;
 	case STAGE_OPEN:
 		return EXIT_OPEN;
 	case STAGE_QUERY:
-		return (err == -ENOTTY || err == -EOPNOTSUPP) ? EXIT_UNSUPPORTED : EXIT_FAIL;
 	case STAGE_TRANSITION:
-		return (err == -ENOTTY || err == -EOPNOTSUPP) ? EXIT_UNSUPPORTED
-							      : EXIT_TRANSITION;
+		if (err == -ENOTTY || err == -EOPNOTSUPP)
+			return EXIT_UNSUPPORTED;
+		return stage == STAGE_QUERY ? EXIT_FAIL : EXIT_TRANSITION;
 	case STAGE_STREAM:
+	case STAGE_INPUT:
 	case STAGE_OUTPUT:
-		return EXIT_FAIL;
+	case STAGE_EVENTS:
+	case STAGE_RUN:
+		break;
 	}
 	return EXIT_FAIL;
 }
 
+/* Where a device ended up can override the status: ERROR is its own (6) */
+static int status_for_state(int status, enum migctl_state now)
+{
+	return now == MIGCTL_STATE_ERROR ? EXIT_DEVICE_ERROR : status;
+}
+
+/* The one spelling of the way out of ERROR */
+static const char *error_remedy(void)
+{
+	static char remedy[PATH_MAX + 64];
+
+	snprintf(remedy, sizeof(remedy), "recover it with 'vfio-migctl reset %s'",
+		 cli.device ? cli.device : "DEV");
+	return remedy;
+}
+
 const char *cli_cause(enum cli_stage stage, int err)
 {
+	static char buf[PATH_MAX + 96];
+
 	switch (err) {
 	case -EBADFD:
-		return "device is in ERROR state (recover it with 'vfio-migctl reset')";
+		snprintf(buf, sizeof(buf), "device is in ERROR; %s", error_remedy());
+		return buf;
 	case -EINTR:
 		return "interrupted";
 	case -ENODATA:
@@ -88,10 +163,6 @@ const char *cli_cause(enum cli_stage stage, int err)
 		case -EINVAL:
 			return "not a device name (want /dev/vfio/devices/vfioN, "
 			       "/dev/vfio/N, a PCI address, an mdev UUID or a sysfs path)";
-		case -ENODEV:
-			return "not bound to a VFIO driver";
-		case -ENXIO:
-			return "the device has no such VFIO interface";
 		}
 		break;
 	case STAGE_OPEN:
@@ -118,15 +189,21 @@ const char *cli_cause(enum cli_stage stage, int err)
 			return "device is in a data state (a migration session is open)";
 		}
 		break;
-	case STAGE_STREAM:
+	case STAGE_OUTPUT:
 		switch (err) {
 		case -EPIPE:
 			return "the reader went away (broken pipe)";
 		case -ENOSPC:
 			return "no space left on device";
+		case -EEXIST:
+			return "exists; use --force to replace it";
 		}
 		break;
-	case STAGE_OUTPUT:
+	case STAGE_USAGE:
+	case STAGE_STREAM:
+	case STAGE_INPUT:
+	case STAGE_EVENTS:
+	case STAGE_RUN:
 		break;
 	}
 	return strerror(-err);
@@ -144,5 +221,192 @@ int cli_fail(enum cli_stage stage, int err, const char *what, ...)
 		cli_error("%s: %s", buf, cli_cause(stage, err));
 	else
 		cli_error("%s", cli_cause(stage, err));
-	return cli_exit_status(stage, err);
+	return exit_status(stage, err);
+}
+
+int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vline(true, fmt, ap);
+	va_end(ap);
+	return exit_status(stage, err);
+}
+
+int cli_fail_resolve(int err, const struct migctl_device_desc *desc)
+{
+	char list[MIGCTL_CANDIDATES_MAX * (MIGCTL_NAME_MAX + 2)] = "";
+	size_t used = 0;
+
+	switch (err) {
+	case -ENODEV:
+		return cli_refuse(STAGE_OPEN, err, "not bound to a VFIO driver (%s%s)",
+				  desc->driver[0] ? "bound to " : "no driver", desc->driver);
+	case -ENOTUNIQ:
+		for (size_t i = 0; i < desc->n_candidates && i < MIGCTL_CANDIDATES_MAX; i++)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+						 i ? ", " : "", desc->candidates[i]);
+		return cli_refuse(STAGE_RESOLVE, err,
+				  "the group holds %zu devices (%s%s); name one of them",
+				  desc->n_candidates, list,
+				  desc->n_candidates > MIGCTL_CANDIDATES_MAX ? ", ..." : "");
+	case -ENXIO:
+		return cli_refuse(STAGE_OPEN, err, "%s has no %s interface", desc->name,
+				  cli.via == MIGCTL_VIA_CDEV ? "iommufd cdev" : "VFIO group");
+	}
+	return cli_fail(STAGE_RESOLVE, err, "%s", "");
+}
+
+int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t shown,
+		  size_t count)
+{
+	char who[256] = "";
+	size_t used = 0;
+
+	if (count == 0)
+		return cli_fail(STAGE_OPEN, -EBUSY, "cannot open %s", node);
+	for (size_t i = 0; i < shown; i++)
+		used += (size_t)snprintf(who + used, sizeof(who) - used, "%s%s (pid %d)",
+					 i ? ", " : "", holders[i].comm, holders[i].pid);
+	return cli_refuse(STAGE_OPEN, -EBUSY, "cannot open %s: device is in use by %s%s",
+			  node, who, count > shown ? ", ..." : "");
+}
+
+int cli_fail_transition(const char *arc, int err, enum migctl_state now)
+{
+	int status = cli_refuse(STAGE_TRANSITION, err, "%s failed: %s; device is now %s%s%s",
+				arc, cli_cause(STAGE_TRANSITION, err),
+				migctl_state_name(now),
+				now == MIGCTL_STATE_ERROR ? "; " : "",
+				now == MIGCTL_STATE_ERROR ? error_remedy() : "");
+
+	return status_for_state(status, now);
+}
+
+int cli_fail_stream(int err, const char *reason, bool not_framed, bool raw_hint)
+{
+	if (err != -EBADMSG)
+		return cli_fail(STAGE_INPUT, err, "reading the stream");
+	return cli_refuse(STAGE_STREAM, err, "%s%s", reason,
+			  not_framed && raw_hint ? "; for a bare kernel stream use --raw" : "");
+}
+
+/* The words for where a transfer failed: "entering STOP_COPY failed" */
+static void describe_step(const struct migctl_xfer_result *res, bool resuming,
+			  char *buf, size_t size)
+{
+	const char *state = migctl_state_name(res->failed_state);
+
+	switch (res->fail_at) {
+	case MIGCTL_FAIL_CHECK:
+		if (res->failed_state != MIGCTL_NR_STATES)
+			snprintf(buf, size, "%s", state);
+		break;
+	case MIGCTL_FAIL_TRANSITION:
+		snprintf(buf, size, "entering %s failed", state);
+		break;
+	case MIGCTL_FAIL_LOAD:
+		snprintf(buf, size, "the device refused the stream (RESUMING -> STOP)");
+		break;
+	case MIGCTL_FAIL_DEVICE_IO:
+		snprintf(buf, size, resuming ? "the device refused the data"
+					     : "reading the device's data");
+		break;
+	case MIGCTL_FAIL_SINK:
+		snprintf(buf, size, "writing the stream");
+		break;
+	case MIGCTL_FAIL_SOURCE:
+		snprintf(buf, size, "reading the stream");
+		break;
+	case MIGCTL_FAIL_NONE:
+	case MIGCTL_FAIL_CANCEL:
+		break;
+	}
+}
+
+/* "; device restored to RUNNING" */
+static void describe_recovery(const struct migctl_xfer_result *res, char *buf,
+			      size_t size)
+{
+	const char *state = migctl_state_name(res->final_state);
+
+	switch (res->recovery) {
+	case MIGCTL_RECOVERY_NONE:
+		snprintf(buf, size, "; device unchanged (%s)", state);
+		break;
+	case MIGCTL_RECOVERY_RESTORED:
+		snprintf(buf, size, "; device restored to %s", state);
+		break;
+	case MIGCTL_RECOVERY_RESET:
+		snprintf(buf, size, "; device reset, now %s", state);
+		break;
+	case MIGCTL_RECOVERY_LEFT:
+		snprintf(buf, size, "; device left in %s", state);
+		break;
+	case MIGCTL_RECOVERY_FAILED:
+		snprintf(buf, size, "; recovery failed (%s), device in %s",
+			 strerror(-res->recovery_err), state);
+		break;
+	}
+}
+
+/* The status of a failed transfer, and the stage its cause is worded for */
+static int transfer_status(const struct migctl_xfer_result *res, int err, bool resuming,
+			   enum cli_stage *stage)
+{
+	*stage = resuming ? STAGE_INPUT : STAGE_OUTPUT;
+	switch (res->fail_at) {
+	case MIGCTL_FAIL_CHECK:
+		*stage = STAGE_QUERY;
+		break;
+	case MIGCTL_FAIL_TRANSITION:
+		*stage = STAGE_TRANSITION;
+		break;
+	case MIGCTL_FAIL_LOAD:
+		/* RESUMING -> STOP is where the driver checks what it was given */
+		*stage = STAGE_TRANSITION;
+		return err == -EINTR ? EXIT_INTERRUPTED : EXIT_STREAM;
+	case MIGCTL_FAIL_DEVICE_IO:
+		/* A device that refuses written bytes refuses the stream */
+		if (resuming && err != -EINTR)
+			return EXIT_STREAM;
+		break;
+	default:
+		break;
+	}
+	return exit_status(*stage, err);
+}
+
+int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
+		      const char *detail, char *message, size_t size)
+{
+	char step[128] = "", recovery[160];
+	bool in_error = res->final_state == MIGCTL_STATE_ERROR;
+	enum cli_stage stage;
+	int status = transfer_status(res, err, resuming, &stage);
+
+	describe_step(res, resuming, step, sizeof(step));
+	describe_recovery(res, recovery, sizeof(recovery));
+	/* A device in ERROR names its remedy once, whatever the cause said */
+	snprintf(message, size, "%s%s%s%s%s%s", step, step[0] ? ": " : "",
+		 detail ? detail : cli_cause(stage, err), recovery,
+		 in_error && err != -EBADFD ? "; " : "",
+		 in_error && err != -EBADFD ? error_remedy() : "");
+	cli_error("%s", message);
+	/* A transition that left the device in ERROR is reported as ERROR */
+	return stage == STAGE_TRANSITION && res->fail_at == MIGCTL_FAIL_TRANSITION
+		       ? status_for_state(status, res->final_state)
+		       : status;
+}
+
+int cli_finish(int status)
+{
+	int r = out_finish();
+
+	if (r) {
+		cli_error("cannot write output: %s", strerror(-r));
+		return status ? status : EXIT_FAIL;
+	}
+	return status;
 }

@@ -6,7 +6,6 @@
  * every vfio-migctl inside CMD naming the same device uses this one.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +37,9 @@ static error_t parse_hold(int key, char *arg, struct argp_state *state)
 		return 0;
 	case ARGP_KEY_END:
 		if (!a->pos[0])
-			cli_usage(state, "missing DEV");
+			cli_usage("missing DEV");
 		if (!a->cmd)
-			cli_usage(state, "missing the command to run");
+			cli_usage("missing the command to run");
 		return 0;
 	}
 	return ARGP_ERR_UNKNOWN;
@@ -51,8 +50,8 @@ static const struct argp hold_argp = {
 	"Open DEV once and run CMD with it held open.  Every vfio-migctl run "
 	"inside CMD that names the same device uses the held one, so state set "
 	"by one command is found by the next.  Exits with CMD's status.\v"
-	"The device is passed down as " HOLD_ENV_FD ", " HOLD_ENV_DEVICE " and "
-	HOLD_ENV_VIA ".  When CMD ends, a device left mid-migration is brought "
+	"The device is passed down as VFIO_MIGCTL_HOLD_FD, VFIO_MIGCTL_HOLD_DEVICE "
+	"and VFIO_MIGCTL_HOLD_VIA.  When CMD ends, a device left mid-migration is brought "
 	"out of its data state (RESUMING by reset) and the final state is reported.",
 	cli_global_children, NULL, NULL
 };
@@ -86,8 +85,7 @@ static int run(char **cmd)
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
 		execvp(cmd[0], cmd);
-		cli_error("cannot run %s: %s", cmd[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
+		cli_exec_failed(cmd[0], -errno);
 	}
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR)
@@ -97,76 +95,52 @@ static int run(char **cmd)
 	return WEXITSTATUS(status);
 }
 
-/* The state to leave a data state by, without losing anything */
-static int leave_data_state(struct migctl_dev *dev, enum migctl_state *state)
-{
-	static const enum migctl_state way_out[MIGCTL_NR_STATES] = {
-		[MIGCTL_STATE_STOP_COPY] = MIGCTL_STATE_STOP,
-		[MIGCTL_STATE_PRE_COPY] = MIGCTL_STATE_RUNNING,
-		[MIGCTL_STATE_PRE_COPY_P2P] = MIGCTL_STATE_RUNNING_P2P,
-	};
-	int fd, r;
-
-	if (!migctl_state_is_data(*state))
-		return 0;
-	/* RESUMING has no exit but reset: STOP would load half a stream */
-	if (*state == MIGCTL_STATE_RESUMING)
-		r = migctl_dev_reset(dev);
-	else if ((r = migctl_set_state(dev, way_out[*state], &fd)) == 0 && fd >= 0)
-		close(fd);
-	if (r)
-		return r;
-	return migctl_get_state(dev, state);
-}
-
-int cmd_hold(int argc, char **argv)
+static int run_hold(int argc, char **argv)
 {
 	struct hold_args a = { .pos = { NULL } };
-	const struct migctl_device_desc *t;
 	struct migctl_dev *dev;
 	enum migctl_state state;
-	char fd[16];
 	int status, cmd_status, r;
 
-	cli_parse(&hold_argp, argc, argv, &a);
+	/* In order: the first word after DEV starts CMD, its options are its own */
+	cli_parse(&hold_argp, ARGP_IN_ORDER, argc, argv, &a);
 	status = cli_open_device(a.pos[0], &dev);
 	if (status)
 		return status;
-	t = migctl_dev_desc(dev);
 
-	/* The one descriptor CMD inherits; the rest stay close-on-exec */
-	snprintf(fd, sizeof(fd), "%d", migctl_dev_fd(dev));
-	fcntl(migctl_dev_fd(dev), F_SETFD, 0);
-	setenv(HOLD_ENV_FD, fd, 1);
-	setenv(HOLD_ENV_DEVICE, t->name, 1);
-	setenv(HOLD_ENV_VIA, t->via == MIGCTL_VIA_GROUP ? "group" : "cdev", 1);
-
+	cli_hold_export(dev);
 	cmd_status = run(a.cmd);
 	if (cmd_status < 0) {
 		migctl_dev_close(dev);
-		return cli_fail(STAGE_OPEN, cmd_status, "cannot run %s", a.cmd[0]);
+		return cli_fail(STAGE_RUN, cmd_status, "cannot run %s", a.cmd[0]);
 	}
 
 	out_init(cli.json, stderr);
 	r = migctl_get_state(dev, &state);
 	if (!r)
-		r = leave_data_state(dev, &state);
+		r = migctl_leave_data_state(dev, &state);
 	if (r && r != -ENOTTY) {
-		cli_fail(STAGE_TRANSITION, r, "releasing the device");
+		status = cli_fail(STAGE_TRANSITION, r, "releasing the device");
 		migctl_dev_close(dev);
-		return cmd_status ? cmd_status : EXIT_TRANSITION;
+		return cmd_status ? cmd_status : status;
 	}
-	if (!cli.quiet || cli.json) {
+	if (cli.json) {
 		out_open_object(NULL);
-		out_string("device", "vfio-migctl: hold: %s: released", t->name);
+		out_string("device", NULL, migctl_dev_desc(dev)->name);
 		out_int("status", NULL, cmd_status);
 		if (r)
-			out_null("state", "\n");
+			out_null("state", NULL);
 		else
-			out_string("state", " in %s\n", migctl_state_name(state));
+			out_string("state", NULL, migctl_state_name(state));
 		out_close_object();
+	} else if (!cli.quiet) {
+		cli_note("released%s%s", r ? "" : " in ", r ? "" : migctl_state_name(state));
 	}
 	migctl_dev_close(dev);
-	status = cli_finish(EXIT_OK);
+	status = cli_finish(0);
 	return cmd_status ? cmd_status : status;
 }
+
+const struct cli_command cmd_hold = {
+	"hold", run_hold, "keep the device open while a command runs"
+};

@@ -7,13 +7,8 @@
 #include "cli.h"
 #include "output.h"
 
-static error_t parse_info(int key, char *arg, struct argp_state *state)
-{
-	return cli_positionals(state, key, arg, state->input, 1, 1);
-}
-
 static const struct argp info_argp = {
-	NULL, parse_info, "DEV",
+	NULL, cli_parse_dev, "DEV",
 	"Show a device's identity, migration flags, state and estimates.",
 	cli_global_children, NULL, NULL
 };
@@ -72,7 +67,7 @@ static int print_migration(struct migctl_dev *dev)
 	r = migctl_mig_flags(dev, &flags);
 	if (r == -ENOTTY || r == -EOPNOTSUPP) {
 		out_null("migration", "migration:   not supported\n");
-		return EXIT_OK;
+		return 0;
 	}
 	if (r)
 		return cli_fail(STAGE_QUERY, r, "reading migration flags");
@@ -111,17 +106,17 @@ static int print_migration(struct migctl_dev *dev)
 	if (state == MIGCTL_STATE_ERROR)
 		out_text("note:        device is in ERROR; run 'vfio-migctl reset %s'\n",
 			 cli.device);
-	return EXIT_OK;
+	return 0;
 }
 
-int cmd_info(int argc, char **argv)
+static int run_info(int argc, char **argv)
 {
 	const char *args[1] = { NULL };
 	struct migctl_dev_info info;
 	struct migctl_dev *dev;
 	int status, r;
 
-	cli_parse(&info_argp, argc, argv, args);
+	cli_parse(&info_argp, 0, argc, argv, args);
 	status = cli_open_device(args[0], &dev);
 	if (status)
 		return status;
@@ -142,3 +137,8 @@ out:
 	migctl_dev_close(dev);
 	return cli_finish(status);
 }
+
+const struct cli_command cmd_info = {
+	"info", run_info,
+	"show a device's identity, migration flags and state"
+};

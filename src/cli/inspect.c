@@ -18,7 +18,7 @@
 static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 {
 	if (key == ARGP_KEY_END && !((const char **)state->input)[0])
-		cli_usage(state, "missing FILE (or - for stdin)");
+		cli_usage("missing FILE (or - for stdin)");
 	return cli_positionals(state, key, arg, state->input, 0, 1);
 }
 
@@ -81,19 +81,19 @@ static void print_stats(const struct migctl_stream_stats *st)
 	out_uint("stream_bytes", "stream:      %" PRIu64 " bytes\n", st->stream_bytes);
 }
 
-int cmd_inspect(int argc, char **argv)
+static int run_inspect(int argc, char **argv)
 {
 	const char *args[1] = { NULL };
 	struct migctl_stream_reader reader = { .fd = -1 };
 	struct migctl_stream_stats st = { 0 };
-	int fd = STDIN_FILENO, status = EXIT_OK, r;
+	int fd = STDIN_FILENO, status = 0, r;
 
-	cli_parse(&inspect_argp, argc, argv, args);
+	cli_parse(&inspect_argp, 0, argc, argv, args);
 	cli.device = args[0];
 	if (strcmp(args[0], "-") != 0) {
 		fd = open(args[0], O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			return cli_fail(STAGE_STREAM, -errno, "%s", "");
+			return cli_fail(STAGE_INPUT, -errno, "%s", "");
 	}
 	out_init(cli.json, stdout);
 
@@ -108,14 +108,16 @@ int cmd_inspect(int argc, char **argv)
 			out_string("error", NULL, migctl_stream_reader_error(&reader));
 		out_close_object();
 	}
-	if (r == -EBADMSG) {
-		cli_error("%s", migctl_stream_reader_error(&reader));
-		status = EXIT_STREAM;
-	} else if (r) {
-		status = cli_fail(STAGE_STREAM, r, "%s", "reading");
-	}
+	if (r)
+		status = cli_fail_stream(r, migctl_stream_reader_error(&reader),
+					 reader.error.fault == MIGCTL_STREAM_NOT_FRAMED, false);
 	migctl_stream_reader_close(&reader);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	return cli_finish(status);
 }
+
+const struct cli_command cmd_inspect = {
+	"inspect", run_inspect,
+	"show what a saved stream holds, and verify it"
+};

@@ -36,8 +36,7 @@ static error_t parse_list(int key, char *arg, struct argp_state *state)
 		a->names = true;
 		return 0;
 	case ARGP_KEY_ARG:
-		cli_usage(state, "unexpected argument '%s'", arg);
-		return 0;
+		cli_usage("unexpected argument '%s'", arg);
 	}
 	return ARGP_ERR_UNKNOWN;
 }
@@ -48,7 +47,8 @@ static const struct argp list_argp = {
 	cli_global_children, NULL, NULL
 };
 
-static void print_probe(const struct migctl_device_desc *t)
+/* The MIGRATION and STATE columns: what opening the device tells */
+static void print_probe(const struct migctl_device_desc *desc)
 {
 	struct migctl_dev *dev;
 	enum migctl_state state;
@@ -56,93 +56,101 @@ static void print_probe(const struct migctl_device_desc *t)
 	uint64_t mig;
 	int r;
 
-	r = migctl_dev_open(&cli.root, t, &dev);
+	r = migctl_dev_open(&cli.root, desc, &dev);
 	if (r) {
-		out_string("probe_error", " %s\n", cli_cause(STAGE_OPEN, r));
+		out_cell_null("migration_flags", "-");
+		out_cell_null("state", "-");
+		out_string("probe_error", NULL, cli_cause(STAGE_OPEN, r));
+		/* After STATE, the last column: a long reason shifts nothing */
+		out_cell_text(cli_cause(STAGE_OPEN, r));
 		return;
 	}
 	if (migctl_mig_flags(dev, &mig) == 0) {
 		migctl_flags_format(mig, flags, sizeof(flags));
 		out_uint("migration_flags", NULL, mig);
-		out_text(" %-24s", flags);
+		out_cell_text(flags);
 		if (migctl_get_state(dev, &state) == 0)
-			out_string("state", " %s\n", migctl_state_name(state));
+			out_cell("state", migctl_state_name(state));
 		else
-			out_null("state", " -\n");
+			out_cell_null("state", "-");
 	} else {
-		out_null("migration_flags", " -");
-		out_null("state", " -\n");
+		out_cell_null("migration_flags", "-");
+		out_cell_null("state", "-");
 	}
 	migctl_dev_close(dev);
 }
 
-static void print_device(const struct migctl_device_desc *t, bool probe)
+static void print_device(const struct migctl_device_desc *desc, bool probe)
 {
-	char vendor[8], device[8], id[16];
+	char hex[8], id[16] = "-";
 
-	out_open_object(NULL);
-	out_string("name", "%-36s", t->name);
-	out_string("bus", NULL, migctl_bus_name(t->bus));
-	out_string("driver", " %-12s", t->driver[0] ? t->driver : "-");
-	if (t->group >= 0)
-		out_int("group", " %-5" PRId64, t->group);
+	out_row_open();
+	out_cell("name", desc->name);
+	out_string("bus", NULL, migctl_bus_name(desc->bus));
+	if (desc->driver[0])
+		out_cell("driver", desc->driver);
 	else
-		out_null("group", " -    ");
-	if (t->cdev[0])
-		out_string("cdev", " %-8s", t->cdev);
+		out_cell_null("driver", "-");
+	if (desc->group >= 0)
+		out_cell_int("group", desc->group);
 	else
-		out_null("cdev", " -       ");
-	if (t->bus == MIGCTL_BUS_PCI) {
-		snprintf(vendor, sizeof(vendor), "0x%04x", t->vendor);
-		snprintf(device, sizeof(device), "0x%04x", t->device);
-		snprintf(id, sizeof(id), "%04x:%04x", t->vendor, t->device);
-		out_string("vendor", NULL, vendor);
-		out_string("device", NULL, device);
+		out_cell_null("group", "-");
+	if (desc->cdev[0])
+		out_cell("cdev", desc->cdev);
+	else
+		out_cell_null("cdev", "-");
+	if (desc->bus == MIGCTL_BUS_PCI) {
+		snprintf(hex, sizeof(hex), "0x%04x", desc->vendor);
+		out_string("vendor", NULL, hex);
+		snprintf(hex, sizeof(hex), "0x%04x", desc->device);
+		out_string("device", NULL, hex);
+		snprintf(id, sizeof(id), "%04x:%04x", desc->vendor, desc->device);
 	} else {
 		out_null("vendor", NULL);
 		out_null("device", NULL);
-		snprintf(id, sizeof(id), "-");
 	}
-	out_text(" %-9s", id);
-	/* The last column is not padded unless --probe adds more */
-	if (t->mdev_type[0])
-		out_string("mdev_type", probe ? " %-10s" : " %s", t->mdev_type);
+	out_cell_text(id);
+	if (desc->mdev_type[0])
+		out_cell("mdev_type", desc->mdev_type);
 	else
-		out_null("mdev_type", probe ? " -         " : " -");
+		out_cell_null("mdev_type", "-");
 	if (probe)
-		print_probe(t);
-	else
-		out_text("\n");
-	out_close_object();
+		print_probe(desc);
+	out_row_close();
 }
 
-int cmd_list(int argc, char **argv)
+static int run_list(int argc, char **argv)
 {
+	static const char *const headers[] = {
+		"DEVICE", "DRIVER", "GROUP", "CDEV", "ID", "TYPE", "MIGRATION", "STATE", "PROBE",
+	};
 	struct list_args a = { 0 };
-	struct migctl_device_desc *targets;
+	struct migctl_device_desc *descs;
 	size_t count;
 	int r;
 
-	cli_parse(&list_argp, argc, argv, &a);
-	r = migctl_list(&cli.root, &targets, &count);
+	cli_parse(&list_argp, 0, argc, argv, &a);
+	r = migctl_list(&cli.root, &descs, &count);
 	if (r)
 		return cli_fail(STAGE_RESOLVE, r, "reading %s", cli.root.sys);
 
 	out_init(cli.json && !a.names, stdout);
 	if (a.names) {
 		for (size_t i = 0; i < count; i++)
-			out_text("%s\n", targets[i].name);
+			out_text("%s\n", descs[i].name);
 	} else {
 		out_open_object(NULL);
-		out_open_array("devices");
-		out_text("%-36s %-12s %-5s %-8s %-9s %s\n", "DEVICE", "DRIVER", "GROUP",
-			 "CDEV", "ID",
-			 a.probe ? "TYPE       MIGRATION                STATE" : "TYPE");
+		/* --probe adds MIGRATION, STATE and, when a device could not be opened, PROBE */
+		out_table_open("devices", headers, a.probe ? 9 : 6);
 		for (size_t i = 0; i < count; i++)
-			print_device(&targets[i], a.probe);
-		out_close_array();
+			print_device(&descs[i], a.probe);
+		out_table_close();
 		out_close_object();
 	}
-	free(targets);
-	return cli_finish(EXIT_OK);
+	free(descs);
+	return cli_finish(0);
 }
+
+const struct cli_command cmd_list = {
+	"list", run_list, "list VFIO-bound devices (opens nothing)"
+};

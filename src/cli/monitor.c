@@ -9,12 +9,11 @@
 
 #include "cli.h"
 #include "output.h"
+#include "util.h"
 
 struct monitor_args {
 	double timeout; /* 0: until interrupted */
 };
-
-enum { OPT_TIMEOUT = 0x400 };
 
 static const struct argp_option monitor_options[] = {
 	{ "timeout", OPT_TIMEOUT, "SECONDS", 0, "Stop after SECONDS", 0 },
@@ -27,10 +26,10 @@ static error_t parse_monitor(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case OPT_TIMEOUT:
-		return cli_parse_timeout(arg, &a->timeout, state);
-	case ARGP_KEY_ARG:
-		cli_usage(state, "unexpected argument '%s'", arg);
+		cli_parse_timeout(arg, &a->timeout);
 		return 0;
+	case ARGP_KEY_ARG:
+		cli_usage("unexpected argument '%s'", arg);
 	}
 	return ARGP_ERR_UNKNOWN;
 }
@@ -43,7 +42,7 @@ static const struct argp monitor_argp = {
 	cli_global_children, NULL, NULL
 };
 
-static int print_event(const struct migctl_uevent *ev)
+static void print_event(const struct migctl_uevent *ev)
 {
 	out_open_object(NULL);
 	out_uint("seqnum", NULL, ev->seqnum);
@@ -62,32 +61,47 @@ static int print_event(const struct migctl_uevent *ev)
 		out_string("mdev_type", " type=%s", ev->mdev_type);
 	out_text("\n");
 	out_close_object();
-	/* Each event is its own line: a reader sees it now, not at exit */
-	return out_finish();
 }
 
-int cmd_monitor(int argc, char **argv)
+/*
+ * The kernel sent more than the socket could hold: say so in the stream,
+ * in the shape of an event, so that a reader knows its picture has a hole.
+ */
+static void print_overrun(void)
+{
+	out_open_object(NULL);
+	out_null("seqnum", NULL);
+	out_string("action", "%-7s", "overrun");
+	out_null("subsystem", NULL);
+	out_null("devpath", NULL);
+	out_null("devname", NULL);
+	out_null("driver", NULL);
+	out_text(" events were lost (receive buffer overrun); 'vfio-migctl list' shows what is there now\n");
+	out_close_object();
+}
+
+static int run_monitor(int argc, char **argv)
 {
 	struct monitor_args a = { 0 };
 	struct migctl_uevent_monitor *mon;
 	struct migctl_uevent ev;
 	double deadline;
-	int r, status = EXIT_OK;
+	int r, status = 0;
 
-	cli_parse(&monitor_argp, argc, argv, &a);
+	cli_parse(&monitor_argp, 0, argc, argv, &a);
 	r = migctl_uevent_open(&mon);
 	if (r)
-		return cli_fail(STAGE_OPEN, r, "cannot listen to kernel uevents");
+		return cli_fail(STAGE_EVENTS, r, "cannot listen to kernel uevents");
 	cli_catch_signals();
 	out_init(cli.json, stdout);
 	out_set_compact(true);
 
-	deadline = a.timeout > 0 ? cli_now() + a.timeout : 0;
+	deadline = a.timeout > 0 ? monotonic_seconds() + a.timeout : 0;
 	while (!cli_cancel) {
 		int wait_ms = -1;
 
 		if (deadline) {
-			double left = deadline - cli_now();
+			double left = deadline - monotonic_seconds();
 
 			if (left <= 0)
 				break;
@@ -96,17 +110,26 @@ int cmd_monitor(int argc, char **argv)
 		r = migctl_uevent_next(mon, wait_ms, &ev);
 		if (r == -ETIMEDOUT || r == -EAGAIN || (r == -EINTR && cli_cancel))
 			continue;
-		if (r) {
-			status = cli_fail(STAGE_STREAM, r, "reading kernel uevents");
+		if (r && r != -ENOBUFS) {
+			status = cli_fail(STAGE_EVENTS, r, "reading kernel uevents");
 			break;
 		}
-		if (!migctl_uevent_is_vfio(&ev))
+		if (r == -ENOBUFS)
+			print_overrun();
+		else if (migctl_uevent_is_vfio(&ev))
+			print_event(&ev);
+		else
 			continue;
-		if (print_event(&ev)) {
-			status = cli_finish(EXIT_FAIL);
+		/* Each event is its own line: a reader sees it now, not at exit */
+		status = cli_finish(0);
+		if (status)
 			break;
-		}
 	}
 	migctl_uevent_close(mon);
 	return status;
 }
+
+const struct cli_command cmd_monitor = {
+	"monitor", run_monitor,
+	"print VFIO-related kernel uevents"
+};

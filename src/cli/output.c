@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <libsmartcols.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "output.h"
@@ -16,6 +18,10 @@ static struct {
 	json_object *stack[DEPTH_MAX];
 	int depth; /* stack[depth - 1] is the open container */
 	json_object *root;
+	/* the text table being filled */
+	struct libscols_table *table;
+	struct libscols_line *line;
+	size_t column;
 } out;
 
 void out_init(bool json, FILE *stream)
@@ -27,11 +33,6 @@ void out_init(bool json, FILE *stream)
 void out_set_compact(bool compact)
 {
 	out.compact = compact;
-}
-
-bool out_json(void)
-{
-	return out.json;
 }
 
 /* Attach @obj under @key in the open object, or append it to the open array */
@@ -170,4 +171,114 @@ int out_finish(void)
 	if (fflush(out.stream) == EOF || ferror(out.stream))
 		r = errno ? -errno : -EIO;
 	return r;
+}
+
+/* ---- tables */
+
+void out_table_open(const char *key, const char *const *headers, size_t n)
+{
+	if (out.json) {
+		out_open_array(key);
+		return;
+	}
+	out.table = scols_new_table();
+	if (!out.table)
+		return;
+	for (size_t i = 0; i < n; i++)
+		scols_table_new_column(out.table, headers[i], 0, 0);
+}
+
+void out_row_open(void)
+{
+	if (out.json) {
+		out_open_object(NULL);
+		return;
+	}
+	out.line = out.table ? scols_table_new_line(out.table, NULL) : NULL;
+	out.column = 0;
+}
+
+void out_row_close(void)
+{
+	if (out.json)
+		out_close_object();
+	out.line = NULL;
+}
+
+void out_cell_text(const char *text)
+{
+	if (!out.json && out.line)
+		scols_line_set_data(out.line, out.column, text);
+	out.column++;
+}
+
+void out_cell(const char *key, const char *value)
+{
+	out_string(key, NULL, value);
+	out_cell_text(value);
+}
+
+void out_cell_null(const char *key, const char *text)
+{
+	out_null(key, NULL);
+	out_cell_text(text);
+}
+
+void out_cell_int(const char *key, int64_t value)
+{
+	char buf[24];
+
+	out_int(key, NULL, value);
+	snprintf(buf, sizeof(buf), "%" PRId64, value);
+	out_cell_text(buf);
+}
+
+/* A column only some rows can have (an error) shows only when one has it */
+static void hide_empty_last_column(struct libscols_table *tb)
+{
+	size_t n = scols_table_get_ncols(tb);
+	struct libscols_column *col = n ? scols_table_get_column(tb, n - 1) : NULL;
+	struct libscols_line *ln;
+	struct libscols_iter *itr;
+	bool empty = true;
+
+	if (!col || !(itr = scols_new_iter(SCOLS_ITER_FORWARD)))
+		return;
+	while (empty && scols_table_next_line(tb, itr, &ln) == 0)
+		empty = !scols_cell_get_data(scols_line_get_cell(ln, n - 1));
+	scols_free_iter(itr);
+	if (empty)
+		scols_column_set_flags(col, scols_column_get_flags(col) | SCOLS_FL_HIDDEN);
+}
+
+void out_table_close(void)
+{
+	if (out.json) {
+		out_close_array();
+		return;
+	}
+	if (!out.table)
+		return;
+	hide_empty_last_column(out.table);
+	scols_table_set_stream(out.table, out.stream);
+	scols_print_table(out.table);
+	scols_unref_table(out.table);
+	out.table = NULL;
+}
+
+void format_bytes(uint64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(buf, size, "%llu B", (unsigned long long)bytes);
+		return;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%.1f %s", v, units[u]);
 }

@@ -5,13 +5,8 @@
 #include "cli.h"
 #include "output.h"
 
-static error_t parse_reset(int key, char *arg, struct argp_state *state)
-{
-	return cli_positionals(state, key, arg, state->input, 1, 1);
-}
-
 static const struct argp reset_argp = {
-	NULL, parse_reset, "DEV",
+	NULL, cli_parse_dev, "DEV",
 	"Reset the device.  Its migration state becomes RUNNING; this is the "
 	"only way out of ERROR and the uAPI's abort for RESUMING.",
 	cli_global_children, NULL, NULL
@@ -33,14 +28,14 @@ static void print_state(const char *key, const char *fmt, const char *name)
 		out_null(key, "-");
 }
 
-int cmd_reset(int argc, char **argv)
+static int run_reset(int argc, char **argv)
 {
 	const char *args[1] = { NULL };
 	struct migctl_dev *dev;
 	const char *before;
 	int status, r;
 
-	cli_parse(&reset_argp, argc, argv, args);
+	cli_parse(&reset_argp, 0, argc, argv, args);
 	status = cli_open_device(args[0], &dev);
 	if (status)
 		return status;
@@ -62,3 +57,8 @@ int cmd_reset(int argc, char **argv)
 	migctl_dev_close(dev);
 	return cli_finish(status);
 }
+
+const struct cli_command cmd_reset = {
+	"reset", run_reset,
+	"reset the device (the way out of ERROR)"
+};

@@ -40,13 +40,10 @@ static int open_framed(struct migctl_stream_reader *reader, int fd)
 {
 	int r = migctl_stream_reader_open(reader, fd, &cli_cancel);
 
-	if (r == -EBADMSG)
-		cli_error("%s%s", migctl_stream_reader_error(reader),
-			  reader->error.fault == MIGCTL_STREAM_NOT_FRAMED ?
-				  "; for a bare kernel stream use --raw" : "");
-	else if (r)
-		return cli_fail(STAGE_STREAM, r, "reading the stream");
-	return r ? EXIT_STREAM : EXIT_OK;
+	if (!r)
+		return 0;
+	return cli_fail_stream(r, migctl_stream_reader_error(reader),
+			       reader->error.fault == MIGCTL_STREAM_NOT_FRAMED, true);
 }
 
 static int check_identity(const struct migctl_stream_reader *reader,
@@ -56,47 +53,48 @@ static int check_identity(const struct migctl_stream_reader *reader,
 
 	if (!migctl_stream_identity_check(migctl_stream_reader_header(reader),
 					  migctl_dev_desc(dev), why, sizeof(why)))
-		return EXIT_OK;
+		return 0;
 	if (force) {
 		if (!cli.quiet)
-			fprintf(stderr, "vfio-migctl: resume: %s: --force: %s\n",
-				cli.device, why);
-		return EXIT_OK;
+			cli_note("--force: %s", why);
+		return 0;
 	}
-	cli_error("incompatible stream: %s (--force to try anyway); device unchanged", why);
-	return EXIT_STREAM;
+	return cli_refuse(STAGE_STREAM, -EBADMSG,
+			  "incompatible stream: %s (--force to try anyway); device unchanged",
+			  why);
 }
 
-int cmd_resume(int argc, char **argv)
+static int run_resume(int argc, char **argv)
 {
 	struct transfer_args a = {
-		.opts = { .then = MIGCTL_STATE_RUNNING, .buffer_size = MIGCTL_DEFAULT_BUFFER, .cancel = &cli_cancel,
-			  .progress = cli_progress },
+		.opts = { .then = MIGCTL_STATE_RUNNING, .buffer_size = MIGCTL_DEFAULT_BUFFER,
+			  .cancel = &cli_cancel, .progress = cli_progress },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDIN_FILENO, .cancel = &cli_cancel };
 	struct migctl_stream_reader reader = { .fd = -1 };
+	struct migctl_device_desc desc;
 	struct migctl_xfer_result res;
 	struct migctl_source source;
 	struct migctl_dev *dev = NULL;
-	struct migctl_device_desc target;
+	uint64_t precopy = 0;
 	int status, r;
 
-	cli_parse(&resume_argp, argc, argv, &a);
+	cli_parse(&resume_argp, 0, argc, argv, &a);
 	/* A mistyped name is reported before the stream is read */
-	status = cli_resolve_device(a.pos[0], &target);
+	status = cli_resolve_device(a.pos[0], &desc);
 	if (status)
 		return status;
 	if (a.file) {
 		ep.fd = open(a.file, O_RDONLY | O_CLOEXEC);
 		if (ep.fd < 0)
-			return cli_fail(STAGE_OUTPUT, -errno, "%s", a.file);
+			return cli_fail(STAGE_INPUT, -errno, "%s", a.file);
 	}
 	cli_catch_signals();
 	pipe_grow(ep.fd, a.opts.buffer_size);
 
 	if (!a.raw && (status = open_framed(&reader, ep.fd)))
 		goto out;
-	status = cli_open_target(&target, &dev);
+	status = cli_open_desc(&desc, &dev);
 	if (status)
 		goto out;
 	if (!a.raw && (status = check_identity(&reader, dev, a.force)))
@@ -107,9 +105,14 @@ int cmd_resume(int argc, char **argv)
 	else
 		migctl_stream_reader_source(&reader, &source);
 	r = migctl_resume(dev, &a.opts, &source, &res);
-	status = cli_report_transfer("resume", r, &res, false,
+	/* The framed stream says which of the bytes were PRE_COPY data */
+	if (!a.raw)
+		precopy = reader.stats.precopy_bytes < res.bytes ? reader.stats.precopy_bytes
+								 : res.bytes;
+	status = cli_report_transfer(true, r, &res, false,
 				     r == -EBADMSG && !a.raw ? migctl_stream_reader_error(&reader)
-							     : NULL);
+							     : NULL,
+				     precopy, res.bytes - precopy);
 out:
 	migctl_dev_close(dev);
 	if (!a.raw)
@@ -118,3 +121,7 @@ out:
 		close(ep.fd);
 	return status;
 }
+
+const struct cli_command cmd_resume = {
+	"resume", run_resume, "load a saved state into a device"
+};

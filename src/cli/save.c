@@ -36,34 +36,29 @@ static const struct argp save_argp = {
 	cli_global_children, NULL, NULL
 };
 
-int cmd_save(int argc, char **argv)
+static int run_save(int argc, char **argv)
 {
 	struct transfer_args a = {
-		.opts = { .then = MIGCTL_STATE_STOP, .buffer_size = MIGCTL_DEFAULT_BUFFER, .cancel = &cli_cancel,
-			  .progress = cli_progress },
+		.opts = { .then = MIGCTL_STATE_STOP, .buffer_size = MIGCTL_DEFAULT_BUFFER,
+			  .cancel = &cli_cancel, .progress = cli_progress },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
-	struct migctl_xfer_result res;
 	struct migctl_stream_writer writer = { 0 };
 	struct migctl_stream_header header;
+	struct migctl_xfer_result res;
 	struct outfile of;
 	struct migctl_sink sink;
 	struct migctl_dev *dev;
 	int status, r;
 
-	cli_parse(&save_argp, argc, argv, &a);
+	cli_parse(&save_argp, 0, argc, argv, &a);
 	cli.device = a.pos[0];
-	if (!a.file && isatty(STDOUT_FILENO)) {
-		cli_error("refusing to write device state to a terminal; "
-			  "redirect stdout or use -o FILE");
-		return EXIT_USAGE;
-	}
+	if (!a.file && isatty(STDOUT_FILENO))
+		return cli_refuse(STAGE_USAGE, -ENOTTY,
+				  "refusing to write device state to a terminal; "
+				  "redirect stdout or use -o FILE");
 	if (a.file) {
 		r = outfile_open(&of, a.file, a.force);
-		if (r == -EEXIST) {
-			cli_error("%s exists; use --force to replace it", a.file);
-			return EXIT_FAIL;
-		}
 		if (r)
 			return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
 		ep.fd = of.fd;
@@ -100,13 +95,16 @@ int cmd_save(int argc, char **argv)
 	if (a.file) {
 		if (!r) {
 			r = outfile_commit(&of);
-			if (r) {
-				cli_progress_done();
+			if (r)
 				return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
-			}
 		} else {
 			outfile_abort(&of);
 		}
 	}
-	return cli_report_transfer("save", r, &res, !a.file, NULL);
+	return cli_report_transfer(false, r, &res, !a.file, NULL, res.precopy_bytes,
+				   res.bytes - res.precopy_bytes);
 }
+
+const struct cli_command cmd_save = {
+	"save", run_save, "save the device's migration state to stdout or a file"
+};

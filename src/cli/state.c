@@ -2,10 +2,10 @@
 /* vfio-migctl state DEV [NEW]: print, plan or set the migration state */
 #include <errno.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "output.h"
+#include "util.h"
 
 struct state_args {
 	const char *pos[2]; /* DEV, NEW */
@@ -36,15 +36,15 @@ static error_t parse_state(int key, char *arg, struct argp_state *state)
 		a->step = true;
 		return 0;
 	case ARGP_KEY_END:
-		if (a->pos[1] && cli_parse_state(a->pos[1], &a->target))
-			cli_usage(state, "unknown state '%s'", a->pos[1]);
+		if (a->pos[1] && migctl_state_parse(a->pos[1], &a->target))
+			cli_usage("unknown state '%s'", a->pos[1]);
 		if (a->pos[1] && a->target == MIGCTL_STATE_ERROR)
-			cli_usage(state, "ERROR cannot be requested; use 'reset'");
+			cli_usage("ERROR cannot be requested; use 'reset'");
 		if ((a->dry_run || a->step) && !a->pos[1])
-			cli_usage(state, "--%s needs the NEW state",
-				   a->dry_run ? "dry-run" : "step");
+			cli_usage("--%s needs the NEW state",
+			  a->dry_run ? "dry-run" : "step");
 		if (a->dry_run && a->step)
-			cli_usage(state, "--dry-run and --step exclude each other");
+			cli_usage("--dry-run and --step exclude each other");
 		break;
 	}
 	return cli_positionals(state, key, arg, a->pos, 1, 2);
@@ -71,46 +71,34 @@ static void print_path(enum migctl_state from, const enum migctl_state *path, si
 }
 
 /* Report a failed SET: where the device ended up decides the status */
-static int transition_failed(struct migctl_dev *dev, const char *arc, int err)
+static int transition_failed(struct migctl_dev *dev, enum migctl_state from,
+			     enum migctl_state to, int err)
 {
 	enum migctl_state now;
+	char arc[64];
 
 	if (migctl_get_state(dev, &now))
 		now = MIGCTL_NR_STATES;
-	cli_error("%s failed: %s; device is now %s%s", arc, cli_cause(STAGE_TRANSITION, err),
-		  migctl_state_name(now), now == MIGCTL_STATE_ERROR ? cli_remedy() : "");
-	return now == MIGCTL_STATE_ERROR ? EXIT_DEVICE_ERROR : EXIT_TRANSITION;
-}
-
-/* Ask for one state; a data session nobody will read is closed at once */
-static int request(struct migctl_dev *dev, enum migctl_state state)
-{
-	int fd, r;
-
-	r = migctl_set_state(dev, state, &fd);
-	if (fd >= 0)
-		close(fd);
-	return r;
+	snprintf(arc, sizeof(arc), "%s -> %s", migctl_state_name(from),
+		 migctl_state_name(to));
+	return cli_fail_transition(arc, err, now);
 }
 
 /* One SET per arc, so a failure names its arc and each arc is timed */
 static int step_path(struct migctl_dev *dev, enum migctl_state cur,
 		     const enum migctl_state *path, size_t len)
 {
-	char arc[64];
 	double t0, ms;
 	int r;
 
 	out_open_array("arcs");
 	for (size_t i = 0; i < len; i++) {
-		snprintf(arc, sizeof(arc), "%s -> %s", migctl_state_name(cur),
-			 migctl_state_name(path[i]));
-		t0 = cli_now();
-		r = request(dev, path[i]);
-		ms = (cli_now() - t0) * 1e3;
+		t0 = monotonic_seconds();
+		r = migctl_request_state(dev, path[i]);
+		ms = (monotonic_seconds() - t0) * 1e3;
 		if (r) {
 			out_close_array();
-			return transition_failed(dev, arc, r);
+			return transition_failed(dev, cur, path[i], r);
 		}
 		out_open_object(NULL);
 		out_string("from", "%s", migctl_state_name(cur));
@@ -120,14 +108,13 @@ static int step_path(struct migctl_dev *dev, enum migctl_state cur,
 		cur = path[i];
 	}
 	out_close_array();
-	return EXIT_OK;
+	return 0;
 }
 
 static int set_state(struct migctl_dev *dev, const struct state_args *a,
 		     uint64_t flags, enum migctl_state cur)
 {
 	enum migctl_state path[MIGCTL_ARCS_MAX];
-	char arc[64];
 	size_t len;
 	int status, r;
 
@@ -141,23 +128,22 @@ static int set_state(struct migctl_dev *dev, const struct state_args *a,
 	 * session opened by another process is gone (mtty oopses on it):
 	 * the uAPI's abort for RESUMING is reset.
 	 */
-	if (cur == MIGCTL_STATE_RESUMING && a->target != MIGCTL_STATE_RESUMING && !a->dry_run) {
-		cli_error("device is RESUMING; leaving it by STOP would load a partial "
-			  "stream: abort with 'vfio-migctl reset %s'", cli.device);
-		return EXIT_TRANSITION;
-	}
-	if (migctl_state_path(flags, cur, a->target, path, &len)) {
-		cli_error("the kernel has no path from %s to %s; device left in %s",
-			  migctl_state_name(cur), migctl_state_name(a->target), migctl_state_name(cur));
-		return EXIT_TRANSITION;
-	}
+	if (cur == MIGCTL_STATE_RESUMING && a->target != MIGCTL_STATE_RESUMING && !a->dry_run)
+		return cli_refuse(STAGE_TRANSITION, -EBUSY,
+				  "device is RESUMING; leaving it by STOP would load a partial "
+				  "stream: abort with 'vfio-migctl reset %s'", cli.device);
+	if (migctl_state_path(flags, cur, a->target, path, &len))
+		return cli_refuse(STAGE_TRANSITION, -EINVAL,
+				  "the kernel has no path from %s to %s; device left in %s",
+				  migctl_state_name(cur), migctl_state_name(a->target),
+				  migctl_state_name(cur));
 
 	if (a->dry_run) {
 		out_open_object(NULL);
 		out_string("device", NULL, migctl_dev_desc(dev)->name);
 		print_path(cur, path, len);
 		out_close_object();
-		return EXIT_OK;
+		return 0;
 	}
 
 	if (a->step) {
@@ -171,27 +157,27 @@ static int set_state(struct migctl_dev *dev, const struct state_args *a,
 	}
 
 	if (cli.verbose) {
-		fprintf(stderr, "vfio-migctl: state: %s: %s", cli.device, migctl_state_name(cur));
+		char arcs[MIGCTL_ARCS_MAX * 16] = "";
+		size_t used = 0;
+
 		for (size_t i = 0; i < len; i++)
-			fprintf(stderr, " -> %s", migctl_state_name(path[i]));
-		fprintf(stderr, " (the kernel's arcs)\n");
+			used += (size_t)snprintf(arcs + used, sizeof(arcs) - used, " -> %s",
+						 migctl_state_name(path[i]));
+		cli_note("%s%s (the kernel's arcs)", migctl_state_name(cur), arcs);
 	}
-	r = request(dev, a->target);
-	if (r) {
-		snprintf(arc, sizeof(arc), "%s -> %s", migctl_state_name(cur),
-			 migctl_state_name(a->target));
-		return transition_failed(dev, arc, r);
-	}
+	r = migctl_request_state(dev, a->target);
+	if (r)
+		return transition_failed(dev, cur, a->target, r);
 	out_open_object(NULL);
 	out_string("device", NULL, migctl_dev_desc(dev)->name);
 	out_string("from", "%s -> ", migctl_state_name(cur));
 	out_string("to", NULL, migctl_state_name(a->target));
 	out_string("state", "%s\n", migctl_state_name(a->target));
 	out_close_object();
-	return EXIT_OK;
+	return 0;
 }
 
-int cmd_state(int argc, char **argv)
+static int run_state(int argc, char **argv)
 {
 	struct state_args a = { .pos = { NULL, NULL } };
 	struct migctl_dev *dev;
@@ -199,7 +185,7 @@ int cmd_state(int argc, char **argv)
 	uint64_t flags;
 	int status, r;
 
-	cli_parse(&state_argp, argc, argv, &a);
+	cli_parse(&state_argp, 0, argc, argv, &a);
 	status = cli_open_device(a.pos[0], &dev);
 	if (status)
 		return status;
@@ -221,3 +207,7 @@ int cmd_state(int argc, char **argv)
 	migctl_dev_close(dev);
 	return cli_finish(status);
 }
+
+const struct cli_command cmd_state = {
+	"state", run_state, "print or set the migration state"
+};

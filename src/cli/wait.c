@@ -10,35 +10,26 @@
 
 #include "cli.h"
 #include "output.h"
+#include "util.h"
 
 struct wait_args {
 	const char *pos[1];
 	double timeout;
 };
 
-enum { OPT_TIMEOUT = 0x400 };
-
 static const struct argp_option wait_options[] = {
 	{ "timeout", OPT_TIMEOUT, "SECONDS", 0, "Give up after SECONDS (default 30)", 0 },
 	{ 0 }
 };
 
-error_t cli_parse_timeout(const char *arg, double *seconds, struct argp_state *state)
-{
-	char *end;
-
-	*seconds = strtod(arg, &end);
-	if (*end || end == arg || !(*seconds >= 0) || *seconds > 86400)
-		cli_usage(state, "--timeout takes seconds (0 to 86400), not '%s'", arg);
-	return 0;
-}
-
 static error_t parse_wait(int key, char *arg, struct argp_state *state)
 {
 	struct wait_args *a = state->input;
 
-	if (key == OPT_TIMEOUT)
-		return cli_parse_timeout(arg, &a->timeout, state);
+	if (key == OPT_TIMEOUT) {
+		cli_parse_timeout(arg, &a->timeout);
+		return 0;
+	}
 	return cli_positionals(state, key, arg, a->pos, 1, 1);
 }
 
@@ -55,7 +46,7 @@ static bool ready(const char *arg, struct migctl_device_desc *t)
 	return migctl_resolve(&cli.root, arg, cli.via, t) == 0 && migctl_desc_ready(t);
 }
 
-int cmd_wait(int argc, char **argv)
+static int run_wait(int argc, char **argv)
 {
 	struct wait_args a = { .timeout = 30 };
 	struct migctl_uevent_monitor *mon;
@@ -64,27 +55,28 @@ int cmd_wait(int argc, char **argv)
 	double deadline, left;
 	int r;
 
-	cli_parse(&wait_argp, argc, argv, &a);
+	cli_parse(&wait_argp, 0, argc, argv, &a);
 	cli.device = a.pos[0];
 	r = migctl_uevent_open(&mon);
 	if (r)
-		return cli_fail(STAGE_OPEN, r, "cannot listen to kernel uevents");
+		return cli_fail(STAGE_EVENTS, r, "cannot listen to kernel uevents");
 
-	deadline = cli_now() + a.timeout;
+	deadline = monotonic_seconds() + a.timeout;
 	while (!ready(a.pos[0], &t)) {
-		left = deadline - cli_now();
+		left = deadline - monotonic_seconds();
 		if (left <= 0) {
 			migctl_uevent_close(mon);
-			cli_error("not ready after %g s", a.timeout);
-			return EXIT_OPEN;
+			return cli_refuse(STAGE_OPEN, -ETIMEDOUT, "not ready after %g s",
+					  a.timeout);
 		}
 		/* Any VFIO event may be the one: look again after each */
 		do
 			r = migctl_uevent_next(mon, (int)(left * 1000) + 1, &ev);
 		while (r == 0 && !migctl_uevent_is_vfio(&ev));
-		if (r && r != -ETIMEDOUT && r != -EAGAIN) {
+		/* After lost events (-ENOBUFS) sysfs is looked at again, as after any */
+		if (r && r != -ETIMEDOUT && r != -EAGAIN && r != -ENOBUFS) {
 			migctl_uevent_close(mon);
-			return cli_fail(STAGE_OPEN, r, "reading kernel uevents");
+			return cli_fail(STAGE_EVENTS, r, "reading kernel uevents");
 		}
 	}
 	migctl_uevent_close(mon);
@@ -96,5 +88,10 @@ int cmd_wait(int argc, char **argv)
 		out_string("node", " ready at %s\n", t.node);
 		out_close_object();
 	}
-	return cli_finish(EXIT_OK);
+	return cli_finish(0);
 }
+
+const struct cli_command cmd_wait = {
+	"wait", run_wait,
+	"wait until a device is there and bound to VFIO"
+};

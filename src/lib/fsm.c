@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The migration state machine as the kernel walks it.
+ * The migration state machine as the kernel walks it, and the names of
+ * states and of the API's other enums.
  *
  * migctl_state_path() reproduces vfio_mig_get_next_state() so that --dry-run
  * and --step show the arcs the kernel will really take for a device's flags,
@@ -12,6 +13,7 @@
 #include <strings.h>
 
 #include "migctl.h"
+#include "util.h"
 
 static const char *const state_names[MIGCTL_NR_STATES] = {
 	[MIGCTL_STATE_ERROR] = "ERROR",
@@ -148,7 +150,7 @@ void migctl_flags_format(uint64_t mig_flags, char *buf, size_t size)
 	if (size == 0)
 		return;
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (!(mig_flags & names[i].bit))
 			continue;
 		used += snprintf(buf + used, used < size ? size - used : 0,
@@ -158,4 +160,76 @@ void migctl_flags_format(uint64_t mig_flags, char *buf, size_t size)
 	if (mig_flags)
 		snprintf(buf + used, used < size ? size - used : 0,
 			 "%s0x%llx", used ? "|" : "", (unsigned long long)mig_flags);
+}
+
+/* ---- the names of the other enums of the API, beside the states' */
+
+const char *migctl_via_name(enum migctl_via via)
+{
+	static const char *const names[] = {
+		[MIGCTL_VIA_AUTO] = "auto",
+		[MIGCTL_VIA_CDEV] = "cdev",
+		[MIGCTL_VIA_GROUP] = "group",
+	};
+
+	return (unsigned int)via < ARRAY_SIZE(names) ? names[via] : "unknown";
+}
+
+int migctl_via_parse(const char *name, enum migctl_via *via)
+{
+	for (enum migctl_via v = MIGCTL_VIA_AUTO; v <= MIGCTL_VIA_GROUP; v++) {
+		if (strcmp(name, migctl_via_name(v)) == 0) {
+			*via = v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static const char *const on_error_names[] = {
+	[MIGCTL_ON_ERROR_RESTORE] = "restore",
+	[MIGCTL_ON_ERROR_RESET] = "reset",
+	[MIGCTL_ON_ERROR_LEAVE] = "leave",
+};
+
+const char *migctl_on_error_name(enum migctl_on_error policy)
+{
+	if ((unsigned int)policy >= ARRAY_SIZE(on_error_names) || !on_error_names[policy])
+		return "default";
+	return on_error_names[policy];
+}
+
+int migctl_on_error_parse(const char *name, enum migctl_on_error *policy)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(on_error_names); i++) {
+		if (on_error_names[i] && strcmp(name, on_error_names[i]) == 0) {
+			*policy = (enum migctl_on_error)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *migctl_recovery_name(enum migctl_recovery recovery)
+{
+	static const char *const names[] = {
+		[MIGCTL_RECOVERY_NONE] = "none",
+		[MIGCTL_RECOVERY_RESTORED] = "restored",
+		[MIGCTL_RECOVERY_RESET] = "reset",
+		[MIGCTL_RECOVERY_LEFT] = "left",
+		[MIGCTL_RECOVERY_FAILED] = "failed",
+	};
+
+	return (unsigned int)recovery < ARRAY_SIZE(names) ? names[recovery] : "unknown";
+}
+
+const char *migctl_phase_name(enum migctl_phase phase)
+{
+	static const char *const names[] = {
+		[MIGCTL_PHASE_PRE_COPY] = "pre-copy",
+		[MIGCTL_PHASE_STOP_COPY] = "stop-copy",
+		[MIGCTL_PHASE_RESUMING] = "resuming",
+	};
+
+	return (unsigned int)phase < ARRAY_SIZE(names) ? names[phase] : "unknown";
 }

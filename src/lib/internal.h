@@ -14,4 +14,11 @@ int sysfs_read_hex(const char *dir, const char *attr, unsigned long *val);
 /* Last component of the target of the link @dir/@link ("vfio-pci") */
 int sysfs_link_name(const char *dir, const char *link, char *buf, size_t size);
 
+/*
+ * After a failed transfer, bring the device to a known state as @policy
+ * says (policy.c); fills res->recovery, recovery_err and final_state.
+ */
+void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
+		    bool resuming, struct migctl_xfer_result *res);
+
 #endif

@@ -72,6 +72,11 @@ enum migctl_via {
 	MIGCTL_VIA_GROUP, /* /dev/vfio/N + /dev/vfio/vfio */
 };
 
+/* "auto", "cdev", "group" */
+const char *migctl_via_name(enum migctl_via via);
+/* -EINVAL for any other name */
+int migctl_via_parse(const char *name, enum migctl_via *via);
+
 enum migctl_bus {
 	MIGCTL_BUS_OTHER,
 	MIGCTL_BUS_PCI,
@@ -157,11 +162,11 @@ struct migctl_uevent_monitor;
 /* Subscribe to the kernel's uevents (subscribe first, then look: no race) */
 int migctl_uevent_open(struct migctl_uevent_monitor **mon);
 void migctl_uevent_close(struct migctl_uevent_monitor *mon);
-int migctl_uevent_fd(const struct migctl_uevent_monitor *mon);
 /*
  * The next kernel uevent within @timeout_ms (-1: no limit).  -ETIMEDOUT
  * when none came; -EAGAIN for a message that was not a kernel uevent
- * (call again).
+ * (call again); -ENOBUFS when a burst overran the socket and events were
+ * lost (look at sysfs again, then call again).
  */
 int migctl_uevent_next(struct migctl_uevent_monitor *mon, int timeout_ms,
 		       struct migctl_uevent *ev);
@@ -199,7 +204,6 @@ int migctl_dev_fd(const struct migctl_dev *dev);
 #define MIGCTL_DEV_CCW (1u << 4)
 #define MIGCTL_DEV_AP (1u << 5)
 #define MIGCTL_DEV_FSL_MC (1u << 6)
-#define MIGCTL_DEV_CAPS (1u << 7)
 #define MIGCTL_DEV_CDX (1u << 8)
 
 struct migctl_dev_info {
@@ -230,6 +234,18 @@ int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported);
 int migctl_precopy_info(int data_fd, uint64_t *initial_bytes,
 			uint64_t *dirty_bytes);
 
+/* ---- migration-state policy (one place for each rule) */
+
+/* Ask for @state; a data session it opens is closed at once: nobody reads it */
+int migctl_request_state(struct migctl_dev *dev, enum migctl_state state);
+/*
+ * Leave a data state without losing what the device has: STOP_COPY ->
+ * STOP, PRE_COPY -> RUNNING, PRE_COPY_P2P -> RUNNING_P2P, and RESUMING by
+ * reset (STOP would make the driver load a partial stream).  Other states
+ * are left alone.  *state is read back afterwards.
+ */
+int migctl_leave_data_state(struct migctl_dev *dev, enum migctl_state *state);
+
 /* ---- moving state data: save and resume */
 
 enum migctl_on_error {
@@ -238,6 +254,10 @@ enum migctl_on_error {
 	MIGCTL_ON_ERROR_RESET,   /* VFIO_DEVICE_RESET */
 	MIGCTL_ON_ERROR_LEAVE,   /* touch nothing */
 };
+
+/* "restore", "reset", "leave" (-EINVAL for others; DEFAULT has no name) */
+const char *migctl_on_error_name(enum migctl_on_error policy);
+int migctl_on_error_parse(const char *name, enum migctl_on_error *policy);
 
 /* What recovery was done after a failure */
 enum migctl_recovery {
@@ -248,11 +268,17 @@ enum migctl_recovery {
 	MIGCTL_RECOVERY_FAILED, /* restore and reset both failed */
 };
 
+/* "none", "restored", "reset", "left", "failed" */
+const char *migctl_recovery_name(enum migctl_recovery recovery);
+
 enum migctl_phase {
 	MIGCTL_PHASE_PRE_COPY,
 	MIGCTL_PHASE_STOP_COPY,
 	MIGCTL_PHASE_RESUMING,
 };
+
+/* "pre-copy", "stop-copy", "resuming" */
+const char *migctl_phase_name(enum migctl_phase phase);
 
 struct migctl_progress {
 	enum migctl_phase phase;
@@ -317,8 +343,8 @@ struct migctl_xfer_result {
 	enum migctl_state final_state;     /* MIGCTL_NR_STATES if it could not be read */
 	enum migctl_recovery recovery;
 	int recovery_err;               /* why restore failed (before the reset) */
-	uint64_t precopy_bytes;
-	uint64_t stopcopy_bytes;        /* resume: all bytes written */
+	uint64_t bytes;                 /* through the data_fd, all phases */
+	uint64_t precopy_bytes;         /* save: how many of them in PRE_COPY */
 	uint64_t estimate;              /* MIG_DATA_SIZE at start, 0 if unknown */
 	double seconds;                 /* whole transfer */
 	double stopped_seconds;         /* save: from entering STOP_COPY to @then */

@@ -284,14 +284,13 @@ static int reader_fail(struct migctl_stream_reader *r, int err)
 	return r->err;
 }
 
-static int __attribute__((format(printf, 3, 4)))
-bad(struct migctl_stream_reader *r, uint64_t offset, const char *fmt, ...)
+static int __attribute__((format(printf, 2, 3)))
+bad(struct migctl_stream_reader *r, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (r->err)
 		return r->err;
-	r->error.offset = offset;
 	va_start(ap, fmt);
 	vsnprintf(r->error.msg, sizeof(r->error.msg), fmt, ap);
 	va_end(ap);
@@ -308,7 +307,6 @@ bad_record(struct migctl_stream_reader *r, const struct record *rec,
 
 	if (r->err)
 		return r->err;
-	r->error.offset = rec->start;
 	n = snprintf(r->error.msg, size, "record %" PRIu64 " at byte %" PRIu64 ": ",
 		     rec->index, rec->start);
 	if (n > 0 && (size_t)n < size) {
@@ -400,7 +398,7 @@ static int read_record(struct migctl_stream_reader *r, struct record *rec,
 	if (ret)
 		return ret;
 	if (!got)
-		return bad(r, r->offset, "truncated at byte %" PRIu64 ": %s record missing",
+		return bad(r, "truncated at byte %" PRIu64 ": %s record missing",
 			   r->offset, r->seq ? "end" : "header");
 	if (got < sizeof(h))
 		return truncated(r, rec);
@@ -477,27 +475,26 @@ int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
 	if (ret)
 		goto out;
 	if (!got) {
-		ret = bad(r, 0, "empty stream: not a vfio-migctl stream");
+		ret = bad(r, "empty stream: not a vfio-migctl stream");
 		goto out;
 	}
 	if (memcmp(pre, MIGCTL_STREAM_MAGIC,
 		   got < MIGCTL_STREAM_MAGIC_SIZE ? got : MIGCTL_STREAM_MAGIC_SIZE)) {
-		ret = bad(r, 0, "not a vfio-migctl stream (no magic)");
+		ret = bad(r, "not a vfio-migctl stream (no magic)");
 		r->error.fault = MIGCTL_STREAM_NOT_FRAMED;
 		goto out;
 	}
 	if (got < sizeof(pre)) {
-		ret = bad(r, got, "truncated at byte %zu: in the preamble", got);
+		ret = bad(r, "truncated at byte %zu: in the preamble", got);
 		goto out;
 	}
 	if ((uint32_t)XXH3_64bits(pre, PRE_CHECK) != get32(pre + PRE_CHECK)) {
-		ret = bad(r, PRE_VERSION, "preamble checksum mismatch");
+		ret = bad(r, "preamble checksum mismatch");
 		goto out;
 	}
 	version = get32(pre + PRE_VERSION);
 	if (version != MIGCTL_STREAM_VERSION) {
-		ret = bad(r, PRE_VERSION,
-			  "format version %" PRIu32 " is not supported (this vfio-migctl reads version %d)",
+		ret = bad(r, "format version %" PRIu32 " is not supported (this vfio-migctl reads version %d)",
 			  version, MIGCTL_STREAM_VERSION);
 		goto out;
 	}
@@ -555,8 +552,7 @@ static int end_record(struct migctl_stream_reader *r, const struct record *rec)
 	if (ret)
 		return ret;
 	if (got)
-		return bad(r, r->offset - 1,
-			   "trailing data at byte %" PRIu64 " after the end record",
+		return bad(r, "trailing data at byte %" PRIu64 " after the end record",
 			   r->offset - 1);
 	r->ended = true;
 	r->stats.intact = true;

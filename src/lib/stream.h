@@ -11,8 +11,8 @@
  * Reading: migctl_stream_reader_open() checks the preamble and HEADER; the
  * source from migctl_stream_reader_source() hands out only bytes of records
  * whose checksum has already been verified, and reports the end (*got = 0)
- * only after a valid END.  Every format problem is -EBADMSG, with the byte
- * offset and a one-line reason in reader->error.
+ * only after a valid END.  Every format problem is -EBADMSG, with a
+ * one-line reason naming the byte offset in reader->error.
  */
 #ifndef MIGCTL_STREAM_H
 #define MIGCTL_STREAM_H
@@ -125,7 +125,6 @@ enum migctl_stream_fault {
 
 struct migctl_stream_error {
 	enum migctl_stream_fault fault;
-	uint64_t offset; /* from the stream's start: the bad record or field */
 	char msg[256];   /* "record 3 at byte 1048620: checksum mismatch" */
 };
 

@@ -76,11 +76,6 @@ void migctl_uevent_close(struct migctl_uevent_monitor *mon)
 	free(mon);
 }
 
-int migctl_uevent_fd(const struct migctl_uevent_monitor *mon)
-{
-	return nl_socket_get_fd(mon->sock);
-}
-
 static void set_field(char *dst, size_t size, const char *value)
 {
 	if (str_copy(dst, size, value))
@@ -138,8 +133,12 @@ int migctl_uevent_next(struct migctl_uevent_monitor *mon, int timeout_ms,
 
 	errno = 0;
 	n = nl_recv(mon->sock, &peer, &buf, &creds);
+	if (n < 0 && errno == ENOBUFS) {
+		/* libnl says NLE_NOMEM: the socket overran and events were lost */
+		r = -ENOBUFS;
+		goto out;
+	}
 	if (n <= 0) {
-		/* NLE_MSG_TRUNC: a burst overran even our buffer; events were lost */
 		r = n == 0 ? -EAGAIN : nl_error(n);
 		goto out;
 	}

@@ -30,8 +30,8 @@ static bool cancelled(const struct xfer *x)
 	return x->opts->cancel && *x->opts->cancel;
 }
 
-/* Record where it failed; returns @err so callers can `return fail(...)` */
-static int fail(struct xfer *x, enum migctl_fail_at at, int err)
+/* Record where it failed; returns @err so callers can `return note_failure(...)` */
+static int note_failure(struct xfer *x, enum migctl_fail_at at, int err)
 {
 	if (x->res->fail_at == MIGCTL_FAIL_NONE) {
 		/* A signal interrupting a blocked read or write is the cancel */
@@ -60,7 +60,7 @@ static int enter(struct xfer *x, enum migctl_state state, enum migctl_fail_at at
 	r = migctl_set_state(x->dev, state, &fd);
 	if (r) {
 		x->res->failed_state = state;
-		return fail(x, at, r);
+		return note_failure(x, at, r);
 	}
 	if (fd >= 0) {
 		close_data_fd(x);
@@ -75,14 +75,14 @@ static int enter_session(struct xfer *x, enum migctl_state state)
 	int r = enter(x, state, MIGCTL_FAIL_TRANSITION);
 
 	if (!r && x->data_fd < 0)
-		r = fail(x, MIGCTL_FAIL_TRANSITION, -EPROTO);
+		r = note_failure(x, MIGCTL_FAIL_TRANSITION, -EPROTO);
 	return r;
 }
 
 static void report_progress(struct xfer *x, enum migctl_phase phase)
 {
 	x->progress.phase = phase;
-	x->progress.bytes = x->res->precopy_bytes + x->res->stopcopy_bytes;
+	x->progress.bytes = x->res->bytes;
 	if (x->opts->progress)
 		x->opts->progress(x->opts->progress_arg, &x->progress);
 }
@@ -95,108 +95,44 @@ static int preflight(struct xfer *x, uint64_t *mig_flags)
 
 	r = migctl_get_state(x->dev, &state);
 	if (r)
-		return fail(x, MIGCTL_FAIL_CHECK, r);
+		return note_failure(x, MIGCTL_FAIL_CHECK, r);
 	x->res->initial_state = x->res->final_state = state;
 	if (state == MIGCTL_STATE_ERROR)
-		return fail(x, MIGCTL_FAIL_CHECK, -EBADFD);
+		return note_failure(x, MIGCTL_FAIL_CHECK, -EBADFD);
 	/* Someone else's data session is open: not ours to take over */
 	if (migctl_state_is_data(state))
-		return fail(x, MIGCTL_FAIL_CHECK, -EBUSY);
+		return note_failure(x, MIGCTL_FAIL_CHECK, -EBUSY);
 
 	r = migctl_mig_flags(x->dev, mig_flags);
 	if (r)
-		return fail(x, MIGCTL_FAIL_CHECK, r);
+		return note_failure(x, MIGCTL_FAIL_CHECK, r);
 	/* failed_state names what the device does not offer */
 	x->res->failed_state = MIGCTL_STATE_STOP_COPY;
 	if (!(*mig_flags & MIGCTL_FLAG_STOP_COPY))
-		return fail(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
+		return note_failure(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
 	x->res->failed_state = x->opts->then;
 	if (!migctl_state_supported(*mig_flags, x->opts->then))
-		return fail(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
+		return note_failure(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
 	if (migctl_state_is_data(x->opts->then))
-		return fail(x, MIGCTL_FAIL_CHECK, -EINVAL);
+		return note_failure(x, MIGCTL_FAIL_CHECK, -EINVAL);
 	x->res->failed_state = MIGCTL_NR_STATES;
 
 	x->buf_size = x->opts->buffer_size ? x->opts->buffer_size : MIGCTL_DEFAULT_BUFFER;
 	if (x->buf_size > MIGCTL_MAX_BUFFER)
-		return fail(x, MIGCTL_FAIL_CHECK, -EINVAL);
+		return note_failure(x, MIGCTL_FAIL_CHECK, -EINVAL);
 	x->buf = malloc(x->buf_size);
 	if (!x->buf)
-		return fail(x, MIGCTL_FAIL_CHECK, -ENOMEM);
+		return note_failure(x, MIGCTL_FAIL_CHECK, -ENOMEM);
 	return 0;
-}
-
-static int read_state(struct migctl_dev *dev, enum migctl_state *state)
-{
-	int r = migctl_get_state(dev, state);
-
-	if (r)
-		*state = MIGCTL_NR_STATES;
-	return r;
-}
-
-/* Back to the state found; failed_state keeps naming the original failure */
-static int restore(struct xfer *x)
-{
-	int fd, r;
-
-	r = migctl_set_state(x->dev, x->res->initial_state, &fd);
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
-/*
- * The failure policy.  Save's RESTORE goes back to the state found (QEMU's
- * recovery state), and resets if that fails.  RESUMING has no clean exit
- * but reset, so resume's RESTORE is reset, then the state found.
- */
-static void recover(struct xfer *x, enum migctl_on_error policy, bool resuming)
-{
-	struct migctl_xfer_result *res = x->res;
-	enum migctl_state now;
-	int r;
-
-	close_data_fd(x);
-	read_state(x->dev, &now);
-	if (policy == MIGCTL_ON_ERROR_LEAVE) {
-		res->recovery = MIGCTL_RECOVERY_LEFT;
-		goto out;
-	}
-	if (policy == MIGCTL_ON_ERROR_RESTORE && !resuming) {
-		r = now == res->initial_state ? 0 : restore(x);
-		if (r == 0) {
-			res->recovery = MIGCTL_RECOVERY_RESTORED;
-			goto out;
-		}
-		res->recovery_err = r;
-	}
-	r = migctl_dev_reset(x->dev);
-	if (r) {
-		res->recovery = MIGCTL_RECOVERY_FAILED;
-		if (!res->recovery_err)
-			res->recovery_err = r;
-		goto out;
-	}
-	res->recovery = MIGCTL_RECOVERY_RESET;
-	if (policy == MIGCTL_ON_ERROR_RESTORE && resuming &&
-	    res->initial_state != MIGCTL_STATE_RUNNING && restore(x) == 0)
-		res->recovery = MIGCTL_RECOVERY_RESTORED;
-out:
-	read_state(x->dev, &res->final_state);
 }
 
 static int finish(struct xfer *x, int r, bool resuming)
 {
-	enum migctl_on_error policy = x->opts->on_error;
-
-	if (policy == MIGCTL_ON_ERROR_DEFAULT)
-		policy = resuming ? MIGCTL_ON_ERROR_RESET : MIGCTL_ON_ERROR_RESTORE;
-	if (r && x->touched)
-		recover(x, policy, resuming);
-	else if (!r)
-		read_state(x->dev, &x->res->final_state);
 	close_data_fd(x);
+	if (r && x->touched)
+		recover_device(x->dev, x->opts->on_error, resuming, x->res);
+	else if (!r && migctl_get_state(x->dev, &x->res->final_state))
+		x->res->final_state = MIGCTL_NR_STATES;
 	free(x->buf);
 	x->res->seconds = monotonic_seconds() - x->started;
 	return r;
@@ -224,19 +160,17 @@ static void xfer_init(struct xfer *x, struct migctl_dev *dev,
 static int drain(struct xfer *x, const struct migctl_sink *sink,
 		 enum migctl_phase phase)
 {
-	uint64_t *counter = phase == MIGCTL_PHASE_PRE_COPY ? &x->res->precopy_bytes
-							   : &x->res->stopcopy_bytes;
 	uint64_t initial, dirty;
 	ssize_t n;
 	int r;
 
 	for (;;) {
 		if (cancelled(x))
-			return fail(x, MIGCTL_FAIL_CANCEL, -EINTR);
+			return note_failure(x, MIGCTL_FAIL_CANCEL, -EINTR);
 		if (phase == MIGCTL_PHASE_PRE_COPY) {
 			r = migctl_precopy_info(x->data_fd, &initial, &dirty);
 			if (r)
-				return fail(x, MIGCTL_FAIL_DEVICE_IO, r);
+				return note_failure(x, MIGCTL_FAIL_DEVICE_IO, r);
 			if (initial == 0)
 				return 0;
 		}
@@ -246,13 +180,15 @@ static int drain(struct xfer *x, const struct migctl_sink *sink,
 		if (n < 0 && errno == ENOMSG && phase == MIGCTL_PHASE_PRE_COPY)
 			return 0;
 		if (n < 0)
-			return fail(x, MIGCTL_FAIL_DEVICE_IO, -errno);
+			return note_failure(x, MIGCTL_FAIL_DEVICE_IO, -errno);
 		if (n == 0)
 			return 0;
 		r = sink->write(sink->ctx, phase, x->buf, (size_t)n);
 		if (r)
-			return fail(x, MIGCTL_FAIL_SINK, r);
-		*counter += (uint64_t)n;
+			return note_failure(x, MIGCTL_FAIL_SINK, r);
+		x->res->bytes += (uint64_t)n;
+		if (phase == MIGCTL_PHASE_PRE_COPY)
+			x->res->precopy_bytes += (uint64_t)n;
 		report_progress(x, phase);
 	}
 }
@@ -271,13 +207,13 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		return finish(&x, r, false);
 	if (opts->precopy && !(flags & MIGCTL_FLAG_PRE_COPY)) {
 		res->failed_state = MIGCTL_STATE_PRE_COPY;
-		return finish(&x, fail(&x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP), false);
+		return finish(&x, note_failure(&x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP), false);
 	}
 	if (migctl_data_size(dev, &res->estimate))
 		res->estimate = 0;
 	x.progress.estimate = res->estimate;
 	if (sink->begin && (r = sink->begin(sink->ctx, flags, res->estimate)))
-		return finish(&x, fail(&x, MIGCTL_FAIL_SINK, r), false);
+		return finish(&x, note_failure(&x, MIGCTL_FAIL_SINK, r), false);
 
 	if (opts->precopy) {
 		r = enter_session(&x, MIGCTL_STATE_PRE_COPY);
@@ -294,7 +230,7 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	if (!r)
 		r = drain(&x, sink, MIGCTL_PHASE_STOP_COPY);
 	if (!r && sink->finish && (r = sink->finish(sink->ctx)))
-		fail(&x, MIGCTL_FAIL_SINK, r);
+		note_failure(&x, MIGCTL_FAIL_SINK, r);
 	if (r)
 		return finish(&x, r, false);
 	res->stopped_seconds = monotonic_seconds() - stopped;
@@ -311,9 +247,9 @@ static int next_chunk(struct xfer *x, const struct migctl_source *source, size_t
 	int r;
 
 	if (cancelled(x))
-		return fail(x, MIGCTL_FAIL_CANCEL, -EINTR);
+		return note_failure(x, MIGCTL_FAIL_CANCEL, -EINTR);
 	r = source->read(source->ctx, x->buf, x->buf_size, got);
-	return r ? fail(x, MIGCTL_FAIL_SOURCE, r) : 0;
+	return r ? note_failure(x, MIGCTL_FAIL_SOURCE, r) : 0;
 }
 
 int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
@@ -336,7 +272,7 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	 */
 	r = next_chunk(&x, source, &got);
 	if (!r && got == 0)
-		r = fail(&x, MIGCTL_FAIL_SOURCE, -ENODATA);
+		r = note_failure(&x, MIGCTL_FAIL_SOURCE, -ENODATA);
 	if (r)
 		return finish(&x, r, true);
 
@@ -345,10 +281,10 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		/* Any write error is fatal: a driver may still accept STOP after it */
 		r = write_all(x.data_fd, x.buf, got, opts->cancel);
 		if (r) {
-			fail(&x, MIGCTL_FAIL_DEVICE_IO, r);
+			note_failure(&x, MIGCTL_FAIL_DEVICE_IO, r);
 			break;
 		}
-		res->stopcopy_bytes += got;
+		res->bytes += got;
 		report_progress(&x, MIGCTL_PHASE_RESUMING);
 		r = next_chunk(&x, source, &got);
 	}

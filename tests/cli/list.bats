@@ -80,12 +80,50 @@ squeeze() {
 	jq -e '.devices[4] | .vendor == null and .device == null and .mdev_type == "mtty-2"' <<<"$output"
 }
 
-@test "list --probe: adds MIGRATION and STATE columns" {
+@test "list --probe: adds MIGRATION and STATE columns, and PROBE for devices it cannot open" {
 	run --separate-stderr migctl list --probe
 	local hdr
 	hdr=$(head -n1 <<<"$output" | squeeze)
-	[ "$hdr" = "DEVICE DRIVER GROUP CDEV ID TYPE MIGRATION STATE" ] ||
+	# Every fixture device fails to open (its nodes are plain files)
+	[ "$hdr" = "DEVICE DRIVER GROUP CDEV ID TYPE MIGRATION STATE PROBE" ] ||
 		fail "header: $hdr"
+	[[ ${lines[1]} == *" -"*" -"*" not a VFIO device"* ]] || fail "row: ${lines[1]}"
+	run -0 --separate-stderr migctl --json list --probe
+	jq -e '[.devices[] | .probe_error] | all(. == "not a VFIO device, or its group is not viable")' <<<"$output"
+	jq -e '[.devices[] | .migration_flags, .state] | all(. == null)' <<<"$output"
+}
+
+# expect_aligned: in $output, every column starts where its header does:
+# at that offset each row has a character that follows a space (or is
+# the first of the line).  Squeezing spaces would hide exactly this.
+expect_aligned() {
+	local header=${lines[0]} line i start
+	local -a starts=()
+	for ((i = 0; i < ${#header}; i++)); do
+		[ "${header:i:1}" != " " ] && { [ "$i" -eq 0 ] || [ "${header:i-1:1}" = " " ]; } &&
+			starts+=("$i")
+	done
+	for line in "${lines[@]:1}"; do
+		for start in "${starts[@]}"; do
+			[ "${line:start:1}" != " " ] && [ -n "${line:start:1}" ] &&
+				{ [ "$start" -eq 0 ] || [ "${line:start-1:1}" = " " ]; } ||
+				fail "column at $start is not aligned:" "$header" "$line"
+		done
+	done
+}
+
+@test "list: columns are as wide as their widest cell (mlx5_vfio_pci, migsim-precopy)" {
+	"$MKSYSROOT" --long "$BATS_TEST_TMPDIR/long"
+	run -0 --separate-stderr "$MIGCTL" --sysroot="$BATS_TEST_TMPDIR/long" list
+	[ "${#lines[@]}" -eq 8 ] || fail "expected 7 devices"
+	[[ $output == *mlx5_vfio_pci* && $output == *migsim-precopy* ]]
+	expect_aligned
+	# the last column is not padded
+	for line in "${lines[@]}"; do
+		[[ $line != *" " ]] || fail "trailing blanks: '$line'"
+	done
+	run --separate-stderr "$MIGCTL" --sysroot="$BATS_TEST_TMPDIR/long" list --probe
+	expect_aligned
 }
 
 @test "list opens no device node (opening may reset a device)" {

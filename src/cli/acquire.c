@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * From a DEV argument to an open device: the resolver, the open, and both
+ * halves of the hold protocol (a device 'hold' keeps open is passed down
+ * to the commands it runs, which use it instead of opening their own).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+/* How 'hold' passes its open device down to the commands it runs */
+#define HOLD_ENV_FD "VFIO_MIGCTL_HOLD_FD"
+#define HOLD_ENV_DEVICE "VFIO_MIGCTL_HOLD_DEVICE"
+#define HOLD_ENV_VIA "VFIO_MIGCTL_HOLD_VIA"
+
+void cli_hold_export(struct migctl_dev *dev)
+{
+	const struct migctl_device_desc *desc = migctl_dev_desc(dev);
+	char fd[16];
+
+	/* The one descriptor the command inherits; the rest stay close-on-exec */
+	snprintf(fd, sizeof(fd), "%d", migctl_dev_fd(dev));
+	fcntl(migctl_dev_fd(dev), F_SETFD, 0);
+	setenv(HOLD_ENV_FD, fd, 1);
+	setenv(HOLD_ENV_DEVICE, desc->name, 1);
+	setenv(HOLD_ENV_VIA, migctl_via_name(desc->via), 1);
+}
+
+/*
+ * A device held open by 'vfio-migctl hold' above us: use its fd, so that
+ * the state it was left in is the state we find.
+ */
+static int adopt_held(struct migctl_device_desc *desc, struct migctl_dev **dev,
+		      bool *held)
+{
+	const char *name = getenv(HOLD_ENV_DEVICE), *fd = getenv(HOLD_ENV_FD);
+	const char *via = getenv(HOLD_ENV_VIA);
+	char *end;
+	long n;
+	int r;
+
+	*held = false;
+	if (!name || !fd || strcmp(name, desc->name) != 0)
+		return 0;
+	n = strtol(fd, &end, 10);
+	if (*end || end == fd || n < 0 || n > INT_MAX)
+		return cli_refuse(STAGE_OPEN, -EBADF, "%s=%s is not a file descriptor",
+				  HOLD_ENV_FD, fd);
+	if (via && migctl_via_parse(via, &desc->via))
+		desc->via = MIGCTL_VIA_CDEV;
+	r = migctl_dev_adopt(desc, (int)n, dev);
+	if (r)
+		return cli_fail(STAGE_OPEN, r, "the held device (fd %ld)", n);
+	if (cli.verbose)
+		cli_note("using the held device (fd %ld)", n);
+	*held = true;
+	return 0;
+}
+
+int cli_resolve_device(const char *arg, struct migctl_device_desc *desc)
+{
+	int r;
+
+	cli.device = arg;
+	r = migctl_resolve(&cli.root, arg, cli.via, desc);
+	return r ? cli_fail_resolve(r, desc) : 0;
+}
+
+/* "in use by qemu-system-x86 (pid 1234)", when /proc tells who */
+static int report_busy(const struct migctl_device_desc *desc)
+{
+	struct migctl_holder holders[4];
+	size_t n;
+
+	if (migctl_find_holders(&cli.root, desc, holders, ARRAY_SIZE(holders), &n))
+		n = 0;
+	return cli_fail_busy(desc->node, holders,
+			     n < ARRAY_SIZE(holders) ? n : ARRAY_SIZE(holders), n);
+}
+
+int cli_open_desc(struct migctl_device_desc *desc, struct migctl_dev **dev)
+{
+	bool held;
+	int r;
+
+	r = adopt_held(desc, dev, &held);
+	if (r || held)
+		return r;
+	if (cli.verbose)
+		cli_note("opening %s via %s", desc->node, migctl_via_name(desc->via));
+	r = migctl_dev_open(&cli.root, desc, dev);
+	if (r == -EBUSY)
+		return report_busy(desc);
+	if (r)
+		return cli_fail(STAGE_OPEN, r, "cannot open %s", desc->node);
+	return 0;
+}
+
+int cli_open_device(const char *arg, struct migctl_dev **dev)
+{
+	struct migctl_device_desc desc;
+	int status = cli_resolve_device(arg, &desc);
+
+	return status ? status : cli_open_desc(&desc, dev);
+}

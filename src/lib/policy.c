@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Migration-state policy, once: how a data state is left without losing
+ * anything, and how a device is recovered after a failed transfer.  Every
+ * command that has to get a device out of a data state comes here.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int migctl_request_state(struct migctl_dev *dev, enum migctl_state state)
+{
+	int fd, r;
+
+	r = migctl_set_state(dev, state, &fd);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int migctl_leave_data_state(struct migctl_dev *dev, enum migctl_state *state)
+{
+	/* The nearest state that keeps what the device has */
+	static const enum migctl_state way_out[MIGCTL_NR_STATES] = {
+		[MIGCTL_STATE_STOP_COPY] = MIGCTL_STATE_STOP,
+		[MIGCTL_STATE_PRE_COPY] = MIGCTL_STATE_RUNNING,
+		[MIGCTL_STATE_PRE_COPY_P2P] = MIGCTL_STATE_RUNNING_P2P,
+	};
+	int r;
+
+	if (!migctl_state_is_data(*state))
+		return 0;
+	/* RESUMING has no exit but reset: STOP would load half a stream */
+	if (*state == MIGCTL_STATE_RESUMING)
+		r = migctl_dev_reset(dev);
+	else
+		r = migctl_request_state(dev, way_out[*state]);
+	if (r)
+		return r;
+	return migctl_get_state(dev, state);
+}
+
+static void read_state(struct migctl_dev *dev, enum migctl_state *state)
+{
+	if (migctl_get_state(dev, state))
+		*state = MIGCTL_NR_STATES;
+}
+
+/*
+ * Save's RESTORE goes back to the state found (QEMU's recovery state), and
+ * resets if that fails.  RESUMING has no clean exit but reset, so resume's
+ * RESTORE is reset, then the state found.
+ */
+void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
+		    bool resuming, struct migctl_xfer_result *res)
+{
+	enum migctl_state now;
+	int r;
+
+	if (policy == MIGCTL_ON_ERROR_DEFAULT)
+		policy = resuming ? MIGCTL_ON_ERROR_RESET : MIGCTL_ON_ERROR_RESTORE;
+	read_state(dev, &now);
+	if (policy == MIGCTL_ON_ERROR_LEAVE) {
+		res->recovery = MIGCTL_RECOVERY_LEFT;
+		goto out;
+	}
+	if (policy == MIGCTL_ON_ERROR_RESTORE && !resuming) {
+		r = migctl_leave_data_state(dev, &now);
+		if (!r && now != res->initial_state)
+			r = migctl_request_state(dev, res->initial_state);
+		if (r == 0) {
+			res->recovery = MIGCTL_RECOVERY_RESTORED;
+			goto out;
+		}
+		res->recovery_err = r;
+	}
+	r = migctl_dev_reset(dev);
+	if (r) {
+		res->recovery = MIGCTL_RECOVERY_FAILED;
+		if (!res->recovery_err)
+			res->recovery_err = r;
+		goto out;
+	}
+	res->recovery = MIGCTL_RECOVERY_RESET;
+	if (policy == MIGCTL_ON_ERROR_RESTORE && resuming &&
+	    res->initial_state != MIGCTL_STATE_RUNNING &&
+	    migctl_request_state(dev, res->initial_state) == 0)
+		res->recovery = MIGCTL_RECOVERY_RESTORED;
+out:
+	read_state(dev, &res->final_state);
+}
