@@ -70,12 +70,17 @@ no_stdout() {
 # Sets $nodes to every non-directory file under $ROOT/dev it tried to open,
 # one per line, sorted, relative to $ROOT ("/dev/vfio/12"), and
 # $traced_status to its exit status.
+# Without strace (or when it traced nothing) the test fails: an empty
+# trace would pass every "opened nothing" check.
 trace_opens() {
 	local log=$BATS_TEST_TMPDIR/strace.log
+	command -v strace >/dev/null || fail "strace is missing (tests/deps.sh test)"
 	traced_status=0
+	rm -f "$log"
 	strace -f -qq -e trace=open,openat,openat2 -e signal=none -o "$log" \
 		"$MIGCTL" --sysroot="$ROOT" "$@" >/dev/null 2>&1 </dev/null ||
 		traced_status=$?
+	grep -q 'execve\|open' "$log" 2>/dev/null || fail "strace traced nothing (status $traced_status)"
 	nodes=$(grep -v O_DIRECTORY "$log" |
 		grep -o "\"$ROOT/dev/[^\"]*\"" | tr -d '"' | sed "s|^$ROOT||" | sort -u)
 }

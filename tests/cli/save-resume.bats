@@ -42,6 +42,7 @@ snapshot() {
 
 @test "save to a terminal is refused before the device is opened" {
 	local log=$BATS_TEST_TMPDIR/strace.log
+	command -v strace >/dev/null || fail "strace is missing (tests/deps.sh test)"
 	run -2 on_tty strace -f -qq -e trace=open,openat,openat2 -e signal=none -o "$log" \
 		"$MIGCTL" --sysroot="$ROOT" save "$CDEV_PCI"
 	[ -s "$log" ] || fail "no strace log"

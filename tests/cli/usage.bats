@@ -232,3 +232,27 @@ COMMANDS=(list info state save resume reset)
 	run -0 --separate-stderr "$MIGCTL" list --sysroot="$ROOT" --names
 	[ "${#lines[@]}" -eq "${#LISTED[@]}" ]
 }
+
+@test "bad options are worded by getopt, on one line: no value allowed, ambiguous, missing value" {
+	run -2 --separate-stderr migctl list --quiet=1
+	no_stdout
+	one_error_line "vfio-migctl: list: "
+	stderr_has "'--quiet' doesn't allow an argument"
+	run -2 --separate-stderr migctl list --v
+	one_error_line "vfio-migctl: list: "
+	stderr_has "'--v' is ambiguous; possibilities: '--verbose' '--via'"
+	run -2 --separate-stderr migctl info --via
+	one_error_line "vfio-migctl: info: "
+	stderr_has "'--via' requires an argument"
+	run -2 --separate-stderr migctl --bogus list
+	one_error_line "vfio-migctl: "
+	stderr_has "unrecognized option '--bogus'"
+}
+
+@test "hold: everything after DEV is the command, its options included (no '--' needed)" {
+	# Parsing gets past 'echo -n': the fixture device then fails to open (3)
+	run -3 --separate-stderr migctl hold "$CDEV_PCI" echo -n hi
+	one_error_line "vfio-migctl: hold: $CDEV_PCI: "
+	[[ $stderr != *"'-n'"* ]] || fail "-n was taken for an option of hold: $stderr"
+	run -3 --separate-stderr migctl hold -q "$CDEV_PCI" -- echo -n hi
+}
