@@ -135,7 +135,8 @@ _vfio_migctl() {
 	if [[ -n $opt ]]; then
 		case $opt in
 		--via) COMPREPLY=($(compgen -W 'cdev group auto' -- "$val")) ;;
-		--then) COMPREPLY=($(compgen -W "$_vfio_migctl_states" -- "$val")) ;;
+		# Only the states a transfer may end in
+		--then) COMPREPLY=($(compgen -W 'stop running running_p2p' -- "$val")) ;;
 		--on-error)
 			if [[ $cmd == resume ]]; then
 				COMPREPLY=($(compgen -W 'reset restore leave' -- "$val"))
@@ -172,8 +173,8 @@ _vfio_migctl() {
 		case $cmd in
 		list) opts+=' --probe --names' ;;
 		state) opts+=' --dry-run --step' ;;
-		save) opts+=' -o --output --force --precopy --then --on-error --buffer-size --raw' ;;
-		resume) opts+=' -i --input --force --then --on-error --buffer-size --raw' ;;
+		save) opts+=' -o --output --force --precopy --then --on-error --end-session --buffer-size --raw' ;;
+		resume) opts+=' -i --input --force --then --on-error --end-session --single-pass --buffer-size --raw' ;;
 		wait | monitor) opts+=' --timeout' ;;
 		esac
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))

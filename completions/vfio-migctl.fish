@@ -111,16 +111,18 @@ complete -c vfio-migctl -n '__vfio_migctl_is state' -l step -d 'Take the arcs on
 
 # save and resume
 for cmd in save resume
-    complete -c vfio-migctl -n "__vfio_migctl_is $cmd" -l then -x -a "$__vfio_migctl_states" -d 'State to leave the device in afterwards'
+    complete -c vfio-migctl -n "__vfio_migctl_is $cmd" -l then -x -a 'stop running running_p2p' -d 'State to leave the device in afterwards'
+    complete -c vfio-migctl -n "__vfio_migctl_is $cmd" -l end-session -d 'First end a migration session left open on the device'
     complete -c vfio-migctl -n "__vfio_migctl_is $cmd" -l buffer-size -x -a '64K 256K 1M 4M 16M 64M 256M' -d 'Bytes per read or write (max 256M)'
     complete -c vfio-migctl -n "__vfio_migctl_is $cmd" -l raw -d 'The bare kernel stream, not the framed format'
 end
 complete -c vfio-migctl -n '__vfio_migctl_is save' -s o -l output -r -F -d 'Write to FILE (created 0600, atomically)'
-complete -c vfio-migctl -n '__vfio_migctl_is save' -l force -d 'Overwrite an existing FILE'
-complete -c vfio-migctl -n '__vfio_migctl_is save' -l precopy -d 'PRE_COPY first, then STOP_COPY'
+complete -c vfio-migctl -n '__vfio_migctl_is save' -l force -d 'Replace an existing regular FILE'
+complete -c vfio-migctl -n '__vfio_migctl_is save' -l precopy -d 'PRE_COPY first (skipped for a stopped device), then STOP_COPY'
 complete -c vfio-migctl -n '__vfio_migctl_is save' -l on-error -x -a 'restore reset leave' -d 'What to do with the device on failure'
 complete -c vfio-migctl -n '__vfio_migctl_is resume' -s i -l input -r -F -d 'Read from FILE'
 complete -c vfio-migctl -n '__vfio_migctl_is resume' -l force -d 'Accept a stream from a device of another identity'
+complete -c vfio-migctl -n '__vfio_migctl_is resume' -l single-pass -d 'Do not verify a regular file whole first'
 complete -c vfio-migctl -n '__vfio_migctl_is resume' -l on-error -x -a 'reset restore leave' -d 'What to do with the device on failure'
 
 # inspect

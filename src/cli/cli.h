@@ -49,6 +49,8 @@ enum {
 	OPT_FORCE,
 	OPT_PRECOPY,
 	OPT_TIMEOUT,
+	OPT_END_SESSION,
+	OPT_SINGLE_PASS,
 };
 
 /*
@@ -70,9 +72,10 @@ void cli_parse_timeout(const char *arg, double *seconds);
 /* Options of save and resume; one parser serves both tables */
 struct transfer_args {
 	const char *pos[1]; /* DEV */
-	const char *file;   /* -o FILE / -i FILE */
-	bool force;
+	const char *file;   /* -o FILE / -i FILE; "-" is stdout / stdin */
+	bool force;         /* save: replace FILE; resume: accept another device's stream */
 	bool raw;
+	bool single_pass;   /* resume: no verifying pass over a regular file first */
 	struct migctl_xfer_opts opts;
 };
 
@@ -139,8 +142,18 @@ int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t 
 		  size_t count);
 /* A state change failed on the arc @arc; @now is where the device is */
 int cli_fail_transition(const char *arc, int err, enum migctl_state now);
-/* The stream does not verify (-EBADMSG), or could not be read */
-int cli_fail_stream(int err, const char *reason, bool not_framed, bool raw_hint);
+/*
+ * The stream does not verify (-EBADMSG) or could not be read, before any
+ * device was touched; for resume, with the --raw hint where it fits.
+ */
+int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming);
+/*
+ * The words for a device found in the data state @state (a session open):
+ * held by @holder, or left by a process that is gone (@holder NULL), and
+ * the way out.
+ */
+void cli_open_session_words(enum migctl_state state, const struct migctl_holder *holder,
+			    char *buf, size_t size);
 /*
  * A failed save or resume: the one error line (@detail, when given, in
  * place of the errno's words) into @message, printed; returns the status.
@@ -155,11 +168,12 @@ int cli_finish(int status);
 /* Progress bar on stderr when it is a terminal and not -q */
 void cli_progress(void *arg, const struct migctl_progress *p);
 /*
- * Report a save/resume: the error line if any, then the summary as text or
+ * Report a save/resume of @desc: the error line if any (@detail, when
+ * given, in place of the error's words), then the summary as text or
  * JSON.  @precopy_bytes/@stopcopy_bytes split res->bytes by phase.
  */
 int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
-			bool to_stderr, const char *detail, uint64_t precopy_bytes,
-			uint64_t stopcopy_bytes);
+			const struct migctl_device_desc *desc, bool to_stderr,
+			const char *detail, uint64_t precopy_bytes, uint64_t stopcopy_bytes);
 
 #endif

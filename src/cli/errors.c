@@ -114,6 +114,9 @@ static int exit_status(enum cli_stage stage, int err)
 	case STAGE_TRANSITION:
 		if (err == -ENOTTY || err == -EOPNOTSUPP)
 			return EXIT_UNSUPPORTED;
+		/* A migration session someone else opened (or left) makes it busy */
+		if (err == -EBUSY && stage == STAGE_QUERY)
+			return EXIT_OPEN;
 		return stage == STAGE_QUERY ? EXIT_FAIL : EXIT_TRANSITION;
 	case STAGE_STREAM:
 	case STAGE_INPUT:
@@ -197,6 +200,8 @@ const char *cli_cause(enum cli_stage stage, int err)
 			return "no space left on device";
 		case -EEXIST:
 			return "exists; use --force to replace it";
+		case -EINVAL:
+			return "not a regular file, FIFO or character device: refused";
 		}
 		break;
 	case STAGE_USAGE:
@@ -284,12 +289,39 @@ int cli_fail_transition(const char *arc, int err, enum migctl_state now)
 	return status_for_state(status, now);
 }
 
-int cli_fail_stream(int err, const char *reason, bool not_framed, bool raw_hint)
+int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming)
 {
+	const char *device = resuming ? "; device unchanged" : "";
+
 	if (err != -EBADMSG)
 		return cli_fail(STAGE_INPUT, err, "reading the stream");
-	return cli_refuse(STAGE_STREAM, err, "%s%s", reason,
-			  not_framed && raw_hint ? "; for a bare kernel stream use --raw" : "");
+	return cli_refuse(STAGE_STREAM, err, "%s%s%s", reason,
+			  not_framed && resuming ? "; for a bare kernel stream use --raw" : "",
+			  device);
+}
+
+void cli_open_session_words(enum migctl_state state, const struct migctl_holder *holder,
+			    char *buf, size_t size)
+{
+	const char *dev = cli.device ? cli.device : "DEV";
+	char way_out[PATH_MAX + 64];
+
+	if (state == MIGCTL_STATE_RESUMING)
+		snprintf(way_out, sizeof(way_out), "'vfio-migctl reset %s'", dev);
+	else
+		snprintf(way_out, sizeof(way_out), "'vfio-migctl state %s %s'", dev,
+			 state == MIGCTL_STATE_STOP_COPY	  ? "stop"
+			 : state == MIGCTL_STATE_PRE_COPY_P2P ? "running_p2p"
+							      : "running");
+	if (holder)
+		snprintf(buf, size,
+			 "device is in %s: a migration session open through %s (pid %d)",
+			 migctl_state_name(state), holder->comm, holder->pid);
+	else
+		snprintf(buf, size,
+			 "device is in %s: a migration session left open by a process "
+			 "that is gone; end it with %s, or add --end-session",
+			 migctl_state_name(state), way_out);
 }
 
 /* The words for where a transfer failed: "entering STOP_COPY failed" */
@@ -333,7 +365,10 @@ static void describe_recovery(const struct migctl_xfer_result *res, char *buf,
 
 	switch (res->recovery) {
 	case MIGCTL_RECOVERY_NONE:
-		snprintf(buf, size, "; device unchanged (%s)", state);
+		if (res->final_state == MIGCTL_NR_STATES)
+			snprintf(buf, size, "; device unchanged");
+		else
+			snprintf(buf, size, "; device unchanged (%s)", state);
 		break;
 	case MIGCTL_RECOVERY_RESTORED:
 		snprintf(buf, size, "; device restored to %s", state);
@@ -345,8 +380,14 @@ static void describe_recovery(const struct migctl_xfer_result *res, char *buf,
 		snprintf(buf, size, "; device left in %s", state);
 		break;
 	case MIGCTL_RECOVERY_FAILED:
-		snprintf(buf, size, "; recovery failed (%s), device in %s",
-			 strerror(-res->recovery_err), state);
+		/* The abort itself failed: say where the device is and what is left */
+		snprintf(buf, size, "; the reset failed (%s): device left in %s; retry "
+			 "'vfio-migctl reset %s', or unbind and rebind its driver",
+			 strerror(-res->recovery_err), state, cli.device ? cli.device : "DEV");
+		break;
+	case MIGCTL_RECOVERY_KEPT:
+		snprintf(buf, size, "; the device accepted the stream and keeps it, in %s",
+			 state);
 		break;
 	}
 }
@@ -381,7 +422,7 @@ static int transfer_status(const struct migctl_xfer_result *res, int err, bool r
 int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
 		      const char *detail, char *message, size_t size)
 {
-	char step[128] = "", recovery[160];
+	char step[128] = "", recovery[PATH_MAX + 256];
 	bool in_error = res->final_state == MIGCTL_STATE_ERROR;
 	enum cli_stage stage;
 	int status = transfer_status(res, err, resuming, &stage);
@@ -389,15 +430,19 @@ int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *r
 	describe_step(res, resuming, step, sizeof(step));
 	describe_recovery(res, recovery, sizeof(recovery));
 	/* A device in ERROR names its remedy once, whatever the cause said */
+	/* One remedy at most: the failed reset's, or ERROR's */
+	bool remedy = in_error && err != -EBADFD && res->recovery != MIGCTL_RECOVERY_FAILED;
+
 	snprintf(message, size, "%s%s%s%s%s%s", step, step[0] ? ": " : "",
-		 detail ? detail : cli_cause(stage, err), recovery,
-		 in_error && err != -EBADFD ? "; " : "",
-		 in_error && err != -EBADFD ? error_remedy() : "");
+		 detail ? detail : cli_cause(stage, err), recovery, remedy ? "; " : "",
+		 remedy ? error_remedy() : "");
 	cli_error("%s", message);
-	/* A transition that left the device in ERROR is reported as ERROR */
-	return stage == STAGE_TRANSITION && res->fail_at == MIGCTL_FAIL_TRANSITION
-		       ? status_for_state(status, res->final_state)
-		       : status;
+	/* A failed abort is a failed transition; ERROR is reported as ERROR */
+	if (res->recovery == MIGCTL_RECOVERY_FAILED)
+		return status_for_state(EXIT_TRANSITION, res->final_state);
+	if (stage == STAGE_TRANSITION && res->fail_at == MIGCTL_FAIL_TRANSITION)
+		return status_for_state(status, res->final_state);
+	return status;
 }
 
 int cli_finish(int status)

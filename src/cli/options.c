@@ -183,7 +183,16 @@ error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'o':
 	case 'i':
+		if (!arg[0])
+			cli_usage("-%c needs a file name (- for std%s)", key,
+				  key == 'o' ? "out" : "in");
 		a->file = arg;
+		return 0;
+	case OPT_END_SESSION:
+		a->opts.end_session = true;
+		return 0;
+	case OPT_SINGLE_PASS:
+		a->single_pass = true;
 		return 0;
 	case OPT_FORCE:
 		a->force = true;

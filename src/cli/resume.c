@@ -2,10 +2,18 @@
 /*
  * vfio-migctl resume DEV: RESUMING, the whole stream into the device, STOP
  * (where the driver checks it), then the --then state.
+ *
+ * A framed stream is checked as far as it can be before the device is
+ * touched: its header and identity always; a regular file whole (one
+ * extra read), so that a bad file costs the device nothing; a pipe record
+ * by record, each before its bytes are written.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -13,10 +21,15 @@
 #include "stream.h"
 
 static const struct argp_option resume_options[] = {
-	{ "input", 'i', "FILE", 0, "Read from FILE instead of stdin", 0 },
+	{ "input", 'i', "FILE", 0, "Read from FILE instead of stdin (- is stdin)", 0 },
 	{ "then", OPT_THEN, "STATE", 0, "State to leave the device in (default: running)", 0 },
 	{ "on-error", OPT_ON_ERROR, "reset|restore|leave", 0,
 	  "On failure: reset (default), reset and return to the state found, or leave it", 0 },
+	{ "end-session", OPT_END_SESSION, NULL, 0,
+	  "First end a migration session left open on the device", 0 },
+	{ "single-pass", OPT_SINGLE_PASS, NULL, 0,
+	  "Do not verify a regular file whole before the device is touched; check "
+	  "record by record as it is loaded (as for a pipe)", 0 },
 	{ "buffer-size", OPT_BUFFER_SIZE, "SIZE", 0, "Bytes per write (default 1M)", 0 },
 	{ "raw", OPT_RAW, NULL, 0,
 	  "Read a bare kernel stream, not the framed format of vfio-migctl-stream(5)", 0 },
@@ -27,15 +40,13 @@ static const struct argp_option resume_options[] = {
 static const struct argp resume_argp = {
 	resume_options, cli_parse_transfer, "DEV",
 	"Load a saved migration state into the device from stdin or FILE.\v"
-	"Any failure (a write the device refuses, a stream that does not verify, "
-	"an interrupt) aborts RESUMING with a reset; the final state is reported.",
+	"A regular file is verified whole before the device is touched "
+	"(--single-pass skips that read).  Any failure before the driver accepts "
+	"the data (a write the device refuses, a stream that does not verify, an "
+	"interrupt) aborts RESUMING with a reset; the final state is reported.",
 	cli_global_children, NULL, NULL
 };
 
-/*
- * The framed stream is checked as far as it can be before the device is
- * touched: its header here, each record before its bytes are written.
- */
 static int open_framed(struct migctl_stream_reader *reader, int fd)
 {
 	int r = migctl_stream_reader_open(reader, fd, &cli_cancel);
@@ -47,12 +58,12 @@ static int open_framed(struct migctl_stream_reader *reader, int fd)
 }
 
 static int check_identity(const struct migctl_stream_reader *reader,
-			  const struct migctl_dev *dev, bool force)
+			  const struct migctl_device_desc *desc, bool force)
 {
 	char why[512];
 
-	if (!migctl_stream_identity_check(migctl_stream_reader_header(reader),
-					  migctl_dev_desc(dev), why, sizeof(why)))
+	if (!migctl_stream_identity_check(migctl_stream_reader_header(reader), desc, why,
+					  sizeof(why)))
 		return 0;
 	if (force) {
 		if (!cli.quiet)
@@ -62,6 +73,38 @@ static int check_identity(const struct migctl_stream_reader *reader,
 	return cli_refuse(STAGE_STREAM, -EBADMSG,
 			  "incompatible stream: %s (--force to try anyway); device unchanged",
 			  why);
+}
+
+/*
+ * Walk a regular file to its END, verifying every record and the digest,
+ * then start again where it started: the device sees nothing until the
+ * whole file is known good.
+ */
+static int verify_whole(struct migctl_stream_reader *reader, int fd)
+{
+	struct migctl_stream_stats st;
+	off_t start;
+	int r;
+
+	start = lseek(fd, 0, SEEK_CUR);
+	if (start < 0)
+		return cli_fail(STAGE_INPUT, -errno, "reading the stream");
+	/* The reader has consumed the preamble and header: rewind to them */
+	start -= (off_t)reader->offset;
+	r = migctl_stream_scan(reader, &st);
+	if (r)
+		return cli_fail_stream(r, migctl_stream_reader_error(reader), false, true);
+	migctl_stream_reader_close(reader);
+	if (lseek(fd, start, SEEK_SET) < 0)
+		return cli_fail(STAGE_INPUT, -errno, "reading the stream");
+	return open_framed(reader, fd);
+}
+
+static bool regular_file(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static int run_resume(int argc, char **argv)
@@ -76,6 +119,7 @@ static int run_resume(int argc, char **argv)
 	struct migctl_xfer_result res;
 	struct migctl_source source;
 	struct migctl_dev *dev = NULL;
+	bool from_file;
 	uint64_t precopy = 0;
 	int status, r;
 
@@ -84,7 +128,8 @@ static int run_resume(int argc, char **argv)
 	status = cli_resolve_device(a.pos[0], &desc);
 	if (status)
 		return status;
-	if (a.file) {
+	from_file = a.file && strcmp(a.file, "-") != 0;
+	if (from_file) {
 		ep.fd = open(a.file, O_RDONLY | O_CLOEXEC);
 		if (ep.fd < 0)
 			return cli_fail(STAGE_INPUT, -errno, "%s", a.file);
@@ -92,12 +137,17 @@ static int run_resume(int argc, char **argv)
 	cli_catch_signals();
 	pipe_grow(ep.fd, a.opts.buffer_size);
 
-	if (!a.raw && (status = open_framed(&reader, ep.fd)))
-		goto out;
+	if (!a.raw) {
+		status = open_framed(&reader, ep.fd);
+		if (!status)
+			status = check_identity(&reader, &desc, a.force);
+		if (!status && !a.single_pass && regular_file(ep.fd))
+			status = verify_whole(&reader, ep.fd);
+		if (status)
+			goto out;
+	}
 	status = cli_open_desc(&desc, &dev);
 	if (status)
-		goto out;
-	if (!a.raw && (status = check_identity(&reader, dev, a.force)))
 		goto out;
 
 	if (a.raw)
@@ -109,7 +159,7 @@ static int run_resume(int argc, char **argv)
 	if (!a.raw)
 		precopy = reader.stats.precopy_bytes < res.bytes ? reader.stats.precopy_bytes
 								 : res.bytes;
-	status = cli_report_transfer(true, r, &res, false,
+	status = cli_report_transfer(true, r, &res, &desc, false,
 				     r == -EBADMSG && !a.raw ? migctl_stream_reader_error(&reader)
 							     : NULL,
 				     precopy, res.bytes - precopy);
@@ -117,7 +167,7 @@ out:
 	migctl_dev_close(dev);
 	if (!a.raw)
 		migctl_stream_reader_close(&reader);
-	if (a.file)
+	if (from_file)
 		close(ep.fd);
 	return status;
 }

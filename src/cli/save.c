@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * vfio-migctl save DEV: PRE_COPY (optional) and STOP_COPY to stdout or a
- * file.  A file appears only once the whole stream is in it.
+ * file.  A file is part of the transaction: it is committed (fsync, link)
+ * before the device moves to --then, so a failed commit puts the device
+ * back like any other failure, and a file appears only once it is whole.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -13,13 +17,16 @@
 #include "stream.h"
 
 static const struct argp_option save_options[] = {
-	{ "output", 'o', "FILE", 0, "Write to FILE (mode 0600, atomically) instead of stdout", 0 },
-	{ "force", OPT_FORCE, NULL, 0, "Replace an existing FILE", 0 },
+	{ "output", 'o', "FILE", 0,
+	  "Write to FILE (mode 0600, atomically; a FIFO or device as it is; - is stdout)", 0 },
+	{ "force", OPT_FORCE, NULL, 0, "Replace an existing regular FILE", 0 },
 	{ "precopy", OPT_PRECOPY, NULL, 0,
-	  "PRE_COPY first: drain the initial bytes while the device runs", 0 },
+	  "PRE_COPY first, if the device runs: drain the initial bytes while it does", 0 },
 	{ "then", OPT_THEN, "STATE", 0, "State to leave the device in (default: stop)", 0 },
 	{ "on-error", OPT_ON_ERROR, "restore|reset|leave", 0,
 	  "On failure: back to the state found (default), reset, or leave it", 0 },
+	{ "end-session", OPT_END_SESSION, NULL, 0,
+	  "First end a migration session left open on the device", 0 },
 	{ "buffer-size", OPT_BUFFER_SIZE, "SIZE", 0, "Bytes per read (default 1M)", 0 },
 	{ "raw", OPT_RAW, NULL, 0,
 	  "Write the bare kernel stream, not the framed format of vfio-migctl-stream(5)",
@@ -30,11 +37,47 @@ static const struct argp_option save_options[] = {
 static const struct argp save_argp = {
 	save_options, cli_parse_transfer, "DEV",
 	"Save the device's migration state to stdout or FILE.\v"
-	"The device goes to STOP_COPY (after PRE_COPY with --precopy), its data is "
-	"streamed out, then it is put in the --then state.  On any failure it is "
-	"put back as --on-error says and the final state is reported.",
+	"The device goes to STOP_COPY (after PRE_COPY with --precopy, which a "
+	"stopped device skips), its data is streamed out, FILE is committed, then "
+	"the device is put in the --then state.  On any failure it is put back as "
+	"--on-error says and the final state is reported.",
 	cli_global_children, NULL, NULL
 };
+
+/*
+ * The sink the engine writes to, with the output file's commit as its
+ * last step: the stream's own finish() (END), then fsync and link.
+ */
+struct committing_sink {
+	struct migctl_sink inner;
+	struct outfile *file;
+	int commit_err; /* the commit, not the stream, failed */
+};
+
+static int commit_begin(void *ctx, uint64_t mig_flags, uint64_t estimate)
+{
+	struct committing_sink *c = ctx;
+
+	return c->inner.begin ? c->inner.begin(c->inner.ctx, mig_flags, estimate) : 0;
+}
+
+static int commit_write(void *ctx, enum migctl_phase phase, const void *buf, size_t len)
+{
+	struct committing_sink *c = ctx;
+
+	return c->inner.write(c->inner.ctx, phase, buf, len);
+}
+
+static int commit_finish(void *ctx)
+{
+	struct committing_sink *c = ctx;
+	int r = c->inner.finish ? c->inner.finish(c->inner.ctx) : 0;
+
+	if (r)
+		return r;
+	c->commit_err = outfile_commit(c->file);
+	return c->commit_err;
+}
 
 static int run_save(int argc, char **argv)
 {
@@ -44,20 +87,26 @@ static int run_save(int argc, char **argv)
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
 	struct migctl_stream_writer writer = { 0 };
+	struct committing_sink committing = { 0 };
 	struct migctl_stream_header header;
+	struct migctl_device_desc desc;
 	struct migctl_xfer_result res;
 	struct outfile of;
 	struct migctl_sink sink;
 	struct migctl_dev *dev;
+	char detail[PATH_MAX + 128];
+	bool to_file;
 	int status, r;
 
 	cli_parse(&save_argp, 0, argc, argv, &a);
 	cli.device = a.pos[0];
-	if (!a.file && isatty(STDOUT_FILENO))
+	to_file = a.file && strcmp(a.file, "-") != 0;
+	if (!to_file && isatty(STDOUT_FILENO))
 		return cli_refuse(STAGE_USAGE, -ENOTTY,
 				  "refusing to write device state to a terminal; "
 				  "redirect stdout or use -o FILE");
-	if (a.file) {
+	/* Before the device is touched: a bad FILE must cost it nothing */
+	if (to_file) {
 		r = outfile_open(&of, a.file, a.force);
 		if (r)
 			return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
@@ -66,7 +115,7 @@ static int run_save(int argc, char **argv)
 
 	status = cli_open_device(a.pos[0], &dev);
 	if (status) {
-		if (a.file)
+		if (to_file)
 			outfile_abort(&of);
 		return status;
 	}
@@ -81,27 +130,30 @@ static int run_save(int argc, char **argv)
 			r = migctl_stream_writer_init(&writer, ep.fd, &header, &cli_cancel);
 		if (r) {
 			migctl_dev_close(dev);
-			if (a.file)
+			if (to_file)
 				outfile_abort(&of);
 			return cli_fail(STAGE_QUERY, r, "describing the device");
 		}
 		migctl_stream_writer_sink(&writer, &sink);
 	}
+	if (to_file) {
+		committing = (struct committing_sink){ .inner = sink, .file = &of };
+		sink = (struct migctl_sink){ .begin = commit_begin, .write = commit_write,
+					     .finish = commit_finish, .ctx = &committing };
+	}
 	r = migctl_save(dev, &a.opts, &sink, &res);
+	desc = *migctl_dev_desc(dev);
 	migctl_dev_close(dev);
 	if (!a.raw)
 		migctl_stream_writer_close(&writer);
+	if (to_file && r)
+		outfile_abort(&of);
 
-	if (a.file) {
-		if (!r) {
-			r = outfile_commit(&of);
-			if (r)
-				return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
-		} else {
-			outfile_abort(&of);
-		}
-	}
-	return cli_report_transfer(false, r, &res, !a.file, NULL, res.precopy_bytes,
+	if (committing.commit_err)
+		snprintf(detail, sizeof(detail), "committing %s: %s", a.file,
+			 cli_cause(STAGE_OUTPUT, committing.commit_err));
+	return cli_report_transfer(false, r, &res, &desc, !to_file,
+				   committing.commit_err ? detail : NULL, res.precopy_bytes,
 				   res.bytes - res.precopy_bytes);
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* What save and resume share: the progress bar and the report. */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,14 +58,31 @@ static void progress_done(void)
 	bar.shown = false;
 }
 
-int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
-			bool to_stderr, const char *detail, uint64_t precopy_bytes,
-			uint64_t stopcopy_bytes)
+/* A device found in a data state: whose session it is, and the way out */
+static const char *open_session(const struct migctl_device_desc *desc,
+				enum migctl_state state, char *buf, size_t size)
 {
-	char message[512] = "", rate[32];
+	struct migctl_holder holder;
+	size_t n;
+
+	if (migctl_find_holders(&cli.root, desc, &holder, 1, &n))
+		n = 0;
+	cli_open_session_words(state, n ? &holder : NULL, buf, size);
+	return buf;
+}
+
+int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
+			const struct migctl_device_desc *desc, bool to_stderr,
+			const char *detail, uint64_t precopy_bytes, uint64_t stopcopy_bytes)
+{
+	char message[PATH_MAX + 1024] = "", session[PATH_MAX + 256], rate[32];
+	enum migctl_state found = res->ended_session != MIGCTL_NR_STATES ? res->ended_session
+									  : res->initial_state;
 	int status = 0;
 
 	progress_done();
+	if (err == -EBUSY && res->fail_at == MIGCTL_FAIL_CHECK && !detail)
+		detail = open_session(desc, res->initial_state, session, sizeof(session));
 	if (err)
 		status = cli_fail_transfer(resuming, err, res, detail, message,
 					   sizeof(message));
@@ -90,7 +108,18 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 	out_text(", %s/s", rate);
 	out_double("stopped_seconds", resuming ? NULL : "; device stopped %.3f s",
 		   res->stopped_seconds);
-	out_string("initial_state", NULL, migctl_state_name(res->initial_state));
+	/* PRE_COPY never wakes a device: from STOP there was nothing to do */
+	if (res->precopy_skipped)
+		out_string("precopy_skipped", "; precopy skipped (%s)",
+			   "the device was stopped: nothing to pre-copy");
+	else
+		out_null("precopy_skipped", NULL);
+	if (res->ended_session != MIGCTL_NR_STATES)
+		out_string("ended_session", "; ended the %s session found open",
+			   migctl_state_name(res->ended_session));
+	else
+		out_null("ended_session", NULL);
+	out_string("initial_state", NULL, migctl_state_name(found));
 	out_string("final_state", "; now %s\n", migctl_state_name(res->final_state));
 	out_string("recovery", NULL, migctl_recovery_name(res->recovery));
 	if (err)

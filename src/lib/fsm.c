@@ -218,6 +218,7 @@ const char *migctl_recovery_name(enum migctl_recovery recovery)
 		[MIGCTL_RECOVERY_RESET] = "reset",
 		[MIGCTL_RECOVERY_LEFT] = "left",
 		[MIGCTL_RECOVERY_FAILED] = "failed",
+		[MIGCTL_RECOVERY_KEPT] = "kept",
 	};
 
 	return (unsigned int)recovery < ARRAY_SIZE(names) ? names[recovery] : "unknown";

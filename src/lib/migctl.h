@@ -266,9 +266,10 @@ enum migctl_recovery {
 	MIGCTL_RECOVERY_RESET,
 	MIGCTL_RECOVERY_LEFT,
 	MIGCTL_RECOVERY_FAILED, /* restore and reset both failed */
+	MIGCTL_RECOVERY_KEPT,   /* resume: the loaded state is kept (no reset) */
 };
 
-/* "none", "restored", "reset", "left", "failed" */
+/* "none", "restored", "reset", "left", "failed", "kept" */
 const char *migctl_recovery_name(enum migctl_recovery recovery);
 
 enum migctl_phase {
@@ -324,6 +325,12 @@ struct migctl_xfer_opts {
 	volatile sig_atomic_t *cancel;
 	migctl_progress_fn progress;
 	void *progress_arg;
+	/*
+	 * A device found in a data state (a session someone left open) is
+	 * first brought out of it (migctl_leave_data_state) instead of
+	 * refused with -EBUSY.
+	 */
+	bool end_session;
 };
 
 /* Where a transfer failed, so the front end can name the cause */
@@ -342,9 +349,13 @@ struct migctl_xfer_result {
 	enum migctl_state initial_state;
 	enum migctl_state final_state;     /* MIGCTL_NR_STATES if it could not be read */
 	enum migctl_recovery recovery;
-	int recovery_err;               /* why restore failed (before the reset) */
+	int recovery_err;               /* why the last step of the recovery failed */
 	uint64_t bytes;                 /* through the data_fd, all phases */
 	uint64_t precopy_bytes;         /* save: how many of them in PRE_COPY */
+	bool precopy_skipped;           /* save: precopy asked, device found stopped */
+	bool loaded;                    /* resume: the driver accepted the stream */
+	/* opts->end_session: the data state that was left, else MIGCTL_NR_STATES */
+	enum migctl_state ended_session;
 	uint64_t estimate;              /* MIG_DATA_SIZE at start, 0 if unknown */
 	double seconds;                 /* whole transfer */
 	double stopped_seconds;         /* save: from entering STOP_COPY to @then */
@@ -356,7 +367,11 @@ struct migctl_xfer_result {
 #define MIGCTL_MAX_BUFFER (256u << 20)
 
 /*
- * PRE_COPY (optional) and STOP_COPY into @sink, then opts->then.  On any
+ * PRE_COPY (optional) and STOP_COPY into @sink, then opts->then.  PRE_COPY
+ * never wakes the device: PRE_COPY from RUNNING, PRE_COPY_P2P from
+ * RUNNING_P2P, and none from STOP (result->precopy_skipped).  The sink's
+ * finish() is the last step before opts->then: a sink that commits (a
+ * file) fails the save while the device can still be put back.  On any
  * failure the device is recovered per opts->on_error and the first error
  * is returned; result->final_state says where it ended.
  *   -EBADFD      the device is in ERROR (nothing was tried)
@@ -369,8 +384,10 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 
 /*
  * RESUMING, every byte of @source into the device, STOP (the driver checks
- * the data), then opts->then.  Any error — a failed write, a stream that
- * does not verify, a cancel — aborts RESUMING by reset.
+ * the data), then opts->then.  Any error before the driver accepted the
+ * data at STOP — a failed write, a stream that does not verify, a cancel —
+ * aborts RESUMING by reset; after it, a failure keeps the loaded state
+ * (MIGCTL_RECOVERY_KEPT) unless the device is in ERROR.
  */
 int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		  const struct migctl_source *source,

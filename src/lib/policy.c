@@ -48,9 +48,12 @@ static void read_state(struct migctl_dev *dev, enum migctl_state *state)
 }
 
 /*
- * Save's RESTORE goes back to the state found (QEMU's recovery state), and
- * resets if that fails.  RESUMING has no clean exit but reset, so resume's
- * RESTORE is reset, then the state found.
+ * The failure policy.  Save's RESTORE goes back to the state found (QEMU's
+ * recovery state), and resets if that fails.  RESUMING has no clean exit
+ * but reset, so resume's RESTORE is reset, then the state found; but once
+ * the driver accepted the stream (res->loaded) the new state is kept.
+ * Nothing but a reset is ever asked of a device in ERROR: the uAPI allows
+ * no other way out, and the kernel warns about a SET from ERROR.
  */
 void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 		    bool resuming, struct migctl_xfer_result *res)
@@ -65,7 +68,11 @@ void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 		res->recovery = MIGCTL_RECOVERY_LEFT;
 		goto out;
 	}
-	if (policy == MIGCTL_ON_ERROR_RESTORE && !resuming) {
+	if (now != MIGCTL_STATE_ERROR && resuming && res->loaded) {
+		res->recovery = MIGCTL_RECOVERY_KEPT;
+		goto out;
+	}
+	if (now != MIGCTL_STATE_ERROR && policy == MIGCTL_ON_ERROR_RESTORE && !resuming) {
 		r = migctl_leave_data_state(dev, &now);
 		if (!r && now != res->initial_state)
 			r = migctl_request_state(dev, res->initial_state);
@@ -75,11 +82,11 @@ void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 		}
 		res->recovery_err = r;
 	}
+	/* The abort is tried even where VFIO_DEVICE_FLAGS_RESET is not set (mtty) */
 	r = migctl_dev_reset(dev);
 	if (r) {
 		res->recovery = MIGCTL_RECOVERY_FAILED;
-		if (!res->recovery_err)
-			res->recovery_err = r;
+		res->recovery_err = r;
 		goto out;
 	}
 	res->recovery = MIGCTL_RECOVERY_RESET;

@@ -88,34 +88,41 @@ static void report_progress(struct xfer *x, enum migctl_phase phase)
 }
 
 /* Check the device can do what is asked before anything is changed */
-static int preflight(struct xfer *x, uint64_t *mig_flags)
+static int preflight(struct xfer *x, uint64_t *mig_flags, bool saving)
 {
+	struct migctl_xfer_result *res = x->res;
 	enum migctl_state state;
 	int r;
 
 	r = migctl_get_state(x->dev, &state);
 	if (r)
 		return note_failure(x, MIGCTL_FAIL_CHECK, r);
-	x->res->initial_state = x->res->final_state = state;
+	res->initial_state = res->final_state = state;
 	if (state == MIGCTL_STATE_ERROR)
 		return note_failure(x, MIGCTL_FAIL_CHECK, -EBADFD);
-	/* Someone else's data session is open: not ours to take over */
-	if (migctl_state_is_data(state))
+	/*
+	 * A data session is open: someone else's, or one a dead process left.
+	 * Not ours to take over, unless asked to end it first (below).
+	 */
+	if (migctl_state_is_data(state) && !x->opts->end_session)
 		return note_failure(x, MIGCTL_FAIL_CHECK, -EBUSY);
 
 	r = migctl_mig_flags(x->dev, mig_flags);
 	if (r)
 		return note_failure(x, MIGCTL_FAIL_CHECK, r);
 	/* failed_state names what the device does not offer */
-	x->res->failed_state = MIGCTL_STATE_STOP_COPY;
+	res->failed_state = MIGCTL_STATE_STOP_COPY;
 	if (!(*mig_flags & MIGCTL_FLAG_STOP_COPY))
 		return note_failure(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
-	x->res->failed_state = x->opts->then;
+	res->failed_state = MIGCTL_STATE_PRE_COPY;
+	if (saving && x->opts->precopy && !(*mig_flags & MIGCTL_FLAG_PRE_COPY))
+		return note_failure(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
+	res->failed_state = x->opts->then;
 	if (!migctl_state_supported(*mig_flags, x->opts->then))
 		return note_failure(x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP);
 	if (migctl_state_is_data(x->opts->then))
 		return note_failure(x, MIGCTL_FAIL_CHECK, -EINVAL);
-	x->res->failed_state = MIGCTL_NR_STATES;
+	res->failed_state = MIGCTL_NR_STATES;
 
 	x->buf_size = x->opts->buffer_size ? x->opts->buffer_size : MIGCTL_DEFAULT_BUFFER;
 	if (x->buf_size > MIGCTL_MAX_BUFFER)
@@ -123,6 +130,18 @@ static int preflight(struct xfer *x, uint64_t *mig_flags)
 	x->buf = malloc(x->buf_size);
 	if (!x->buf)
 		return note_failure(x, MIGCTL_FAIL_CHECK, -ENOMEM);
+
+	/* Everything checked: end the session left open, and start from there */
+	if (migctl_state_is_data(state)) {
+		x->touched = true;
+		r = migctl_leave_data_state(x->dev, &state);
+		if (r) {
+			res->failed_state = state;
+			return note_failure(x, MIGCTL_FAIL_TRANSITION, r);
+		}
+		res->ended_session = res->initial_state;
+		res->initial_state = state;
+	}
 	return 0;
 }
 
@@ -146,11 +165,30 @@ static void xfer_init(struct xfer *x, struct migctl_dev *dev,
 	*res = (struct migctl_xfer_result){
 		.final_state = MIGCTL_NR_STATES,
 		.failed_state = MIGCTL_NR_STATES,
+		.ended_session = MIGCTL_NR_STATES,
 	};
 	x->started = monotonic_seconds();
 }
 
 /* ---- save */
+
+/*
+ * PRE_COPY without waking the device (QEMU's rule): from RUNNING, PRE_COPY;
+ * from RUNNING_P2P, PRE_COPY_P2P, which keeps it quiesced; from STOP
+ * nothing runs, so there is nothing to pre-copy (and the kernel would reach
+ * PRE_COPY only through RUNNING_P2P and RUNNING).
+ */
+static enum migctl_state precopy_state(enum migctl_state from)
+{
+	switch (from) {
+	case MIGCTL_STATE_RUNNING:
+		return MIGCTL_STATE_PRE_COPY;
+	case MIGCTL_STATE_RUNNING_P2P:
+		return MIGCTL_STATE_PRE_COPY_P2P;
+	default:
+		return MIGCTL_NR_STATES;
+	}
+}
 
 /*
  * Drain the data_fd into @sink.  In PRE_COPY stop once the initial bytes
@@ -202,21 +240,19 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	int r;
 
 	xfer_init(&x, dev, opts, res);
-	r = preflight(&x, &flags);
+	r = preflight(&x, &flags, true);
 	if (r)
 		return finish(&x, r, false);
-	if (opts->precopy && !(flags & MIGCTL_FLAG_PRE_COPY)) {
-		res->failed_state = MIGCTL_STATE_PRE_COPY;
-		return finish(&x, note_failure(&x, MIGCTL_FAIL_CHECK, -EOPNOTSUPP), false);
-	}
 	if (migctl_data_size(dev, &res->estimate))
 		res->estimate = 0;
 	x.progress.estimate = res->estimate;
 	if (sink->begin && (r = sink->begin(sink->ctx, flags, res->estimate)))
 		return finish(&x, note_failure(&x, MIGCTL_FAIL_SINK, r), false);
 
-	if (opts->precopy) {
-		r = enter_session(&x, MIGCTL_STATE_PRE_COPY);
+	if (opts->precopy && precopy_state(res->initial_state) == MIGCTL_NR_STATES)
+		res->precopy_skipped = true;
+	if (opts->precopy && !res->precopy_skipped) {
+		r = enter_session(&x, precopy_state(res->initial_state));
 		if (!r)
 			r = drain(&x, sink, MIGCTL_PHASE_PRE_COPY);
 		if (r)
@@ -262,7 +298,7 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	int r;
 
 	xfer_init(&x, dev, opts, res);
-	r = preflight(&x, &flags);
+	r = preflight(&x, &flags, false);
 	if (r)
 		return finish(&x, r, true);
 
@@ -293,6 +329,8 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 
 	close_data_fd(&x);
 	r = enter(&x, MIGCTL_STATE_STOP, MIGCTL_FAIL_LOAD);
+	/* From here the device holds the new state: a failure keeps it */
+	res->loaded = r == 0;
 	if (!r && opts->then != MIGCTL_STATE_STOP)
 		r = enter(&x, opts->then, MIGCTL_FAIL_TRANSITION);
 	return finish(&x, r, true);

@@ -25,6 +25,9 @@ int write_all(int fd, const void *buf, size_t len, volatile sig_atomic_t *cancel
 				continue;
 			return -errno;
 		}
+		/* No progress and no error: retrying could spin forever */
+		if (n == 0)
+			return -EIO;
 		p += n;
 		len -= (size_t)n;
 	}

@@ -7,7 +7,8 @@
 #include <stddef.h>
 
 /*
- * Write all of @buf.  EINTR is retried unless *@cancel is set (-EINTR).
+ * Write all of @buf.  EINTR is retried unless *@cancel is set (-EINTR); a
+ * write() that returns 0 (no progress, no error) is -EIO.
  */
 int write_all(int fd, const void *buf, size_t len, volatile sig_atomic_t *cancel);
 /* Read until @len bytes or end of file; *got says how many. */

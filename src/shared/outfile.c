@@ -22,40 +22,85 @@ static int hidden_name(const struct outfile *of, char *buf, size_t size,
 			suffix);
 }
 
+/*
+ * Follow @path through symlinks, as open() would, into @out; the last one
+ * may point at nothing yet (a shell's '>' creates it).
+ */
+static int follow_links(const char *path, char *out, size_t size)
+{
+	char target[PATH_MAX], dir[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	r = str_copy(out, size, path);
+	for (int hops = 0; !r; hops++) {
+		if (lstat(out, &st) < 0 || !S_ISLNK(st.st_mode))
+			return 0;
+		if (hops == 40)
+			return -ELOOP;
+		n = readlink(out, target, sizeof(target) - 1);
+		if (n < 0)
+			return -errno;
+		target[n] = '\0';
+		str_copy(dir, sizeof(dir), out);
+		r = target[0] == '/' ? str_copy(out, size, target)
+				     : path_fmt(out, size, "%s/%s", dirname(dir), target);
+	}
+	return r;
+}
+
+/* FIFOs and character devices are written in place, like stdout */
+static int open_stream(struct outfile *of)
+{
+	of->kind = OUTFILE_STREAM;
+	of->fd = open(of->path, O_WRONLY | O_CLOEXEC);
+	return of->fd < 0 ? -errno : 0;
+}
+
 int outfile_open(struct outfile *of, const char *path, bool replace)
 {
 	char buf[PATH_MAX];
+	struct stat st;
 	const char *dir;
 	int r;
 
 	memset(of, 0, sizeof(*of));
 	of->fd = of->dirfd = -1;
 	of->replace = replace;
-	r = path_fmt(of->path, sizeof(of->path), "%s", path);
+	r = follow_links(path, of->path, sizeof(of->path));
 	if (r)
 		return r;
 	/* Fail early: the save would otherwise stop the device for nothing */
-	if (!replace && path_exists(path))
-		return -EEXIST;
+	if (stat(of->path, &st) == 0) {
+		if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))
+			return open_stream(of);
+		if (S_ISDIR(st.st_mode))
+			return -EISDIR;
+		if (!S_ISREG(st.st_mode))
+			return -EINVAL;
+		if (!replace)
+			return -EEXIST;
+	}
 
-	str_copy(buf, sizeof(buf), path);
+	str_copy(buf, sizeof(buf), of->path);
 	dir = dirname(buf);
 	of->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (of->dirfd < 0)
 		return -errno;
 
 	/* Unnamed until linked: a killed save (even SIGKILL) leaves nothing */
+	of->kind = OUTFILE_TMPFILE;
 	of->fd = openat(of->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-	if (of->fd >= 0) {
-		of->tmpfile = true;
+	if (of->fd >= 0)
 		return 0;
-	}
 	if (errno != EOPNOTSUPP && errno != EISDIR) {
 		r = -errno;
 		goto fail;
 	}
 
 	/* Filesystems without O_TMPFILE: a hidden name, renamed at commit */
+	of->kind = OUTFILE_RENAME;
 	r = hidden_name(of, buf, sizeof(buf), "XXXXXX");
 	if (r)
 		goto fail;
@@ -76,11 +121,13 @@ int outfile_commit(struct outfile *of)
 	char fdpath[64], pid[16], name[PATH_MAX];
 	int r = 0;
 
+	if (of->kind == OUTFILE_STREAM)
+		goto out;
 	if (fsync(of->fd) < 0) {
 		r = -errno;
 		goto out;
 	}
-	if (of->tmpfile) {
+	if (of->kind == OUTFILE_TMPFILE) {
 		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", of->fd);
 		if (!of->replace) {
 			/* linkat() never replaces: a file that appeared meanwhile wins */

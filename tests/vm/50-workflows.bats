@@ -48,6 +48,11 @@ teardown() {
 	run -127 --separate-stderr vfio-migctl hold "$SRC" -- /nonexistent/cmd
 }
 
+@test "hold: everything after DEV is the command, its own options included" {
+	run -0 --separate-stderr vfio-migctl hold -q "$SRC" echo -n hi
+	[ "$output" = hi ] || fail "output: '$output'"
+}
+
 # ---- busy devices
 
 @test "busy: the error names the process holding the group" {
@@ -133,6 +138,55 @@ kernel_paths=(
 @test "wait: a device that never appears times out with status 3" {
 	run -3 --separate-stderr vfio-migctl wait --timeout 1 "$(cat /proc/sys/kernel/random/uuid)"
 	expect_error wait "not ready after 1 s"
+}
+
+@test "wait: events lost to a socket overrun make it look again, not fail" {
+	rmem_shrink
+	uuid=$(cat /proc/sys/kernel/random/uuid)
+	vfio-migctl wait --timeout 60 "$uuid" >"$T/wait.out" 2>"$T/wait.err" &
+	waiter=$!
+	bg_track "$waiter"
+	wait_polling "$waiter"
+	# While it cannot read, a burst overruns its socket, and the device it
+	# waits for appears: its events are among the lost ones.
+	kill -STOP "$waiter"
+	uevent_burst 3
+	echo "$uuid" >>"$BATS_TEST_TMPDIR/.mdevs"
+	echo "$uuid" >"$mtty_types/$MTTY_TYPE/create"
+	kill -CONT "$waiter"
+	rc=0
+	wait "$waiter" || rc=$?
+	[ "$rc" -eq 0 ] || fail "wait exited $rc: $(cat "$T/wait.err")"
+	grep -q "^$uuid ready at /dev/vfio/" "$T/wait.out" || fail "$(cat "$T/wait.out")"
+}
+
+@test "monitor: a socket overrun is said in the stream, and monitoring goes on" {
+	rmem_shrink
+	vfio-migctl --json monitor --timeout 120 >"$T/events" 2>"$T/monitor.err" &
+	mon=$!
+	bg_track "$mon"
+	wait_polling "$mon"
+	kill -STOP "$mon"
+	uevent_burst 3
+	kill -CONT "$mon"
+	for _ in $(seq 50); do
+		grep -q '"action":"overrun"' "$T/events" && break
+		sleep 0.1
+	done
+	# After the hole, events are shown again
+	uuid=$(mtty_create)
+	for _ in $(seq 50); do
+		grep -q "\"action\":\"add\".*$uuid" "$T/events" && break
+		sleep 0.1
+	done
+	kill -TERM "$mon"
+	wait "$mon" || :
+	[ ! -s "$T/monitor.err" ] || fail "stderr: $(cat "$T/monitor.err")"
+	jq -e -s --arg u "$uuid" '
+		(map(.action) | index("overrun")) as $o |
+		$o != null and (to_entries | any(.key > $o and .value.action == "add" and
+			(.value.devpath | contains($u))))' "$T/events" >/dev/null ||
+		fail "events:" "$(cat "$T/events")"
 }
 
 @test "monitor --json: shows an mdev's add and remove as JSON lines" {

@@ -21,6 +21,30 @@ require_vm() {
 		skip "needs the test VM's kernel with mtty (make check-vm)"
 	command -v vfio-migctl >/dev/null || skip "vfio-migctl is not built"
 	command -v mtty-reg >/dev/null || skip "mtty-reg is not built"
+	kernel_log_mark
+}
+
+# Every test ends with a clean kernel log: whatever it did to a device, the
+# kernel said nothing bad (a WARN is how the kernel reports a uAPI misuse,
+# such as a state change asked of a device in ERROR).  The mark is the
+# uptime when the test began; the log's own timestamps (printk.time=1)
+# select what came after, whatever the ring buffer dropped.
+kernel_log_mark() {
+	local up
+	read -r up _ </proc/uptime
+	echo "$up" >"$BATS_TEST_TMPDIR/.klog-mark"
+}
+
+expect_clean_kernel_log() {
+	local mark bad
+	[ -f "$BATS_TEST_TMPDIR/.klog-mark" ] || return 0
+	read -r mark <"$BATS_TEST_TMPDIR/.klog-mark"
+	bad=$(dmesg | awk -v t="$mark" '
+		match($0, /^\[ *[0-9]+\.[0-9]+\]/) {
+			ts = substr($0, 2, RLENGTH - 2) + 0
+			if (ts >= t) print
+		}' | grep -E 'WARNING|BUG|Oops|general protection|refcount_t|use-after-free|Call Trace') || :
+	[ -z "$bad" ] || fail "the kernel complained during the test:" "$bad"
 }
 
 fail() {
@@ -85,7 +109,11 @@ bg_track() {
 }
 
 mtty_teardown() {
-	local pid uuid
+	local pid uuid rmem
+	if [ -f "$BATS_TEST_TMPDIR/.rmem" ]; then
+		read -r rmem <"$BATS_TEST_TMPDIR/.rmem"
+		echo "$rmem" >/proc/sys/net/core/rmem_max
+	fi
 	if [ -f "$BATS_TEST_TMPDIR/.pids" ]; then
 		while read -r pid; do
 			kill -KILL "$pid" 2>/dev/null || :
@@ -103,6 +131,24 @@ mtty_teardown() {
 		printf '# stdout: %s\n' "${output:-}"
 		printf '# stderr: %s\n' "${stderr:-}"
 	fi >&2
+	expect_clean_kernel_log
+}
+
+# Make every socket opened from now on get the smallest receive buffer the
+# kernel allows (a few KiB): a burst of uevents then overruns it.
+# mtty_teardown puts the limit back.
+rmem_shrink() {
+	cp /proc/sys/net/core/rmem_max "$BATS_TEST_TMPDIR/.rmem"
+	echo 1 >/proc/sys/net/core/rmem_max
+}
+
+# A burst of uevents: N devices created and removed
+uevent_burst() { # N
+	local i u
+	for ((i = 0; i < $1; i++)); do
+		u=$(mtty_create) || return 1
+		mtty_remove "$u"
+	done
 }
 
 # cdev_name_of UUID: "vfioN", without a process for basename

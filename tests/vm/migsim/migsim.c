@@ -44,6 +44,15 @@
  *   delay_us         each read()/write() sleeps this long first
  *   reset_on_close   1: closing the device returns it to RUNNING (like
  *                    pds, xe, mlx5); 0: it keeps its state (like mtty)
+ *   fail_reset       ERRNO: VFIO_DEVICE_RESET fails with -ERRNO and
+ *                    changes nothing (0: it works; the default)
+ *   stall_write_after  write() returns 0 (no progress, no error) once
+ *                    this many bytes have been written in a RESUMING
+ *                    session (-1: never; the default)
+ *   arcs             the state changes since it was last written (any
+ *                    write clears it): "FROM>TO" per arc the device took,
+ *                    "reset" per VFIO_DEVICE_RESET, oldest first, the last
+ *                    64 at most
  *   reset_count, load_count, load_errors (ro)  VFIO_DEVICE_RESETs,
  *                    streams accepted and refused at RESUMING -> STOP
  * The I/O faults and the PRE_COPY model are read when a data session
@@ -219,8 +228,26 @@ struct msim_dev {
 	u32 short_io, delay_us;
 	struct msim_arc_fault fail_arc;
 	bool reset_on_close;
+	u32 fail_reset;
+	s64 stall_write_after;
 	u64 reset_count, load_count, load_errors;
+	/* the arc log: MSIM_ARCS_MAX entries, from/to pairs; a reset is ERROR>ERROR */
+	u8 arcs[64][2];
+	u32 n_arcs;
 };
+
+#define MSIM_ARCS_MAX 64
+
+static void msim_log_arc(struct msim_dev *md, u8 from, u8 to)
+{
+	if (md->n_arcs == MSIM_ARCS_MAX) {
+		memmove(md->arcs, md->arcs + 1, sizeof(md->arcs) - sizeof(md->arcs[0]));
+		md->n_arcs--;
+	}
+	md->arcs[md->n_arcs][0] = from;
+	md->arcs[md->n_arcs][1] = to;
+	md->n_arcs++;
+}
 
 /* A data session: the file behind a data_fd */
 struct msim_file {
@@ -231,7 +258,7 @@ struct msim_file {
 	bool precopy; /* the device is in PRE_COPY*: ENOMSG when idle */
 	/* constants of the session */
 	u64 size, seed, initial, dirty;
-	s64 fail_after;
+	s64 fail_after, stall_after;
 	u32 short_io, delay_us;
 	/* the stream so far */
 	u64 pos;
@@ -409,6 +436,12 @@ static ssize_t msim_io_start(struct msim_file *mf, size_t len)
 		if (mf->pos >= mf->fail_after)
 			return -EIO;
 		len = min_t(u64, len, mf->fail_after - mf->pos);
+	}
+	/* A driver that makes no progress: 0, neither data nor error */
+	if (mf->stall_after >= 0) {
+		if (mf->pos >= mf->stall_after)
+			return 0;
+		len = min_t(u64, len, mf->stall_after - mf->pos);
 	}
 	return len;
 }
@@ -696,8 +729,10 @@ static struct msim_file *msim_open_session(struct msim_dev *md, bool saving,
 			mf->rounds_left = md->dirty_rounds;
 		mf->fail_after = md->fail_read_after;
 		msim_next(mf);
+		mf->stall_after = -1;
 	} else {
 		mf->fail_after = md->fail_write_after;
+		mf->stall_after = md->stall_write_after;
 	}
 	md->migf = mf;
 	return mf;
@@ -822,6 +857,7 @@ static struct file *msim_set_state(struct vfio_device *vdev,
 		res = msim_step(md, next);
 		if (IS_ERR(res))
 			break;
+		msim_log_arc(md, md->state, next);
 		md->state = next;
 		/* the core never makes a data state an interior step */
 		if (WARN_ON(res && next != new)) {
@@ -894,8 +930,13 @@ static long msim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
 	case VFIO_DEVICE_RESET:
 		mutex_lock(&md->lock);
+		if (md->fail_reset) {
+			mutex_unlock(&md->lock);
+			return -(long)md->fail_reset;
+		}
 		msim_reset(md);
 		md->reset_count++;
+		msim_log_arc(md, VFIO_DEVICE_STATE_ERROR, VFIO_DEVICE_STATE_ERROR);
 		mutex_unlock(&md->lock);
 		return 0;
 	}
@@ -925,6 +966,7 @@ static int msim_init_dev(struct vfio_device *vdev)
 	md->seed = get_random_u64();
 	md->fail_read_after = -1;
 	md->fail_write_after = -1;
+	md->stall_write_after = -1;
 	vdev->migration_flags = type->mig_flags;
 	if (type->mig_flags)
 		vdev->mig_ops = &msim_mig_ops;
@@ -1052,6 +1094,8 @@ MSIM_ATTR(fail_write_after, "%lld", msim_parse_after, 0);
 MSIM_ATTR(short_io, "%u", msim_parse_u32, 0);
 MSIM_ATTR(delay_us, "%u", msim_parse_u32, v > 10 * USEC_PER_SEC ? -EINVAL : 0);
 MSIM_ATTR(reset_on_close, "%d", kstrtobool, 0);
+MSIM_ATTR(fail_reset, "%u", msim_parse_u32, v > MAX_ERRNO ? -EINVAL : 0);
+MSIM_ATTR(stall_write_after, "%lld", msim_parse_after, 0);
 MSIM_ATTR_RO(reset_count, "%llu");
 MSIM_ATTR_RO(load_count, "%llu");
 MSIM_ATTR_RO(load_errors, "%llu");
@@ -1085,6 +1129,37 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 	return sysfs_emit(buf, "%s\n", msim_state_names[state]);
 }
 static DEVICE_ATTR_RO(state);
+
+static ssize_t arcs_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct msim_dev *md = to_msim(dev);
+	int len = 0;
+
+	mutex_lock(&md->lock);
+	for (u32 i = 0; i < md->n_arcs; i++) {
+		const u8 *a = md->arcs[i];
+
+		if (a[0] == VFIO_DEVICE_STATE_ERROR && a[1] == VFIO_DEVICE_STATE_ERROR)
+			len += sysfs_emit_at(buf, len, "%sreset", i ? " " : "");
+		else
+			len += sysfs_emit_at(buf, len, "%s%s>%s", i ? " " : "",
+					     msim_state_names[a[0]], msim_state_names[a[1]]);
+	}
+	mutex_unlock(&md->lock);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+static ssize_t arcs_store(struct device *dev, struct device_attribute *attr,
+			  const char *buf, size_t count)
+{
+	struct msim_dev *md = to_msim(dev);
+
+	mutex_lock(&md->lock);
+	md->n_arcs = 0;
+	mutex_unlock(&md->lock);
+	return count;
+}
+static DEVICE_ATTR_RW(arcs);
 
 static ssize_t fail_arc_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
@@ -1148,6 +1223,9 @@ static struct attribute *msim_attrs[] = {
 	&dev_attr_short_io.attr,
 	&dev_attr_delay_us.attr,
 	&dev_attr_reset_on_close.attr,
+	&dev_attr_fail_reset.attr,
+	&dev_attr_stall_write_after.attr,
+	&dev_attr_arcs.attr,
 	&dev_attr_reset_count.attr,
 	&dev_attr_load_count.attr,
 	&dev_attr_load_errors.attr,
