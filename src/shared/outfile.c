@@ -23,8 +23,9 @@ static int hidden_name(const struct outfile *of, char *buf, size_t size,
 }
 
 /*
- * Follow @path through symlinks, as open() would, into @out; the last one
- * may point at nothing yet (a shell's '>' creates it).
+ * Follow @path through symlinks, as open() would, into @out: for a name
+ * that does not exist yet, or a link that points at nothing yet (a
+ * shell's '>' creates its target).
  */
 static int follow_links(const char *path, char *out, size_t size)
 {
@@ -68,19 +69,28 @@ int outfile_open(struct outfile *of, const char *path, bool replace)
 	memset(of, 0, sizeof(*of));
 	of->fd = of->dirfd = -1;
 	of->replace = replace;
-	r = follow_links(path, of->path, sizeof(of->path));
-	if (r)
-		return r;
-	/* Fail early: the save would otherwise stop the device for nothing */
-	if (stat(of->path, &st) == 0) {
+	if (stat(path, &st) == 0) {
+		/* The kernel follows every link, /proc/self/fd/N's included */
+		r = str_copy(of->path, sizeof(of->path), path);
+		if (r)
+			return r;
 		if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))
 			return open_stream(of);
 		if (S_ISDIR(st.st_mode))
 			return -EISDIR;
 		if (!S_ISREG(st.st_mode))
 			return -EINVAL;
+		/* Fail early: the save would otherwise stop the device for nothing */
 		if (!replace)
 			return -EEXIST;
+		/* Replaced beside the file itself, not beside a link to it */
+		if (!realpath(path, of->path))
+			return -errno;
+	} else {
+		/* New, or a dangling link: the file to create is where it points */
+		r = follow_links(path, of->path, sizeof(of->path));
+		if (r)
+			return r;
 	}
 
 	str_copy(buf, sizeof(buf), of->path);

@@ -115,6 +115,23 @@ static void test_streams(void)
 	close(fifo);
 	CHECK(r == 0 && !strcmp(buf, "piped"), "a FIFO with a reader gets the bytes: '%s'", buf);
 	CHECK(stat(at("fifo"), &st) == 0 && S_ISFIFO(st.st_mode), "and stays a FIFO");
+
+	/* /dev/stdout is a link to /proc/self/fd/1, whose target is no path */
+	{
+		int fds[2];
+		char target[64];
+
+		memset(buf, 0, sizeof(buf));
+		if (pipe(fds) == 0) {
+			snprintf(target, sizeof(target), "/proc/self/fd/%d", fds[1]);
+			symlink(target, at("stdout"));
+			r = save(at("stdout"), true, "fd");
+			close(fds[1]);
+			read(fds[0], buf, sizeof(buf) - 1);
+			close(fds[0]);
+		}
+		CHECK(r == 0 && !strcmp(buf, "fd"), "a link to /proc/self/fd/N of a pipe: '%s'", buf);
+	}
 }
 
 static void test_refused(void)
