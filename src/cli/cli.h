@@ -121,10 +121,13 @@ enum cli_stage {
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same prefix for what is not an error: -v, warnings, hold's report */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Said at the end of every error line from now on ("the stream was not
+ * loaded"), until cleared with NULL */
+void cli_error_context(const char *context);
 /* A usage error: one line naming the problem, then exit */
 void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-/* In a forked child whose exec() failed: say so and _exit like a shell */
-void cli_exec_failed(const char *cmd, int err) __attribute__((noreturn));
+/* CMD could not be run (then: what became of the device); a shell's status */
+int cli_fail_exec(const char *cmd, int err, const char *then);
 /* After --help or --version: exit, failing if stdout could not be written */
 void cli_exit_after_output(void) __attribute__((noreturn));
 /* Print "<what>: <cause of err>" and return the exit status for it */
@@ -133,6 +136,8 @@ int cli_fail(enum cli_stage stage, int err, const char *what, ...)
 /* Print the message as given; the status is the one of (stage, err) */
 int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* "recover it with 'vfio-migctl reset DEV'": the one way out of ERROR, spelled once */
+const char *cli_error_remedy(void);
 /* The words for an error, as cli_fail() would print them */
 const char *cli_cause(enum cli_stage stage, int err);
 /* Why DEV could not be resolved (candidates of a shared group, a driver) */
@@ -170,10 +175,12 @@ void cli_progress(void *arg, const struct migctl_progress *p);
 /*
  * Report a save/resume of @desc: the error line if any (@detail, when
  * given, in place of the error's words), then the summary as text or
- * JSON.  @precopy_bytes/@stopcopy_bytes split res->bytes by phase.
+ * JSON.  @note, if any, is said in the one line there is (the error or
+ * the summary).  @precopy_bytes/@stopcopy_bytes split res->bytes by phase.
  */
 int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
 			const struct migctl_device_desc *desc, bool to_stderr,
-			const char *detail, uint64_t precopy_bytes, uint64_t stopcopy_bytes);
+			const char *detail, const char *note, uint64_t precopy_bytes,
+			uint64_t stopcopy_bytes);
 
 #endif

@@ -29,7 +29,14 @@ enum exit_status {
 	EXIT_INTERRUPTED = 130,
 };
 
-static void vline(bool with_device, const char *fmt, va_list ap)
+static const char *error_context;
+
+void cli_error_context(const char *context)
+{
+	error_context = context;
+}
+
+static void vline(bool with_device, const char *context, const char *fmt, va_list ap)
 {
 	fflush(stdout);
 	fprintf(stderr, "vfio-migctl: ");
@@ -38,6 +45,8 @@ static void vline(bool with_device, const char *fmt, va_list ap)
 	if (with_device && cli.device)
 		fprintf(stderr, "%s: ", cli.device);
 	vfprintf(stderr, fmt, ap);
+	if (context)
+		fprintf(stderr, "; %s", context);
 	fputc('\n', stderr);
 }
 
@@ -46,7 +55,7 @@ void cli_error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vline(true, fmt, ap);
+	vline(true, error_context, fmt, ap);
 	va_end(ap);
 }
 
@@ -55,7 +64,7 @@ void cli_note(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vline(true, fmt, ap);
+	vline(true, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -66,17 +75,17 @@ void cli_usage(const char *fmt, ...)
 	/* NULL: getopt has already printed the line */
 	if (fmt) {
 		va_start(ap, fmt);
-		vline(false, fmt, ap);
+		vline(false, NULL, fmt, ap);
 		va_end(ap);
 	}
 	exit(EXIT_USAGE);
 }
 
-void cli_exec_failed(const char *cmd, int err)
+int cli_fail_exec(const char *cmd, int err, const char *then)
 {
-	cli_error("cannot run %s: %s", cmd, strerror(-err));
+	cli_error("cannot run %s: %s; %s", cmd, strerror(-err), then);
 	/* The shell's statuses: 127 not found, 126 found but not runnable */
-	_exit(err == -ENOENT ? 127 : 126);
+	return err == -ENOENT ? 127 : 126;
 }
 
 void cli_exit_after_output(void)
@@ -135,7 +144,7 @@ static int status_for_state(int status, enum migctl_state now)
 }
 
 /* The one spelling of the way out of ERROR */
-static const char *error_remedy(void)
+const char *cli_error_remedy(void)
 {
 	static char remedy[PATH_MAX + 64];
 
@@ -150,7 +159,7 @@ const char *cli_cause(enum cli_stage stage, int err)
 
 	switch (err) {
 	case -EBADFD:
-		snprintf(buf, sizeof(buf), "device is in ERROR; %s", error_remedy());
+		snprintf(buf, sizeof(buf), "device is in ERROR; %s", cli_error_remedy());
 		return buf;
 	case -EINTR:
 		return "interrupted";
@@ -234,7 +243,7 @@ int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vline(true, fmt, ap);
+	vline(true, error_context, fmt, ap);
 	va_end(ap);
 	return exit_status(stage, err);
 }
@@ -284,7 +293,7 @@ int cli_fail_transition(const char *arc, int err, enum migctl_state now)
 				arc, cli_cause(STAGE_TRANSITION, err),
 				migctl_state_name(now),
 				now == MIGCTL_STATE_ERROR ? "; " : "",
-				now == MIGCTL_STATE_ERROR ? error_remedy() : "");
+				now == MIGCTL_STATE_ERROR ? cli_error_remedy() : "");
 
 	return status_for_state(status, now);
 }
@@ -435,7 +444,7 @@ int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *r
 
 	snprintf(message, size, "%s%s%s%s%s%s", step, step[0] ? ": " : "",
 		 detail ? detail : cli_cause(stage, err), recovery, remedy ? "; " : "",
-		 remedy ? error_remedy() : "");
+		 remedy ? cli_error_remedy() : "");
 	cli_error("%s", message);
 	/* A failed abort is a failed transition; ERROR is reported as ERROR */
 	if (res->recovery == MIGCTL_RECOVERY_FAILED)

@@ -6,6 +6,7 @@
  * every vfio-migctl inside CMD naming the same device uses this one.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "util.h"
 
 struct hold_args {
 	const char *pos[1];
@@ -64,12 +66,21 @@ static void forward(int sig)
 		kill(child, sig);
 }
 
-static int run(char **cmd)
+/*
+ * Run CMD and wait for it: its status, or -errno when it could not be
+ * started (*exec_err: why exec failed in the child, told over a pipe that
+ * a successful exec closes, so that the one line about it is ours).
+ */
+static int run(char **cmd, int *exec_err)
 {
 	struct sigaction fwd = { .sa_handler = forward }, ign = { .sa_handler = SIG_IGN };
 	struct sigaction old_int, old_quit;
-	int status;
+	int status, report[2], err = 0;
+	ssize_t n;
 
+	*exec_err = 0;
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return -errno;
 	/* Like system(): the terminal's ^C goes to CMD; we wait for it */
 	sigemptyset(&fwd.sa_mask);
 	sigemptyset(&ign.sa_mask);
@@ -79,14 +90,30 @@ static int run(char **cmd)
 	sigaction(SIGHUP, &fwd, NULL);
 
 	child = fork();
-	if (child < 0)
-		return -errno;
+	if (child < 0) {
+		err = -errno;
+		close(report[0]);
+		close(report[1]);
+		return err;
+	}
 	if (child == 0) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
+		close(report[0]);
 		execvp(cmd[0], cmd);
-		cli_exec_failed(cmd[0], -errno);
+		err = errno;
+		/* The parent says what failed: this status is never seen */
+		while (write(report[1], &err, sizeof(err)) < 0 && errno == EINTR)
+			;
+		_exit(127);
 	}
+	close(report[1]);
+	do
+		n = read(report[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(report[0]);
+	if (n == sizeof(err))
+		*exec_err = -err;
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
@@ -95,21 +122,43 @@ static int run(char **cmd)
 	return WEXITSTATUS(status);
 }
 
+/* Who else still has the device open after CMD: a background process */
+static size_t other_holders(const struct migctl_device_desc *desc,
+			    struct migctl_holder *holders, size_t max, char *words,
+			    size_t size)
+{
+	size_t n, used = 0;
+
+	words[0] = '\0';
+	if (migctl_find_holders(&cli.root, desc, holders, max, &n))
+		return 0;
+	for (size_t i = 0; i < n && i < max; i++)
+		used += (size_t)snprintf(words + used, size - used, "%s%s (pid %d)",
+					 i ? ", " : "; still held by ", holders[i].comm,
+					 holders[i].pid);
+	return n < max ? n : max;
+}
+
 static int run_hold(int argc, char **argv)
 {
 	struct hold_args a = { .pos = { NULL } };
+	struct migctl_holder holders[4];
+	struct migctl_device_desc desc;
 	struct migctl_dev *dev;
 	enum migctl_state state;
-	int status, cmd_status, r;
+	char held[256], released[64];
+	int status, cmd_status, exec_err, r;
+	size_t n_held;
 
 	/* In order: the first word after DEV starts CMD, its options are its own */
 	cli_parse(&hold_argp, ARGP_IN_ORDER, argc, argv, &a);
 	status = cli_open_device(a.pos[0], &dev);
 	if (status)
 		return status;
+	desc = *migctl_dev_desc(dev);
 
 	cli_hold_export(dev);
-	cmd_status = run(a.cmd);
+	cmd_status = run(a.cmd, &exec_err);
 	if (cmd_status < 0) {
 		migctl_dev_close(dev);
 		return cli_fail(STAGE_RUN, cmd_status, "cannot run %s", a.cmd[0]);
@@ -124,19 +173,33 @@ static int run_hold(int argc, char **argv)
 		migctl_dev_close(dev);
 		return cmd_status ? cmd_status : status;
 	}
-	if (cli.json) {
+	migctl_dev_close(dev);
+	n_held = other_holders(&desc, holders, ARRAY_SIZE(holders), held, sizeof(held));
+	snprintf(released, sizeof(released), "released%s%s", r ? "" : " in ",
+		 r ? "" : migctl_state_name(state));
+
+	if (exec_err) {
+		cmd_status = cli_fail_exec(a.cmd[0], exec_err, released);
+	} else if (cli.json) {
 		out_open_object(NULL);
-		out_string("device", NULL, migctl_dev_desc(dev)->name);
+		out_string("device", NULL, desc.name);
 		out_int("status", NULL, cmd_status);
 		if (r)
 			out_null("state", NULL);
 		else
 			out_string("state", NULL, migctl_state_name(state));
+		out_open_array("held_by");
+		for (size_t i = 0; i < n_held; i++) {
+			out_open_object(NULL);
+			out_int("pid", NULL, holders[i].pid);
+			out_string("comm", NULL, holders[i].comm);
+			out_close_object();
+		}
+		out_close_array();
 		out_close_object();
-	} else if (!cli.quiet) {
-		cli_note("released%s%s", r ? "" : " in ", r ? "" : migctl_state_name(state));
+	} else if (!cli.quiet || n_held) {
+		cli_note("%s%s", released, held);
 	}
-	migctl_dev_close(dev);
 	status = cli_finish(0);
 	return cmd_status ? cmd_status : status;
 }

@@ -66,7 +66,11 @@ static int print_migration(struct migctl_dev *dev)
 
 	r = migctl_mig_flags(dev, &flags);
 	if (r == -ENOTTY || r == -EOPNOTSUPP) {
+		/* Every key is there, null, as the man page promises */
 		out_null("migration", "migration:   not supported\n");
+		out_null("state", NULL);
+		out_null("data_size", NULL);
+		out_null("dma_logging", NULL);
 		return 0;
 	}
 	if (r)
@@ -104,8 +108,7 @@ static int print_migration(struct migctl_dev *dev)
 	out_bool("dma_logging", "dma logging: %s\n", dma);
 
 	if (state == MIGCTL_STATE_ERROR)
-		out_text("note:        device is in ERROR; run 'vfio-migctl reset %s'\n",
-			 cli.device);
+		out_text("note:        device is in ERROR; %s\n", cli_error_remedy());
 	return 0;
 }
 

@@ -25,8 +25,8 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 static const struct argp inspect_argp = {
 	NULL, parse_inspect, "FILE|-",
 	"Show what a saved stream holds (source device, flags, records and bytes "
-	"per phase) and verify every record and the final digest.  Exits 0 only "
-	"for an intact stream, 7 otherwise.",
+	"per phase) and verify every record and the final digest.  Exits 0 for an "
+	"intact stream, 7 for one that is not, 1 if FILE cannot be read.",
 	cli_global_children, NULL, NULL
 };
 
@@ -67,12 +67,16 @@ static void print_header(const struct migctl_stream_header *h)
 static void print_stats(const struct migctl_stream_stats *st)
 {
 	out_open_object("pre_copy");
-	out_uint("records", "pre-copy:    %" PRIu64 " records", st->precopy_records);
-	out_uint("bytes", ", %" PRIu64 " bytes\n", st->precopy_bytes);
+	out_uint("records", "pre-copy:    %" PRIu64, st->precopy_records);
+	out_text(" record%s", st->precopy_records == 1 ? "" : "s");
+	out_uint("bytes", ", %" PRIu64, st->precopy_bytes);
+	out_text(" byte%s\n", st->precopy_bytes == 1 ? "" : "s");
 	out_close_object();
 	out_open_object("stop_copy");
-	out_uint("records", "stop-copy:   %" PRIu64 " records", st->stopcopy_records);
-	out_uint("bytes", ", %" PRIu64 " bytes\n", st->stopcopy_bytes);
+	out_uint("records", "stop-copy:   %" PRIu64, st->stopcopy_records);
+	out_text(" record%s", st->stopcopy_records == 1 ? "" : "s");
+	out_uint("bytes", ", %" PRIu64, st->stopcopy_bytes);
+	out_text(" byte%s\n", st->stopcopy_bytes == 1 ? "" : "s");
 	out_close_object();
 	out_uint("skipped_records", st->skipped_records ?
 			"skipped:     %" PRIu64 " optional records\n" : NULL,
@@ -106,6 +110,12 @@ static int run_inspect(int argc, char **argv)
 		out_bool("intact", "intact:      %s\n", r == 0);
 		if (r == -EBADMSG)
 			out_string("error", NULL, migctl_stream_reader_error(&reader));
+		out_close_object();
+	} else if (r == -EBADMSG) {
+		/* Not even a header: JSON still says so, text has the error line */
+		out_open_object(NULL);
+		out_bool("intact", NULL, false);
+		out_string("error", NULL, migctl_stream_reader_error(&reader));
 		out_close_object();
 	}
 	if (r)

@@ -59,6 +59,8 @@ static void print_event(const struct migctl_uevent *ev)
 		out_null("driver", NULL);
 	if (ev->mdev_type[0])
 		out_string("mdev_type", " type=%s", ev->mdev_type);
+	else
+		out_null("mdev_type", NULL);
 	out_text("\n");
 	out_close_object();
 }
@@ -76,6 +78,7 @@ static void print_overrun(void)
 	out_null("devpath", NULL);
 	out_null("devname", NULL);
 	out_null("driver", NULL);
+	out_null("mdev_type", NULL);
 	out_text(" events were lost (receive buffer overrun); 'vfio-migctl list' shows what is there now\n");
 	out_close_object();
 }
@@ -126,6 +129,9 @@ static int run_monitor(int argc, char **argv)
 			break;
 	}
 	migctl_uevent_close(mon);
+	/* Interrupted is 130, as for every command; --timeout's end is 0 */
+	if (!status && cli_cancel)
+		status = cli_refuse(STAGE_EVENTS, -EINTR, "interrupted");
 	return status;
 }
 

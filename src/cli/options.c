@@ -30,6 +30,7 @@ static const struct argp_option global_options[] = {
 	{ "via", OPT_VIA, "cdev|group|auto", 0,
 	  "Open the device through its cdev or its group (default: auto)", 0 },
 	{ "help", 'h', NULL, 0, "Give this help list", -1 },
+	{ NULL, '?', NULL, OPTION_ALIAS, NULL, -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },
 	{ "version", 'V', NULL, 0, "Print program version", -1 },
 	{ 0 }
@@ -56,6 +57,7 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 		/* getopt has said what was wrong, in one line */
 		cli_usage(NULL);
 	case 'h':
+	case '?':
 		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, (char *)help_name());
 		cli_exit_after_output();
 	case OPT_USAGE:
@@ -107,6 +109,9 @@ void cli_parse(const struct argp *argp, unsigned int flags, int argc, char **arg
 	if (!cli.sysroot)
 		cli.sysroot = getenv("VFIO_MIGCTL_SYSROOT");
 	r = migctl_root_init(&cli.root, cli.sysroot);
+	if (r == -ENOENT || r == -ENOTDIR)
+		cli_usage("--sysroot %s: no sys directory there (want a root with sys/ and dev/)",
+			  cli.sysroot);
 	if (r)
 		cli_usage("--sysroot: %s", strerror(-r));
 }

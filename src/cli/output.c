@@ -132,9 +132,18 @@ void out_int(const char *key, const char *text_fmt, int64_t value)
 	OUT_VALUE(key, text_fmt, value, json_object_new_int64(value));
 }
 
+/* Six decimals (a microsecond of a second): "0.012345", not 0.012345000000000001 */
+static json_object *json_seconds(double value)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.6f", value);
+	return json_object_new_double_s(value, buf);
+}
+
 void out_double(const char *key, const char *text_fmt, double value)
 {
-	OUT_VALUE(key, text_fmt, value, json_object_new_double(value));
+	OUT_VALUE(key, text_fmt, value, json_seconds(value));
 }
 
 void out_bool(const char *key, const char *text_fmt, bool value)

@@ -57,8 +57,10 @@ static int open_framed(struct migctl_stream_reader *reader, int fd)
 			       reader->error.fault == MIGCTL_STREAM_NOT_FRAMED, true);
 }
 
+/* With --force a mismatch is accepted, and said in the report (@note) */
 static int check_identity(const struct migctl_stream_reader *reader,
-			  const struct migctl_device_desc *desc, bool force)
+			  const struct migctl_device_desc *desc, bool force, char *note,
+			  size_t size)
 {
 	char why[512];
 
@@ -66,13 +68,35 @@ static int check_identity(const struct migctl_stream_reader *reader,
 					  sizeof(why)))
 		return 0;
 	if (force) {
-		if (!cli.quiet)
-			cli_note("--force: %s", why);
+		snprintf(note, size, "accepted with --force: %s", why);
 		return 0;
 	}
 	return cli_refuse(STAGE_STREAM, -EBADMSG,
 			  "incompatible stream: %s (--force to try anyway); device unchanged",
 			  why);
+}
+
+/*
+ * --raw, but the stream starts with the framed format's magic: say so
+ * before the device sees a byte of it (the engine reads the first chunk
+ * before it enters RESUMING).
+ */
+struct raw_source {
+	struct migctl_source fd;
+	bool first_read, framed;
+};
+
+static int raw_read(void *ctx, void *buf, size_t len, size_t *got)
+{
+	struct raw_source *raw = ctx;
+	int r = raw->fd.read(raw->fd.ctx, buf, len, got);
+
+	if (!r && !raw->first_read && migctl_stream_is_framed(buf, *got)) {
+		raw->framed = true;
+		r = -EBADMSG;
+	}
+	raw->first_read = true;
+	return r;
 }
 
 /*
@@ -119,16 +143,29 @@ static int run_resume(int argc, char **argv)
 	struct migctl_xfer_result res;
 	struct migctl_source source;
 	struct migctl_dev *dev = NULL;
+	struct raw_source raw = { 0 };
+	char note[640] = "";
+	const char *detail = NULL;
 	bool from_file;
 	uint64_t precopy = 0;
 	int status, r;
 
 	cli_parse(&resume_argp, 0, argc, argv, &a);
-	/* A mistyped name is reported before the stream is read */
+	/*
+	 * A mistyped name is reported before the stream is read.  A device
+	 * that cannot be had ends the resume without reading the stream, while
+	 * its writer may well succeed (save A | resume A): say so.
+	 */
+	cli_error_context("the stream was not loaded");
 	status = cli_resolve_device(a.pos[0], &desc);
+	cli_error_context(NULL);
 	if (status)
 		return status;
 	from_file = a.file && strcmp(a.file, "-") != 0;
+	if (!from_file && isatty(STDIN_FILENO))
+		return cli_refuse(STAGE_USAGE, -ENOTTY,
+				  "refusing to read device state from a terminal; "
+				  "redirect stdin or use -i FILE");
 	if (from_file) {
 		ep.fd = open(a.file, O_RDONLY | O_CLOEXEC);
 		if (ep.fd < 0)
@@ -140,29 +177,35 @@ static int run_resume(int argc, char **argv)
 	if (!a.raw) {
 		status = open_framed(&reader, ep.fd);
 		if (!status)
-			status = check_identity(&reader, &desc, a.force);
+			status = check_identity(&reader, &desc, a.force, note, sizeof(note));
 		if (!status && !a.single_pass && regular_file(ep.fd))
 			status = verify_whole(&reader, ep.fd);
 		if (status)
 			goto out;
 	}
+	cli_error_context("the stream was not loaded");
 	status = cli_open_desc(&desc, &dev);
+	cli_error_context(NULL);
 	if (status)
 		goto out;
 
-	if (a.raw)
-		migctl_fd_source(&ep, &source);
-	else
+	if (a.raw) {
+		migctl_fd_source(&ep, &raw.fd);
+		source = (struct migctl_source){ .read = raw_read, .ctx = &raw };
+	} else {
 		migctl_stream_reader_source(&reader, &source);
+	}
 	r = migctl_resume(dev, &a.opts, &source, &res);
 	/* The framed stream says which of the bytes were PRE_COPY data */
 	if (!a.raw)
 		precopy = reader.stats.precopy_bytes < res.bytes ? reader.stats.precopy_bytes
 								 : res.bytes;
-	status = cli_report_transfer(true, r, &res, &desc, false,
-				     r == -EBADMSG && !a.raw ? migctl_stream_reader_error(&reader)
-							     : NULL,
-				     precopy, res.bytes - precopy);
+	if (r == -EBADMSG && raw.framed)
+		detail = "this is a framed vfio-migctl stream; drop --raw";
+	else if (r == -EBADMSG && !a.raw)
+		detail = migctl_stream_reader_error(&reader);
+	status = cli_report_transfer(true, r, &res, &desc, false, detail,
+				     note[0] ? note : NULL, precopy, res.bytes - precopy);
 out:
 	migctl_dev_close(dev);
 	if (!a.raw)

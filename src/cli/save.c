@@ -153,7 +153,7 @@ static int run_save(int argc, char **argv)
 		snprintf(detail, sizeof(detail), "committing %s: %s", a.file,
 			 cli_cause(STAGE_OUTPUT, committing.commit_err));
 	return cli_report_transfer(false, r, &res, &desc, !to_file,
-				   committing.commit_err ? detail : NULL, res.precopy_bytes,
+				   committing.commit_err ? detail : NULL, NULL, res.precopy_bytes,
 				   res.bytes - res.precopy_bytes);
 }
 

@@ -37,7 +37,8 @@ static error_t parse_state(int key, char *arg, struct argp_state *state)
 		return 0;
 	case ARGP_KEY_END:
 		if (a->pos[1] && migctl_state_parse(a->pos[1], &a->target))
-			cli_usage("unknown state '%s'", a->pos[1]);
+			cli_usage("unknown state '%s' (states: stop, running, stop_copy, "
+				  "resuming, running_p2p, pre_copy, pre_copy_p2p)", a->pos[1]);
 		if (a->pos[1] && a->target == MIGCTL_STATE_ERROR)
 			cli_usage("ERROR cannot be requested; use 'reset'");
 		if ((a->dry_run || a->step) && !a->pos[1])
@@ -203,6 +204,9 @@ static int run_state(int argc, char **argv)
 		out_string("device", NULL, migctl_dev_desc(dev)->name);
 		out_string("state", "%s\n", migctl_state_name(cur));
 		out_close_object();
+		/* The state is printed; ERROR is also a status, with its remedy */
+		if (cur == MIGCTL_STATE_ERROR)
+			status = cli_fail(STAGE_QUERY, -EBADFD, "%s", "");
 	}
 	migctl_dev_close(dev);
 	return cli_finish(status);

@@ -73,7 +73,8 @@ static const char *open_session(const struct migctl_device_desc *desc,
 
 int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
 			const struct migctl_device_desc *desc, bool to_stderr,
-			const char *detail, uint64_t precopy_bytes, uint64_t stopcopy_bytes)
+			const char *detail, const char *note, uint64_t precopy_bytes,
+			uint64_t stopcopy_bytes)
 {
 	char message[PATH_MAX + 1024] = "", session[PATH_MAX + 256], rate[32];
 	enum migctl_state found = res->ended_session != MIGCTL_NR_STATES ? res->ended_session
@@ -83,9 +84,12 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 	progress_done();
 	if (err == -EBUSY && res->fail_at == MIGCTL_FAIL_CHECK && !detail)
 		detail = open_session(desc, res->initial_state, session, sizeof(session));
+	/* The note rides on the one line there is: the error, or the summary */
+	cli_error_context(err ? note : NULL);
 	if (err)
 		status = cli_fail_transfer(resuming, err, res, detail, message,
 					   sizeof(message));
+	cli_error_context(NULL);
 
 	out_init(cli.json, to_stderr ? stderr : stdout);
 	/* Text: a summary of a success, unless -q.  JSON: always. */
@@ -120,8 +124,21 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 	else
 		out_null("ended_session", NULL);
 	out_string("initial_state", NULL, migctl_state_name(found));
-	out_string("final_state", "; now %s\n", migctl_state_name(res->final_state));
+	if (res->final_state != MIGCTL_NR_STATES)
+		out_string("final_state", "; now %s", migctl_state_name(res->final_state));
+	else
+		out_null("final_state", NULL);
+	if (note)
+		out_string("note", "; %s", note);
+	else
+		out_null("note", NULL);
+	out_text("\n");
 	out_string("recovery", NULL, migctl_recovery_name(res->recovery));
+	/* Where it failed: the device's data (device-io) or the file (sink/source) */
+	if (err && migctl_fail_at_name(res->fail_at))
+		out_string("failed_at", NULL, migctl_fail_at_name(res->fail_at));
+	else
+		out_null("failed_at", NULL);
 	if (err)
 		out_string("error", NULL, message);
 	out_close_object();

@@ -5,6 +5,7 @@
  * a device that appears between the look and the wait is not missed.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,56 +37,93 @@ static error_t parse_wait(int key, char *arg, struct argp_state *state)
 static const struct argp wait_argp = {
 	wait_options, parse_wait, "DEV",
 	"Wait until DEV exists, is bound to a VFIO driver and its /dev node is "
-	"there.  Exits 0 when it is, 3 on timeout.  Opens nothing.",
+	"there.  Exits 0 when it is, 3 on timeout (saying what is missing).  A name "
+	"that can never become ready is refused at once: malformed or a shared "
+	"group (2), bound to another driver (3).  Opens nothing.",
 	cli_global_children, NULL, NULL
 };
 
-/* Ready means resolvable (bound to VFIO) with its node present */
-static bool ready(const char *arg, struct migctl_device_desc *t)
+/*
+ * Look at DEV once.  0: ready (resolvable, bound to VFIO, node present).
+ * 1: not yet, with the reason in @why.  Else a name that can never become
+ * ready (malformed, a shared group, bound to another driver): the exit
+ * status, after its one line.
+ */
+static int look(const char *arg, struct migctl_device_desc *desc, char *why, size_t size)
 {
-	return migctl_resolve(&cli.root, arg, cli.via, t) == 0 && migctl_desc_ready(t);
+	int r = migctl_resolve(&cli.root, arg, cli.via, desc);
+
+	switch (r) {
+	case 0:
+		if (migctl_desc_ready(desc))
+			return 0;
+		snprintf(why, size, "its node %s is not there", desc->node);
+		return 1;
+	case -ENOENT:
+		snprintf(why, size, "no such device");
+		return 1;
+	case -ENODEV:
+		/* Bound to another driver, it stays there: nothing to wait for */
+		if (desc->driver[0])
+			return cli_fail_resolve(r, desc);
+		snprintf(why, size, "not bound to a VFIO driver (no driver)");
+		return 1;
+	case -ENXIO:
+		snprintf(why, size, "it has no %s node yet",
+			 cli.via == MIGCTL_VIA_CDEV ? "cdev" : "group");
+		return 1;
+	default:
+		return cli_fail_resolve(r, desc);
+	}
 }
 
 static int run_wait(int argc, char **argv)
 {
 	struct wait_args a = { .timeout = 30 };
 	struct migctl_uevent_monitor *mon;
-	struct migctl_device_desc t;
+	struct migctl_device_desc desc;
 	struct migctl_uevent ev;
 	double deadline, left;
-	int r;
+	char why[PATH_MAX + 64];
+	int r, status;
 
 	cli_parse(&wait_argp, 0, argc, argv, &a);
 	cli.device = a.pos[0];
 	r = migctl_uevent_open(&mon);
 	if (r)
 		return cli_fail(STAGE_EVENTS, r, "cannot listen to kernel uevents");
+	cli_catch_signals();
 
 	deadline = monotonic_seconds() + a.timeout;
-	while (!ready(a.pos[0], &t)) {
+	while ((status = look(a.pos[0], &desc, why, sizeof(why))) == 1) {
 		left = deadline - monotonic_seconds();
 		if (left <= 0) {
 			migctl_uevent_close(mon);
-			return cli_refuse(STAGE_OPEN, -ETIMEDOUT, "not ready after %g s",
-					  a.timeout);
+			return cli_refuse(STAGE_OPEN, -ETIMEDOUT, "not ready after %g s: %s",
+					  a.timeout, why);
 		}
 		/* Any VFIO event may be the one: look again after each */
 		do
 			r = migctl_uevent_next(mon, (int)(left * 1000) + 1, &ev);
 		while (r == 0 && !migctl_uevent_is_vfio(&ev));
+		if (cli_cancel)
+			r = -EINTR;
 		/* After lost events (-ENOBUFS) sysfs is looked at again, as after any */
 		if (r && r != -ETIMEDOUT && r != -EAGAIN && r != -ENOBUFS) {
 			migctl_uevent_close(mon);
-			return cli_fail(STAGE_EVENTS, r, "reading kernel uevents");
+			return r == -EINTR ? cli_refuse(STAGE_EVENTS, r, "interrupted; not ready: %s", why)
+					   : cli_fail(STAGE_EVENTS, r, "reading kernel uevents");
 		}
 	}
 	migctl_uevent_close(mon);
+	if (status)
+		return status;
 
 	out_init(cli.json, stdout);
 	if (!cli.quiet || cli.json) {
 		out_open_object(NULL);
-		out_string("device", "%s", t.name);
-		out_string("node", " ready at %s\n", t.node);
+		out_string("device", "%s", desc.name);
+		out_string("node", " ready at %s\n", desc.node);
 		out_close_object();
 	}
 	return cli_finish(0);

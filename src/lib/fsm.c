@@ -224,6 +224,21 @@ const char *migctl_recovery_name(enum migctl_recovery recovery)
 	return (unsigned int)recovery < ARRAY_SIZE(names) ? names[recovery] : "unknown";
 }
 
+const char *migctl_fail_at_name(enum migctl_fail_at at)
+{
+	static const char *const names[] = {
+		[MIGCTL_FAIL_CHECK] = "check",
+		[MIGCTL_FAIL_TRANSITION] = "transition",
+		[MIGCTL_FAIL_DEVICE_IO] = "device-io",
+		[MIGCTL_FAIL_LOAD] = "load",
+		[MIGCTL_FAIL_SINK] = "sink",
+		[MIGCTL_FAIL_SOURCE] = "source",
+		[MIGCTL_FAIL_CANCEL] = "cancel",
+	};
+
+	return (unsigned int)at < ARRAY_SIZE(names) ? names[at] : NULL;
+}
+
 const char *migctl_phase_name(enum migctl_phase phase)
 {
 	static const char *const names[] = {

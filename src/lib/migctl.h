@@ -61,7 +61,10 @@ struct migctl_root {
 	char dev[PATH_MAX]; /* "<root>/dev" */
 };
 
-/* @prefix NULL or "" means the real system.  -ENAMETOOLONG if it cannot fit. */
+/*
+ * @prefix NULL or "" means the real system.  -ENAMETOOLONG if it cannot
+ * fit; -ENOENT or -ENOTDIR if @prefix has no sys directory.
+ */
 int migctl_root_init(struct migctl_root *root, const char *prefix);
 
 /* ---- finding devices: one resolver for every way a user names a device */
@@ -344,6 +347,9 @@ enum migctl_fail_at {
 	MIGCTL_FAIL_SOURCE,     /* reading or verifying the stream in */
 	MIGCTL_FAIL_CANCEL,     /* opts->cancel */
 };
+
+/* "check", "transition", "device-io", "load", "sink", "source", "cancel"; NULL for NONE */
+const char *migctl_fail_at_name(enum migctl_fail_at at);
 
 struct migctl_xfer_result {
 	enum migctl_state initial_state;

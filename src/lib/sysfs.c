@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 int migctl_root_init(struct migctl_root *root, const char *prefix)
 {
+	struct stat st;
 	int r;
 
 	if (!prefix)
@@ -18,9 +20,16 @@ int migctl_root_init(struct migctl_root *root, const char *prefix)
 	if (strcmp(prefix, "/") == 0)
 		prefix = "";
 	r = path_fmt(root->sys, sizeof(root->sys), "%s/sys", prefix);
+	if (!r)
+		r = path_fmt(root->dev, sizeof(root->dev), "%s/dev", prefix);
 	if (r)
 		return r;
-	return path_fmt(root->dev, sizeof(root->dev), "%s/dev", prefix);
+	/* A root without sysfs would list nothing, and look like a quiet machine */
+	if (prefix[0] && stat(root->sys, &st) == 0 && !S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (prefix[0] && access(root->sys, F_OK) < 0)
+		return -ENOENT;
+	return 0;
 }
 
 int sysfs_read_hex(const char *dir, const char *attr, unsigned long *val)

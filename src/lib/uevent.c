@@ -6,6 +6,7 @@
  * to the group udev re-broadcasts on, and we listen on the kernel's.
  */
 #include <errno.h>
+#include <limits.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 #include <poll.h>
@@ -116,6 +117,22 @@ static int parse(const char *buf, size_t len, struct migctl_uevent *ev)
 	return ev->action[0] && ev->devpath[0] ? 0 : -EBADMSG;
 }
 
+/*
+ * Kernels since 6.2 send no MDEV_TYPE with an mdev's events: read the type
+ * from sysfs while the device is there (not after a remove).
+ */
+static void find_mdev_type(struct migctl_uevent *ev)
+{
+	char dir[PATH_MAX];
+
+	if (ev->mdev_type[0] || strcmp(ev->subsystem, "mdev") != 0 ||
+	    path_fmt(dir, sizeof(dir), "/sys%s", ev->devpath))
+		return;
+	/* Gone already (a remove): the type stays unknown */
+	if (sysfs_link_name(dir, "mdev_type", ev->mdev_type, sizeof(ev->mdev_type)))
+		ev->mdev_type[0] = '\0';
+}
+
 int migctl_uevent_next(struct migctl_uevent_monitor *mon, int timeout_ms,
 		       struct migctl_uevent *ev)
 {
@@ -150,6 +167,8 @@ int migctl_uevent_next(struct migctl_uevent_monitor *mon, int timeout_ms,
 	r = parse((const char *)buf, (size_t)n, ev);
 	if (r)
 		r = -EAGAIN;
+	else
+		find_mdev_type(ev);
 out:
 	free(buf);
 	free(creds);

@@ -68,10 +68,11 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	# (its message is checked last, so that the rest is seen even if it fails)
 	local into_error=$stderr
 	expect_msim_state "$SRC" ERROR
-	run -0 --separate-stderr vfio-migctl state "$SRC"
+	run -6 --separate-stderr vfio-migctl state "$SRC"
 	[ "$output" = ERROR ] || fail "state says $output"
+	expect_error state "device is in ERROR; recover it with 'vfio-migctl reset $SRC'$"
 	run -0 --separate-stderr vfio-migctl info "$SRC"
-	grep -qxF "note: device is in ERROR; run 'vfio-migctl reset $SRC'" \
+	grep -qxF "note: device is in ERROR; recover it with 'vfio-migctl reset $SRC'" \
 		<<<"$(sed 's/:  */: /' <<<"$output")" || fail "info: $output"
 	run -6 --separate-stderr vfio-migctl save "$SRC" -o "$T/s.mig"
 	expect_error save "ERROR.*vfio-migctl reset"
