@@ -123,7 +123,10 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 			   migctl_state_name(res->ended_session));
 	else
 		out_null("ended_session", NULL);
-	out_string("initial_state", NULL, migctl_state_name(found));
+	if (found != MIGCTL_NR_STATES)
+		out_string("initial_state", NULL, migctl_state_name(found));
+	else
+		out_null("initial_state", NULL);
 	if (res->final_state != MIGCTL_NR_STATES)
 		out_string("final_state", "; now %s", migctl_state_name(res->final_state));
 	else

@@ -74,3 +74,15 @@ S=$BATS_TEST_DIRNAME/fixtures/streams
 		cmp "$S/$f" "$out/$f" || fail "$f differs from what mkstreams makes"
 	done
 }
+
+@test "inspect: one record is 'record'; a missing file or a directory is 1; JSON for a non-stream" {
+	run -0 --separate-stderr "$MIGCTL" inspect "$S/precopy.vfmig"
+	[[ $output == *"pre-copy:    1 record, 24 bytes"* ]] || fail "$output"
+	[[ $output == *"stop-copy:   1 record, 36 bytes"* ]] || fail "$output"
+	run -1 --separate-stderr "$MIGCTL" inspect "$S/nonexistent"
+	one_error_line "vfio-migctl: inspect: $S/nonexistent: No such file or directory"
+	run -1 --separate-stderr "$MIGCTL" inspect "$S"
+	one_error_line "vfio-migctl: inspect: $S: reading the stream: Is a directory"
+	run -7 --separate-stderr "$MIGCTL" --json inspect "$S/raw.bin"
+	jq -e '. == {"intact": false, "error": "not a vfio-migctl stream (no magic)"}' <<<"$output"
+}

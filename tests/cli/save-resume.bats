@@ -143,3 +143,37 @@ snapshot() {
 	stderr_has "no such device"
 	[ ! -e out.bin ]
 }
+
+@test "resume with stdin on a terminal and no -i: refused with exit 2, one line" {
+	run -2 on_tty "$MIGCTL" --sysroot="$ROOT" resume "$CDEV_PCI"
+	[ "${#lines[@]}" -eq 1 ] || fail "expected one line, got ${#lines[@]}"
+	[[ "${lines[0]}" == "vfio-migctl: resume: $CDEV_PCI: refusing to read device state from a terminal"* ]] ||
+		fail "${lines[0]}"
+	# -i FILE reads the file, whatever stdin is (the fixture device then fails: 3)
+	run -3 on_tty "$MIGCTL" --sysroot="$ROOT" resume --raw "$CDEV_PCI" -i /dev/null
+}
+
+@test "save -o '' and resume -i '': a usage error, not a missing device" {
+	run -2 --separate-stderr migctl save "$CDEV_PCI" -o ""
+	one_error_line "vfio-migctl: save: -o needs a file name (- for stdout)"
+	run -2 --separate-stderr migctl resume "$CDEV_PCI" -i ""
+	one_error_line "vfio-migctl: resume: -i needs a file name (- for stdin)"
+}
+
+@test "save -o DIR: one line, before the device is opened, even with --force" {
+	mkdir dir
+	run -1 --separate-stderr migctl save "$CDEV_PCI" -o dir
+	one_error_line "vfio-migctl: save: $CDEV_PCI: dir: Is a directory"
+	run -1 --separate-stderr migctl save "$CDEV_PCI" -o dir --force
+	one_error_line "vfio-migctl: save: $CDEV_PCI: dir: Is a directory"
+	[ -d dir ]
+}
+
+@test "resume: a device that cannot be had says the stream was not loaded" {
+	# (save A | resume A: the writer may succeed while nothing was loaded)
+	run -3 --separate-stderr migctl resume --raw "$CDEV_PCI" -i /dev/null
+	one_error_line "vfio-migctl: resume: $CDEV_PCI: "
+	[[ $stderr == *"; the stream was not loaded" ]] || fail "$stderr"
+	run -3 --separate-stderr migctl resume --raw 0000:99:00.0 -i /dev/null
+	[[ $stderr == *"no such device; the stream was not loaded" ]] || fail "$stderr"
+}

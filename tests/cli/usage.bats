@@ -256,3 +256,24 @@ COMMANDS=(list info state save resume reset)
 	[[ $stderr != *"'-n'"* ]] || fail "-n was taken for an option of hold: $stderr"
 	run -3 --separate-stderr migctl hold -q "$CDEV_PCI" -- echo -n hi
 }
+
+@test "-? is --help, as the man page says" {
+	run -0 --separate-stderr "$MIGCTL" --help
+	local long=$output
+	run -0 --separate-stderr "$MIGCTL" '-?'
+	[ "$output" = "$long" ] || fail "-? is not --help"
+	run -0 --separate-stderr "$MIGCTL" save '-?'
+	[[ $output == *"Usage: vfio-migctl save"* ]] || fail "save -?: $output"
+}
+
+@test "an unknown state name lists the valid ones" {
+	run -2 --separate-stderr migctl state "$CDEV_PCI" stpo
+	one_error_line "vfio-migctl: state: unknown state 'stpo' (states: stop, running, stop_copy, resuming, running_p2p, pre_copy, pre_copy_p2p)"
+}
+
+@test "--sysroot without a sys/ directory is an error, not an empty machine" {
+	run -2 --separate-stderr "$MIGCTL" --sysroot=/nonexistent list
+	no_stdout
+	one_error_line "vfio-migctl: --sysroot /nonexistent: no sys directory there"
+	VFIO_MIGCTL_SYSROOT=/nonexistent run -2 --separate-stderr "$MIGCTL" list
+}

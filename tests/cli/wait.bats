@@ -27,14 +27,24 @@ setup() {
 	[ -z "$nodes" ] || fail "wait opened: $nodes"
 }
 
-@test "wait: an absent or non-VFIO device times out with 3 and one line" {
+@test "wait: an absent or driverless device times out with 3, saying what is missing" {
 	local start=$SECONDS
 	run -3 --separate-stderr migctl wait 0000:99:00.0 --timeout=1
 	no_stdout
-	one_error_line "vfio-migctl: wait: 0000:99:00.0:"
+	one_error_line "vfio-migctl: wait: 0000:99:00.0: not ready after 1 s: no such device"
 	[ $((SECONDS - start)) -ge 1 ] || fail "returned before the timeout"
-	run -3 --separate-stderr migctl wait "$NET_PCI" --timeout=1
-	one_error_line "vfio-migctl: wait:"
+	run -3 --separate-stderr migctl wait "$NODRV_PCI" --timeout=0.5
+	one_error_line "vfio-migctl: wait: $NODRV_PCI: not ready after 0.5 s: not bound to a VFIO driver (no driver)"
+}
+
+@test "wait: what can never become ready is refused at once, as info refuses it" {
+	# timeout(1) ends a wait that sits out its own 30 s timeout: status 124
+	run -2 --separate-stderr timeout 10 "$MIGCTL" --sysroot="$ROOT" wait notadevice --timeout=30
+	one_error_line "vfio-migctl: wait: notadevice: not a device name"
+	run -2 --separate-stderr timeout 10 "$MIGCTL" --sysroot="$ROOT" wait /dev/vfio/14 --timeout=30
+	one_error_line "vfio-migctl: wait: /dev/vfio/14: the group holds 2 devices"
+	run -3 --separate-stderr timeout 10 "$MIGCTL" --sysroot="$ROOT" wait "$NET_PCI" --timeout=30
+	one_error_line "vfio-migctl: wait: $NET_PCI: not bound to a VFIO driver (bound to e1000e)"
 }
 
 @test "wait: a bad --timeout is a usage error" {

@@ -135,9 +135,21 @@ kernel_paths=(
 	grep -q "^$uuid ready at /dev/vfio/" "$T/wait.out" || fail "$(cat "$T/wait.out")"
 }
 
-@test "wait: a device that never appears times out with status 3" {
+@test "wait: a device that never appears times out with status 3, saying why" {
 	run -3 --separate-stderr vfio-migctl wait --timeout 1 "$(cat /proc/sys/kernel/random/uuid)"
-	expect_error wait "not ready after 1 s"
+	expect_error wait "not ready after 1 s: no such device$"
+}
+
+@test "wait: SIGINT ends it with status 130" {
+	vfio-migctl wait --timeout 60 "$(cat /proc/sys/kernel/random/uuid)" 2>"$T/wait.err" &
+	waiter=$!
+	bg_track "$waiter"
+	wait_polling "$waiter"
+	kill -INT "$waiter"
+	rc=0
+	wait "$waiter" || rc=$?
+	[ "$rc" -eq 130 ] || fail "wait exited $rc: $(cat "$T/wait.err")"
+	grep -q "interrupted; not ready: no such device" "$T/wait.err" || fail "$(cat "$T/wait.err")"
 }
 
 @test "wait: events lost to a socket overrun make it look again, not fail" {
@@ -202,9 +214,14 @@ kernel_paths=(
 		sleep 0.1
 	done
 	kill -INT "$mon"
-	wait "$mon" || fail "monitor exited $? on SIGINT"
-	jq -e -s --arg u "$uuid" '
-		any(.[]; .action == "add" and .subsystem == "mdev" and (.devpath | endswith($u))) and
+	rc=0
+	wait "$mon" || rc=$?
+	# interrupted is 130, for monitor as for every command
+	[ "$rc" -eq 130 ] || fail "monitor exited $rc on SIGINT"
+	jq -e -s --arg u "$uuid" --arg t "$MTTY_TYPE" '
+		any(.[]; .action == "add" and .subsystem == "mdev" and (.devpath | endswith($u))
+			and .mdev_type == $t) and
+		all(.[]; has("mdev_type")) and
 		any(.[]; .action == "remove" and (.devpath | contains($u))) and
 		any(.[]; .subsystem == "vfio-dev" and (.devname | startswith("vfio/devices/vfio")))' \
 		"$T/events" >/dev/null || fail "events:" "$(cat "$T/events")"

@@ -181,9 +181,18 @@ stopcopy $((32 + 100000 - 4096 + 32))"
 
 @test "migsim: a device without migration is refused with status 4" {
 	dev=$(migsim_create none)
-	run -4 --separate-stderr vfio-migctl save "$dev"
-	expect_error save "migration"
+	run -4 --separate-stderr vfio-migctl save "$dev" -o "$T/s.mig"
+	# no state to name: "device unchanged", not "device unchanged (UNKNOWN)"
+	expect_error save "device has no migration support; device unchanged$"
+	run -4 --separate-stderr vfio-migctl --json save "$dev" -o "$T/s.mig"
+	jq -e '.final_state == null and .ok == false' <<<"$output" >/dev/null || fail "json: $output"
 	run -4 --separate-stderr vfio-migctl state "$dev" stop
+	expect_error state "device has no migration support"
+	# info: every key, null where there is nothing
+	run -0 --separate-stderr vfio-migctl --json info "$dev"
+	jq -e '.migration == null and .state == null and .data_size == null and
+		.dma_logging == null and has("state") and has("data_size") and has("dma_logging")' \
+		<<<"$output" >/dev/null || fail "json: $output"
 }
 
 @test "migsim: the module unloads cleanly" {

@@ -76,6 +76,8 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 		<<<"$(sed 's/:  */: /' <<<"$output")" || fail "info: $output"
 	run -6 --separate-stderr vfio-migctl save "$SRC" -o "$T/s.mig"
 	expect_error save "ERROR.*vfio-migctl reset"
+	# the remedy once, not twice
+	[ "$(grep -o "vfio-migctl reset" <<<"$stderr" | wc -l)" -eq 1 ] || fail "remedy twice: $stderr"
 	[ ! -e "$T/s.mig" ] || fail "save of an ERROR device wrote a file"
 	run -6 --separate-stderr vfio-migctl state "$SRC" running
 	expect_error state "ERROR.*vfio-migctl reset"

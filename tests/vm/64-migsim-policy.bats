@@ -129,7 +129,11 @@ expect_arcs() { expect_msim "$1" arcs "$2"; }
 	expect_error resume "incompatible stream: .*migsim-basic.*migsim-full.*device unchanged"
 	expect_arcs "$DST" ""
 	expect_untouched "$DST" "$DST_DIGEST" 0
+	# accepted with --force: the reason is in the one line there is
 	run -0 --separate-stderr vfio-migctl resume --force "$DST" -i "$T/other.mig"
+	[ -z "$stderr" ] || fail "a second line: $stderr"
+	[[ $output == "resumed "*"; now RUNNING; accepted with --force: stream is from mdev type migsim-basic"* ]] ||
+		fail "summary: $output"
 	expect_same_state "$OTHER" "$DST"
 }
 
