@@ -198,7 +198,7 @@ expect_arcs() { expect_msim "$1" arcs "$2"; }
 @test "resume: a device whose write() returns 0 is an error, not a hang" {
 	msim_set "$DST" stall_write_after 4096
 	run -0 --separate-stderr vfio-migctl save --raw "$SRC" -o "$T/raw"
-	run -7 --separate-stderr timeout 60 vfio-migctl resume --raw "$DST" -i "$T/raw"
+	run -7 --separate-stderr timeout -k 5 60 vfio-migctl resume --raw "$DST" -i "$T/raw"
 	expect_error resume "the device refused the data: Input/output error; device reset, now RUNNING"
 	expect_untouched "$DST" "$DST_DIGEST" 0
 }
