@@ -193,7 +193,8 @@ kernel_paths=(
 	done
 	kill -TERM "$mon"
 	wait "$mon" || :
-	[ ! -s "$T/monitor.err" ] || fail "stderr: $(cat "$T/monitor.err")"
+	[ "$(cat "$T/monitor.err")" = "vfio-migctl: monitor: interrupted" ] ||
+		fail "stderr: $(cat "$T/monitor.err")"
 	jq -e -s --arg u "$uuid" '
 		(map(.action) | index("overrun")) as $o |
 		$o != null and (to_entries | any(.key > $o and .value.action == "add" and
@@ -218,9 +219,10 @@ kernel_paths=(
 	wait "$mon" || rc=$?
 	# interrupted is 130, for monitor as for every command
 	[ "$rc" -eq 130 ] || fail "monitor exited $rc on SIGINT"
+	# the type is read from sysfs: there by the bind at the latest
 	jq -e -s --arg u "$uuid" --arg t "$MTTY_TYPE" '
-		any(.[]; .action == "add" and .subsystem == "mdev" and (.devpath | endswith($u))
-			and .mdev_type == $t) and
+		any(.[]; .action == "add" and .subsystem == "mdev" and (.devpath | endswith($u))) and
+		any(.[]; .subsystem == "mdev" and (.devpath | endswith($u)) and .mdev_type == $t) and
 		all(.[]; has("mdev_type")) and
 		any(.[]; .action == "remove" and (.devpath | contains($u))) and
 		any(.[]; .subsystem == "vfio-dev" and (.devname | startswith("vfio/devices/vfio")))' \
