@@ -26,7 +26,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wstrict-prototypes $(WERROR) \
 	-DMIGCTL_VERSION='"$(VERSION)"' -Isrc/lib -Isrc/shared \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS) -MMD -MP
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -pthread
 
 ifeq ($(V),1)
 Q :=

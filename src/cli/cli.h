@@ -97,7 +97,12 @@ void cli_hold_export(struct migctl_dev *dev);
 /* ---- signals.c */
 
 extern volatile sig_atomic_t cli_cancel;
-/* SIGINT, SIGTERM, SIGHUP set cli_cancel (no SA_RESTART); SIGPIPE ignored */
+/* What the transfer engine sends its threads to stop a blocked read or write */
+#define CLI_WAKE_SIGNAL SIGRTMIN
+/*
+ * SIGINT, SIGTERM, SIGHUP set cli_cancel (no SA_RESTART); CLI_WAKE_SIGNAL
+ * only interrupts; SIGPIPE ignored.
+ */
 void cli_catch_signals(void);
 
 /* ---- errors.c: the one place where an error becomes words and a status */

@@ -135,7 +135,8 @@ static int run_resume(int argc, char **argv)
 {
 	struct transfer_args a = {
 		.opts = { .then = MIGCTL_STATE_RUNNING, .buffer_size = MIGCTL_DEFAULT_BUFFER,
-			  .cancel = &cli_cancel, .progress = cli_progress },
+			  .cancel = &cli_cancel, .progress = cli_progress,
+			  .wake_signal = CLI_WAKE_SIGNAL },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDIN_FILENO, .cancel = &cli_cancel };
 	struct migctl_stream_reader reader = { .fd = -1 };

@@ -68,6 +68,20 @@ static int commit_write(void *ctx, enum migctl_phase phase, const void *buf, siz
 	return c->inner.write(c->inner.ctx, phase, buf, len);
 }
 
+static int commit_frame(void *ctx, struct migctl_chunk *c)
+{
+	struct committing_sink *c_sink = ctx;
+
+	return c_sink->inner.frame(c_sink->inner.ctx, c);
+}
+
+static int commit_emit(void *ctx, const struct migctl_chunk *c, volatile sig_atomic_t *stop)
+{
+	struct committing_sink *c_sink = ctx;
+
+	return c_sink->inner.emit(c_sink->inner.ctx, c, stop);
+}
+
 static int commit_finish(void *ctx)
 {
 	struct committing_sink *c = ctx;
@@ -83,7 +97,8 @@ static int run_save(int argc, char **argv)
 {
 	struct transfer_args a = {
 		.opts = { .then = MIGCTL_STATE_STOP, .buffer_size = MIGCTL_DEFAULT_BUFFER,
-			  .cancel = &cli_cancel, .progress = cli_progress },
+			  .cancel = &cli_cancel, .progress = cli_progress,
+			  .wake_signal = CLI_WAKE_SIGNAL },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
 	struct migctl_stream_writer writer = { 0 };
@@ -137,8 +152,12 @@ static int run_save(int argc, char **argv)
 		migctl_stream_writer_sink(&writer, &sink);
 	}
 	if (to_file) {
+		/* The same sink, its three stages kept, with the commit at the end */
 		committing = (struct committing_sink){ .inner = sink, .file = &of };
 		sink = (struct migctl_sink){ .begin = commit_begin, .write = commit_write,
+					     .frame = sink.frame ? commit_frame : NULL,
+					     .emit = sink.emit ? commit_emit : NULL,
+					     .max_chunk = sink.max_chunk,
 					     .finish = commit_finish, .ctx = &committing };
 	}
 	r = migctl_save(dev, &a.opts, &sink, &res);

@@ -293,9 +293,44 @@ struct migctl_progress {
 typedef void (*migctl_progress_fn)(void *arg, const struct migctl_progress *p);
 
 /*
+ * A unit of data on its way through the transfer engine: a buffer from
+ * the engine's ring (a few of them, whatever the state's size), handed
+ * from stage to stage in order.
+ */
+#define MIGCTL_CHUNK_HEAD_MAX 32
+
+struct migctl_chunk {
+	uint8_t *buf;       /* malloc'd; a stage may grow it (realloc, update cap) */
+	size_t cap;
+	size_t len;         /* bytes in buf */
+	enum migctl_phase phase;
+	/* save: what goes out before buf (a record header), from sink->frame */
+	uint8_t head[MIGCTL_CHUNK_HEAD_MAX];
+	size_t head_len;
+	/* resume: the part of buf the device gets, from source->check */
+	size_t data_off, data_len;
+	bool last;          /* nothing follows this chunk */
+	/* resume: an input error met in order (source->fetch), and its words */
+	int err;
+	char why[256];
+	/* the framed reader's record bookkeeping (fetch to check) */
+	uint64_t start;
+	bool trailing;
+	bool hashed;        /* fetch checksummed it (c->sum): a record not kept */
+	uint64_t sum;
+};
+
+/*
  * Where saved bytes go, and where resumed bytes come from.  The raw kernel
  * stream and the framed file format are both spoken through these, so the
  * transfer engine never knows which it is writing.
+ *
+ * The engine runs three stages at once, so that framing costs nothing a
+ * user can see: the device's I/O, the checksums (on the calling thread),
+ * and the stream's I/O.  A sink or source that checksums splits its work
+ * in two for that (frame/emit, fetch/check); each half is called in
+ * order, from one thread at a time.  Without the split, write() or read()
+ * is called on the stream's I/O thread.
  */
 struct migctl_sink {
 	/*
@@ -305,6 +340,15 @@ struct migctl_sink {
 	int (*begin)(void *ctx, uint64_t mig_flags, uint64_t estimate);
 	/* Write all of @buf; -errno on failure (EPIPE when the reader left). */
 	int (*write)(void *ctx, enum migctl_phase phase, const void *buf, size_t len);
+	/*
+	 * Optional, both or neither.  frame(): what goes before @c's data
+	 * (c->head); emit(): write c->head and c->buf, giving up with -EINTR
+	 * when a signal interrupts it and *@stop is set.
+	 */
+	int (*frame)(void *ctx, struct migctl_chunk *c);
+	int (*emit)(void *ctx, const struct migctl_chunk *c, volatile sig_atomic_t *stop);
+	/* The most bytes one chunk may carry (a record's bound); 0: any */
+	size_t max_chunk;
 	/* The device said end of stream: flush, finish.  Optional. */
 	int (*finish)(void *ctx);
 	void *ctx;
@@ -316,6 +360,15 @@ struct migctl_source {
 	 * of a complete stream.  -EBADMSG for a stream that does not verify.
 	 */
 	int (*read)(void *ctx, void *buf, size_t len, size_t *got);
+	/*
+	 * Optional, both or neither.  fetch(): the next unit's bytes into @c
+	 * (an error is put in c->err, to be met in order), giving up with
+	 * -EINTR when a signal interrupts it and *@stop is set; check():
+	 * verify it, and say which part the device gets (c->data_off,
+	 * c->data_len) and whether it is the verified end (c->last).
+	 */
+	int (*fetch)(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t *stop);
+	int (*check)(void *ctx, struct migctl_chunk *c);
 	void *ctx;
 };
 
@@ -334,6 +387,13 @@ struct migctl_xfer_opts {
 	 * refused with -EBUSY.
 	 */
 	bool end_session;
+	/*
+	 * A signal with a handler installed without SA_RESTART, that the
+	 * engine sends to its own threads to interrupt a blocking read or
+	 * write when it stops them (0: none; a blocked thread then finishes
+	 * its call first).  progress is always called from the caller's thread.
+	 */
+	int wake_signal;
 };
 
 /* Where a transfer failed, so the front end can name the cause */

@@ -5,6 +5,12 @@
  * a byte of a record before that whole record's checksum has been
  * verified, and never allocates more than the bound for the record type it
  * was told, after checking it.
+ *
+ * Each side is two halves that the transfer engine runs on two threads:
+ * the writer's frame() (checksums, record header) and emit() (the I/O),
+ * the reader's fetch() (the I/O, a record's bytes) and check() (checksums
+ * and meaning).  Their sequential forms, write() and read(), are the two
+ * halves in turn.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -54,8 +60,8 @@ _Static_assert(sizeof(MIGCTL_STREAM_MAGIC) == MIGCTL_STREAM_MAGIC_SIZE + 1,
  * (the stream digest) reads it from L2 rather than from memory.
  */
 #define HASH_BLOCK (128u << 10)
-/* Unbuffered reads (skipped records, scan) go through a stack chunk */
-#define DISCARD_CHUNK (64u << 10)
+/* The reader's own chunk starts this big (skipped records pass through it) */
+#define SKIP_PIECE (64u << 10)
 
 static bool is_data(uint16_t type)
 {
@@ -117,28 +123,43 @@ static void hash_payload(XXH3_state_t *rec, XXH3_state_t *digest,
 
 /* ---- writer */
 
-static int emit(struct migctl_stream_writer *w, uint16_t type,
-		const void *payload, uint32_t len)
+/*
+ * A record's header for @payload, checksummed; the stream's digest and
+ * numbering move on.  Called in order (the framing stage).
+ */
+static void seal(struct migctl_stream_writer *w, uint16_t type, const void *payload,
+		 uint32_t len, uint8_t head[MIGCTL_STREAM_RECORD_HEADER_SIZE])
 {
-	uint8_t hdr[MIGCTL_STREAM_RECORD_HEADER_SIZE];
+	put16(head + REC_TYPE, type);
+	put16(head + REC_FLAGS, 0);
+	put32(head + REC_LENGTH, len);
+	put64(head + REC_SEQ, w->seq);
+	XXH3_64bits_reset(w->rec);
+	XXH3_64bits_update(w->rec, head, REC_CHECKED);
+	hash_payload(w->rec, is_data(type) ? w->digest : NULL, payload, len);
+	put64(head + REC_CHECKSUM, XXH3_64bits_digest(w->rec));
+	w->seq++;
+}
+
+/* A sealed record out: its header, then its payload (the I/O stage) */
+static int put(struct migctl_stream_writer *w, const uint8_t *head, const void *payload,
+	       size_t len, volatile sig_atomic_t *stop)
+{
+	int ret = write_all(w->fd, head, MIGCTL_STREAM_RECORD_HEADER_SIZE, stop);
+
+	return ret ? ret : write_all(w->fd, payload, len, stop);
+}
+
+/* HEADER and END, written in the caller's thread */
+static int emit_record(struct migctl_stream_writer *w, uint16_t type,
+		       const void *payload, uint32_t len)
+{
+	uint8_t head[MIGCTL_STREAM_RECORD_HEADER_SIZE];
 	int ret;
 
-	put16(hdr + REC_TYPE, type);
-	put16(hdr + REC_FLAGS, 0);
-	put32(hdr + REC_LENGTH, len);
-	put64(hdr + REC_SEQ, w->seq);
-	XXH3_64bits_reset(w->rec);
-	XXH3_64bits_update(w->rec, hdr, REC_CHECKED);
-	hash_payload(w->rec, is_data(type) ? w->digest : NULL, payload, len);
-	put64(hdr + REC_CHECKSUM, XXH3_64bits_digest(w->rec));
-
-	ret = write_all(w->fd, hdr, sizeof(hdr), w->cancel);
-	if (!ret)
-		ret = write_all(w->fd, payload, len, w->cancel);
-	if (ret)
-		return w->err = ret;
-	w->seq++;
-	return 0;
+	seal(w, type, payload, len, head);
+	ret = put(w, head, payload, len, w->cancel);
+	return ret ? (w->err = ret) : 0;
 }
 
 int migctl_stream_writer_init(struct migctl_stream_writer *w, int fd,
@@ -189,21 +210,20 @@ static int writer_begin(void *ctx, uint64_t mig_flags, uint64_t estimate)
 	ret = write_all(w->fd, pre, sizeof(pre), w->cancel);
 	if (ret)
 		return w->err = ret;
-	return emit(w, MIGCTL_REC_HEADER, hdr, (uint32_t)len);
+	return emit_record(w, MIGCTL_REC_HEADER, hdr, (uint32_t)len);
 }
 
-static int writer_write(void *ctx, enum migctl_phase phase, const void *buf,
-			size_t len)
+/* The sink's frame(): one data record for @c, at most MIGCTL_STREAM_DATA_MAX */
+static int writer_frame(void *ctx, struct migctl_chunk *c)
 {
 	struct migctl_stream_writer *w = ctx;
-	const uint8_t *p = buf;
 	uint16_t type;
 
 	if (w->err)
 		return w->err;
-	if (!w->begun || w->finished)
+	if (!w->begun || w->finished || c->len > MIGCTL_STREAM_DATA_MAX)
 		return -EINVAL;
-	switch (phase) {
+	switch (c->phase) {
 	case MIGCTL_PHASE_PRE_COPY:
 		/* The kernel has no STOP_COPY -> PRE_COPY arc: a caller bug */
 		if (w->stopcopy)
@@ -217,16 +237,45 @@ static int writer_write(void *ctx, enum migctl_phase phase, const void *buf,
 	default:
 		return -EINVAL;
 	}
+	seal(w, type, c->buf, (uint32_t)c->len, c->head);
+	c->head_len = MIGCTL_STREAM_RECORD_HEADER_SIZE;
+	w->data_bytes += c->len;
+	return 0;
+}
 
+/* The sink's emit(): on the engine's stream thread, the only one writing */
+static int writer_emit(void *ctx, const struct migctl_chunk *c, volatile sig_atomic_t *stop)
+{
+	struct migctl_stream_writer *w = ctx;
+	int ret = put(w, c->head, c->buf, c->len, stop);
+
+	if (ret)
+		w->io_err = ret;
+	return ret;
+}
+
+static int writer_write(void *ctx, enum migctl_phase phase, const void *buf,
+			size_t len)
+{
+	struct migctl_stream_writer *w = ctx;
+	struct migctl_chunk c = { .phase = phase };
+	int ret;
+
+	if (w->err)
+		return w->err;
 	while (len) {
-		size_t n = len < MIGCTL_STREAM_DATA_MAX ? len : MIGCTL_STREAM_DATA_MAX;
-		int ret = emit(w, type, p, (uint32_t)n);
-
+		c.buf = (uint8_t *)buf;
+		c.len = len < MIGCTL_STREAM_DATA_MAX ? len : MIGCTL_STREAM_DATA_MAX;
+		/* A refused record (EINVAL) leaves the stream as it was */
+		ret = writer_frame(w, &c);
 		if (ret)
 			return ret;
-		w->data_bytes += n;
-		p += n;
-		len -= n;
+		/* After a failed write the stream is broken: sticky */
+		ret = writer_emit(w, &c, w->cancel);
+		if (ret)
+			return w->err = ret;
+		buf = (const uint8_t *)buf + c.len;
+		len -= c.len;
 	}
 	return 0;
 }
@@ -237,8 +286,8 @@ static int writer_finish(void *ctx)
 	uint8_t end[END_SIZE];
 	XXH128_hash_t d;
 
-	if (w->err)
-		return w->err;
+	if (w->err || w->io_err)
+		return w->err ? w->err : w->io_err;
 	if (!w->begun || w->finished)
 		return -EINVAL;
 	w->finished = true;
@@ -247,7 +296,7 @@ static int writer_finish(void *ctx)
 	put64(end + END_RECORDS, w->seq);
 	put64(end + END_DIGEST_LOW, d.low64);
 	put64(end + END_DIGEST_HIGH, d.high64);
-	return emit(w, MIGCTL_REC_END, end, sizeof(end));
+	return emit_record(w, MIGCTL_REC_END, end, sizeof(end));
 }
 
 void migctl_stream_writer_sink(struct migctl_stream_writer *w,
@@ -256,6 +305,9 @@ void migctl_stream_writer_sink(struct migctl_stream_writer *w,
 	*sink = (struct migctl_sink){
 		.begin = writer_begin,
 		.write = writer_write,
+		.frame = writer_frame,
+		.emit = writer_emit,
+		.max_chunk = MIGCTL_STREAM_DATA_MAX,
 		.finish = writer_finish,
 		.ctx = w,
 	};
@@ -284,170 +336,275 @@ static int reader_fail(struct migctl_stream_reader *r, int err)
 	return r->err;
 }
 
-static int __attribute__((format(printf, 2, 3)))
-bad(struct migctl_stream_reader *r, const char *fmt, ...)
+/* "record 3 at byte 1048620: <what>", or <what> alone for @rec NULL */
+static void vsay(char *msg, size_t size, const struct record *rec, const char *fmt,
+		 va_list ap)
+{
+	int n = 0;
+
+	if (rec)
+		n = snprintf(msg, size, "record %" PRIu64 " at byte %" PRIu64 ": ",
+			     rec->index, rec->start);
+	if (n >= 0 && (size_t)n < size)
+		vsnprintf(msg + n, size - (size_t)n, fmt, ap);
+}
+
+/* A format problem found while checking: sticky, the first one wins */
+static int __attribute__((format(printf, 3, 4)))
+bad(struct migctl_stream_reader *r, const struct record *rec, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (r->err)
 		return r->err;
 	va_start(ap, fmt);
-	vsnprintf(r->error.msg, sizeof(r->error.msg), fmt, ap);
+	vsay(r->error.msg, sizeof(r->error.msg), rec, fmt, ap);
 	va_end(ap);
 	return reader_fail(r, -EBADMSG);
 }
 
+/* A format problem found while fetching: travels with the chunk, in order */
 static int __attribute__((format(printf, 3, 4)))
-bad_record(struct migctl_stream_reader *r, const struct record *rec,
-	   const char *fmt, ...)
+bad_fetch(struct migctl_chunk *c, const struct record *rec, const char *fmt, ...)
 {
-	size_t size = sizeof(r->error.msg);
 	va_list ap;
-	int n;
 
-	if (r->err)
-		return r->err;
-	n = snprintf(r->error.msg, size, "record %" PRIu64 " at byte %" PRIu64 ": ",
-		     rec->index, rec->start);
-	if (n > 0 && (size_t)n < size) {
-		va_start(ap, fmt);
-		vsnprintf(r->error.msg + n, size - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return reader_fail(r, -EBADMSG);
+	va_start(ap, fmt);
+	vsay(c->why, sizeof(c->why), rec, fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
 }
 
-static int get(struct migctl_stream_reader *r, void *buf, size_t len,
-	       size_t *got)
+static int get(struct migctl_stream_reader *r, void *buf, size_t len, size_t *got,
+	       volatile sig_atomic_t *stop)
 {
-	int ret = read_full(r->fd, buf, len, got, r->cancel);
+	int ret = read_full(r->fd, buf, len, got, stop);
 
 	r->offset += *got;
-	return ret ? reader_fail(r, ret) : 0;
+	return ret;
 }
 
-static int truncated(struct migctl_stream_reader *r, const struct record *rec)
+static void record_of(const struct migctl_chunk *c, uint64_t index, struct record *rec)
 {
-	return bad_record(r, rec, "truncated at byte %" PRIu64, r->offset);
+	rec->index = index;
+	rec->start = c->start;
+	rec->type = get16(c->head + REC_TYPE);
+	rec->flags = get16(c->head + REC_FLAGS);
+	rec->len = get32(c->head + REC_LENGTH);
 }
 
-/* Read a payload into r->buf, allocated to its (already bounded) length */
-static int read_kept(struct migctl_stream_reader *r, const struct record *rec)
+/* A payload into @c's buffer, grown to its (already bounded) length */
+static int keep(struct migctl_stream_reader *r, struct migctl_chunk *c, uint32_t len,
+		volatile sig_atomic_t *stop)
 {
+	if (len > c->cap) {
+		uint8_t *buf = realloc(c->buf, len);
+
+		if (!buf)
+			return -ENOMEM;
+		c->buf = buf;
+		c->cap = len;
+	}
+	return get(r, c->buf, len, &c->len, stop);
+}
+
+/*
+ * A payload read through @c's buffer, a piece at a time, and checksummed
+ * as it passes (fetch's own hash state): c->sum is the record's checksum.
+ */
+static int discard(struct migctl_stream_reader *r, struct migctl_chunk *c, uint32_t len,
+		   volatile sig_atomic_t *stop)
+{
+	size_t got;
+	int ret = 0;
+
+	XXH3_64bits_reset(r->skip);
+	XXH3_64bits_update(r->skip, c->head, REC_CHECKED);
+	c->len = 0;
+	while (!ret && c->len < len) {
+		size_t n = len - c->len < c->cap ? len - c->len : c->cap;
+
+		ret = get(r, c->buf, n, &got, stop);
+		XXH3_64bits_update(r->skip, c->buf, got);
+		c->len += got;
+		if (got < n)
+			break;
+	}
+	c->sum = XXH3_64bits_digest(r->skip);
+	return ret;
+}
+
+/*
+ * The reader's fetch(): the next record's header and payload into @c, the
+ * length bounded before anything is allocated for it; after END, one
+ * byte more to see whether the file has anything after it.  Only I/O and
+ * the bound: whether the bytes mean anything is check()'s to say.
+ */
+static int reader_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t *stop)
+{
+	struct migctl_stream_reader *r = ctx;
+	struct record rec = { .index = r->fetched, .start = r->offset };
+	uint32_t limit;
+	uint8_t extra;
 	size_t got;
 	int ret;
 
-	if (rec->len > r->buf_size) {
-		free(r->buf);
-		r->buf_size = 0;
-		r->buf = malloc(rec->len);
-		if (!r->buf)
-			return reader_fail(r, -ENOMEM);
-		r->buf_size = rec->len;
-	}
-	ret = get(r, r->buf, rec->len, &got);
+	c->why[0] = '\0';
+	c->start = r->offset;
+	c->head_len = MIGCTL_STREAM_RECORD_HEADER_SIZE;
+	ret = get(r, c->head, c->head_len, &got, stop);
 	if (ret)
 		return ret;
-	if (got < rec->len)
-		return truncated(r, rec);
-	hash_payload(r->rec, is_data(rec->type) ? r->digest : NULL, r->buf,
-		     rec->len);
-	return 0;
+	if (!got)
+		return bad_fetch(c, NULL, "truncated at byte %" PRIu64 ": %s record missing",
+				 r->offset, rec.index ? "end" : "header");
+	if (got < c->head_len)
+		return bad_fetch(c, &rec, "truncated at byte %" PRIu64, r->offset);
+	record_of(c, rec.index, &rec);
+	/* Before anything is read or allocated for it */
+	limit = length_limit(rec.type);
+	if (rec.len > limit)
+		return bad_fetch(c, &rec,
+				 "length %" PRIu32 " exceeds the limit of %" PRIu32
+				 " bytes for %s records",
+				 rec.len, limit, type_name(rec.type));
+	/* A record no one will read is hashed as it passes, never held whole */
+	c->hashed = !is_known(rec.type);
+	ret = c->hashed ? discard(r, c, rec.len, stop) : keep(r, c, rec.len, stop);
+	if (ret)
+		return ret;
+	if (c->len < rec.len)
+		return bad_fetch(c, &rec, "truncated at byte %" PRIu64, r->offset);
+	r->fetched++;
+	if (rec.type == MIGCTL_REC_END) {
+		/* One stream per file: whatever follows END is check()'s to refuse */
+		ret = get(r, &extra, 1, &got, stop);
+		c->trailing = got == 1;
+		c->last = true;
+	}
+	return ret;
 }
 
-/* Read a payload through a fixed chunk, hashing as it passes */
-static int read_discarded(struct migctl_stream_reader *r,
-			  const struct record *rec)
+static int end_record(struct migctl_stream_reader *r, const struct migctl_chunk *c,
+		      const struct record *rec)
 {
-	uint8_t chunk[DISCARD_CHUNK];
-	uint32_t left = rec->len;
+	uint64_t carried = r->stats.precopy_bytes + r->stats.stopcopy_bytes;
+	const uint8_t *p = c->buf;
+	XXH128_hash_t d;
 
-	while (left) {
-		size_t n = left < sizeof(chunk) ? left : sizeof(chunk), got;
-		int ret = get(r, chunk, n, &got);
-
-		if (ret)
-			return ret;
-		if (got < n)
-			return truncated(r, rec);
-		hash_payload(r->rec, is_data(rec->type) ? r->digest : NULL,
-			     chunk, n);
-		left -= (uint32_t)n;
-	}
+	if (rec->len < END_SIZE)
+		return bad(r, rec, "end record too short (%" PRIu32 " bytes)", rec->len);
+	if (get64(p + END_DATA_BYTES) != carried)
+		return bad(r, rec,
+			   "end record counts %" PRIu64 " data bytes, the stream carried %" PRIu64,
+			   get64(p + END_DATA_BYTES), carried);
+	if (get64(p + END_RECORDS) != rec->index)
+		return bad(r, rec,
+			   "end record counts %" PRIu64 " records before it, the stream had %" PRIu64,
+			   get64(p + END_RECORDS), rec->index);
+	d = XXH3_128bits_digest(r->digest);
+	if (get64(p + END_DIGEST_LOW) != d.low64 || get64(p + END_DIGEST_HIGH) != d.high64)
+		return bad(r, rec, "digest of the data does not match");
+	/* One stream per file: bytes after END are not ours to ignore */
+	if (c->trailing)
+		return bad(r, NULL, "trailing data at byte %" PRIu64 " after the end record",
+			   rec->start + MIGCTL_STREAM_RECORD_HEADER_SIZE + rec->len);
+	r->ended = true;
+	r->stats.intact = true;
 	return 0;
 }
 
 /*
- * Read one record and verify its checksum and number.  HEADER and END
- * payloads always land in r->buf, data payloads only if @keep_data;
- * anything else is read and discarded.
+ * The reader's check(): the checksum, the numbering and what the record
+ * says, in order.  A data record's payload is the device's part of @c;
+ * END makes @c the verified end.  Every error is sticky.
  */
-static int read_record(struct migctl_stream_reader *r, struct record *rec,
-		       bool keep_data)
+static int reader_check(void *ctx, struct migctl_chunk *c)
 {
-	uint8_t h[MIGCTL_STREAM_RECORD_HEADER_SIZE];
-	uint64_t seq, sum;
-	uint32_t limit;
-	size_t got;
-	bool keep;
-	int ret;
+	struct migctl_stream_reader *r = ctx;
+	struct record rec;
 
-	rec->index = r->seq;
-	rec->start = r->offset;
-	ret = get(r, h, sizeof(h), &got);
-	if (ret)
-		return ret;
-	if (!got)
-		return bad(r, "truncated at byte %" PRIu64 ": %s record missing",
-			   r->offset, r->seq ? "end" : "header");
-	if (got < sizeof(h))
-		return truncated(r, rec);
-
-	rec->type = get16(h + REC_TYPE);
-	rec->flags = get16(h + REC_FLAGS);
-	rec->len = get32(h + REC_LENGTH);
-	seq = get64(h + REC_SEQ);
-	sum = get64(h + REC_CHECKSUM);
-
-	/* Before anything is read or allocated for it */
-	limit = length_limit(rec->type);
-	if (rec->len > limit)
-		return bad_record(r, rec,
-				  "length %" PRIu32 " exceeds the limit of %" PRIu32
-				  " bytes for %s records",
-				  rec->len, limit, type_name(rec->type));
-
-	XXH3_64bits_reset(r->rec);
-	XXH3_64bits_update(r->rec, h, REC_CHECKED);
-	keep = rec->type == MIGCTL_REC_HEADER || rec->type == MIGCTL_REC_END ||
-	       (keep_data && is_data(rec->type));
-	ret = keep ? read_kept(r, rec) : read_discarded(r, rec);
-	if (ret)
-		return ret;
-	if (XXH3_64bits_digest(r->rec) != sum)
-		return bad_record(r, rec, "checksum mismatch");
+	c->data_off = c->data_len = 0;
+	if (r->err)
+		return r->err;
+	/* An error met while fetching, now in its place in the stream */
+	if (c->err) {
+		if (c->why[0])
+			memcpy(r->error.msg, c->why, sizeof(r->error.msg));
+		return reader_fail(r, c->err);
+	}
+	c->last = false;
+	record_of(c, r->seq, &rec);
+	if (!c->hashed) {
+		XXH3_64bits_reset(r->rec);
+		XXH3_64bits_update(r->rec, c->head, REC_CHECKED);
+		hash_payload(r->rec, is_data(rec.type) ? r->digest : NULL, c->buf, rec.len);
+		c->sum = XXH3_64bits_digest(r->rec);
+	}
+	if (c->sum != get64(c->head + REC_CHECKSUM))
+		return bad(r, &rec, "checksum mismatch");
 
 	/* Verified: what it says is what the writer said */
-	if (seq != rec->index)
-		return bad_record(r, rec,
-				  "numbered %" PRIu64 " (records lost, repeated or reordered)",
-				  seq);
-	if (is_known(rec->type) && (rec->flags & ~MIGCTL_REC_OPTIONAL))
-		return bad_record(r, rec, "reserved flags 0x%04x set",
-				  rec->flags & ~MIGCTL_REC_OPTIONAL);
+	if (get64(c->head + REC_SEQ) != rec.index)
+		return bad(r, &rec, "numbered %" PRIu64 " (records lost, repeated or reordered)",
+			   get64(c->head + REC_SEQ));
+	if (is_known(rec.type) && (rec.flags & ~MIGCTL_REC_OPTIONAL))
+		return bad(r, &rec, "reserved flags 0x%04x set", rec.flags & ~MIGCTL_REC_OPTIONAL);
 	r->seq++;
 	r->stats.records++;
+
+	switch (rec.type) {
+	case MIGCTL_REC_HEADER:
+		/* The first record is the header, which open() asks for */
+		if (rec.index != 0)
+			return bad(r, &rec, "a second header record");
+		return 0;
+	case MIGCTL_REC_PRECOPY:
+		if (r->stopcopy)
+			return bad(r, &rec, "pre-copy data after stop-copy data");
+		r->stats.precopy_records++;
+		r->stats.precopy_bytes += rec.len;
+		break;
+	case MIGCTL_REC_STOPCOPY:
+		r->stopcopy = true;
+		r->stats.stopcopy_records++;
+		r->stats.stopcopy_bytes += rec.len;
+		break;
+	case MIGCTL_REC_END:
+		c->last = true;
+		return end_record(r, c, &rec);
+	default:
+		if (!(rec.flags & MIGCTL_REC_OPTIONAL))
+			return bad(r, &rec,
+				   "unknown record type 0x%04x, not optional (from a newer vfio-migctl?)",
+				   rec.type);
+		r->stats.skipped_records++;
+		r->stats.skipped_bytes += rec.len;
+		return 0;
+	}
+	if (rec.index == 0)
+		return bad(r, &rec, "expected the header record, found type 0x%04x", rec.type);
+	c->data_len = rec.len;
 	return 0;
+}
+
+/* The two halves in turn, on the reader's own chunk */
+static int next_record(struct migctl_stream_reader *r)
+{
+	r->chunk.err = reader_fetch(r, &r->chunk, r->cancel);
+	return reader_check(r, &r->chunk);
 }
 
 static void release(struct migctl_stream_reader *r)
 {
 	XXH3_freeState(r->rec);
+	XXH3_freeState(r->skip);
 	XXH3_freeState(r->digest);
-	free(r->buf);
-	r->rec = r->digest = NULL;
-	r->buf = NULL;
-	r->buf_size = r->avail = r->pos = 0;
+	free(r->chunk.buf);
+	r->rec = r->skip = r->digest = NULL;
+	r->chunk.buf = NULL;
+	r->chunk.cap = 0;
+	r->avail = r->pos = 0;
 }
 
 int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
@@ -464,52 +621,58 @@ int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
 	r->fd = fd;
 	r->cancel = cancel;
 	r->rec = XXH3_createState();
+	r->skip = XXH3_createState();
 	r->digest = XXH3_createState();
-	if (!r->rec || !r->digest) {
+	/* Room for a piece of a skipped record before the first kept one */
+	r->chunk.buf = malloc(SKIP_PIECE);
+	r->chunk.cap = SKIP_PIECE;
+	if (!r->rec || !r->skip || !r->digest || !r->chunk.buf) {
 		ret = reader_fail(r, -ENOMEM);
 		goto out;
 	}
 	XXH3_128bits_reset(r->digest);
 
-	ret = get(r, pre, sizeof(pre), &got);
-	if (ret)
+	ret = get(r, pre, sizeof(pre), &got, cancel);
+	if (ret) {
+		ret = reader_fail(r, ret);
 		goto out;
+	}
 	if (!got) {
-		ret = bad(r, "empty stream: not a vfio-migctl stream");
+		ret = bad(r, NULL, "empty stream: not a vfio-migctl stream");
 		goto out;
 	}
 	if (memcmp(pre, MIGCTL_STREAM_MAGIC,
 		   got < MIGCTL_STREAM_MAGIC_SIZE ? got : MIGCTL_STREAM_MAGIC_SIZE)) {
-		ret = bad(r, "not a vfio-migctl stream (no magic)");
+		ret = bad(r, NULL, "not a vfio-migctl stream (no magic)");
 		r->error.fault = MIGCTL_STREAM_NOT_FRAMED;
 		goto out;
 	}
 	if (got < sizeof(pre)) {
-		ret = bad(r, "truncated at byte %zu: in the preamble", got);
+		ret = bad(r, NULL, "truncated at byte %zu: in the preamble", got);
 		goto out;
 	}
 	if ((uint32_t)XXH3_64bits(pre, PRE_CHECK) != get32(pre + PRE_CHECK)) {
-		ret = bad(r, "preamble checksum mismatch");
+		ret = bad(r, NULL, "preamble checksum mismatch");
 		goto out;
 	}
 	version = get32(pre + PRE_VERSION);
 	if (version != MIGCTL_STREAM_VERSION) {
-		ret = bad(r, "format version %" PRIu32 " is not supported (this vfio-migctl reads version %d)",
+		ret = bad(r, NULL, "format version %" PRIu32 " is not supported (this vfio-migctl reads version %d)",
 			  version, MIGCTL_STREAM_VERSION);
 		goto out;
 	}
 
-	ret = read_record(r, &rec, false);
+	ret = next_record(r);
 	if (ret)
 		goto out;
+	record_of(&r->chunk, 0, &rec);
 	if (rec.type != MIGCTL_REC_HEADER) {
-		ret = bad_record(r, &rec, "expected the header record, found type 0x%04x",
-				 rec.type);
+		ret = bad(r, &rec, "expected the header record, found type 0x%04x", rec.type);
 		goto out;
 	}
-	ret = stream_header_decode(r->buf, rec.len, &r->header, why, sizeof(why));
+	ret = stream_header_decode(r->chunk.buf, rec.len, &r->header, why, sizeof(why));
 	if (ret)
-		ret = bad_record(r, &rec, "%s", why);
+		ret = bad(r, &rec, "%s", why);
 out:
 	if (ret)
 		release(r);
@@ -520,83 +683,6 @@ const struct migctl_stream_header *
 migctl_stream_reader_header(const struct migctl_stream_reader *r)
 {
 	return &r->header;
-}
-
-static int end_record(struct migctl_stream_reader *r, const struct record *rec)
-{
-	uint64_t carried = r->stats.precopy_bytes + r->stats.stopcopy_bytes;
-	const uint8_t *p = r->buf;
-	XXH128_hash_t d;
-	uint8_t extra;
-	size_t got;
-	int ret;
-
-	if (rec->len < END_SIZE)
-		return bad_record(r, rec, "end record too short (%" PRIu32 " bytes)",
-				  rec->len);
-	if (get64(p + END_DATA_BYTES) != carried)
-		return bad_record(r, rec,
-				  "end record counts %" PRIu64 " data bytes, the stream carried %" PRIu64,
-				  get64(p + END_DATA_BYTES), carried);
-	if (get64(p + END_RECORDS) != rec->index)
-		return bad_record(r, rec,
-				  "end record counts %" PRIu64 " records before it, the stream had %" PRIu64,
-				  get64(p + END_RECORDS), rec->index);
-	d = XXH3_128bits_digest(r->digest);
-	if (get64(p + END_DIGEST_LOW) != d.low64 ||
-	    get64(p + END_DIGEST_HIGH) != d.high64)
-		return bad_record(r, rec, "digest of the data does not match");
-
-	/* One stream per file: bytes after END are not ours to ignore */
-	ret = get(r, &extra, 1, &got);
-	if (ret)
-		return ret;
-	if (got)
-		return bad(r, "trailing data at byte %" PRIu64 " after the end record",
-			   r->offset - 1);
-	r->ended = true;
-	r->stats.intact = true;
-	return 0;
-}
-
-static int next_record(struct migctl_stream_reader *r, bool keep_data)
-{
-	struct record rec;
-	int ret;
-
-	ret = read_record(r, &rec, keep_data);
-	if (ret)
-		return ret;
-	switch (rec.type) {
-	case MIGCTL_REC_HEADER:
-		return bad_record(r, &rec, "a second header record");
-	case MIGCTL_REC_PRECOPY:
-		if (r->stopcopy)
-			return bad_record(r, &rec, "pre-copy data after stop-copy data");
-		r->stats.precopy_records++;
-		r->stats.precopy_bytes += rec.len;
-		break;
-	case MIGCTL_REC_STOPCOPY:
-		r->stopcopy = true;
-		r->stats.stopcopy_records++;
-		r->stats.stopcopy_bytes += rec.len;
-		break;
-	case MIGCTL_REC_END:
-		return end_record(r, &rec);
-	default:
-		if (!(rec.flags & MIGCTL_REC_OPTIONAL))
-			return bad_record(r, &rec,
-					  "unknown record type 0x%04x, not optional (from a newer vfio-migctl?)",
-					  rec.type);
-		r->stats.skipped_records++;
-		r->stats.skipped_bytes += rec.len;
-		return 0;
-	}
-	if (keep_data) {
-		r->pos = 0;
-		r->avail = rec.len;
-	}
-	return 0;
 }
 
 static int reader_read(void *ctx, void *buf, size_t len, size_t *got)
@@ -614,14 +700,16 @@ static int reader_read(void *ctx, void *buf, size_t len, size_t *got)
 	while (r->pos == r->avail) {
 		if (r->ended)
 			return 0;
-		ret = next_record(r, true);
+		ret = next_record(r);
 		if (ret)
 			return ret;
+		r->pos = r->chunk.data_off;
+		r->avail = r->chunk.data_off + r->chunk.data_len;
 	}
 	n = r->avail - r->pos;
 	if (n > len)
 		n = len;
-	memcpy(buf, r->buf + r->pos, n);
+	memcpy(buf, r->chunk.buf + r->pos, n);
 	r->pos += n;
 	*got = n;
 	return 0;
@@ -630,7 +718,12 @@ static int reader_read(void *ctx, void *buf, size_t len, size_t *got)
 void migctl_stream_reader_source(struct migctl_stream_reader *r,
 				 struct migctl_source *src)
 {
-	*src = (struct migctl_source){ .read = reader_read, .ctx = r };
+	*src = (struct migctl_source){
+		.read = reader_read,
+		.fetch = reader_fetch,
+		.check = reader_check,
+		.ctx = r,
+	};
 }
 
 int migctl_stream_scan(struct migctl_stream_reader *r,
@@ -639,7 +732,7 @@ int migctl_stream_scan(struct migctl_stream_reader *r,
 	/* Whatever is still buffered was verified and counted already */
 	r->pos = r->avail = 0;
 	while (!r->err && !r->ended)
-		next_record(r, false);
+		next_record(r);
 	*st = r->stats;
 	st->stream_bytes = r->offset;
 	st->intact = r->ended && !r->err;

@@ -89,6 +89,7 @@ struct migctl_stream_writer {
 	uint64_t seq;                /* number of the next record */
 	uint64_t data_bytes;
 	bool begun;                  /* preamble and HEADER written */
+	int io_err;                  /* emit()'s, on the engine's stream thread */
 	bool stopcopy;               /* STOP_COPY data written: no PRE_COPY after */
 	bool finished;
 	int err;                     /* sticky: after a failed write the stream is broken */
@@ -141,18 +142,22 @@ struct migctl_stream_reader {
 	int fd;
 	volatile sig_atomic_t *cancel;
 	struct migctl_stream_header header;
+	/* fetch()'s side: the bytes */
+	uint64_t offset;             /* bytes consumed so far */
+	uint64_t fetched;            /* records fetched */
+	struct XXH3_state_s *skip;   /* checksum of a record fetch() does not keep */
+	/* check()'s side: their meaning */
 	struct XXH3_state_s *rec;
 	struct XXH3_state_s *digest;
-	uint64_t offset;             /* bytes consumed so far */
 	uint64_t seq;                /* number the next record must carry */
 	struct migctl_stream_stats stats;
-	uint8_t *buf;                /* payload of the last verified data record */
-	size_t buf_size;
-	size_t avail, pos;           /* buf[pos..avail) not yet handed out */
 	bool stopcopy;
 	bool ended;                  /* valid END seen and nothing after it */
 	int err;                     /* sticky: the first error */
 	struct migctl_stream_error error; /* filled for -EBADMSG */
+	/* read() and scan(): the two halves in turn, on this chunk */
+	struct migctl_chunk chunk;
+	size_t avail, pos;           /* chunk.buf[pos..avail) not yet handed out */
 };
 
 /*
@@ -170,7 +175,9 @@ migctl_stream_reader_header(const struct migctl_stream_reader *r);
  * A source for migctl_resume(): read() fills from verified records only;
  * *got = 0 only after a valid END (totals and digest match) followed by
  * end of file.  Truncation, corruption, and trailing bytes are -EBADMSG;
- * every error is sticky.  A read of 0 bytes is -EINVAL.
+ * every error is sticky.  A read of 0 bytes is -EINVAL.  fetch() and
+ * check() are read()'s two halves for the engine: one record per chunk,
+ * its payload the device's part when it is data.
  */
 void migctl_stream_reader_source(struct migctl_stream_reader *r,
 				 struct migctl_source *src);

@@ -3,26 +3,46 @@
  * Save and resume: the data sessions of the migration uAPI, and the
  * failure policy that leaves the device in a known state whatever happens.
  *
- * The device's data_fd is read and written with plain read()/write() in
- * buffer-sized pieces (some drivers' fds are streams: no pread), so memory
- * stays constant whatever the size of the state.
+ * Three stages run at once, handing a few buffers round a ring (ring.c):
+ * the device's I/O on a thread of its own, the checksums of the framed
+ * format on the caller's thread, and the stream's I/O on a third, so that
+ * the device never waits for the hash and the hash never waits for the
+ * pipe.  Memory stays at a few buffers whatever the size of the state.
+ * The data_fd is read and written with plain read()/write() (some
+ * drivers' fds are streams: no pread).
+ *
+ * Device state changes happen on one thread at a time: the caller's
+ * before and after the data moves, the device thread's in between (save's
+ * PRE_COPY -> STOP_COPY).  Every stage stops at the first error anywhere;
+ * the caller's thread then recovers the device, as before threads.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "ring.h"
 
 struct xfer {
 	struct migctl_dev *dev;
 	const struct migctl_xfer_opts *opts;
 	struct migctl_xfer_result *res;
-	char *buf;
-	size_t buf_size;
+	struct ring ring;
+	size_t chunk_size;
 	int data_fd;
-	bool touched; /* a state change was asked for: recovery is owed */
-	double started;
+	bool touched;         /* a state change was asked for: recovery is owed */
+	double started, stopped_at;
+	enum migctl_state precopy; /* save: the PRE_COPY state to enter, or NR */
 	struct migctl_progress progress;
+	const struct migctl_sink *sink;
+	const struct migctl_source *source;
+	/* the two I/O threads */
+	pthread_t device_thread, stream_thread;
+	bool device_started, stream_started;
+	/* resume: a chunk with nothing for the device, before its thread runs */
+	bool consumed_here;
 };
 
 static bool cancelled(const struct xfer *x)
@@ -30,13 +50,22 @@ static bool cancelled(const struct xfer *x)
 	return x->opts->cancel && *x->opts->cancel;
 }
 
-/* Record where it failed; returns @err so callers can `return note_failure(...)` */
+/*
+ * Record where it failed (the first failure wins, from any thread) and stop
+ * every stage; returns @err so callers can `return note_failure(...)`.
+ */
 static int note_failure(struct xfer *x, enum migctl_fail_at at, int err)
 {
-	if (x->res->fail_at == MIGCTL_FAIL_NONE) {
+	struct migctl_xfer_result *res = x->res;
+
+	pthread_mutex_lock(&x->ring.lock);
+	if (res->fail_at == MIGCTL_FAIL_NONE) {
 		/* A signal interrupting a blocked read or write is the cancel */
-		x->res->fail_at = (err == -EINTR && cancelled(x)) ? MIGCTL_FAIL_CANCEL : at;
+		res->fail_at = (err == -EINTR && cancelled(x)) ? MIGCTL_FAIL_CANCEL : at;
+		x->ring.err = err;
 	}
+	pthread_mutex_unlock(&x->ring.lock);
+	ring_stop(&x->ring);
 	return err;
 }
 
@@ -79,12 +108,18 @@ static int enter_session(struct xfer *x, enum migctl_state state)
 	return r;
 }
 
+/* The caller's thread: progress, with the bytes the device thread counted */
 static void report_progress(struct xfer *x, enum migctl_phase phase)
 {
+	if (!x->opts->progress)
+		return;
+	pthread_mutex_lock(&x->ring.lock);
 	x->progress.phase = phase;
 	x->progress.bytes = x->res->bytes;
-	if (x->opts->progress)
-		x->opts->progress(x->opts->progress_arg, &x->progress);
+	/* PRE_COPY data comes on top of the STOP_COPY estimate */
+	x->progress.estimate = x->res->estimate ? x->res->estimate + x->res->precopy_bytes : 0;
+	pthread_mutex_unlock(&x->ring.lock);
+	x->opts->progress(x->opts->progress_arg, &x->progress);
 }
 
 /* Check the device can do what is asked before anything is changed */
@@ -92,6 +127,7 @@ static int preflight(struct xfer *x, uint64_t *mig_flags, bool saving)
 {
 	struct migctl_xfer_result *res = x->res;
 	enum migctl_state state;
+	size_t size;
 	int r;
 
 	r = migctl_get_state(x->dev, &state);
@@ -124,12 +160,16 @@ static int preflight(struct xfer *x, uint64_t *mig_flags, bool saving)
 		return note_failure(x, MIGCTL_FAIL_CHECK, -EINVAL);
 	res->failed_state = MIGCTL_NR_STATES;
 
-	x->buf_size = x->opts->buffer_size ? x->opts->buffer_size : MIGCTL_DEFAULT_BUFFER;
-	if (x->buf_size > MIGCTL_MAX_BUFFER)
+	size = x->opts->buffer_size ? x->opts->buffer_size : MIGCTL_DEFAULT_BUFFER;
+	if (size > MIGCTL_MAX_BUFFER)
 		return note_failure(x, MIGCTL_FAIL_CHECK, -EINVAL);
-	x->buf = malloc(x->buf_size);
-	if (!x->buf)
-		return note_failure(x, MIGCTL_FAIL_CHECK, -ENOMEM);
+	/* A chunk is one record of the framed format at most */
+	if (x->sink && x->sink->max_chunk && size > x->sink->max_chunk)
+		size = x->sink->max_chunk;
+	x->chunk_size = size;
+	r = ring_alloc(&x->ring, size);
+	if (r)
+		return note_failure(x, MIGCTL_FAIL_CHECK, r);
 
 	/* Everything checked: end the session left open, and start from there */
 	if (migctl_state_is_data(state)) {
@@ -145,14 +185,51 @@ static int preflight(struct xfer *x, uint64_t *mig_flags, bool saving)
 	return 0;
 }
 
+static int start(struct xfer *x, pthread_t *thread, bool *started, void *(*fn)(void *))
+{
+	int r = pthread_create(thread, NULL, fn, x);
+
+	if (r)
+		return note_failure(x, MIGCTL_FAIL_CHECK, -r);
+	*started = true;
+	return 0;
+}
+
+/*
+ * Wait for the I/O threads.  Once the ring has stopped, a thread blocked
+ * in a read or write (a pipe nobody drains) is interrupted with
+ * opts->wake_signal until it has seen the stop.
+ */
+static void join(struct xfer *x)
+{
+	pthread_t *threads[] = { &x->device_thread, &x->stream_thread };
+	bool *started[] = { &x->device_started, &x->stream_started };
+
+	for (size_t i = 0; i < ARRAY_SIZE(threads); i++) {
+		if (!*started[i])
+			continue;
+		while (ring_wait_exit(&x->ring, i, 50) == -ETIMEDOUT) {
+			if (x->opts->wake_signal && ring_stopped(&x->ring))
+				pthread_kill(*threads[i], x->opts->wake_signal);
+			if (cancelled(x))
+				note_failure(x, MIGCTL_FAIL_CANCEL, -EINTR);
+		}
+		pthread_join(*threads[i], NULL);
+		*started[i] = false;
+	}
+}
+
 static int finish(struct xfer *x, int r, bool resuming)
 {
+	join(x);
+	if (!r)
+		r = x->ring.err;
 	close_data_fd(x);
 	if (r && x->touched)
 		recover_device(x->dev, x->opts->on_error, resuming, x->res);
 	else if (!r && migctl_get_state(x->dev, &x->res->final_state))
 		x->res->final_state = MIGCTL_NR_STATES;
-	free(x->buf);
+	ring_free(&x->ring);
 	x->res->seconds = monotonic_seconds() - x->started;
 	return r;
 }
@@ -161,13 +238,53 @@ static void xfer_init(struct xfer *x, struct migctl_dev *dev,
 		      const struct migctl_xfer_opts *opts,
 		      struct migctl_xfer_result *res)
 {
-	*x = (struct xfer){ .dev = dev, .opts = opts, .res = res, .data_fd = -1 };
+	*x = (struct xfer){ .dev = dev, .opts = opts, .res = res, .data_fd = -1,
+			    .precopy = MIGCTL_NR_STATES };
 	*res = (struct migctl_xfer_result){
 		.final_state = MIGCTL_NR_STATES,
 		.failed_state = MIGCTL_NR_STATES,
 		.ended_session = MIGCTL_NR_STATES,
 	};
+	ring_init(&x->ring);
 	x->started = monotonic_seconds();
+}
+
+/*
+ * The caller's thread: the middle stage, in order, until the last chunk.
+ * While it waits it watches the cancel flag and draws the progress.
+ */
+static int middle_stage(struct xfer *x, enum migctl_phase progress_phase,
+			int (*work)(struct xfer *x, struct migctl_chunk *c))
+{
+	enum migctl_phase phase;
+	struct migctl_chunk *c;
+	bool last;
+	int r;
+
+	for (;;) {
+		r = ring_take(&x->ring, RING_CHECK, 100, &c);
+		if (r == -ETIMEDOUT) {
+			if (cancelled(x))
+				return note_failure(x, MIGCTL_FAIL_CANCEL, -EINTR);
+			continue;
+		}
+		if (r)
+			return 0; /* stopped: the failure is recorded */
+		r = work(x, c);
+		if (r)
+			return r;
+		/* Read before it is passed on: the chunk is another stage's then */
+		last = c->last;
+		phase = last ? progress_phase : c->phase;
+		ring_give(&x->ring, RING_CHECK);
+		if (x->consumed_here) {
+			ring_give(&x->ring, RING_CONSUME);
+			x->consumed_here = false;
+		}
+		report_progress(x, phase);
+		if (last)
+			return 0;
+	}
 }
 
 /* ---- save */
@@ -191,20 +308,19 @@ static enum migctl_state precopy_state(enum migctl_state from)
 }
 
 /*
- * Drain the data_fd into @sink.  In PRE_COPY stop once the initial bytes
- * are out (dirty data would never end while the device runs); "nothing
- * pending" is ENOMSG by the uAPI, a 0 read on some drivers (mtty).
+ * The device thread: read the data_fd into the ring.  In PRE_COPY stop
+ * once the initial bytes are out (dirty data would never end while the
+ * device runs); "nothing pending" is ENOMSG by the uAPI, a 0 read on some
+ * drivers (mtty).
  */
-static int drain(struct xfer *x, const struct migctl_sink *sink,
-		 enum migctl_phase phase)
+static int produce(struct xfer *x, enum migctl_phase phase)
 {
+	struct migctl_chunk *c;
 	uint64_t initial, dirty;
 	ssize_t n;
 	int r;
 
 	for (;;) {
-		if (cancelled(x))
-			return note_failure(x, MIGCTL_FAIL_CANCEL, -EINTR);
 		if (phase == MIGCTL_PHASE_PRE_COPY) {
 			r = migctl_precopy_info(x->data_fd, &initial, &dirty);
 			if (r)
@@ -212,8 +328,10 @@ static int drain(struct xfer *x, const struct migctl_sink *sink,
 			if (initial == 0)
 				return 0;
 		}
-		n = read(x->data_fd, x->buf, x->buf_size);
-		if (n < 0 && errno == EINTR)
+		if (ring_take(&x->ring, RING_PRODUCE, -1, &c))
+			return -EINTR;
+		n = read(x->data_fd, c->buf, x->chunk_size);
+		if (n < 0 && errno == EINTR && !cancelled(x) && !ring_stopped(&x->ring))
 			continue;
 		if (n < 0 && errno == ENOMSG && phase == MIGCTL_PHASE_PRE_COPY)
 			return 0;
@@ -221,14 +339,76 @@ static int drain(struct xfer *x, const struct migctl_sink *sink,
 			return note_failure(x, MIGCTL_FAIL_DEVICE_IO, -errno);
 		if (n == 0)
 			return 0;
-		r = sink->write(sink->ctx, phase, x->buf, (size_t)n);
-		if (r)
-			return note_failure(x, MIGCTL_FAIL_SINK, r);
+		*c = (struct migctl_chunk){ .buf = c->buf, .cap = c->cap, .len = (size_t)n,
+					    .phase = phase };
+		pthread_mutex_lock(&x->ring.lock);
 		x->res->bytes += (uint64_t)n;
 		if (phase == MIGCTL_PHASE_PRE_COPY)
 			x->res->precopy_bytes += (uint64_t)n;
-		report_progress(x, phase);
+		pthread_mutex_unlock(&x->ring.lock);
+		ring_give(&x->ring, RING_PRODUCE);
 	}
+}
+
+static void *save_device_thread(void *arg)
+{
+	struct xfer *x = arg;
+	struct migctl_chunk *c;
+	int r = 0;
+
+	if (x->precopy != MIGCTL_NR_STATES) {
+		r = enter_session(x, x->precopy);
+		if (!r)
+			r = produce(x, MIGCTL_PHASE_PRE_COPY);
+	}
+	if (!r) {
+		x->stopped_at = monotonic_seconds();
+		/* From PRE_COPY the session carries on: the old data_fd stays */
+		r = enter_session(x, MIGCTL_STATE_STOP_COPY);
+	}
+	if (!r)
+		r = produce(x, MIGCTL_PHASE_STOP_COPY);
+	/* The end of the stream travels the ring like the data */
+	if (!r && !ring_take(&x->ring, RING_PRODUCE, -1, &c)) {
+		*c = (struct migctl_chunk){ .buf = c->buf, .cap = c->cap, .last = true,
+					    .phase = MIGCTL_PHASE_STOP_COPY };
+		ring_give(&x->ring, RING_PRODUCE);
+	}
+	ring_exit(&x->ring, 0);
+	return NULL;
+}
+
+static int frame(struct xfer *x, struct migctl_chunk *c)
+{
+	int r;
+
+	if (c->last || !x->sink->frame)
+		return 0;
+	r = x->sink->frame(x->sink->ctx, c);
+	return r ? note_failure(x, MIGCTL_FAIL_SINK, r) : 0;
+}
+
+/* The stream thread: write each framed chunk out */
+static void *save_stream_thread(void *arg)
+{
+	struct xfer *x = arg;
+	const struct migctl_sink *sink = x->sink;
+	struct migctl_chunk *c;
+	int r;
+
+	while (!ring_take(&x->ring, RING_CONSUME, -1, &c) && !c->last) {
+		if (sink->emit)
+			r = sink->emit(sink->ctx, c, &x->ring.stop);
+		else
+			r = sink->write(sink->ctx, c->phase, c->buf, c->len);
+		if (r) {
+			note_failure(x, MIGCTL_FAIL_SINK, r);
+			break;
+		}
+		ring_give(&x->ring, RING_CONSUME);
+	}
+	ring_exit(&x->ring, 1);
+	return NULL;
 }
 
 int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
@@ -236,56 +416,128 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 {
 	struct xfer x;
 	uint64_t flags;
-	double stopped;
 	int r;
 
 	xfer_init(&x, dev, opts, res);
+	x.sink = sink;
 	r = preflight(&x, &flags, true);
 	if (r)
 		return finish(&x, r, false);
 	if (migctl_data_size(dev, &res->estimate))
 		res->estimate = 0;
-	x.progress.estimate = res->estimate;
 	if (sink->begin && (r = sink->begin(sink->ctx, flags, res->estimate)))
 		return finish(&x, note_failure(&x, MIGCTL_FAIL_SINK, r), false);
-
-	if (opts->precopy && precopy_state(res->initial_state) == MIGCTL_NR_STATES)
-		res->precopy_skipped = true;
-	if (opts->precopy && !res->precopy_skipped) {
-		r = enter_session(&x, precopy_state(res->initial_state));
-		if (!r)
-			r = drain(&x, sink, MIGCTL_PHASE_PRE_COPY);
-		if (r)
-			return finish(&x, r, false);
-		x.progress.estimate += res->precopy_bytes;
+	if (opts->precopy) {
+		x.precopy = precopy_state(res->initial_state);
+		res->precopy_skipped = x.precopy == MIGCTL_NR_STATES;
 	}
 
-	stopped = monotonic_seconds();
-	/* From PRE_COPY the session carries on: the old data_fd stays */
-	r = enter_session(&x, MIGCTL_STATE_STOP_COPY);
+	r = start(&x, &x.stream_thread, &x.stream_started, save_stream_thread);
 	if (!r)
-		r = drain(&x, sink, MIGCTL_PHASE_STOP_COPY);
+		r = start(&x, &x.device_thread, &x.device_started, save_device_thread);
+	if (!r)
+		r = middle_stage(&x, MIGCTL_PHASE_STOP_COPY, frame);
+	join(&x);
+	r = r ? r : x.ring.err;
+	/* The stream is out: END, and a file committed, before the device moves on */
 	if (!r && sink->finish && (r = sink->finish(sink->ctx)))
 		note_failure(&x, MIGCTL_FAIL_SINK, r);
 	if (r)
 		return finish(&x, r, false);
-	res->stopped_seconds = monotonic_seconds() - stopped;
 
 	close_data_fd(&x);
 	r = enter(&x, opts->then, MIGCTL_FAIL_TRANSITION);
+	res->stopped_seconds = monotonic_seconds() - x.stopped_at;
 	return finish(&x, r, false);
 }
 
 /* ---- resume */
 
-static int next_chunk(struct xfer *x, const struct migctl_source *source, size_t *got)
+/* The stream thread: fetch units of the stream into the ring */
+static void *resume_stream_thread(void *arg)
 {
+	struct xfer *x = arg;
+	const struct migctl_source *source = x->source;
+	struct migctl_chunk *c;
+	size_t got;
+	bool last = false;
+
+	while (!last && !ring_take(&x->ring, RING_PRODUCE, -1, &c)) {
+		*c = (struct migctl_chunk){ .buf = c->buf, .cap = c->cap,
+					    .phase = MIGCTL_PHASE_RESUMING };
+		if (source->fetch) {
+			c->err = source->fetch(source->ctx, c, &x->ring.stop);
+		} else {
+			c->err = source->read(source->ctx, c->buf, c->cap, &got);
+			c->len = got;
+		}
+		/* A plain stream ends at its end of file; a framed one at END */
+		if (!source->check && !c->err && c->len == 0)
+			c->last = true;
+		/* An error is met in order, by the check stage */
+		last = c->last || c->err;
+		ring_give(&x->ring, RING_PRODUCE);
+	}
+	ring_exit(&x->ring, 1);
+	return NULL;
+}
+
+/* The device thread: write the verified part of each chunk into the device */
+static void *resume_device_thread(void *arg)
+{
+	struct xfer *x = arg;
+	struct migctl_chunk *c;
 	int r;
 
-	if (cancelled(x))
-		return note_failure(x, MIGCTL_FAIL_CANCEL, -EINTR);
-	r = source->read(source->ctx, x->buf, x->buf_size, got);
-	return r ? note_failure(x, MIGCTL_FAIL_SOURCE, r) : 0;
+	while (!ring_take(&x->ring, RING_CONSUME, -1, &c) && !c->last) {
+		/* Any write error is fatal: a driver may still accept STOP after it */
+		r = write_all(x->data_fd, c->buf + c->data_off, c->data_len, &x->ring.stop);
+		if (r) {
+			note_failure(x, MIGCTL_FAIL_DEVICE_IO, r);
+			break;
+		}
+		pthread_mutex_lock(&x->ring.lock);
+		x->res->bytes += c->data_len;
+		pthread_mutex_unlock(&x->ring.lock);
+		ring_give(&x->ring, RING_CONSUME);
+	}
+	ring_exit(&x->ring, 0);
+	return NULL;
+}
+
+/*
+ * The check stage of resume.  The device enters RESUMING only with the
+ * first verified data in hand: an empty or unreadable stream must not cost
+ * it its state.
+ */
+static int check(struct xfer *x, struct migctl_chunk *c)
+{
+	const struct migctl_source *source = x->source;
+	int r;
+
+	/* A source that checks meets fetch()'s errors in their place, too */
+	if (source->check) {
+		r = source->check(source->ctx, c);
+	} else {
+		r = c->err;
+		c->data_off = 0;
+		c->data_len = c->len;
+	}
+	if (r)
+		return note_failure(x, MIGCTL_FAIL_SOURCE, r);
+	if (x->device_started)
+		return 0;
+	/* Nothing for the device yet (optional records): passed on from here */
+	if (c->data_len == 0 && !c->last) {
+		x->consumed_here = true;
+		return 0;
+	}
+	if (c->data_len == 0)
+		return note_failure(x, MIGCTL_FAIL_SOURCE, -ENODATA);
+	r = enter_session(x, MIGCTL_STATE_RESUMING);
+	if (!r)
+		r = start(x, &x->device_thread, &x->device_started, resume_device_thread);
+	return r;
 }
 
 int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
@@ -294,36 +546,19 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 {
 	struct xfer x;
 	uint64_t flags;
-	size_t got;
 	int r;
 
 	xfer_init(&x, dev, opts, res);
+	x.source = source;
 	r = preflight(&x, &flags, false);
 	if (r)
 		return finish(&x, r, true);
 
-	/*
-	 * The first chunk before RESUMING: an empty or unreadable stream
-	 * must not cost the device its state.
-	 */
-	r = next_chunk(&x, source, &got);
-	if (!r && got == 0)
-		r = note_failure(&x, MIGCTL_FAIL_SOURCE, -ENODATA);
-	if (r)
-		return finish(&x, r, true);
-
-	r = enter_session(&x, MIGCTL_STATE_RESUMING);
-	while (!r && got) {
-		/* Any write error is fatal: a driver may still accept STOP after it */
-		r = write_all(x.data_fd, x.buf, got, opts->cancel);
-		if (r) {
-			note_failure(&x, MIGCTL_FAIL_DEVICE_IO, r);
-			break;
-		}
-		res->bytes += got;
-		report_progress(&x, MIGCTL_PHASE_RESUMING);
-		r = next_chunk(&x, source, &got);
-	}
+	r = start(&x, &x.stream_thread, &x.stream_started, resume_stream_thread);
+	if (!r)
+		r = middle_stage(&x, MIGCTL_PHASE_RESUMING, check);
+	join(&x);
+	r = r ? r : x.ring.err;
 	if (r)
 		return finish(&x, r, true);
 

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The ring of chunks between the transfer engine's three stages.  Chunk i
+ * goes to stage k once stage k-1 has passed on i (and, for the first
+ * stage, once the last stage has passed on i - RING_CHUNKS): so each
+ * stage sees every chunk, in order, and never one another stage holds.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "ring.h"
+
+void ring_init(struct ring *r)
+{
+	pthread_condattr_t attr;
+
+	*r = (struct ring){ 0 };
+	pthread_mutex_init(&r->lock, NULL);
+	/* Timed waits on the monotonic clock: a clock change cannot stall them */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+int ring_alloc(struct ring *r, size_t size)
+{
+	for (size_t i = 0; i < RING_CHUNKS; i++) {
+		r->chunk[i].buf = malloc(size);
+		if (!r->chunk[i].buf)
+			return -ENOMEM;
+		r->chunk[i].cap = size;
+	}
+	return 0;
+}
+
+void ring_free(struct ring *r)
+{
+	for (size_t i = 0; i < RING_CHUNKS; i++) {
+		free(r->chunk[i].buf);
+		r->chunk[i].buf = NULL;
+	}
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+}
+
+static bool ready(const struct ring *r, enum ring_stage stage)
+{
+	if (stage == RING_PRODUCE)
+		return r->done[RING_PRODUCE] - r->done[RING_CONSUME] < RING_CHUNKS;
+	return r->done[stage] < r->done[stage - 1];
+}
+
+static void deadline(struct timespec *ts, int timeout_ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+int ring_take(struct ring *r, enum ring_stage stage, int timeout_ms, struct migctl_chunk **c)
+{
+	struct timespec until;
+	int ret = 0;
+
+	if (timeout_ms >= 0)
+		deadline(&until, timeout_ms);
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop && !ready(r, stage) && ret != ETIMEDOUT)
+		ret = timeout_ms < 0 ? pthread_cond_wait(&r->cond, &r->lock)
+				     : pthread_cond_timedwait(&r->cond, &r->lock, &until);
+	if (r->stop)
+		ret = -ECANCELED;
+	else if (!ready(r, stage))
+		ret = -ETIMEDOUT;
+	else
+		ret = 0;
+	*c = &r->chunk[r->done[stage] % RING_CHUNKS];
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+void ring_give(struct ring *r, enum ring_stage stage)
+{
+	pthread_mutex_lock(&r->lock);
+	r->done[stage]++;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void ring_stop(struct ring *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool ring_stopped(struct ring *r)
+{
+	return r->stop;
+}
+
+void ring_exit(struct ring *r, int which)
+{
+	pthread_mutex_lock(&r->lock);
+	r->exited[which] = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+int ring_wait_exit(struct ring *r, int which, int timeout_ms)
+{
+	struct timespec until;
+	int ret = 0;
+
+	deadline(&until, timeout_ms);
+	pthread_mutex_lock(&r->lock);
+	while (!r->exited[which] && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&r->cond, &r->lock, &until);
+	ret = r->exited[which] ? 0 : -ETIMEDOUT;
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The transfer engine's ring: a few chunks handed, in order, from the
+ * stage that produces them to the stage that checks them to the stage
+ * that consumes them, each stage on a thread of its own.  Internal to
+ * libmigctl.
+ */
+#ifndef MIGCTL_RING_H
+#define MIGCTL_RING_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "migctl.h"
+
+/* Enough for three stages to each hold one chunk and one to spare */
+#define RING_CHUNKS 4
+
+enum ring_stage { RING_PRODUCE, RING_CHECK, RING_CONSUME, RING_STAGES };
+
+struct ring {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct migctl_chunk chunk[RING_CHUNKS];
+	uint64_t done[RING_STAGES]; /* chunks each stage has passed on */
+	bool exited[2];             /* the I/O threads (0: device, 1: stream) */
+	int err;                    /* the first failure, under lock */
+	volatile sig_atomic_t stop; /* set once: every stage gives up */
+};
+
+void ring_init(struct ring *r);
+/* Buffers of @size bytes for every chunk; -ENOMEM */
+int ring_alloc(struct ring *r, size_t size);
+void ring_free(struct ring *r);
+/*
+ * The next chunk for @stage (the same one until ring_give()), waiting up
+ * to @timeout_ms (-1: no limit).  -ETIMEDOUT; -ECANCELED once stopped.
+ */
+int ring_take(struct ring *r, enum ring_stage stage, int timeout_ms, struct migctl_chunk **c);
+/* @stage is done with its chunk: on to the next stage */
+void ring_give(struct ring *r, enum ring_stage stage);
+/* Every stage gives up: its waits return -ECANCELED */
+void ring_stop(struct ring *r);
+bool ring_stopped(struct ring *r);
+/* I/O thread @which has returned (or will, without touching the ring) */
+void ring_exit(struct ring *r, int which);
+/* Wait up to @timeout_ms for ring_exit(@which): 0 or -ETIMEDOUT */
+int ring_wait_exit(struct ring *r, int which, int timeout_ms);
+
+#endif
