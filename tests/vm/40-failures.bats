@@ -312,9 +312,9 @@ wait_rc() {
 	env --default-signal=INT vfio-migctl resume "$DST" <"$T/in" 2>"$T/bg.err" 3>&- &
 	pid=$!
 	bg_track "$pid"
-	# blocked in read(2) on the FIFO
+	# blocked in read(2) on the FIFO (on the thread that reads the stream)
 	for i in $(seq 100); do
-		read -r nr _ <"/proc/$pid/syscall" 2>/dev/null || nr=
+		nr=$(cat /proc/"$pid"/task/*/syscall 2>/dev/null | cut -d' ' -f1 | grep -x 0 || :)
 		[ "$nr" != 0 ] || break
 		sleep 0.05
 	done

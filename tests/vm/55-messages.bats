@@ -64,13 +64,13 @@ man_example() { # PREFIX
 		fail "json: $stderr"
 }
 
-@test "save | resume whose reader fails early: save alone succeeds; pipefail tells; resume says so" {
+@test "save | resume whose reader fails early: pipefail tells, and resume says nothing was loaded" {
 	absent=$(cat /proc/sys/kernel/random/uuid)
-	# a small stream fits in the pipe: save ends well whatever the reader does
-	run -0 bash -c 'vfio-migctl save -q "$1" | vfio-migctl resume "$2" 2>/dev/null; echo "${PIPESTATUS[*]}"' _ "$SRC" "$absent"
-	[ "$output" = "0 3" ] || fail "statuses: $output"
-	run -3 bash -c 'set -o pipefail; vfio-migctl save -q "$1" | vfio-migctl resume "$2"' _ "$SRC" "$absent"
-	[[ $output == *"resume: $absent: no such device; the stream was not loaded" ]] || fail "$output"
+	# (save may end well, its small stream in the pipe, or meet EPIPE)
+	run bash -c 'set -o pipefail; vfio-migctl save -q "$1" | vfio-migctl resume "$2"' _ "$SRC" "$absent"
+	[ "$status" -ne 0 ] || fail "the pipeline succeeded"
+	[[ $output == *"resume: $absent: no such device; the stream was not loaded"* ]] || fail "$output"
+	expect_state "$SRC" RUNNING
 }
 
 @test "JSON seconds have six decimals" {

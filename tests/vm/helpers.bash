@@ -345,17 +345,20 @@ full_fifo() { # PATH
 # Wait until PID sleeps in a system call writing to (or polling) a file:
 # then it is blocked on the full FIFO, with the device open.
 wait_blocked() { # PID
-	local i nr
+	local i nr task
 	for i in $(seq 100); do
 		[ -d "/proc/$1" ] || fail "process $1 exited early"
-		read -r nr _ <"/proc/$1/syscall" 2>/dev/null || nr=
-		case "$nr" in
-		# write, writev, pwrite64, poll, select, ppoll, pselect6, splice,
-		# epoll_wait, epoll_pwait, sendfile, copy_file_range
-		1 | 20 | 18 | 7 | 23 | 271 | 270 | 275 | 232 | 281 | 40 | 326)
-			[ "$(cut -d' ' -f3 "/proc/$1/stat")" = S ] && return 0
-			;;
-		esac
+		# any of its threads: the transfer engine writes on a thread of its own
+		for task in /proc/"$1"/task/*; do
+			read -r nr _ <"$task/syscall" 2>/dev/null || nr=
+			case "$nr" in
+			# write, writev, pwrite64, poll, select, ppoll, pselect6, splice,
+			# epoll_wait, epoll_pwait, sendfile, copy_file_range
+			1 | 20 | 18 | 7 | 23 | 271 | 270 | 275 | 232 | 281 | 40 | 326)
+				[ "$(cut -d' ' -f3 "$task/stat")" = S ] && return 0
+				;;
+			esac
+		done
 		sleep 0.05
 	done
 	fail "process $1 never blocked (syscall '$nr')"
