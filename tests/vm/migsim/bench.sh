@@ -14,9 +14,20 @@
 #    --precopy, for a state whose PRE_COPY initial bytes are 90% of it.
 # 3. A slow consumer (a pipe drained at 16 MiB/s) and a slow device
 #    (10 ms per read()).
+# 4. Peak RSS of a framed save | resume at 64 MiB and 1 GiB.
+#
+# When VM_TEST_BENCH_BASELINE names another vfio-migctl binary (an
+# earlier build, e.g. before the pipelined engine), its framed figures are
+# measured in the same rounds, as "base".
+#
+# It ends with one line per figure for scripts: "RATIO <name> <framed/ref>"
+# (save_devnull, resume_file, slow_device, save_pipe_resume), "RSS_KIB
+# <name> <KiB>", and "THROUGHPUT <case> <ref> <raw> <framed> [<base>]" in
+# MiB/s for the picture tests/bench/plot.sh draws.
 set -eu
 
 bin=$(dirname "${MIGCTL:?run me through run-vm.sh --exec}")
+base=${VM_TEST_BENCH_BASELINE:-}
 MB=${VM_TEST_BENCH_MB:-128}
 ROUNDS=${VM_TEST_BENCH_ROUNDS:-3}
 mdev_bus=/sys/bus/mdev/devices
@@ -95,27 +106,39 @@ check_b() {
 	[ "$(attr "$B" digest)" = "$want" ] || { echo "bench: $B does not hold the state" >&2; exit 1; }
 }
 
-row() { # LABEL (the figures in BEST[ref], BEST[raw], BEST[framed])
+# The machine-readable lines, printed together at the end
+summary=()
+row() { # LABEL NAME (the figures in BEST[ref], BEST[raw], BEST[framed], BEST[base])
 	printf '%-22s %7.1f %7.1f %5.3f %7.1f %5.3f' "$1" "$(rate "${BEST[ref]}")" \
 		"$(rate "${BEST[raw]}")" "$(ratio "${BEST[ref]}" "${BEST[raw]}")" \
 		"$(rate "${BEST[framed]}")" "$(ratio "${BEST[ref]}" "${BEST[framed]}")"
+	[ -z "$base" ] || printf ' %7.1f %5.3f' "$(rate "${BEST[base]}")" \
+		"$(ratio "${BEST[ref]}" "${BEST[base]}")"
 	if [ -f "$tmp/ref.ru" ]; then
 		printf '   %s %s %s' "$(cpu ref)" "$(cpu raw)" "$(cpu framed)"
+		[ -z "$base" ] || printf ' %s' "$(cpu base)"
 		rm -f "$tmp"/*.ru
 	fi
 	echo
+	summary+=("RATIO $2 $(ratio "${BEST[ref]}" "${BEST[framed]}")")
+	summary+=("THROUGHPUT $2 $(rate "${BEST[ref]}") $(rate "${BEST[raw]}") $(rate "${BEST[framed]}")${base:+ $(rate "${BEST[base]}")}")
 }
+# with_base NAME CMD: the variant of the baseline binary, when there is one
+with_base() { [ -z "$base" ] || printf '%s\n%s' base "${1//vfio-migctl /$base }"; }
 echo
 echo "1. throughput, MiB/s (ratio to the reference loop); CPU seconds (user+system)"
-echo "   of the client process in the best run"
-printf '%-22s %7s %7s %5s %7s %5s   %s\n' "" ref raw ratio framed ratio "cpu: ref raw framed"
+echo "   of the client process in the best run${base:+; base: $base}"
+printf '%-22s %7s %7s %5s %7s %5s' "" ref raw ratio framed ratio
+[ -z "$base" ] || printf ' %7s %5s' base ratio
+printf '   %s\n' "cpu: ref raw framed${base:+ base}"
 
 ru="migsim-ref rusage %RU"
+mapfile -t b < <(with_base "$ru vfio-migctl save -q $A >/dev/null")
 compare "running $A" \
 	ref "$ru migsim-ref save $A >/dev/null 2>&1" \
 	raw "$ru vfio-migctl save -q --raw $A >/dev/null" \
-	framed "$ru vfio-migctl save -q $A >/dev/null"
-row "save > /dev/null"
+	framed "$ru vfio-migctl save -q $A >/dev/null" "${b[@]}"
+row "save > /dev/null" save_devnull
 
 running "$A"
 vfio-migctl save -q --raw "$A" >"$tmp/raw"
@@ -123,26 +146,29 @@ running "$A"
 vfio-migctl save -q "$A" -o "$tmp/framed"
 # each run must load the state anew: B's own content is changed before it
 fresh_b() { [ -z "${1:-}" ] || check_b; set_attr "$B" seed 1; }
+# a file: read once to verify, once to load (--single-pass: once, as ref)
+mapfile -t b < <(with_base "$ru vfio-migctl resume -q $B -i $tmp/framed")
 compare "fresh_b \${loaded:-}; loaded=1" \
 	ref "$ru migsim-ref resume $B <$tmp/raw 2>/dev/null" \
 	raw "$ru vfio-migctl resume -q --raw $B -i $tmp/raw" \
-	framed "$ru vfio-migctl resume -q $B -i $tmp/framed"
+	framed "$ru vfio-migctl resume -q --single-pass $B -i $tmp/framed" "${b[@]}"
 check_b
+row "resume < tmpfs file" resume_file
+compare "fresh_b 1" \
+	ref "migsim-ref resume $B <$tmp/raw 2>/dev/null" \
+	verified "vfio-migctl resume -q $B -i $tmp/framed"
+check_b
+printf '%-22s %7.1f MiB/s, verified whole first (two reads of the file): ratio %.3f\n' \
+	"resume -i FILE" "$(rate "${BEST[verified]}")" "$(ratio "${BEST[ref]}" "${BEST[verified]}")"
 rm "$tmp/raw" "$tmp/framed"
-row "resume < tmpfs file"
 
+mapfile -t b < <(with_base "vfio-migctl save -q $A | vfio-migctl resume -q $B")
 compare "fresh_b 1; running $A" \
 	ref "migsim-ref save $A 2>/dev/null | migsim-ref resume $B 2>/dev/null" \
 	raw "vfio-migctl save -q --raw $A | vfio-migctl resume -q --raw $B" \
-	framed "vfio-migctl save -q $A | vfio-migctl resume -q $B"
+	framed "vfio-migctl save -q $A | vfio-migctl resume -q $B" "${b[@]}"
 check_b
-row "save | resume"
-
-# Peak RSS of one framed save | resume of this state
-running "$A"
-migsim-ref rusage "$tmp/s.rss" vfio-migctl save -q "$A" |
-	migsim-ref rusage "$tmp/r.rss" vfio-migctl resume -q "$B"
-echo "peak RSS (framed, $MB MiB): save $(head -n 1 "$tmp/s.rss") KiB, resume $(head -n 1 "$tmp/r.rss") KiB"
+row "save | resume" save_pipe_resume
 
 stopped() { # SAVE-ARGS...: stopped_seconds and precopy_bytes of a save
 	running "$A"
@@ -161,6 +187,11 @@ echo
 echo "3. slow consumer (pipe drained at 16 MiB/s), 32 MiB state, initial bytes 90%"
 set_attr "$A" size 32M
 set_attr "$A" precopy_initial 29M
+# the reference loop has no PRE_COPY: stopped from STOP_COPY to its end
+running "$A"
+t0=$EPOCHREALTIME
+migsim-ref save "$A" 2>/dev/null | migsim-ref throttle 16M >/dev/null
+printf '%-22s %s ms in all, as many stopped\n' "ref" "$(echo "($EPOCHREALTIME - $t0) * 1000 / 1" | bc)"
 for args in "" "--precopy"; do
 	running "$A"
 	# shellcheck disable=SC2086
@@ -180,3 +211,23 @@ compare "running $A" \
 MB=64
 printf '%-22s ref %.1f MiB/s, framed %.1f MiB/s (ratio %.3f)\n' "save > /dev/null" \
 	"$(rate "${BEST[ref]}")" "$(rate "${BEST[framed]}")" "$(ratio "${BEST[ref]}" "${BEST[framed]}")"
+summary+=("RATIO slow_device $(ratio "${BEST[ref]}" "${BEST[framed]}")")
+set_attr "$A" delay_us 0
+
+echo
+echo "5. peak RSS of a framed save | resume (ru_maxrss, KiB)"
+for size in 64 1024; do
+	set_attr "$A" size "${size}M"
+	set_attr "$B" seed 1
+	running "$A"
+	migsim-ref rusage "$tmp/s.rss" vfio-migctl save -q "$A" |
+		migsim-ref rusage "$tmp/r.rss" vfio-migctl resume -q "$B"
+	read -r s_rss <"$tmp/s.rss"
+	read -r r_rss <"$tmp/r.rss"
+	[ "$(attr "$B" digest)" = "$(attr "$A" digest)" ] || { echo "bench: $B does not hold the state" >&2; exit 1; }
+	printf '%-22s save %s, resume %s\n' "$size MiB" "$s_rss" "$r_rss"
+	summary+=("RSS_KIB save_${size}M $s_rss" "RSS_KIB resume_${size}M $r_rss")
+done
+
+echo
+printf '%s\n' "${summary[@]}"

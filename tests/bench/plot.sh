@@ -1,0 +1,44 @@
+#!/bin/sh
+# Draw the migsim benchmark's throughput lines (THROUGHPUT <case> <ref>
+# <raw> <framed> [<base>], MiB/s) as grouped bars, each relative to the
+# plain read()/write() loop of its case (1.0), whose MiB/s is under the
+# case's name: the gap, or its absence, at a glance, whatever the scale.
+#
+#   tests/bench/plot.sh BENCH-OUTPUT PNG
+set -eu
+[ $# -eq 2 ] || { echo "usage: $0 BENCH-OUTPUT PNG" >&2; exit 2; }
+command -v gnuplot >/dev/null || { echo "plot: gnuplot is missing (tests/deps.sh bench)" >&2; exit 1; }
+data=$(mktemp)
+trap 'rm -f "$data"' EXIT
+# columns: label ref raw framed base, relative to ref (base "-" when absent)
+sed -n 's/^THROUGHPUT //p' "$1" | awk '{
+	printf "\"%s\\n(%.1f MiB/s)\" 1 %.3f %.3f %s\n", $1, $2, $3 / $2, $4 / $2,
+		(NF > 4 ? sprintf("%.3f", $5 / $2) : "-")
+}' >"$data"
+[ -s "$data" ] || { echo "plot: no THROUGHPUT lines in $1" >&2; exit 1; }
+base=$(awk '$5 != "-" { n++ } END { print n + 0 }' "$data")
+head=$(grep -m1 '^migsim benchmark:' "$1" | sed 's/"//g' || :)
+
+gnuplot <<EOT
+set terminal pngcairo size 900,480 font "sans,10" noenhanced
+set output "$2"
+set title "$head"
+set ylabel "throughput, relative to the plain loop (higher is better)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key top right
+set grid ytics
+set yrange [0:1.3]
+set ytics 0.1
+set bmargin 5
+# the goal: framing that costs nothing a user can see
+set arrow from graph 0, first 0.97 to graph 1, first 0.97 nohead dashtype 2
+set label "0.97" at graph 0.005, first 0.99
+set datafile missing "-"
+plot "$data" using 2:xtic(1) title "plain read()/write() loop (migsim-ref)", \
+     "" using 3 title "vfio-migctl --raw", \
+     "" using 4 title "vfio-migctl (framed)"$([ "$base" -gt 0 ] && printf '%s' ', "" using 5 title "framed, before the pipelined engine"')
+EOT
+echo "plot: $2"
