@@ -1,10 +1,11 @@
 # Shared by the tests/vm/6*-migsim-*.bats suites (load after helpers):
 # migsim devices (tests/vm/migsim/migsim.c, whose header documents every
 # attribute), the module's load and clean unload, and migsim-ref.  The
-# module is built on the host (make migsim) into the directory beside
-# vfio-migctl, which the guest sees at the same path.
+# module is built on the host (make migsim), once per kernel series, into
+# the directory beside vfio-migctl (migsim/SERIES/migsim.ko), which the
+# guest sees at the same path.
 
-MIGSIM_KO=${MIGSIM_KO:-${MIGCTL:+$(dirname "$MIGCTL")/migsim/migsim.ko}}
+MIGSIM_KO=${MIGSIM_KO:-${MIGCTL:+$(dirname "$MIGCTL")/migsim/${VM_KERNEL_SERIES:-6.12}/migsim.ko}}
 migsim_types=/sys/class/mdev_bus/migsim/mdev_supported_types
 
 require_migsim() {
@@ -55,8 +56,9 @@ expect_clean_unload() {
 	fi
 }
 
-# Create a migsim mdev of TYPE (full basic p2p precopy none) with optional
-# attributes (NAME=VALUE...) and print its UUID.  mtty_teardown removes it.
+# Create a migsim mdev of TYPE (full basic p2p precopy none; on 6.1 only
+# basic p2p none) with optional attributes (NAME=VALUE...) and print its
+# UUID.  mtty_teardown removes it.
 migsim_create() {
 	local type=migsim-$1 uuid i kv d g
 	shift
