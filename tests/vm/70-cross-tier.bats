@@ -33,12 +33,12 @@ teardown() {
 	local x=$VM_EXCHANGE/6.12
 	mkdir -p "$x"
 	src=$(migsim_create p2p size=300001 seed=612)
-	run -0 --separate-stderr vfio-migctl save -q "$src" -o "$x/p2p.mig"
+	run -0 --separate-stderr vfio-migctl save -q --force "$src" -o "$x/p2p.mig"
 	echo "300001 612 $(msim "$src" digest)" >"$x/p2p.info"
 
 	# a type 6.1 has not, with PRE_COPY data in the stream
 	src=$(migsim_create full size=100003 seed=6120 precopy_initial=40000)
-	run -0 --separate-stderr vfio-migctl save -q --json --precopy "$src" -o "$x/full.mig"
+	run -0 --separate-stderr vfio-migctl save -q --force --json --precopy "$src" -o "$x/full.mig"
 	jq -e '.precopy_bytes > 40000' <<<"$output" >/dev/null ||
 		fail "no PRE_COPY data in the stream: $output"
 	echo "100003 6120 $(msim "$src" digest)" >"$x/full.info"

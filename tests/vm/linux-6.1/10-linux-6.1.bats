@@ -212,7 +212,7 @@ has_line() {
 @test "cross-tier: a stream saved here is left for the 6.12 tier" {
 	mkdir -p "$VM_EXCHANGE/6.1"
 	src=$(migsim_create p2p size=200003 seed=61)
-	run -0 --separate-stderr vfio-migctl save -q "$src" -o "$VM_EXCHANGE/6.1/p2p.mig"
+	run -0 --separate-stderr vfio-migctl save -q --force "$src" -o "$VM_EXCHANGE/6.1/p2p.mig"
 	# size, seed, digest: the 6.12 side recreates and compares
 	echo "200003 61 $(msim "$src" digest)" >"$VM_EXCHANGE/6.1/p2p.info"
 	expect_msim_state "$src" STOP
