@@ -135,9 +135,16 @@ static int group_device(const struct migctl_root *root, const char *group,
 	return path_fmt(devdir, size, "%s/%s", dir, t->candidates[0]);
 }
 
-static void find_cdev(const char *devdir, char *cdev, size_t size)
+/*
+ * The device's iommufd cdev, only where the kernel really has one: a
+ * vfio-dev/vfioN with a device number (its `dev` attribute) and a node.
+ * Linux 6.1 registers vfio-dev/vfioN without either; such a device, or one
+ * whose node is missing, is reached through its group.
+ */
+static void find_cdev(const struct migctl_root *root, const char *devdir, char *cdev,
+		      size_t size)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
 
@@ -148,10 +155,16 @@ static void find_cdev(const char *devdir, char *cdev, size_t size)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "vfio", 4) == 0 && all_digits(de->d_name + 4)) {
-			str_copy(cdev, size, de->d_name);
-			break;
-		}
+		if (strncmp(de->d_name, "vfio", 4) != 0 || !all_digits(de->d_name + 4))
+			continue;
+		if (path_fmt(path, sizeof(path), "%s/%s/dev", dir, de->d_name) ||
+		    !path_exists(path))
+			continue;
+		if (path_fmt(path, sizeof(path), "%s/vfio/devices/%s", root->dev, de->d_name) ||
+		    !path_exists(path))
+			continue;
+		str_copy(cdev, size, de->d_name);
+		break;
 	}
 	closedir(d);
 }
@@ -197,7 +210,7 @@ static int describe(const struct migctl_root *root, const char *devdir,
 	if (!sysfs_link_name(t->sysfs_path, "iommu_group", group, sizeof(group)) &&
 	    all_digits(group))
 		t->group = atoi(group);
-	find_cdev(t->sysfs_path, t->cdev, sizeof(t->cdev));
+	find_cdev(root, t->sysfs_path, t->cdev, sizeof(t->cdev));
 
 	if (t->bus == MIGCTL_BUS_PCI)
 		read_pci_identity(t);

@@ -2,7 +2,8 @@
 /*
  * The device resolver on a fixture tree shaped like Linux 6.12's sysfs
  * (tests/cli/fixtures/mksysroot.sh): every way of naming a device, and
- * every way of getting it wrong.
+ * every way of getting it wrong.  Then on one shaped like Linux 6.1, whose
+ * vfio-dev/vfioN class devices have no cdev behind them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -143,6 +144,70 @@ static void check_list(void)
 	free(list);
 }
 
+/*
+ * Linux 6.1: vfio-dev/vfioN without a `dev` attribute or a node is not a
+ * cdev; every device is reached through its group.
+ */
+static void check_linux_61(void)
+{
+	struct migctl_root root61;
+	struct migctl_device_desc t, *list = NULL;
+	char prefix61[300], cmd[512], node[512];
+	size_t n = 0;
+	int r;
+
+	snprintf(prefix61, sizeof(prefix61), "%s-6.1", prefix);
+	snprintf(cmd, sizeof(cmd), "tests/cli/fixtures/mksysroot.sh --linux-6.1 %s",
+		 prefix61);
+	if (system(cmd) != 0) {
+		CHECK(0, "cannot build the Linux 6.1 fixture tree");
+		return;
+	}
+	migctl_root_init(&root61, prefix61);
+
+	r = migctl_resolve(&root61, MDEV, MIGCTL_VIA_AUTO, &t);
+	snprintf(node, sizeof(node), "%s/dev/vfio/0", prefix61);
+	CHECK(r == 0 && t.cdev[0] == '\0' && t.via == MIGCTL_VIA_GROUP &&
+		      strcmp(t.node, node) == 0 && t.group == 0,
+	      "6.1: an mdev with a node-less vfio-dev/vfio0 opens through its group");
+	if (r == 0 && (t.cdev[0] || strcmp(t.node, node) != 0))
+		printf("#   cdev '%s', node %s\n", t.cdev, t.node);
+	r = migctl_resolve(&root61, "3b:00.1", MIGCTL_VIA_AUTO, &t);
+	snprintf(node, sizeof(node), "%s/dev/vfio/12", prefix61);
+	CHECK(r == 0 && t.cdev[0] == '\0' && t.via == MIGCTL_VIA_GROUP &&
+		      strcmp(t.node, node) == 0,
+	      "6.1: a vfio-pci device with a node-less vfio-dev/vfio1 opens through its group");
+	CHECK_EQ_INT(migctl_resolve(&root61, MDEV, MIGCTL_VIA_CDEV, &t), -ENXIO,
+		     "6.1: --via cdev is refused: the device has no cdev");
+
+	r = migctl_list(&root61, &list, &n);
+	CHECK(r == 0 && n == 2 && !list[0].cdev[0] && !list[1].cdev[0] &&
+		      list[0].via == MIGCTL_VIA_GROUP && list[1].via == MIGCTL_VIA_GROUP,
+	      "6.1: list shows both devices, by group, without a cdev");
+	free(list);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", prefix61);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", prefix61);
+}
+
+/* A cdev whose node is not (or not yet) in /dev is no way in either */
+static void check_cdev_without_node(void)
+{
+	struct migctl_device_desc t;
+	char path[512];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/dev/vfio/devices/vfio3", prefix);
+	if (unlink(path) != 0) {
+		CHECK(0, "cannot remove %s", path);
+		return;
+	}
+	r = migctl_resolve(&root, "3b:00.1", MIGCTL_VIA_AUTO, &t);
+	CHECK(r == 0 && t.cdev[0] == '\0' && t.via == MIGCTL_VIA_GROUP,
+	      "a vfio-dev/vfio3 with a dev attribute but no node: the group is used");
+}
+
 int main(void)
 {
 	char cmd[512];
@@ -158,6 +223,8 @@ int main(void)
 	check_errors();
 	check_identity();
 	check_list();
+	check_cdev_without_node();
+	check_linux_61();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", prefix);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", prefix);

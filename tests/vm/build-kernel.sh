@@ -1,24 +1,54 @@
 #!/bin/sh
-# Build the test VM's kernel from Debian's linux-source-6.12 tarball:
-# tinyconfig + tests/vm/kernel.config, bzImage and modules_prepare.
+# Build a test VM kernel from Debian's linux-source-SERIES tarball:
+# tinyconfig + the series' fragment, then bzImage and what out-of-tree
+# modules need.
 #
-# The tree and build live in a cache outside the repository, keyed by the
-# source package version and the fragment's hash, so a build happens only
-# when one of them changes.  Progress goes to stderr; the only stdout line
-# is the bzImage path.
+#   build-kernel.sh [SERIES]    6.12 (the default) or 6.1
 #
+#   6.12  tests/vm/kernel.config: VFIO with group and iommufd cdev, mtty
+#         (with migration) built in; bzImage + modules_prepare
+#   6.1   tests/vm/kernel-6.1.config: Debian 12's own kernel, group only;
+#         mtty can only be a module there, so this also runs `make
+#         modules` and the guest loads samples/vfio-mdev/mtty.ko
+#
+# The tree and build live in a cache outside the repository, one
+# directory per series, keyed by the source package version and the
+# fragment's hash, so a build happens only when one of them changes:
+#   $VFIO_MIGCTL_CACHE/SERIES/kernel-VERSION-SHA/linux
+# Each series has its own lock, and a finished build removes only older
+# builds of the same series.  Progress goes to stderr; the only stdout
+# line is the bzImage path (the tree is the path without
+# /arch/x86/boot/bzImage).
+#
+#   KERNEL_SERIES      the series when no argument is given (default 6.12)
 #   VFIO_MIGCTL_CACHE  cache root (default $XDG_CACHE_HOME/vfio-migctl)
-#   LINUX_TARBALL      source tarball (default /usr/src/linux-source-6.12.tar.xz)
+#   LINUX_TARBALL      source tarball (default
+#                      /usr/src/linux-source-SERIES.tar.xz)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-fragment=$here/kernel.config
-tarball=${LINUX_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
-pkg=linux-source-6.12
-root=${VFIO_MIGCTL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-migctl}
+series=${1:-${KERNEL_SERIES:-6.12}}
 
 say() { echo "build-kernel: $*" >&2; }
 die() { say "$*"; exit 1; }
+
+case "$series" in
+6.12)
+	fragment=$here/kernel.config
+	modules=no
+	;;
+6.1)
+	fragment=$here/kernel-6.1.config
+	modules=yes
+	;;
+*) die "unknown kernel series '$series' (6.12 or 6.1)" ;;
+esac
+pkg=linux-source-$series
+tarball=${LINUX_TARBALL:-/usr/src/$pkg.tar.xz}
+# The series' own directory: builds of one series never touch another's,
+# nor the kernel-* directories an older version of this script left at
+# the top of the cache (it may still be running, and cleans those).
+root=${VFIO_MIGCTL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-migctl}/$series
 
 [ "$(uname -m)" = x86_64 ] || die "only x86_64 hosts are supported"
 [ -r "$tarball" ] || die "$tarball missing; run tests/deps.sh vm"
@@ -37,8 +67,8 @@ if [ -f "$dir/done" ]; then
 fi
 
 mkdir -p "$root"
-# One builder at a time (CI job and `make demo` may race); the loser waits
-# and then finds the stamp.
+# One builder per series at a time (CI job and `make demo` may race); the
+# loser waits and then finds the stamp.
 exec 9>"$root/lock"
 flock 9
 if [ -f "$dir/done" ]; then
@@ -54,7 +84,7 @@ fail() {
 run() { "$@" >>"$log" 2>&1 || fail "$*"; }
 
 start=$(date +%s)
-say "building kernel $version (fragment $sha) in $dir"
+say "building Linux $series ($version, fragment $sha) in $dir"
 
 # A partial extraction cannot be trusted, a partial build can: make resumes.
 if [ ! -f "$dir/extracted" ]; then
@@ -68,30 +98,37 @@ fi
 
 : >>"$log"
 if [ ! -f "$dir/configured" ]; then
-	say "configuring (tinyconfig + kernel.config)"
+	say "configuring (tinyconfig + $(basename "$fragment"))"
 	run make -C "$src" tinyconfig
 	run "$src/scripts/kconfig/merge_config.sh" -m -O "$src" \
 		"$src/.config" "$fragment"
 	run make -C "$src" olddefconfig
-	# Kconfig silently drops symbols whose dependencies are unmet: every
-	# line of the fragment must have survived, the VFIO ones above all.
+	# Kconfig silently drops symbols whose dependencies are unmet, and
+	# turns a module into built-in code or nothing when MODULES is off:
+	# every =y and =m line of the fragment must have survived as written.
 	missing=""
-	wanted=$(sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=y$/\1/p' "$fragment")
-	for sym in $wanted; do
-		grep -qx "$sym=y" "$src/.config" || missing="$missing $sym"
+	wanted=$(sed -n 's/^\(CONFIG_[A-Za-z0-9_]*=[ym]\)$/\1/p' "$fragment")
+	for want in $wanted; do
+		grep -qx "$want" "$src/.config" || missing="$missing $want"
 	done
-	[ -z "$missing" ] || die "not =y after olddefconfig:$missing"
+	[ -z "$missing" ] || die "not as asked after olddefconfig:$missing"
 	touch "$dir/configured"
 fi
 
 jobs=$(nproc)
-say "make -j$jobs bzImage modules_prepare (log: $log)"
-run make -C "$src" -j"$jobs" bzImage
-run make -C "$src" -j"$jobs" modules_prepare
+if [ "$modules" = yes ]; then
+	say "make -j$jobs bzImage modules (log: $log)"
+	run make -C "$src" -j"$jobs" bzImage
+	run make -C "$src" -j"$jobs" modules
+else
+	say "make -j$jobs bzImage modules_prepare (log: $log)"
+	run make -C "$src" -j"$jobs" bzImage
+	run make -C "$src" -j"$jobs" modules_prepare
+fi
 [ -f "$image" ] || fail "no $image"
 touch "$dir/done"
 
-# Each tree is a few GB; keep only the current one.
+# Each tree is a few GB; keep only the current one of this series.
 for old in "$root"/kernel-*; do
 	[ "$old" = "$dir" ] || [ ! -d "$old" ] || rm -rf "$old"
 done

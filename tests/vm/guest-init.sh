@@ -1,12 +1,17 @@
 #!/bin/bash
 # PID 1 of the test VM (run-vm.sh boots with init=<this file>).  The root is
 # the host's / over read-only 9p, so the repository sits at the same path as
-# on the host.  Reads the job from the "results" 9p share, runs it, writes
+# on the host.  Reads the job from the "results" 9p share, loads the
+# modules run-vm.sh put there (mtty on 6.1), runs the job, writes
 # tap/output/status back there and powers off.  PID 1 must never exit (that
 # panics the kernel), so failures are reported through the share instead.
+# The suites see VM_KERNEL_SERIES (6.12 or 6.1) and VM_EXCHANGE (a
+# writable directory shared with the host, the same one for every tier
+# of a `make check-vm`).
 set -u
 
 results=/run/results
+exchange=/run/exchange
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
@@ -56,19 +61,38 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || :
 [ -e /dev/stdin ] || ln -s /proc/self/fd/0 /dev/stdin
 [ -e /dev/stdout ] || ln -s /proc/self/fd/1 /dev/stdout
 [ -e /dev/stderr ] || ln -s /proc/self/fd/2 /dev/stderr
+# Pseudo-terminals, for the tests of what is shown on a terminal (script(1))
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts 2>/dev/null || log "no devpts: no pseudo-terminals"
 
 log "mounted"
 mkdir -p "$results"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results "$results" ||
 	die "mount the results share"
 [ -r "$results/job" ] || die "no job file in the results share"
-MODE="" SCRIPT="" MIGCTL="" CI="" SUITES=()
+MODE="" SCRIPT="" MIGCTL="" CI="" KERNEL_SERIES="" SUITES=()
 # shellcheck source=/dev/null
 . "$results/job"
 
 log "job read"
+# The series run-vm.sh chose the suites for must be the one booted.
+read -r release </proc/sys/kernel/osrelease
+case "$release" in
+"$KERNEL_SERIES".*) ;;
+*) die "booted Linux $release, the job is for $KERNEL_SERIES" ;;
+esac
+mkdir -p "$exchange"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 exchange "$exchange" ||
+	die "mount the exchange share"
+for m in "$results"/modules/*.ko; do
+	[ -e "$m" ] || continue
+	insmod "$m" || die "insmod $m failed"
+	log "loaded ${m##*/}"
+done
+
 mkdir -p /run/tmp/home
-export HOME=/run/tmp/home TMPDIR=/run/tmp CI MIGCTL
+VM_KERNEL_SERIES=$KERNEL_SERIES VM_EXCHANGE=$exchange
+export HOME=/run/tmp/home TMPDIR=/run/tmp CI MIGCTL VM_KERNEL_SERIES VM_EXCHANGE
 PATH=$(dirname "$MIGCTL"):$PATH
 here=$(dirname "$(realpath "$0")")
 cd "$(dirname "$(dirname "$here")")" || die "cd to the repository"

@@ -1,10 +1,12 @@
-# Shared by the tests/vm/6*-migsim-*.bats suites (load after helpers):
-# migsim devices (tests/vm/migsim/migsim.c, whose header documents every
-# attribute), the module's load and clean unload, and migsim-ref.  The
-# module is built on the host (make migsim) into the directory beside
-# vfio-migctl, which the guest sees at the same path.
+# Shared by the suites that use migsim (tests/vm/6*-migsim-*.bats and
+# those of the other tiers; load after helpers): migsim devices
+# (tests/vm/migsim/migsim.c, whose header documents every attribute), the
+# module's load and clean unload, and migsim-ref.  The module is built on
+# the host (make migsim), once per kernel series, into the directory
+# beside vfio-migctl (migsim/SERIES/migsim.ko), which the guest sees at
+# the same path.
 
-MIGSIM_KO=${MIGSIM_KO:-${MIGCTL:+$(dirname "$MIGCTL")/migsim/migsim.ko}}
+MIGSIM_KO=${MIGSIM_KO:-${MIGCTL:+$(dirname "$MIGCTL")/migsim/${VM_KERNEL_SERIES:-6.12}/migsim.ko}}
 migsim_types=/sys/class/mdev_bus/migsim/mdev_supported_types
 
 require_migsim() {
@@ -55,8 +57,9 @@ expect_clean_unload() {
 	fi
 }
 
-# Create a migsim mdev of TYPE (full basic p2p precopy none) with optional
-# attributes (NAME=VALUE...) and print its UUID.  mtty_teardown removes it.
+# Create a migsim mdev of TYPE (full basic p2p precopy none; on 6.1 only
+# basic p2p none) with optional attributes (NAME=VALUE...) and print its
+# UUID.  mtty_teardown removes it.
 migsim_create() {
 	local type=migsim-$1 uuid i kv d g
 	shift
@@ -71,7 +74,8 @@ migsim_create() {
 		for d in "$mdev_bus/$uuid"/vfio-dev/vfio*; do :; done
 		for g in /sys/kernel/iommu_groups/*/devices/"$uuid"; do :; done
 		g=${g%/devices/*}
-		if [ -c "/dev/vfio/devices/${d##*/}" ] && [ -c "/dev/vfio/${g##*/}" ]; then
+		if { ! vm_has_cdevs || [ -c "/dev/vfio/devices/${d##*/}" ]; } &&
+			[ -c "/dev/vfio/${g##*/}" ]; then
 			echo "$uuid"
 			return 0
 		fi

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Boot the test kernel under QEMU with the host's / as a read-only 9p root
+# Boot a test kernel under QEMU with the host's / as a read-only 9p root
 # and run bats suites (or the demo) inside it against real mtty devices.
 #
 #   run-vm.sh SUITE.bats|DIR...   run the suites, print their TAP
@@ -7,8 +7,20 @@
 #   run-vm.sh --exec SCRIPT       run an executable file, print its output
 #   run-vm.sh --shell             interactive shell in the guest (debugging)
 #
+# Two kernel series (tiers): 6.12 and Debian 12's own 6.1.  A suite runs
+# on the series its directory names, tests/vm/linux-SERIES/; every other
+# suite (tests/vm/*.bats, tests/vm/cross-tier/) runs on 6.12 only, and
+# run-vm.sh refuses to boot a series for a suite of another.  The guest
+# knows its series as VM_KERNEL_SERIES.
+#
 # Environment:
-#   KERNEL          bzImage to boot (default: build it with build-kernel.sh)
+#   KERNEL_SERIES   6.12 (default) or 6.1: the kernel to build and boot
+#   KERNEL          bzImage to boot (default: build-kernel.sh SERIES); its
+#                   series is read from the image (KERNEL_SERIES, if also
+#                   given, must agree)
+#   VM_EXCHANGE     a host directory the guest may write, at /run/exchange
+#                   (VM_EXCHANGE in the guest): how streams saved on one
+#                   tier reach the other (default: an empty one per run)
 #   MIGCTL          vfio-migctl binary (default: <repo>/build/vfio-migctl);
 #                   its directory goes first on the guest's PATH
 #   VM_TIMEOUT      seconds before the VM is killed (default 300, 900 under
@@ -21,7 +33,8 @@
 #                   VM_TEST_EXHAUSTIVE=1)
 #
 # Exit status: the guest's (bats' or the demo's), 1 when the guest never
-# reported one (boot failure, hang, panic), 2 on usage errors.
+# reported one (boot failure, hang, panic), 2 on usage errors (and a suite
+# given to the wrong series).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,8 +82,64 @@ for p in "$migctl" "${script:-}" "${suites[@]+"${suites[@]}"}"; do
 	/run/*) say "$p is hidden in the guest (tmpfs over /run)"; exit 2 ;;
 	esac
 done
-kernel=${KERNEL:-$("$here/build-kernel.sh")}
-[ -f "$kernel" ] || { say "no kernel at $kernel"; exit 1; }
+
+# The series of a bzImage, from the version string its setup header
+# points to (a 16-bit offset at 0x20e, relative to 0x200).
+image_series() {
+	local off v
+	off=$(od -An -tu2 -j 526 -N 2 "$1" | tr -d ' ') || return 1
+	v=$(dd if="$1" bs=1 skip=$((off + 512)) count=64 status=none | tr -d '\0') ||
+		return 1
+	v=${v%% *}
+	case "$v" in
+	[0-9]*.[0-9]*.*) v=${v%.*}; echo "${v%%[!0-9.]*}" ;;
+	*) return 1 ;;
+	esac
+}
+
+if [ -n "${KERNEL:-}" ]; then
+	[ -f "$KERNEL" ] || { say "no kernel at $KERNEL"; exit 1; }
+	kernel=$KERNEL
+	series=$(image_series "$kernel") || { say "$kernel: no Linux version in it"; exit 1; }
+	if [ -n "${KERNEL_SERIES:-}" ] && [ "$KERNEL_SERIES" != "$series" ]; then
+		say "KERNEL is Linux $series, KERNEL_SERIES says $KERNEL_SERIES"
+		exit 2
+	fi
+else
+	series=${KERNEL_SERIES:-6.12}
+	kernel=$("$here/build-kernel.sh" "$series")
+fi
+case "$series" in
+6.12)
+	root_tag=/dev/root
+	modules=()
+	;;
+6.1)
+	# 6.1 strips "/dev/" from root= before it mounts a 9p root by that
+	# name; and its mtty can only be a module, built in the kernel tree.
+	root_tag=root
+	modules=("${kernel%/arch/x86/boot/bzImage}/samples/vfio-mdev/mtty.ko")
+	;;
+*) say "$kernel is Linux $series: no tier for that series (6.12 or 6.1)"; exit 2 ;;
+esac
+
+# Which series a suite is for: its directory says (see the top).
+suite_series() {
+	local rel
+	case "$1" in
+	"$here"/linux-*)
+		rel=${1#"$here"/linux-}
+		echo "${rel%%/*}"
+		;;
+	*) echo 6.12 ;;
+	esac
+}
+for s in "${suites[@]+"${suites[@]}"}"; do
+	if [ "$(suite_series "$s")" != "$series" ]; then
+		say "$s is for Linux $(suite_series "$s"), not $series"
+		exit 2
+	fi
+done
 keep=${VM_RESULTS:-$here/results}
 
 # A /dev/kvm is not always a KVM that runs this kernel (e.g. kvm_pvm only
@@ -94,6 +163,7 @@ timeout=${VM_TIMEOUT:-$([ "$accel" = kvm ] && echo 300 || echo 900)}
 # The guest writes its results here: a fresh directory, so that a status
 # left over from an earlier run can never be mistaken for this one's.
 share=$(mktemp -d "${TMPDIR:-/tmp}/vfio-migctl-vm.XXXXXX")
+exchange=${VM_EXCHANGE:-$share/exchange}
 qpid=""
 # shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
@@ -104,12 +174,24 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+mkdir -p "$exchange"
+exchange=$(realpath "$exchange")
+# Modules the guest loads before the job, in this order
+mkdir "$share/modules"
+i=0
+for m in "${modules[@]+"${modules[@]}"}"; do
+	[ -f "$m" ] || { say "no $m (build-kernel.sh $series builds it)"; exit 1; }
+	i=$((i + 1))
+	cp "$m" "$share/modules/$i-$(basename "$m")"
+done
+
 # What the guest should do, as shell assignments guest-init.sh sources.
 {
 	printf 'MODE=%q\n' "$mode"
 	printf 'SCRIPT=%q\n' "$script"
 	printf 'MIGCTL=%q\n' "$migctl"
 	printf 'CI=%q\n' "${CI:-}"
+	printf 'KERNEL_SERIES=%q\n' "$series"
 	printf 'SUITES=(%s)\n' "$(printf '%q ' "${suites[@]+"${suites[@]}"}")"
 	for v in $(compgen -e); do
 		case "$v" in VM_TEST_*) printf 'export %s=%q\n' "$v" "${!v}" ;; esac
@@ -124,13 +206,15 @@ qemu=(
 	qemu-system-x86_64 -machine q35 -accel "$accel" -cpu max
 	-m 1G -smp 2 -nographic -no-reboot -nic none -kernel "$kernel"
 	-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
-	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root
+	-device "virtio-9p-pci,fsdev=root,mount_tag=$root_tag"
 	-fsdev "local,id=results,path=$share,security_model=none"
 	-device virtio-9p-pci,fsdev=results,mount_tag=results
+	-fsdev "local,id=exchange,path=$exchange,security_model=none"
+	-device virtio-9p-pci,fsdev=exchange,mount_tag=exchange
 	-append "console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro init=$here/guest-init.sh panic=-1 oops=panic printk.time=1"
 )
 
-say "booting $(basename "$kernel") ($accel, timeout ${timeout}s, $mode)"
+say "booting Linux $series ($accel, timeout ${timeout}s, $mode)"
 start=$(date +%s.%N)
 if [ "$mode" = shell ]; then
 	"${qemu[@]}" || :

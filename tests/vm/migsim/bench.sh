@@ -34,7 +34,7 @@ mdev_bus=/sys/bus/mdev/devices
 types=/sys/class/mdev_bus/migsim/mdev_supported_types
 tmp=$(mktemp -d)
 
-[ -d /sys/module/migsim ] || insmod "$bin/migsim/migsim.ko"
+[ -d /sys/module/migsim ] || insmod "$bin/migsim/${VM_KERNEL_SERIES:-6.12}/migsim.ko"
 
 devices=()
 create() { # TYPE NAME=VALUE...

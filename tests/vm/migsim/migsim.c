@@ -10,11 +10,18 @@
  * VFIO_DEVICE_FLAGS_RESET, no regions and no interrupts.
  *
  * Types (the migration flags are fixed when the device is created):
- *   migsim-full     STOP_COPY | P2P | PRE_COPY
+ *   migsim-full     STOP_COPY | P2P | PRE_COPY   (not on 6.1)
  *   migsim-p2p      STOP_COPY | P2P
- *   migsim-precopy  STOP_COPY | PRE_COPY
+ *   migsim-precopy  STOP_COPY | PRE_COPY         (not on 6.1)
  *   migsim-basic    STOP_COPY
  *   migsim-none     no migration support at all
+ *
+ * It builds against the rig's two kernels, 6.12 and Debian 12's 6.1, and
+ * offers what the kernel it is built for can carry.  Linux 6.1 predates
+ * PRE_COPY, MIG_DATA_SIZE and iommufd: built for it, migsim has no PRE_COPY
+ * types, no precopy_initial/dirty_bytes/dirty_rounds attributes, no
+ * precopy-info ioctl, no data-size estimate, and only /dev/vfio/N (the
+ * kernel's vfio-dev/vfioN class device there has no node).
  *
  * The device state S is SIZE bytes whose content is a function of
  * (SEED, offset): nothing is held in memory, so SIZE may be many GiB.  Its
@@ -33,6 +40,7 @@
  *   precopy_initial  bytes of S sent as PRE_COPY initial data (default 0)
  *   dirty_bytes      PRE_COPY: bytes the device dirties per round ...
  *   dirty_rounds     ... for this many rounds; then reads fail ENOMSG
+ *                    (these three only where the kernel has PRE_COPY)
  *   fail_arc         "FROM TO ERRNO [error]": the arc FROM -> TO fails
  *                    with -ERRNO, leaving the device in FROM, or with
  *                    "error" in ERROR; "none" disarms (state names as in
@@ -86,8 +94,41 @@
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/version.h>
 #include <linux/vfio.h>
+
+/*
+ * What differs between the kernels migsim builds for, each switched on
+ * what the headers define where they can tell, else on the version:
+ * - PRE_COPY and MIG_DATA_SIZE (uAPI flags, the precopy-info ioctl and the
+ *   driver's data-size callback) arrived together in 6.2; their uAPI
+ *   #defines say whether this kernel has them.
+ * - The iommufd callbacks of an emulated device exist from 6.2 on (6.1 has
+ *   no iommufd); only 6.1 and 6.12 are built and tried here.
+ * - class_create() lost its owner argument in 6.4.
+ * - The unaligned accessors moved to <linux/unaligned.h> in 6.12.
+ */
+#ifdef VFIO_MIGRATION_PRE_COPY
+#define MSIM_HAVE_PRECOPY 1
+#else
+#define MSIM_HAVE_PRECOPY 0
+#endif
+#ifdef VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
+#define MSIM_HAVE_DATA_SIZE 1
+#else
+#define MSIM_HAVE_DATA_SIZE 0
+#endif
+#define MSIM_HAVE_IOMMUFD (LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0))
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#define msim_class_create(name) class_create(name)
+#else
+#define msim_class_create(name) class_create(THIS_MODULE, name)
+#endif
+#if __has_include(<linux/unaligned.h>)
 #include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
 
 #define MSIM_MAGIC 0x4d49534d /* "MSIM" */
 #define MSIM_VERSION 1
@@ -284,8 +325,10 @@ static const char *const msim_state_names[] = {
 	[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
 	[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
 	[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
+#if MSIM_HAVE_PRECOPY
 	[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
 	[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
+#endif
 };
 
 static int msim_parse_state(const char *s)
@@ -307,8 +350,12 @@ static int msim_parse_state(const char *s)
 
 static bool msim_is_precopy(enum vfio_device_mig_state s)
 {
+#if MSIM_HAVE_PRECOPY
 	return s == VFIO_DEVICE_STATE_PRE_COPY ||
 	       s == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+#else
+	return false;
+#endif
 }
 
 /* ---- the data session's stream */
@@ -392,12 +439,15 @@ static void msim_account(struct msim_file *mf, const u8 *p, size_t n)
 	}
 }
 
+#if MSIM_HAVE_PRECOPY || MSIM_HAVE_DATA_SIZE
 /* Bytes left in the current record */
 static u64 msim_rec_left(const struct msim_file *mf)
 {
 	return REC_SIZE - mf->rec_pos + mf->data_left;
 }
+#endif
 
+#if MSIM_HAVE_DATA_SIZE
 /* MIG_DATA_SIZE: what STOP_COPY would send from here */
 static u64 msim_stopcopy_len(const struct msim_file *mf)
 {
@@ -414,6 +464,7 @@ static u64 msim_stopcopy_len(const struct msim_file *mf)
 		len += REC_SIZE + mf->size - mark;
 	return len;
 }
+#endif
 
 /* A slow device: sleep (outside the lock) before each read or write */
 static int msim_delay(const struct msim_file *mf)
@@ -617,6 +668,7 @@ out:
 	return ret;
 }
 
+#if MSIM_HAVE_PRECOPY
 static long msim_precopy_ioctl(struct file *filp, unsigned int cmd,
 			       unsigned long arg)
 {
@@ -664,6 +716,7 @@ out:
 		ret = -EFAULT;
 	return ret;
 }
+#endif
 
 static int msim_release_file(struct inode *inode, struct file *filp)
 {
@@ -679,8 +732,10 @@ static int msim_release_file(struct inode *inode, struct file *filp)
 static const struct file_operations msim_save_fops = {
 	.owner = THIS_MODULE,
 	.read = msim_save_read,
+#if MSIM_HAVE_PRECOPY
 	.unlocked_ioctl = msim_precopy_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+#endif
 	.release = msim_release_file,
 };
 
@@ -802,11 +857,13 @@ static struct file *msim_step(struct msim_dev *md,
 	}
 
 	switch (next) {
+#if MSIM_HAVE_PRECOPY
 	case VFIO_DEVICE_STATE_PRE_COPY:
 	case VFIO_DEVICE_STATE_PRE_COPY_P2P:
 		if (msim_is_precopy(cur))
 			return NULL; /* P2P on or off: the session goes on */
 		fallthrough;
+#endif
 	case VFIO_DEVICE_STATE_STOP_COPY:
 		if (msim_is_precopy(cur) && md->migf) {
 			/* the PRE_COPY data_fd carries on into STOP_COPY */
@@ -881,6 +938,7 @@ static int msim_get_state(struct vfio_device *vdev,
 	return 0;
 }
 
+#if MSIM_HAVE_DATA_SIZE
 static int msim_get_data_size(struct vfio_device *vdev, unsigned long *len)
 {
 	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
@@ -896,11 +954,14 @@ static int msim_get_data_size(struct vfio_device *vdev, unsigned long *len)
 	mutex_unlock(&md->lock);
 	return 0;
 }
+#endif
 
 static const struct vfio_migration_ops msim_mig_ops = {
 	.migration_set_state = msim_set_state,
 	.migration_get_state = msim_get_state,
+#if MSIM_HAVE_DATA_SIZE
 	.migration_get_data_size = msim_get_data_size,
+#endif
 };
 
 /* ---- the vfio device */
@@ -986,10 +1047,12 @@ static const struct vfio_device_ops msim_dev_ops = {
 	.release = msim_release_dev,
 	.ioctl = msim_ioctl,
 	.close_device = msim_close_device,
+#if MSIM_HAVE_IOMMUFD
 	.bind_iommufd = vfio_iommufd_emulated_bind,
 	.unbind_iommufd = vfio_iommufd_emulated_unbind,
 	.attach_ioas = vfio_iommufd_emulated_attach_ioas,
 	.detach_ioas = vfio_iommufd_emulated_detach_ioas,
+#endif
 };
 
 /* ---- sysfs: /sys/bus/mdev/devices/UUID/migsim/ */
@@ -1086,9 +1149,11 @@ static int msim_content_change(struct msim_dev *md)
 MSIM_ATTR(size, "%llu", msim_parse_size,
 	  v > MSIM_MAX_SIZE ? -EINVAL : msim_content_change(md));
 MSIM_ATTR(seed, "%llu", msim_parse_u64, msim_content_change(md));
+#if MSIM_HAVE_PRECOPY
 MSIM_ATTR(precopy_initial, "%llu", msim_parse_size, 0);
 MSIM_ATTR(dirty_bytes, "%llu", msim_parse_size, 0);
 MSIM_ATTR(dirty_rounds, "%u", msim_parse_u32, 0);
+#endif
 MSIM_ATTR(fail_read_after, "%lld", msim_parse_after, 0);
 MSIM_ATTR(fail_write_after, "%lld", msim_parse_after, 0);
 MSIM_ATTR(short_io, "%u", msim_parse_u32, 0);
@@ -1214,9 +1279,11 @@ static struct attribute *msim_attrs[] = {
 	&dev_attr_seed.attr,
 	&dev_attr_digest.attr,
 	&dev_attr_state.attr,
+#if MSIM_HAVE_PRECOPY
 	&dev_attr_precopy_initial.attr,
 	&dev_attr_dirty_bytes.attr,
 	&dev_attr_dirty_rounds.attr,
+#endif
 	&dev_attr_fail_arc.attr,
 	&dev_attr_fail_read_after.attr,
 	&dev_attr_fail_write_after.attr,
@@ -1245,22 +1312,24 @@ static const struct attribute_group *msim_groups[] = {
 /* ---- the mdev parent and driver */
 
 static struct msim_type msim_types[] = {
+#if MSIM_HAVE_PRECOPY
 	{ .type = { .sysfs_name = "full", .pretty_name = "STOP_COPY P2P PRE_COPY" },
 	  .mig_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
 		       VFIO_MIGRATION_PRE_COPY },
+#endif
 	{ .type = { .sysfs_name = "p2p", .pretty_name = "STOP_COPY P2P" },
 	  .mig_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P },
+#if MSIM_HAVE_PRECOPY
 	{ .type = { .sysfs_name = "precopy", .pretty_name = "STOP_COPY PRE_COPY" },
 	  .mig_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY },
+#endif
 	{ .type = { .sysfs_name = "basic", .pretty_name = "STOP_COPY" },
 	  .mig_flags = VFIO_MIGRATION_STOP_COPY },
 	{ .type = { .sysfs_name = "none", .pretty_name = "no migration" } },
 };
 
-static struct mdev_type *msim_mdev_types[] = {
-	&msim_types[0].type, &msim_types[1].type, &msim_types[2].type,
-	&msim_types[3].type, &msim_types[4].type,
-};
+/* Filled in from msim_types by msim_init() */
+static struct mdev_type *msim_mdev_types[ARRAY_SIZE(msim_types)];
 
 static int msim_probe(struct mdev_device *mdev)
 {
@@ -1306,12 +1375,15 @@ static struct mdev_parent msim_parent;
 
 static int __init msim_init(void)
 {
+	unsigned int i;
 	int ret;
 
+	for (i = 0; i < ARRAY_SIZE(msim_types); i++)
+		msim_mdev_types[i] = &msim_types[i].type;
 	ret = mdev_register_driver(&msim_driver);
 	if (ret)
 		return ret;
-	msim_class = class_create("migsim");
+	msim_class = msim_class_create("migsim");
 	if (IS_ERR(msim_class)) {
 		ret = PTR_ERR(msim_class);
 		goto err_driver;

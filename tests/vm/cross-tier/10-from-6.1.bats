@@ -1,0 +1,40 @@
+#!/usr/bin/env bats
+# Last stage of make check-vm (tests/vm/check-vm.sh), on Linux 6.12 after
+# the 6.1 tier: the migsim stream 6.1 saved into the exchange directory
+# (VM_EXCHANGE) resumes here.  See tests/vm/70-cross-tier.bats for the
+# other direction and the .info files.
+bats_require_minimum_version 1.5.0
+load ../helpers
+load ../migsim
+
+setup_file() {
+	migsim_load
+}
+
+teardown_file() {
+	migsim_cleanup
+}
+
+setup() {
+	require_migsim
+	T=$BATS_TEST_TMPDIR
+}
+
+teardown() {
+	mtty_teardown
+}
+
+@test "cross-tier: a stream saved by migsim on 6.1 resumes on 6.12 (same type), digests equal" {
+	local x=${VM_EXCHANGE:-}/6.1 size seed digest
+	[ -f "$x/p2p.info" ] ||
+		skip "no stream from the 6.1 tier in $x (make check-vm runs it first)"
+	read -r size seed digest <"$x/p2p.info"
+	dst=$(migsim_create p2p size=17)
+	run -0 --separate-stderr vfio-migctl resume "$dst" -i "$x/p2p.mig"
+	expect_msim "$dst" digest "$digest"
+	expect_msim "$dst" size "$size"
+	expect_msim "$dst" load_count 1
+	# this kernel's migsim makes the same content with the same digest
+	ref=$(migsim_create p2p size="$size" seed="$seed")
+	expect_msim "$ref" digest "$digest"
+}
