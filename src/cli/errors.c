@@ -266,8 +266,11 @@ int cli_fail_resolve(int err, const struct migctl_device_desc *desc)
 				  desc->n_candidates, list,
 				  desc->n_candidates > MIGCTL_CANDIDATES_MAX ? ", ..." : "");
 	case -ENXIO:
-		return cli_refuse(STAGE_OPEN, err, "%s has no %s interface", desc->name,
-				  cli.via == MIGCTL_VIA_CDEV ? "iommufd cdev" : "VFIO group");
+		if (desc->via == MIGCTL_VIA_CDEV)
+			return cli_refuse(STAGE_OPEN, err,
+					  "no iommufd cdev (the kernel has none for this "
+					  "device); name it by its group, address or UUID");
+		return cli_refuse(STAGE_OPEN, err, "no VFIO group node for this device");
 	}
 	return cli_fail(STAGE_RESOLVE, err, "%s", "");
 }

@@ -69,6 +69,7 @@ static int print_migration(struct migctl_dev *dev)
 		/* Every key is there, null, as the man page promises */
 		out_null("migration", "migration:   not supported\n");
 		out_null("state", NULL);
+		out_null("pre_copy", NULL);
 		out_null("data_size", NULL);
 		out_null("dma_logging", NULL);
 		return 0;
@@ -97,8 +98,14 @@ static int print_migration(struct migctl_dev *dev)
 		return cli_fail(STAGE_QUERY, r, "reading the migration state");
 	out_string("state", "state:       %s\n", migctl_state_name(state));
 
-	if (migctl_data_size(dev, &size) == 0)
+	/* Features a driver or kernel does not offer are a fact, not an error */
+	out_bool("pre_copy", NULL, flags & MIGCTL_FLAG_PRE_COPY);
+	out_text("pre-copy:    %s\n", flags & MIGCTL_FLAG_PRE_COPY ? "offered" : "not offered");
+	r = migctl_data_size(dev, &size);
+	if (r == 0)
 		out_uint("data_size", "data size:   %" PRIu64 " bytes (estimate)\n", size);
+	else if (r == -ENOTTY || r == -EOPNOTSUPP || r == -EINVAL)
+		out_null("data_size", "data size:   not offered (no MIG_DATA_SIZE)\n");
 	else
 		out_null("data_size", "data size:   unknown\n");
 

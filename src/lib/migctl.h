@@ -121,7 +121,8 @@ struct migctl_device_desc {
  *   -ENODEV    the device exists but is not bound to a VFIO driver
  *              (target->driver names the driver it has, if any)
  *   -ENOTUNIQ  a group with several devices; target->candidates lists them
- *   -ENXIO     @via asks for an interface this device or kernel lacks
+ *   -ENXIO     @via, or a cdev named in @arg, asks for an interface this
+ *              device or kernel lacks (desc->via says which)
  *   -EINVAL    @arg is none of the forms above
  */
 int migctl_resolve(const struct migctl_root *root, const char *arg,

@@ -241,7 +241,10 @@ static int choose_node(const struct migctl_root *root, enum migctl_via via,
 {
 	char node[PATH_MAX];
 
-	if (via == MIGCTL_VIA_AUTO)
+	/* A node named is the one asked for: a cdev the kernel lacks is no group */
+	if (via == MIGCTL_VIA_AUTO && named == NAMED_CDEV)
+		via = MIGCTL_VIA_CDEV;
+	else if (via == MIGCTL_VIA_AUTO)
 		via = (named == NAMED_GROUP || !t->cdev[0]) ? MIGCTL_VIA_GROUP
 							     : MIGCTL_VIA_CDEV;
 	t->via = via;

@@ -114,6 +114,7 @@ info_fields_ok() { # VIA STATE
 		[[ " ${f[states]} " == *" $s "* ]] || fail "states lacks $s: ${f[states]}"
 	done
 	[ "${f[state]}" = "$2" ] || fail "state: ${f[state]}"
+	[ "${f[pre-copy]}" = offered ] || fail "pre-copy: ${f[pre-copy]}"
 	[ "${f[data size]}" = "$MTTY_DATA_SIZE bytes (estimate)" ] ||
 		fail "data size: ${f[data size]}"
 	[ "${f[dma logging]}" = yes ] || fail "dma logging: ${f[dma logging]}"
@@ -149,7 +150,7 @@ info_fields_ok() { # VIA STATE
 		and (.migration.flag_names | sort) == ["P2P", "PRE_COPY", "STOP_COPY"]
 		and (.migration.states | sort) == (["STOP", "RUNNING", "STOP_COPY",
 			"RESUMING", "RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P"] | sort)
-		and .state == "RUNNING" and .data_size == $sz
+		and .state == "RUNNING" and .pre_copy == true and .data_size == $sz
 		and .dma_logging == true' <<<"$output" >/dev/null || fail "json: $output"
 	run -0 --separate-stderr vfio-migctl --json info --via=group "$SRC"
 	[ "$(jq -r .via <<<"$output")" = group ]
