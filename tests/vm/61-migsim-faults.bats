@@ -295,6 +295,49 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	expect_same_state "$SRC" "$DST"
 }
 
+# ---- faults that land while a buffer is in flight in another stage
+
+@test "a device read fails while the output is blocked on a full pipe: stopped at once, restored" {
+	msim_set "$SRC" fail_read_after 100000
+	full_fifo "$T/fifo"
+	# raw: the first write is the stream thread's, into the full pipe
+	run -1 --separate-stderr timeout -k 5 60 vfio-migctl save --raw --buffer-size=16K "$SRC" -o "$T/fifo"
+	expect_error save "reading the device's data: Input/output error; device restored to RUNNING$"
+	exec 7<&-
+	expect_msim_state "$SRC" RUNNING
+	expect_msim "$SRC" digest "$SRC_DIGEST"
+}
+
+@test "a device write fails while the input waits on a pipe that never ends: stopped at once, reset" {
+	run -0 --separate-stderr vfio-migctl save --raw "$SRC" -o "$T/raw"
+	msim_set "$DST" fail_write_after 1000
+	mkfifo "$T/in"
+	exec 8<>"$T/in" # a writer that stays
+	head -c 65536 "$T/raw" >&8
+	run -7 --separate-stderr timeout -k 5 60 vfio-migctl resume --raw --buffer-size=16K "$DST" -i "$T/in"
+	exec 8>&-
+	expect_error resume "the device refused the data: Input/output error; device reset, now RUNNING$"
+	expect_untouched "$DST" "$DST_DIGEST" 0
+}
+
+@test "a corrupt record met while the device still writes the one before: nothing of it loaded" {
+	run -0 --separate-stderr vfio-migctl save --buffer-size=64K "$SRC" -o "$T/s.mig"
+	# a byte of the third data record (each is 24 + 65536 bytes; the header
+	# record and the preamble come first, under 200 bytes), inverted
+	cp "$T/s.mig" "$T/bad.mig"
+	off=$((200 + 2 * 65560 + 1000))
+	byte=$(od -An -tu1 -j "$off" -N1 "$T/s.mig")
+	printf "\\$(printf %o $((255 - byte)))" |
+		dd of="$T/bad.mig" bs=1 seek="$off" conv=notrunc status=none
+	msim_set "$DST" delay_us 100000
+	msim_set "$DST" arcs clear
+	# from a pipe: checked record by record, while the device is written
+	run -7 --separate-stderr vfio-migctl resume --buffer-size=64K "$DST" < <(cat "$T/bad.mig")
+	expect_error resume "record 3 at byte [0-9]+: checksum mismatch; device reset, now RUNNING$"
+	expect_msim "$DST" arcs "RUNNING>RUNNING_P2P RUNNING_P2P>STOP STOP>RESUMING reset"
+	expect_untouched "$DST" "$DST_DIGEST" 0
+}
+
 @test "migsim unloads cleanly after the faults" {
 	expect_clean_unload
 }
