@@ -1,12 +1,13 @@
 #!/bin/sh
 # Install what building and testing vfio-migctl needs on Debian 12, and
-# nothing that is already there.  Usage: tests/deps.sh [build|test|vm]...
+# nothing that is already there.  Usage: tests/deps.sh [build|test|vm|bench]...
 set -eu
 
 build="gcc make pkg-config libnl-3-dev libjson-c-dev libxxhash-dev libsmartcols-dev"
 test="bats jq strace zsh fish groff-base mandoc man-db clang-14 libclang-rt-14-dev"
 vm="qemu-system-x86 linux-source-6.12 linux-source-6.1 bc bison flex libelf-dev libssl-dev
     busybox-static xz-utils kmod cpio"
+bench="gnuplot-nox"
 
 want=""
 [ $# -gt 0 ] || set -- build test vm
@@ -15,6 +16,7 @@ for tier in "$@"; do
 	build) want="$want $build" ;;
 	test) want="$want $test" ;;
 	vm) want="$want $vm" ;;
+	bench) want="$want $bench" ;;
 	*) echo "deps.sh: unknown tier '$tier'" >&2; exit 2 ;;
 	esac
 done

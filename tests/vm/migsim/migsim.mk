@@ -40,11 +40,27 @@ migsim: $(MIGSIM_KOS) $(B)/migsim-ref
 check-vm: $(MIGSIM_KOS) $(B)/migsim-ref
 
 # Knobs: VM_TEST_BENCH_MB (state size, default 128), VM_TEST_BENCH_ROUNDS
-# (runs per figure, the best is kept; default 3).
-bench-migsim: $(B)/vfio-migctl $(B)/migsim/6.12/migsim.ko $(B)/migsim-ref
+# (runs per figure, the best is kept; default 3), BENCH_BASELINE (a git
+# revision whose vfio-migctl is measured in the same rounds, "base").  The
+# output is kept in build/bench/migsim.txt and drawn as BENCHMARKS.png.
+BENCH_BASELINE ?=
+BENCH_BASE_BIN := $(if $(BENCH_BASELINE),$(CURDIR)/$(B)/baseline/build/vfio-migctl)
+
+# The baseline's source, exported from git, built as it was
+$(B)/baseline/build/vfio-migctl:
+	$(quiet) BUILD $(BENCH_BASELINE)
+	$(Q)rm -rf $(B)/baseline && mkdir -p $(B)/baseline
+	$(Q)git archive $(BENCH_BASELINE) | tar -x -C $(B)/baseline
+	$(Q)$(MAKE) --no-print-directory -C $(B)/baseline build/vfio-migctl >/dev/null
+
+bench-migsim: $(B)/vfio-migctl $(B)/migsim/6.12/migsim.ko $(B)/migsim-ref $(BENCH_BASE_BIN)
+	$(Q)tests/deps.sh bench
+	@mkdir -p $(B)/bench
 	$(Q)kernel=$$($(VM)/build-kernel.sh 6.12) && \
-	KERNEL=$$kernel MIGCTL=$(CURDIR)/$(B)/vfio-migctl VM_TIMEOUT=$${VM_TIMEOUT:-1200} \
-		$(VM)/run-vm.sh --exec $(MIGSIM)/bench.sh
+	KERNEL=$$kernel MIGCTL=$(CURDIR)/$(B)/vfio-migctl VM_TIMEOUT=$${VM_TIMEOUT:-3600} \
+	VM_TEST_BENCH_BASELINE=$(BENCH_BASE_BIN) \
+		$(VM)/run-vm.sh --exec $(MIGSIM)/bench.sh | tee $(B)/bench/migsim.txt
+	$(Q)tests/bench/plot.sh $(B)/bench/migsim.txt BENCHMARKS.png
 
 # Prerequisites only, so other benchmarks can join `make bench`.
 bench: bench-migsim
