@@ -298,7 +298,8 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 # ---- faults that land while a buffer is in flight in another stage
 
 @test "a device read fails while the output is blocked on a full pipe: stopped at once, restored" {
-	msim_set "$SRC" fail_read_after 100000
+	# within the ring's reach (4 buffers of 16 KiB), while the first waits
+	msim_set "$SRC" fail_read_after 40000
 	full_fifo "$T/fifo"
 	# raw: the first write is the stream thread's, into the full pipe
 	run -1 --separate-stderr timeout -k 5 60 vfio-migctl save --raw --buffer-size=16K "$SRC" -o "$T/fifo"
