@@ -64,20 +64,22 @@ static void print_header(const struct migctl_stream_header *h)
 		out_null("estimate", "estimate:    unknown\n");
 }
 
+/* "pre-copy:    1 record, 24 bytes"; {"records", "bytes"} */
+static void print_phase(const char *key, const char *label, uint64_t records, uint64_t bytes)
+{
+	out_open_object(key);
+	out_text("%-13s", label);
+	out_uint("records", "%" PRIu64, records);
+	out_text(" record%s", records == 1 ? "" : "s");
+	out_uint("bytes", ", %" PRIu64, bytes);
+	out_text(" byte%s\n", bytes == 1 ? "" : "s");
+	out_close_object();
+}
+
 static void print_stats(const struct migctl_stream_stats *st)
 {
-	out_open_object("pre_copy");
-	out_uint("records", "pre-copy:    %" PRIu64, st->precopy_records);
-	out_text(" record%s", st->precopy_records == 1 ? "" : "s");
-	out_uint("bytes", ", %" PRIu64, st->precopy_bytes);
-	out_text(" byte%s\n", st->precopy_bytes == 1 ? "" : "s");
-	out_close_object();
-	out_open_object("stop_copy");
-	out_uint("records", "stop-copy:   %" PRIu64, st->stopcopy_records);
-	out_text(" record%s", st->stopcopy_records == 1 ? "" : "s");
-	out_uint("bytes", ", %" PRIu64, st->stopcopy_bytes);
-	out_text(" byte%s\n", st->stopcopy_bytes == 1 ? "" : "s");
-	out_close_object();
+	print_phase("pre_copy", "pre-copy:", st->precopy_records, st->precopy_bytes);
+	print_phase("stop_copy", "stop-copy:", st->stopcopy_records, st->stopcopy_bytes);
 	out_uint("skipped_records", st->skipped_records ?
 			"skipped:     %" PRIu64 " optional records\n" : NULL,
 		 st->skipped_records);

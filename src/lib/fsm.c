@@ -164,6 +164,13 @@ void migctl_flags_format(uint64_t mig_flags, char *buf, size_t size)
 
 /* ---- the names of the other enums of the API, beside the states' */
 
+/* @names[@i], or @none for a value out of the table */
+static const char *name_in(const char *const *names, size_t n, unsigned int i,
+			   const char *none)
+{
+	return i < n && names[i] ? names[i] : none;
+}
+
 const char *migctl_via_name(enum migctl_via via)
 {
 	static const char *const names[] = {
@@ -172,7 +179,7 @@ const char *migctl_via_name(enum migctl_via via)
 		[MIGCTL_VIA_GROUP] = "group",
 	};
 
-	return (unsigned int)via < ARRAY_SIZE(names) ? names[via] : "unknown";
+	return name_in(names, ARRAY_SIZE(names), via, "unknown");
 }
 
 int migctl_via_parse(const char *name, enum migctl_via *via)
@@ -221,7 +228,7 @@ const char *migctl_recovery_name(enum migctl_recovery recovery)
 		[MIGCTL_RECOVERY_KEPT] = "kept",
 	};
 
-	return (unsigned int)recovery < ARRAY_SIZE(names) ? names[recovery] : "unknown";
+	return name_in(names, ARRAY_SIZE(names), recovery, "unknown");
 }
 
 const char *migctl_fail_at_name(enum migctl_fail_at at)
@@ -236,7 +243,7 @@ const char *migctl_fail_at_name(enum migctl_fail_at at)
 		[MIGCTL_FAIL_CANCEL] = "cancel",
 	};
 
-	return (unsigned int)at < ARRAY_SIZE(names) ? names[at] : NULL;
+	return name_in(names, ARRAY_SIZE(names), at, NULL);
 }
 
 const char *migctl_phase_name(enum migctl_phase phase)
@@ -247,5 +254,5 @@ const char *migctl_phase_name(enum migctl_phase phase)
 		[MIGCTL_PHASE_RESUMING] = "resuming",
 	};
 
-	return (unsigned int)phase < ARRAY_SIZE(names) ? names[phase] : "unknown";
+	return name_in(names, ARRAY_SIZE(names), phase, "unknown");
 }
