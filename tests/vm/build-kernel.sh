@@ -16,7 +16,7 @@
 # fragment's hash, so a build happens only when one of them changes:
 #   $VFIO_MIGCTL_CACHE/SERIES/kernel-VERSION-SHA/linux
 # Each series has its own lock, and a finished build removes only older
-# builds of the same series.  Progress goes to stderr; the only stdout
+# builds of the same series, all but the latest two.  Progress goes to stderr; the only stdout
 # line is the bzImage path (the tree is the path without
 # /arch/x86/boot/bzImage).
 #
@@ -128,9 +128,11 @@ fi
 [ -f "$image" ] || fail "no $image"
 touch "$dir/done"
 
-# Each tree is a few GB; keep only the current one of this series.
-for old in "$root"/kernel-*; do
-	[ "$old" = "$dir" ] || [ ! -d "$old" ] || rm -rf "$old"
+# Each tree is a few GB: keep this one and the one built before it (a
+# checkout of another revision, or a run still booting it, may want it),
+# and remove the rest of this series.
+ls -1dt "$root"/kernel-*/ 2>/dev/null | tail -n +3 | while read -r old; do
+	[ "${old%/}" = "$dir" ] || rm -rf "${old%/}"
 done
 
 say "done in $(($(date +%s) - start)) s"
