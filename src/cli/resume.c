@@ -86,12 +86,12 @@ struct raw_source {
 	bool first_read, framed;
 };
 
-static int raw_read(void *ctx, void *buf, size_t len, size_t *got)
+static int raw_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t *stop)
 {
 	struct raw_source *raw = ctx;
-	int r = raw->fd.read(raw->fd.ctx, buf, len, got);
+	int r = raw->fd.fetch(raw->fd.ctx, c, stop);
 
-	if (!r && !raw->first_read && migctl_stream_is_framed(buf, *got)) {
+	if (!r && !raw->first_read && migctl_stream_is_framed(c->buf, c->len)) {
 		raw->framed = true;
 		r = -EBADMSG;
 	}
@@ -191,8 +191,9 @@ static int run_resume(int argc, char **argv)
 		goto out;
 
 	if (a.raw) {
+		/* The engine's fetch(): its stop flag interrupts a blocked read */
 		migctl_fd_source(&ep, &raw.fd);
-		source = (struct migctl_source){ .read = raw_read, .ctx = &raw };
+		source = (struct migctl_source){ .fetch = raw_fetch, .ctx = &raw };
 	} else {
 		migctl_stream_reader_source(&reader, &source);
 	}

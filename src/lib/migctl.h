@@ -359,6 +359,7 @@ struct migctl_source {
 	/*
 	 * Fill up to @len bytes of verified device data; *got = 0 at the end
 	 * of a complete stream.  -EBADMSG for a stream that does not verify.
+	 * Optional when fetch() is given (the engine prefers fetch()).
 	 */
 	int (*read)(void *ctx, void *buf, size_t len, size_t *got);
 	/*
