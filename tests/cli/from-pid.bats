@@ -47,13 +47,21 @@ setup() {
 }
 
 @test "--from-pid: a process that exited (a zombie, with its pid but no files) is status 3" {
-	# The background sleep outlives nothing: once the shell becomes the long
-	# sleep, nobody reaps it, and it stays a zombie with its pid.
-	bash -c 'sleep 0 & echo $! >"$1"; exec sleep 30' zombie "$BATS_TEST_TMPDIR/zpid" &
-	local parent=$! zombie state i
+	# A child that exits once its shell has become a sleep, which never
+	# reaps it: it stays a zombie, with its pid
+	local t=$BATS_TEST_TMPDIR parent comm zombie state i
+	mkfifo "$t/exit"
+	# shellcheck disable=SC2016 # the inner shell's $1 and $!
+	bash -c '(read -r _ <"$1/exit") & echo $! >"$1/zpid"; exec sleep 30' - "$t" &
+	parent=$!
 	for ((i = 0; i < 100; i++)); do
-		[ -s "$BATS_TEST_TMPDIR/zpid" ] && read -r zombie <"$BATS_TEST_TMPDIR/zpid" &&
-			read -r _ _ state _ <"/proc/$zombie/stat" && [ "$state" = Z ] && break
+		read -r comm <"/proc/$parent/comm" && [ "$comm" = sleep ] && break
+		sleep 0.05
+	done
+	read -r zombie <"$t/zpid"
+	echo >"$t/exit"
+	for ((i = 0; i < 100; i++)); do
+		read -r _ _ state _ <"/proc/$zombie/stat" && [ "$state" = Z ] && break
 		sleep 0.05
 	done
 	[ "$state" = Z ] || fail "no zombie (state '$state')"
