@@ -83,9 +83,9 @@ _vfio_migctl() {
 	local cur=${words[cword]} prev=${words[cword - 1]}
 	local prog=$1 root=${VFIO_MIGCTL_SYSROOT-}
 	local commands='list info state save resume reset inspect hold wait monitor'
-	local global='-j --json -q --quiet -v --verbose --sysroot --via
+	local global='-j --json -q --quiet -v --verbose --sysroot --via --from-pid
 		-h --help --usage -V --version'
-	local valued='--sysroot --via -o --output -i --input --then --on-error --buffer-size --timeout'
+	local valued='--sysroot --via --from-pid -o --output -i --input --then --on-error --buffer-size --timeout'
 	local cmd='' w i npos=0 dashdash=0
 
 	COMPREPLY=()
@@ -146,6 +146,8 @@ _vfio_migctl() {
 			;;
 		--buffer-size) COMPREPLY=($(compgen -W '64K 256K 1M 4M 16M 64M 256M' -- "$val")) ;;
 		--timeout) ;; # seconds
+		# process ids (the holder's: 'in use by' names it)
+		--from-pid) COMPREPLY=($(compgen -W "$(cd /proc && printf '%s ' [1-9]*)" -- "$val")) ;;
 		--sysroot)
 			compopt -o filenames 2>/dev/null || :
 			COMPREPLY=($(compgen -d -- "$val"))
@@ -172,7 +174,8 @@ _vfio_migctl() {
 		local opts=$global
 		case $cmd in
 		list) opts+=' --probe --names' ;;
-		state) opts+=' --dry-run --step' ;;
+		state) opts+=' --dry-run --step --force' ;;
+		reset) opts+=' --force' ;;
 		save) opts+=' -o --output --force --precopy --then --on-error --end-session --buffer-size --raw' ;;
 		resume) opts+=' -i --input --force --then --on-error --end-session --single-pass --buffer-size --raw' ;;
 		wait | monitor) opts+=' --timeout' ;;

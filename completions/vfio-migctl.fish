@@ -18,7 +18,7 @@ function __vfio_migctl_args
         switch $t
             case -- # hold DEV -- CMD: the rest is CMD's
                 return
-            case --sysroot --via -o --output -i --input --then --on-error --buffer-size --timeout
+            case --sysroot --via --from-pid -o --output -i --input --then --on-error --buffer-size --timeout
                 set skip 1
             case '-*'
             case '*'
@@ -78,6 +78,7 @@ complete -c vfio-migctl -s q -l quiet -d 'No progress bar, no save/resume summar
 complete -c vfio-migctl -s v -l verbose -d 'Print each state arc as it is taken'
 complete -c vfio-migctl -l sysroot -x -a '(__fish_complete_directories)' -d 'Read sysfs and /dev under DIR'
 complete -c vfio-migctl -l via -x -a 'cdev group auto' -d 'How to open the device'
+complete -c vfio-migctl -l from-pid -x -a '(__fish_complete_pids)' -d 'Act through the file process PID has open for the device'
 complete -c vfio-migctl -s h -l help -d 'Show help'
 complete -c vfio-migctl -l usage -d 'Show a short usage message'
 complete -c vfio-migctl -s V -l version -d 'Show the version'
@@ -108,6 +109,10 @@ end
 complete -c vfio-migctl -n '__vfio_migctl_is state 1' -a "$__vfio_migctl_states" -d 'Migration state'
 complete -c vfio-migctl -n '__vfio_migctl_is state' -l dry-run -d 'Print the arc path without changing anything'
 complete -c vfio-migctl -n '__vfio_migctl_is state' -l step -d 'Take the arcs one at a time, timing each'
+complete -c vfio-migctl -n '__vfio_migctl_is state' -l force -d 'Change the state of a device reached through --from-pid'
+
+# reset
+complete -c vfio-migctl -n '__vfio_migctl_is reset' -l force -d 'Reset a device reached through --from-pid that is not in ERROR'
 
 # save and resume
 for cmd in save resume

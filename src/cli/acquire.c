@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * From a DEV argument to an open device: the resolver, the open, and both
+ * From a DEV argument to an open device: the resolver, the open, both
  * halves of the hold protocol (a device 'hold' keeps open is passed down
- * to the commands it runs, which use it instead of opening their own).
+ * to the commands it runs, which use it instead of opening their own),
+ * and --from-pid (the file a running process has open, taken from it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,11 +19,14 @@
 #define HOLD_ENV_FD "VFIO_MIGCTL_HOLD_FD"
 #define HOLD_ENV_DEVICE "VFIO_MIGCTL_HOLD_DEVICE"
 #define HOLD_ENV_VIA "VFIO_MIGCTL_HOLD_VIA"
+/* 'hold --from-pid': the commands go through that process's file too */
+#define HOLD_ENV_FROM_PID "VFIO_MIGCTL_HOLD_FROM_PID"
 
 void cli_hold_export(struct migctl_dev *dev)
 {
 	const struct migctl_device_desc *desc = migctl_dev_desc(dev);
-	char fd[16];
+	struct migctl_origin origin;
+	char fd[16], pid[16];
 
 	/* The one descriptor the command inherits; the rest stay close-on-exec */
 	snprintf(fd, sizeof(fd), "%d", migctl_dev_fd(dev));
@@ -30,24 +34,38 @@ void cli_hold_export(struct migctl_dev *dev)
 	setenv(HOLD_ENV_FD, fd, 1);
 	setenv(HOLD_ENV_DEVICE, desc->name, 1);
 	setenv(HOLD_ENV_VIA, migctl_via_name(desc->via), 1);
+	if (migctl_dev_origin(dev, &origin)) {
+		snprintf(pid, sizeof(pid), "%d", origin.holder.pid);
+		setenv(HOLD_ENV_FROM_PID, pid, 1);
+	} else {
+		unsetenv(HOLD_ENV_FROM_PID);
+	}
 }
 
 /*
  * A device held open by 'vfio-migctl hold' above us: use its fd, so that
- * the state it was left in is the state we find.
+ * the state it was left in is the state we find.  A hold that took its
+ * file from another process (--from-pid) makes us take ours from there
+ * too, with the same care (changes need --force).
  */
 static int adopt_held(struct migctl_device_desc *desc, struct migctl_dev **dev,
 		      bool *held)
 {
 	const char *name = getenv(HOLD_ENV_DEVICE), *fd = getenv(HOLD_ENV_FD);
-	const char *via = getenv(HOLD_ENV_VIA);
+	const char *via = getenv(HOLD_ENV_VIA), *from = getenv(HOLD_ENV_FROM_PID);
 	char *end;
 	long n;
 	int r;
 
 	*held = false;
-	if (!name || !fd || strcmp(name, desc->name) != 0)
+	if (!name || !fd || strcmp(name, desc->name) != 0 || cli.from_pid)
 		return 0;
+	if (from) {
+		if (cli_parse_pid(from, &cli.from_pid))
+			return cli_refuse(STAGE_OPEN, -EINVAL, "%s=%s is not a process id",
+					  HOLD_ENV_FROM_PID, from);
+		return 0;
+	}
 	n = strtol(fd, &end, 10);
 	if (*end || end == fd || n < 0 || n > INT_MAX)
 		return cli_refuse(STAGE_OPEN, -EBADF, "%s=%s is not a file descriptor",
@@ -84,6 +102,23 @@ static int report_busy(const struct migctl_device_desc *desc)
 			     n < ARRAY_SIZE(holders) ? n : ARRAY_SIZE(holders), n);
 }
 
+static int take_from_pid(const struct migctl_device_desc *desc, struct migctl_dev **dev)
+{
+	const struct migctl_device_desc *used;
+	struct migctl_origin origin;
+	int r;
+
+	/* --via, if given, says which of the holder's files may be used */
+	r = migctl_dev_from_pid(&cli.root, desc, cli.from_pid, cli.via, dev);
+	if (r)
+		return cli_fail_from_pid(r, cli.from_pid);
+	used = migctl_dev_desc(*dev);
+	if (cli.verbose && migctl_dev_origin(*dev, &origin))
+		cli_note("using fd %d of %s (pid %d), %s: %s", origin.fd, origin.holder.comm,
+			 origin.holder.pid, used->node, cli_origin_words(used->via));
+	return 0;
+}
+
 int cli_open_desc(struct migctl_device_desc *desc, struct migctl_dev **dev)
 {
 	bool held;
@@ -92,6 +127,8 @@ int cli_open_desc(struct migctl_device_desc *desc, struct migctl_dev **dev)
 	r = adopt_held(desc, dev, &held);
 	if (r || held)
 		return r;
+	if (cli.from_pid)
+		return take_from_pid(desc, dev);
 	if (cli.verbose)
 		cli_note("opening %s via %s", desc->node, migctl_via_name(desc->via));
 	r = migctl_dev_open(&cli.root, desc, dev);
@@ -108,4 +145,35 @@ int cli_open_device(const char *arg, struct migctl_dev **dev)
 	int status = cli_resolve_device(arg, &desc);
 
 	return status ? status : cli_open_desc(&desc, dev);
+}
+
+const char *cli_origin_words(enum migctl_via used)
+{
+	return used == MIGCTL_VIA_CDEV ? "its cdev file, as it is"
+				       : "a second device file from its group";
+}
+
+int cli_may_change(const struct migctl_dev *dev, bool force, const char *change)
+{
+	struct migctl_origin origin;
+
+	if (force || !migctl_dev_origin(dev, &origin))
+		return 0;
+	return cli_refuse(STAGE_OPEN, -EBUSY,
+			  "the device is in use by %s (pid %d): %s through its file needs --force",
+			  origin.holder.comm, origin.holder.pid, change);
+}
+
+int cli_close_device(struct migctl_dev *dev, int status)
+{
+	struct migctl_origin origin;
+	bool gone = dev && migctl_dev_origin(dev, &origin) && !origin.alive;
+
+	migctl_dev_close(dev);
+	if (!gone || status)
+		return status;
+	return cli_refuse(STAGE_OPEN, -ESRCH,
+			  "%s (pid %d) exited during the command: the device was closed with "
+			  "its files (and may have been reset) unless another process holds it",
+			  origin.holder.comm, origin.holder.pid);
 }

@@ -18,6 +18,7 @@ struct cli_command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	const char *summary;
+	bool no_from_pid; /* acts on no one device's file: --from-pid is refused */
 };
 
 extern const struct cli_command cmd_list, cmd_info, cmd_state, cmd_save,
@@ -31,8 +32,10 @@ struct cli_globals {
 	bool verbose;
 	const char *sysroot;
 	enum migctl_via via;
+	int from_pid;        /* act through this process's file of the device; 0: none */
 	struct migctl_root root;
 	const char *command; /* "save", for messages */
+	bool no_from_pid;    /* the command's: --from-pid means nothing to it */
 	const char *device;  /* the DEV argument as given, for messages */
 };
 
@@ -68,6 +71,8 @@ error_t cli_positionals(struct argp_state *state, int key, char *arg,
 error_t cli_parse_dev(int key, char *arg, struct argp_state *state);
 /* --timeout SECONDS (0 to 86400) */
 void cli_parse_timeout(const char *arg, double *seconds);
+/* A process id: decimal, 1 to INT_MAX; -EINVAL for anything else */
+int cli_parse_pid(const char *arg, int *pid);
 
 /* Options of save and resume; one parser serves both tables */
 struct transfer_args {
@@ -93,6 +98,20 @@ int cli_open_desc(struct migctl_device_desc *desc, struct migctl_dev **dev);
 int cli_open_device(const char *arg, struct migctl_dev **dev);
 /* The half of the hold protocol that passes @dev down to a child's commands */
 void cli_hold_export(struct migctl_dev *dev);
+/*
+ * A device reached through --from-pid belongs to a running process:
+ * @change ("changing its state") is refused without @force.  0 if allowed,
+ * else the refusal's status.  Every command that changes a device asks.
+ */
+int cli_may_change(const struct migctl_dev *dev, bool force, const char *change);
+/* How a file taken with --from-pid was used: "its cdev file, as it is" */
+const char *cli_origin_words(enum migctl_via used);
+/*
+ * Close @dev.  A --from-pid holder that exited meanwhile took the device
+ * with it (unless another process holds it): said, and its status
+ * returned if @status was 0; else @status.
+ */
+int cli_close_device(struct migctl_dev *dev, int status);
 
 /* ---- signals.c */
 
@@ -147,7 +166,9 @@ const char *cli_error_remedy(void);
 const char *cli_cause(enum cli_stage stage, int err);
 /* Why DEV could not be resolved (candidates of a shared group, a driver) */
 int cli_fail_resolve(int err, const struct migctl_device_desc *desc);
-/* "in use by qemu (pid 4242)" */
+/* --from-pid @pid failed with @err: no such process, no file of the device, permission */
+int cli_fail_from_pid(int err, int pid);
+/* "in use by qemu (pid 4242); --from-pid 4242 acts through its open file" */
 int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t shown,
 		  size_t count);
 /* A state change failed on the arc @arc; @now is where the device is */

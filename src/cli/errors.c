@@ -286,8 +286,29 @@ int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t 
 	for (size_t i = 0; i < shown; i++)
 		used += (size_t)snprintf(who + used, sizeof(who) - used, "%s%s (pid %d)",
 					 i ? ", " : "", holders[i].comm, holders[i].pid);
-	return cli_refuse(STAGE_OPEN, -EBUSY, "cannot open %s: device is in use by %s%s",
-			  node, who, count > shown ? ", ..." : "");
+	return cli_refuse(STAGE_OPEN, -EBUSY,
+			  "cannot open %s: device is in use by %s%s; --from-pid %d acts through "
+			  "its open file", node, who, count > shown ? ", ..." : "", holders[0].pid);
+}
+
+int cli_fail_from_pid(int err, int pid)
+{
+	switch (err) {
+	case -ESRCH:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: no such process (or it has "
+				  "exited)", pid);
+	case -ENODEV:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: that process has not opened "
+				  "this device (by its cdev, or through its group)", pid);
+	case -EACCES:
+	case -EPERM:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: permission denied; taking "
+				  "its files needs ptrace access (its user, or CAP_SYS_PTRACE)", pid);
+	case -ENOSYS:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: this kernel cannot take "
+				  "another process's file (pidfd_getfd needs Linux 5.6)", pid);
+	}
+	return cli_fail(STAGE_OPEN, err, "--from-pid %d", pid);
 }
 
 int cli_fail_transition(const char *arc, int err, enum migctl_state now)

@@ -144,11 +144,13 @@ static int run_hold(int argc, char **argv)
 	struct hold_args a = { .pos = { NULL } };
 	struct migctl_holder holders[4];
 	struct migctl_device_desc desc;
+	struct migctl_origin origin;
 	struct migctl_dev *dev;
 	enum migctl_state state;
 	char held[256], released[64];
-	int status, cmd_status, exec_err, r;
+	int status, cmd_status, exec_err, closed, r;
 	size_t n_held;
+	bool theirs;
 
 	/* In order: the first word after DEV starts CMD, its options are its own */
 	cli_parse(&hold_argp, ARGP_IN_ORDER, argc, argv, &a);
@@ -165,15 +167,17 @@ static int run_hold(int argc, char **argv)
 	}
 
 	out_init(cli.json, stderr);
+	theirs = migctl_dev_origin(dev, &origin);
 	r = migctl_get_state(dev, &state);
-	if (!r)
+	/* A running process's device is left as found: a data state may be its migration */
+	if (!r && !theirs)
 		r = migctl_leave_data_state(dev, &state);
 	if (r && r != -ENOTTY) {
-		status = cli_fail(STAGE_TRANSITION, r, "releasing the device");
-		migctl_dev_close(dev);
+		status = cli_close_device(dev, cli_fail(STAGE_TRANSITION, r,
+							"releasing the device"));
 		return cmd_status ? cmd_status : status;
 	}
-	migctl_dev_close(dev);
+	closed = cli_close_device(dev, 0);
 	n_held = other_holders(&desc, holders, ARRAY_SIZE(holders), held, sizeof(held));
 	snprintf(released, sizeof(released), "released%s%s", r ? "" : " in ",
 		 r ? "" : migctl_state_name(state));
@@ -200,10 +204,10 @@ static int run_hold(int argc, char **argv)
 	} else if (!cli.quiet || n_held) {
 		cli_note("%s%s", released, held);
 	}
-	status = cli_finish(0);
+	status = cli_finish(closed);
 	return cmd_status ? cmd_status : status;
 }
 
 const struct cli_command cmd_hold = {
-	"hold", run_hold, "keep the device open while a command runs"
+	"hold", run_hold, "keep the device open while a command runs", false
 };

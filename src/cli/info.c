@@ -45,6 +45,23 @@ static void print_identity(const struct migctl_device_desc *t)
 	out_string("node", "node:        %s\n", t->node);
 }
 
+/* --from-pid: whose file, and how it was used */
+static void print_origin(const struct migctl_dev *dev)
+{
+	struct migctl_origin o;
+
+	if (!migctl_dev_origin(dev, &o)) {
+		out_null("from_pid", NULL);
+		return;
+	}
+	out_open_object("from_pid");
+	out_int("pid", "from pid:    %" PRId64, o.holder.pid);
+	out_string("comm", " (%s)", o.holder.comm);
+	out_int("fd", ", its fd %" PRId64, o.fd);
+	out_close_object();
+	out_text(": %s\n", cli_origin_words(migctl_dev_desc(dev)->via));
+}
+
 static void print_states(uint64_t flags)
 {
 	out_open_array("states");
@@ -139,16 +156,16 @@ static int run_info(int argc, char **argv)
 	}
 	out_open_object(NULL);
 	print_identity(migctl_dev_desc(dev));
+	print_origin(dev);
 	out_string("kind", "kind:        %s\n", migctl_dev_kind(info.flags));
 	out_bool("reset", "reset:       %s\n", info.flags & MIGCTL_DEV_RESET);
 	status = print_migration(dev);
 	out_close_object();
 out:
-	migctl_dev_close(dev);
-	return cli_finish(status);
+	return cli_finish(cli_close_device(dev, status));
 }
 
 const struct cli_command cmd_info = {
 	"info", run_info,
-	"show a device's identity, migration flags and state"
+	"show a device's identity, migration flags and state", false
 };

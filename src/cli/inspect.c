@@ -131,5 +131,5 @@ static int run_inspect(int argc, char **argv)
 
 const struct cli_command cmd_inspect = {
 	"inspect", run_inspect,
-	"show what a saved stream holds, and verify it"
+	"show what a saved stream holds, and verify it", true
 };

@@ -152,5 +152,5 @@ static int run_list(int argc, char **argv)
 }
 
 const struct cli_command cmd_list = {
-	"list", run_list, "list VFIO-bound devices (opens nothing)"
+	"list", run_list, "list VFIO-bound devices (opens nothing)", true
 };

@@ -79,5 +79,6 @@ int main(int argc, char **argv)
 	cli_parse(&root_argp, ARGP_IN_ORDER, argc, argv, &cmd_index);
 	cmd = find_command(argv[cmd_index]);
 	cli.command = cmd->name;
+	cli.no_from_pid = cmd->no_from_pid;
 	return cmd->run(argc - cmd_index, argv + cmd_index);
 }

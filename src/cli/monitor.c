@@ -137,5 +137,5 @@ static int run_monitor(int argc, char **argv)
 
 const struct cli_command cmd_monitor = {
 	"monitor", run_monitor,
-	"print VFIO-related kernel uevents"
+	"print VFIO-related kernel uevents", true
 };

@@ -11,6 +11,7 @@
  */
 #include <argp.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 
 struct cli_globals cli = { .via = MIGCTL_VIA_AUTO };
 
-enum { OPT_SYSROOT = 0x100, OPT_VIA, OPT_USAGE };
+enum { OPT_SYSROOT = 0x100, OPT_VIA, OPT_FROM_PID, OPT_USAGE };
 
 static const struct argp_option global_options[] = {
 	{ "json", 'j', NULL, 0, "JSON output", 0 },
@@ -29,6 +30,9 @@ static const struct argp_option global_options[] = {
 	  "Read sysfs and /dev under DIR (env VFIO_MIGCTL_SYSROOT)", 0 },
 	{ "via", OPT_VIA, "cdev|group|auto", 0,
 	  "Open the device through its cdev or its group (default: auto)", 0 },
+	{ "from-pid", OPT_FROM_PID, "PID", 0,
+	  "Do not open the device: act through the file process PID has open for it; "
+	  "a change to the device also needs its command's force option (--force)", 0 },
 	{ "help", 'h', NULL, 0, "Give this help list", -1 },
 	{ NULL, '?', NULL, OPTION_ALIAS, NULL, -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },
@@ -82,6 +86,10 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 		if (migctl_via_parse(arg, &cli.via))
 			cli_usage("--via takes cdev, group or auto, not '%s'", arg);
 		return 0;
+	case OPT_FROM_PID:
+		if (cli_parse_pid(arg, &cli.from_pid))
+			cli_usage("--from-pid takes a process id, not '%s'", arg);
+		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -106,6 +114,8 @@ void cli_parse(const struct argp *argp, unsigned int flags, int argc, char **arg
 		 cli.command ? cli.command : "");
 	argv[0] = name;
 	argp_parse(argp, argc, argv, flags | ARGP_NO_HELP, NULL, input);
+	if (cli.from_pid && cli.no_from_pid)
+		cli_usage("--from-pid is for the commands that act on one device");
 	if (!cli.sysroot)
 		cli.sysroot = getenv("VFIO_MIGCTL_SYSROOT");
 	r = migctl_root_init(&cli.root, cli.sysroot);
@@ -151,6 +161,19 @@ void cli_parse_timeout(const char *arg, double *seconds)
 	*seconds = strtod(arg, &end);
 	if (*end || end == arg || !(*seconds >= 0) || *seconds > 86400)
 		cli_usage("--timeout takes seconds (0 to 86400), not '%s'", arg);
+}
+
+int cli_parse_pid(const char *arg, int *pid)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] < '1' || arg[0] > '9' || n > INT_MAX)
+		return -EINVAL;
+	*pid = (int)n;
+	return 0;
 }
 
 /* "4096", "64K", "1M": 1 byte to MIGCTL_MAX_BUFFER */

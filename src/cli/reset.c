@@ -5,19 +5,46 @@
 #include "cli.h"
 #include "output.h"
 
+struct reset_args {
+	const char *pos[1]; /* DEV */
+	bool force;
+};
+
+static const struct argp_option reset_options[] = {
+	{ "force", OPT_FORCE, NULL, 0,
+	  "Reset a device reached through --from-pid (a running process's) that is "
+	  "not in ERROR", 0 },
+	{ 0 }
+};
+
+static error_t parse_reset(int key, char *arg, struct argp_state *state)
+{
+	struct reset_args *a = state->input;
+
+	if (key == OPT_FORCE) {
+		a->force = true;
+		return 0;
+	}
+	return cli_positionals(state, key, arg, a->pos, 1, 1);
+}
+
 static const struct argp reset_argp = {
-	NULL, cli_parse_dev, "DEV",
+	reset_options, parse_reset, "DEV",
 	"Reset the device.  Its migration state becomes RUNNING; this is the "
 	"only way out of ERROR and the uAPI's abort for RESUMING.",
 	cli_global_children, NULL, NULL
 };
 
-/* Devices without migration support have no state: NULL */
-static const char *state_name(struct migctl_dev *dev)
+/* Devices without migration support have no state: NULL.  @in_error is optional. */
+static const char *state_name(struct migctl_dev *dev, bool *in_error)
 {
 	enum migctl_state state;
 
-	return migctl_get_state(dev, &state) ? NULL : migctl_state_name(state);
+	if (migctl_get_state(dev, &state))
+		return NULL;
+	if (in_error)
+		*in_error = state == MIGCTL_STATE_ERROR;
+	return migctl_state_name(state);
 }
 
 static void print_state(const char *key, const char *fmt, const char *name)
@@ -30,18 +57,24 @@ static void print_state(const char *key, const char *fmt, const char *name)
 
 static int run_reset(int argc, char **argv)
 {
-	const char *args[1] = { NULL };
+	struct reset_args a = { .pos = { NULL } };
 	struct migctl_dev *dev;
 	const char *before;
+	bool in_error = false;
 	int status, r;
 
-	cli_parse(&reset_argp, 0, argc, argv, args);
-	status = cli_open_device(args[0], &dev);
+	cli_parse(&reset_argp, 0, argc, argv, &a);
+	status = cli_open_device(a.pos[0], &dev);
 	if (status)
 		return status;
 	out_init(cli.json, stdout);
 
-	before = state_name(dev);
+	before = state_name(dev, &in_error);
+	/* Out of ERROR is the operator's case: the reset is the only way */
+	if (!in_error)
+		status = cli_may_change(dev, a.force, "a reset of a device not in ERROR");
+	if (status)
+		goto out;
 	r = migctl_dev_reset(dev);
 	if (r) {
 		status = cli_fail(STAGE_TRANSITION, r, "reset failed");
@@ -50,15 +83,15 @@ static int run_reset(int argc, char **argv)
 		out_string("device", NULL, migctl_dev_desc(dev)->name);
 		print_state("before", "%s", before);
 		out_text(" -> ");
-		print_state("after", "%s", state_name(dev));
+		print_state("after", "%s", state_name(dev, NULL));
 		out_text("\n");
 		out_close_object();
 	}
-	migctl_dev_close(dev);
-	return cli_finish(status);
+out:
+	return cli_finish(cli_close_device(dev, status));
 }
 
 const struct cli_command cmd_reset = {
 	"reset", run_reset,
-	"reset the device (the way out of ERROR)"
+	"reset the device (the way out of ERROR)", false
 };

@@ -186,6 +186,8 @@ static int run_resume(int argc, char **argv)
 	}
 	cli_error_context("the stream was not loaded");
 	status = cli_open_desc(&desc, &dev);
+	if (!status)
+		status = cli_may_change(dev, a.force, "a resume (it replaces the device's state)");
 	cli_error_context(NULL);
 	if (status)
 		goto out;
@@ -209,7 +211,7 @@ static int run_resume(int argc, char **argv)
 	status = cli_report_transfer(true, r, &res, &desc, false, detail,
 				     note[0] ? note : NULL, precopy, res.bytes - precopy);
 out:
-	migctl_dev_close(dev);
+	status = cli_close_device(dev, status);
 	if (!a.raw)
 		migctl_stream_reader_close(&reader);
 	if (from_file)
@@ -218,5 +220,5 @@ out:
 }
 
 const struct cli_command cmd_resume = {
-	"resume", run_resume, "load a saved state into a device"
+	"resume", run_resume, "load a saved state into a device", false
 };

@@ -104,7 +104,6 @@ static int run_save(int argc, char **argv)
 	struct migctl_stream_writer writer = { 0 };
 	struct committing_sink committing = { 0 };
 	struct migctl_stream_header header;
-	struct migctl_device_desc desc;
 	struct migctl_xfer_result res;
 	struct outfile of;
 	struct migctl_sink sink;
@@ -129,6 +128,11 @@ static int run_save(int argc, char **argv)
 	}
 
 	status = cli_open_device(a.pos[0], &dev);
+	if (!status) {
+		status = cli_may_change(dev, a.force, "a save (it stops the device)");
+		if (status)
+			migctl_dev_close(dev);
+	}
 	if (status) {
 		if (to_file)
 			outfile_abort(&of);
@@ -161,8 +165,6 @@ static int run_save(int argc, char **argv)
 					     .finish = commit_finish, .ctx = &committing };
 	}
 	r = migctl_save(dev, &a.opts, &sink, &res);
-	desc = *migctl_dev_desc(dev);
-	migctl_dev_close(dev);
 	if (!a.raw)
 		migctl_stream_writer_close(&writer);
 	if (to_file && r)
@@ -171,11 +173,12 @@ static int run_save(int argc, char **argv)
 	if (committing.commit_err)
 		snprintf(detail, sizeof(detail), "committing %s: %s", a.file,
 			 cli_cause(STAGE_OUTPUT, committing.commit_err));
-	return cli_report_transfer(false, r, &res, &desc, !to_file,
-				   committing.commit_err ? detail : NULL, NULL, res.precopy_bytes,
-				   res.bytes - res.precopy_bytes);
+	status = cli_report_transfer(false, r, &res, migctl_dev_desc(dev), !to_file,
+				     committing.commit_err ? detail : NULL, NULL,
+				     res.precopy_bytes, res.bytes - res.precopy_bytes);
+	return cli_close_device(dev, status);
 }
 
 const struct cli_command cmd_save = {
-	"save", run_save, "save the device's migration state to stdout or a file"
+	"save", run_save, "save the device's migration state to stdout or a file", false
 };

@@ -11,6 +11,7 @@ struct state_args {
 	const char *pos[2]; /* DEV, NEW */
 	bool dry_run;
 	bool step;
+	bool force;
 	enum migctl_state target;
 };
 
@@ -21,6 +22,9 @@ static const struct argp_option state_options[] = {
 	  "Print the arcs the kernel would take, change nothing", 0 },
 	{ "step", OPT_STEP, NULL, 0,
 	  "Take the arcs one at a time, timing each and naming the one that fails", 0 },
+	{ "force", OPT_FORCE, NULL, 0,
+	  "Change the state of a device reached through --from-pid (a running "
+	  "process's)", 0 },
 	{ 0 }
 };
 
@@ -34,6 +38,9 @@ static error_t parse_state(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_STEP:
 		a->step = true;
+		return 0;
+	case OPT_FORCE:
+		a->force = true;
 		return 0;
 	case ARGP_KEY_END:
 		if (a->pos[1] && migctl_state_parse(a->pos[1], &a->target))
@@ -146,6 +153,9 @@ static int set_state(struct migctl_dev *dev, const struct state_args *a,
 		out_close_object();
 		return 0;
 	}
+	status = cli_may_change(dev, a->force, "changing its state");
+	if (status)
+		return status;
 
 	if (a->step) {
 		out_open_object(NULL);
@@ -208,10 +218,9 @@ static int run_state(int argc, char **argv)
 		if (cur == MIGCTL_STATE_ERROR)
 			status = cli_fail(STAGE_QUERY, -EBADFD, "%s", "");
 	}
-	migctl_dev_close(dev);
-	return cli_finish(status);
+	return cli_finish(cli_close_device(dev, status));
 }
 
 const struct cli_command cmd_state = {
-	"state", run_state, "print or set the migration state"
+	"state", run_state, "print or set the migration state", false
 };

@@ -131,5 +131,5 @@ static int run_wait(int argc, char **argv)
 
 const struct cli_command cmd_wait = {
 	"wait", run_wait,
-	"wait until a device is there and bound to VFIO"
+	"wait until a device is there and bound to VFIO", true
 };

@@ -5,9 +5,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -17,9 +20,22 @@ struct migctl_dev {
 	struct migctl_device_desc target;
 	int fd;
 	int iommufd;   /* cdev path */
-	int group_fd;  /* group path */
+	int group_fd;  /* group path (with --from-pid, our reference to the holder's) */
 	int container_fd;
+	int pidfd;     /* the holder of a device taken from it, else -1 */
+	struct migctl_origin origin;
 };
+
+static struct migctl_dev *dev_new(const struct migctl_device_desc *target)
+{
+	struct migctl_dev *dev = calloc(1, sizeof(*dev));
+
+	if (!dev)
+		return NULL;
+	dev->target = *target;
+	dev->fd = dev->iommufd = dev->group_fd = dev->container_fd = dev->pidfd = -1;
+	return dev;
+}
 
 static int vfio_ioctl(int fd, unsigned long request, void *arg)
 {
@@ -127,12 +143,9 @@ int migctl_dev_open(const struct migctl_root *root,
 	struct migctl_dev *dev;
 	int r;
 
-	dev = calloc(1, sizeof(*dev));
+	dev = dev_new(target);
 	if (!dev)
 		return -ENOMEM;
-	dev->target = *target;
-	dev->fd = dev->iommufd = dev->group_fd = dev->container_fd = -1;
-
 	r = target->via == MIGCTL_VIA_CDEV ? open_cdev(root, dev) : open_group(root, dev);
 	if (r) {
 		migctl_dev_close(dev);
@@ -152,11 +165,9 @@ int migctl_dev_adopt(const struct migctl_device_desc *target, int fd,
 	r = vfio_ioctl(fd, VFIO_DEVICE_GET_INFO, &info);
 	if (r)
 		return r == -EBADF ? -EBADF : -ENODEV;
-	dev = calloc(1, sizeof(*dev));
+	dev = dev_new(target);
 	if (!dev)
 		return -ENOMEM;
-	dev->target = *target;
-	dev->iommufd = dev->group_fd = dev->container_fd = -1;
 	dev->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (dev->fd < 0) {
 		r = -errno;
@@ -167,11 +178,105 @@ int migctl_dev_adopt(const struct migctl_device_desc *target, int fd,
 	return 0;
 }
 
+/* A pidfd polls readable once its process has exited */
+static bool exited(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/* The holder's file @node as one of ours, or -errno */
+static int take_file(int pidfd, const struct held_node *node)
+{
+	struct stat st;
+	int fd = pidfd_getfd(pidfd, node->fd, 0);
+
+	/* EBADF: closed since we looked */
+	if (fd < 0)
+		return errno == EBADF ? -ENODEV : -errno;
+	/* Its number may have been given to another file since we looked */
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != node->rdev) {
+		close(fd);
+		return -ENODEV;
+	}
+	return fd;
+}
+
+int migctl_dev_from_pid(const struct migctl_root *root,
+			const struct migctl_device_desc *target, int pid,
+			enum migctl_via via, struct migctl_dev **out)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct held_node node;
+	struct migctl_dev *dev;
+	int r;
+
+	if (pid <= 0)
+		return -ESRCH;
+	dev = dev_new(target);
+	if (!dev)
+		return -ENOMEM;
+	dev->pidfd = pidfd_open(pid, 0);
+	if (dev->pidfd < 0) {
+		/* EINVAL/ENOENT: a thread's id, not a process's */
+		r = (errno == EINVAL || errno == ENOENT) ? -ESRCH : -errno;
+		goto fail;
+	}
+	r = holder_node(root, target, pid, via, &node, dev->origin.holder.comm);
+	if (r)
+		goto fail;
+	r = take_file(dev->pidfd, &node);
+	if (r < 0)
+		goto fail;
+	if (node.via == MIGCTL_VIA_CDEV) {
+		dev->fd = r;
+		/* Unbound, a cdev fails all but BIND with EINVAL; binding it is the holder's affair */
+		r = vfio_ioctl(dev->fd, VFIO_DEVICE_GET_INFO, &info);
+	} else {
+		dev->group_fd = r;
+		/* EINVAL: the group has no container, so the holder opened no device through it */
+		r = vfio_ioctl(dev->group_fd, VFIO_GROUP_GET_DEVICE_FD, dev->target.name);
+		if (r >= 0) {
+			dev->fd = r;
+			r = 0;
+		}
+	}
+	if (r) {
+		r = (r == -EINVAL || r == -ENOTTY) ? -ENODEV : r;
+		goto fail;
+	}
+	dev->target.via = node.via;
+	memcpy(dev->target.node, node.path, sizeof(dev->target.node));
+	dev->origin.holder.pid = pid;
+	dev->origin.fd = node.fd;
+	*out = dev;
+	return 0;
+fail:
+	/* Whatever failed, a holder that has exited (a zombie keeps its pid, not its files) is why */
+	if (dev->pidfd >= 0 && exited(dev->pidfd))
+		r = -ESRCH;
+	migctl_dev_close(dev);
+	return r;
+}
+
+bool migctl_dev_origin(const struct migctl_dev *dev, struct migctl_origin *origin)
+{
+	if (dev->pidfd < 0)
+		return false;
+	*origin = dev->origin;
+	origin->alive = !exited(dev->pidfd);
+	return true;
+}
+
 void migctl_dev_close(struct migctl_dev *dev)
 {
 	if (!dev)
 		return;
-	/* Device before group before container: the reverse of setup */
+	/*
+	 * Device before group before container: the reverse of setup.  Taken
+	 * from a holder, these are our own references: the holder's stay open.
+	 */
 	if (dev->fd >= 0)
 		close(dev->fd);
 	if (dev->iommufd >= 0)
@@ -180,6 +285,8 @@ void migctl_dev_close(struct migctl_dev *dev)
 		close(dev->group_fd);
 	if (dev->container_fd >= 0)
 		close(dev->container_fd);
+	if (dev->pidfd >= 0)
+		close(dev->pidfd);
 	free(dev);
 }
 

@@ -15,82 +15,150 @@
 
 #include "internal.h"
 
-/* The device numbers of the nodes a holder may have open */
-static size_t node_devs(const struct migctl_root *root, const struct migctl_device_desc *t,
-			dev_t devs[2])
+/* The nodes a holder may have open, of the kinds @via allows */
+static size_t device_nodes(const struct migctl_root *root,
+			   const struct migctl_device_desc *t, enum migctl_via via,
+			   struct held_node nodes[2])
 {
-	char path[PATH_MAX];
 	struct stat st;
 	size_t n = 0;
 
-	if (t->cdev[0] &&
-	    !path_fmt(path, sizeof(path), "%s/vfio/devices/%s", root->dev, t->cdev) &&
-	    stat(path, &st) == 0 && S_ISCHR(st.st_mode))
-		devs[n++] = st.st_rdev;
-	if (t->group >= 0 &&
-	    !path_fmt(path, sizeof(path), "%s/vfio/%d", root->dev, t->group) &&
-	    stat(path, &st) == 0 && S_ISCHR(st.st_mode))
-		devs[n++] = st.st_rdev;
+	if (t->cdev[0] && via != MIGCTL_VIA_GROUP &&
+	    !path_fmt(nodes[n].path, sizeof(nodes[n].path), "%s/vfio/devices/%s",
+		      root->dev, t->cdev) &&
+	    stat(nodes[n].path, &st) == 0 && S_ISCHR(st.st_mode)) {
+		nodes[n].rdev = st.st_rdev;
+		nodes[n++].via = MIGCTL_VIA_CDEV;
+	}
+	if (t->group >= 0 && via != MIGCTL_VIA_CDEV &&
+	    !path_fmt(nodes[n].path, sizeof(nodes[n].path), "%s/vfio/%d", root->dev,
+		      t->group) &&
+	    stat(nodes[n].path, &st) == 0 && S_ISCHR(st.st_mode)) {
+		nodes[n].rdev = st.st_rdev;
+		nodes[n++].via = MIGCTL_VIA_GROUP;
+	}
 	return n;
 }
 
-static bool holds(const char *pid, const dev_t *devs, size_t n_devs)
+/* A device file opened through a group links to an anonymous inode */
+static bool is_vfio_device_file(const char *fd_path)
+{
+	static const char anon[] = "anon_inode:[vfio-device]";
+	char link[sizeof(anon)];
+	ssize_t len = readlink(fd_path, link, sizeof(link));
+
+	return len == (ssize_t)sizeof(anon) - 1 && !memcmp(link, anon, sizeof(anon) - 1);
+}
+
+/*
+ * The first of @pid's open files that is one of @nodes: its number in
+ * *fd and which node in *which.  -ENODEV if none; -errno if the process's
+ * files cannot be listed (-ENOENT: no such process).  @device_files, if
+ * given, counts its VFIO device files (anonymous inodes: whose they are,
+ * /proc does not say).
+ */
+static int find_node_fd(const char *pid, const struct held_node *nodes, size_t n_nodes,
+			int *fd, size_t *which, size_t *device_files)
 {
 	char dir[64], path[PATH_MAX];
 	struct dirent *de;
 	struct stat st;
-	bool found = false;
+	int r = -ENODEV;
 	DIR *d;
 
 	if (path_fmt(dir, sizeof(dir), "/proc/%s/fd", pid))
-		return false;
+		return -EINVAL;
 	d = opendir(dir);
 	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
-		if (de->d_name[0] == '.' ||
-		    path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) ||
-		    stat(path, &st) || !S_ISCHR(st.st_mode))
+		return -errno;
+	while ((r || device_files) && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) ||
+		    stat(path, &st))
 			continue;
-		for (size_t i = 0; i < n_devs; i++)
-			found |= st.st_rdev == devs[i];
+		if (!S_ISCHR(st.st_mode)) {
+			if (device_files && is_vfio_device_file(path))
+				(*device_files)++;
+			continue;
+		}
+		for (size_t i = 0; i < n_nodes && r; i++)
+			if (st.st_rdev == nodes[i].rdev) {
+				*fd = atoi(de->d_name);
+				*which = i;
+				r = 0;
+			}
 	}
 	closedir(d);
-	return found;
+	return r;
+}
+
+static void comm_of(const char *pid, char comm[MIGCTL_COMM_MAX])
+{
+	char dir[64], buf[MIGCTL_COMM_MAX + 1];
+
+	if (path_fmt(dir, sizeof(dir), "/proc/%s", pid) ||
+	    read_first_line(dir, "comm", buf, sizeof(buf)) ||
+	    str_copy(comm, MIGCTL_COMM_MAX, buf))
+		comm[0] = '\0';
 }
 
 int migctl_find_holders(const struct migctl_root *root,
 			const struct migctl_device_desc *target,
 			struct migctl_holder *holders, size_t max, size_t *count)
 {
-	char comm[sizeof(holders->comm) + 1], dir[64];
+	struct held_node nodes[2];
 	struct dirent *de;
-	size_t n_devs;
-	dev_t devs[2];
+	size_t n_nodes, which;
+	int fd;
 	DIR *d;
 
 	*count = 0;
-	n_devs = node_devs(root, target, devs);
-	if (n_devs == 0)
+	n_nodes = device_nodes(root, target, MIGCTL_VIA_AUTO, nodes);
+	if (n_nodes == 0)
 		return -ENODEV;
 	d = opendir("/proc");
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
 		if (!isdigit((unsigned char)de->d_name[0]) || atoi(de->d_name) == getpid() ||
-		    !holds(de->d_name, devs, n_devs))
+		    find_node_fd(de->d_name, nodes, n_nodes, &fd, &which, NULL))
 			continue;
 		if (*count < max) {
-			struct migctl_holder *h = &holders[*count];
-
-			h->pid = atoi(de->d_name);
-			if (path_fmt(dir, sizeof(dir), "/proc/%s", de->d_name) ||
-			    read_first_line(dir, "comm", comm, sizeof(comm)))
-				comm[0] = '\0';
-			str_copy(h->comm, sizeof(h->comm), comm);
+			holders[*count].pid = atoi(de->d_name);
+			comm_of(de->d_name, holders[*count].comm);
 		}
 		(*count)++;
 	}
 	closedir(d);
+	return 0;
+}
+
+int holder_node(const struct migctl_root *root, const struct migctl_device_desc *target,
+		int pid, enum migctl_via via, struct held_node *found,
+		char comm[MIGCTL_COMM_MAX])
+{
+	struct held_node nodes[2];
+	size_t n_nodes, which, device_files = 0;
+	char name[16];
+	int r;
+
+	n_nodes = device_nodes(root, target, via, nodes);
+	if (n_nodes == 0)
+		return -ENODEV;
+	snprintf(name, sizeof(name), "%d", pid);
+	r = find_node_fd(name, nodes, n_nodes, &found->fd, &which, &device_files);
+	if (r == -ENOENT)
+		return -ESRCH;
+	if (r)
+		return r;
+	/*
+	 * A group with no device open through it would make ours the first
+	 * open, which resets the device: not the holder's device, not ours to take.
+	 */
+	if (nodes[which].via == MIGCTL_VIA_GROUP && device_files == 0)
+		return -ENODEV;
+	comm_of(name, comm);
+	found->rdev = nodes[which].rdev;
+	found->via = nodes[which].via;
+	memcpy(found->path, nodes[which].path, sizeof(found->path));
 	return 0;
 }

@@ -3,7 +3,9 @@
 #ifndef MIGCTL_INTERNAL_H
 #define MIGCTL_INTERNAL_H
 
+#include <limits.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "fdio.h"
 #include "migctl.h"
@@ -20,5 +22,23 @@ int sysfs_link_name(const char *dir, const char *link, char *buf, size_t size);
  */
 void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 		    bool resuming, struct migctl_xfer_result *res);
+
+/* One of a device's nodes, as an open file of some process (holders.c) */
+struct held_node {
+	int fd;              /* its number in that process */
+	enum migctl_via via; /* CDEV or GROUP */
+	dev_t rdev;
+	char path[PATH_MAX]; /* the node under the root's /dev */
+};
+
+/*
+ * Which of @pid's open files is @target's cdev or group node (only the
+ * kind @via names, unless AUTO), and the process's name.  -ENODEV if none
+ * is; -ESRCH if there is no such process; -EACCES if its files are not
+ * ours to list.
+ */
+int holder_node(const struct migctl_root *root, const struct migctl_device_desc *target,
+		int pid, enum migctl_via via, struct held_node *found,
+		char comm[MIGCTL_COMM_MAX]);
 
 #endif

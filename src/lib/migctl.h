@@ -133,9 +133,11 @@ int migctl_list(const struct migctl_root *root, struct migctl_device_desc **targ
 		size_t *count);
 
 /* A process holding a device open */
+#define MIGCTL_COMM_MAX 16 /* the kernel's TASK_COMM_LEN */
+
 struct migctl_holder {
 	int pid;
-	char comm[16];
+	char comm[MIGCTL_COMM_MAX];
 };
 
 /*
@@ -196,6 +198,34 @@ int migctl_dev_open(const struct migctl_root *root,
  */
 int migctl_dev_adopt(const struct migctl_device_desc *target, int fd,
 		     struct migctl_dev **dev);
+/*
+ * Act through the file process @pid already has open for @target, taken
+ * with pidfd_getfd(2) (which needs ptrace access to @pid): its cdev file,
+ * bound to its iommufd, as it is; or, from its group file, a second device
+ * file (VFIO_GROUP_GET_DEVICE_FD: the group is attached to the holder's
+ * container, and a device already open is not reset by it).  @via other
+ * than AUTO takes only a file of that kind.  Nothing of @pid's is changed,
+ * and closing @dev closes only our own references.  desc->via and
+ * desc->node say which file was used.
+ *   -ESRCH          no such process, or it has exited
+ *   -ENODEV         @pid holds neither the device's cdev (bound) nor a
+ *                   group it opened the device through
+ *   -EACCES, -EPERM no ptrace access to @pid
+ *   -ENOSYS         a kernel without pidfd_getfd (before Linux 5.6)
+ */
+int migctl_dev_from_pid(const struct migctl_root *root,
+			const struct migctl_device_desc *target, int pid,
+			enum migctl_via via, struct migctl_dev **dev);
+
+/* Where a device taken with migctl_dev_from_pid() came from */
+struct migctl_origin {
+	struct migctl_holder holder;
+	int fd;     /* the file's number in the holder */
+	bool alive; /* the holder still runs (asked when the origin is read) */
+};
+
+/* false for a device opened or adopted here */
+bool migctl_dev_origin(const struct migctl_dev *dev, struct migctl_origin *origin);
 void migctl_dev_close(struct migctl_dev *dev);
 const struct migctl_device_desc *migctl_dev_desc(const struct migctl_dev *dev);
 int migctl_dev_fd(const struct migctl_dev *dev);

@@ -94,7 +94,7 @@ words() {
 		! grep -qx -- "$opt" <<<"$output" || fail "save: offers $opt"
 	done
 	run -0 bash_complete vfio-migctl list --
-	[ "$output" = "$(words "--help --json --names --probe --quiet --sysroot --usage --verbose --version --via")" ]
+	[ "$output" = "$(words "--from-pid --help --json --names --probe --quiet --sysroot --usage --verbose --version --via")" ]
 	run -0 bash_complete vfio-migctl state --d
 	[ "$output" = --dry-run ]
 	run -0 bash_complete vfio-migctl resume --i
@@ -122,6 +122,18 @@ words() {
 	[ "$output" = group ]
 	run -0 bash_complete vfio-migctl save --buffer-size 6
 	[ "$output" = "$(words "64K 64M")" ]
+}
+
+@test "bash: --from-pid takes process ids; state and reset take --force" {
+	run -0 bash_complete vfio-migctl --from-pid ""
+	grep -qx -- "$$" <<<"$output" || fail "--from-pid: no $$ among the pids"
+	! grep -qv '^[1-9][0-9]*$' <<<"$output" || fail "--from-pid offers what is not a pid"
+	run -0 bash_complete vfio-migctl info --from-pid = "$$"
+	grep -qx -- "$$" <<<"$output" || fail "--from-pid=: no $$"
+	run -0 bash_complete vfio-migctl state --fo
+	[ "$output" = --force ]
+	run -0 bash_complete vfio-migctl reset --f
+	[ "$output" = "$(words "--force --from-pid")" ]
 }
 
 @test "bash: state names as the NEW argument of state" {
@@ -217,6 +229,9 @@ words() {
 	[ "$output" = "$(words "auto cdev group")" ]
 	run -0 zsh_complete "vfio-migctl state 0000:3b:00.1 st"
 	[ "$output" = "$(words "stop stop_copy")" ]
+	# process ids (zsh's _pids: those of its terminal)
+	run -0 zsh_complete "vfio-migctl --from-pid "
+	[ -n "$output" ] && ! grep -qv '^[1-9][0-9]*$' <<<"$output" || fail "--from-pid: $output"
 }
 
 @test "zsh: the long options offered for each command are exactly those of its --help" {
@@ -266,6 +281,8 @@ words() {
 	[ "$output" = "$(words "auto cdev group")" ]
 	run -0 fish_complete "vfio-migctl state 0000:3b:00.1 st"
 	[ "$output" = "$(words "stop stop_copy")" ]
+	run -0 fish_complete "vfio-migctl --from-pid "
+	grep -qx -- "$$" <<<"$output" || fail "--from-pid: no $$ among the pids"
 }
 
 @test "fish: the long options offered for each command are exactly those of its --help" {

@@ -51,10 +51,10 @@ COMMANDS=(list info state save resume reset)
 	local -A want=(
 		[list]="--probe --names"
 		[info]=""
-		[state]="--dry-run"
+		[state]="--dry-run --force"
 		[save]="-o --force --precopy --then --on-error --buffer-size --raw"
 		[resume]="-i --force --then --on-error --buffer-size --raw"
-		[reset]=""
+		[reset]="--force"
 	)
 	for cmd in "${COMMANDS[@]}"; do
 		run -0 --separate-stderr "$MIGCTL" "$cmd" --help

@@ -11,6 +11,9 @@
  *   mtty-reg [...] DEV dump            every register that reads harmlessly
  *   mtty-reg [...] DEV CMD... CMD...   several of the above, in order
  *
+ * Under `vfio-migctl hold DEV -- ...` it uses the held device file, like
+ * vfio-migctl does (the hold protocol), instead of opening its own.
+ *
  * REG: rx tx ier iir fcr lcr mcr lsr msr scr, or 0..7.  Port N is BAR N
  * (mtty-2 has two ports).  What mtty migrates (samples/vfio-mdev/mtty.c,
  * struct serial_port): uart_reg[8] (IER LCR MCR SCR ...), the 16-byte
@@ -238,6 +241,7 @@ int main(int argc, char **argv)
 	struct migctl_root root;
 	struct migctl_dev *dev;
 	struct uart u;
+	const char *held;
 	int port = 0, opt, err, rc;
 
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -267,7 +271,10 @@ int main(int argc, char **argv)
 	err = migctl_root_init(&root, getenv("VFIO_MIGCTL_SYSROOT"));
 	if (!err)
 		err = migctl_resolve(&root, u.dev, via, &target);
-	if (!err)
+	held = getenv("VFIO_MIGCTL_HOLD_DEVICE");
+	if (!err && held && getenv("VFIO_MIGCTL_HOLD_FD") && !strcmp(held, target.name))
+		err = migctl_dev_adopt(&target, atoi(getenv("VFIO_MIGCTL_HOLD_FD")), &dev);
+	else if (!err)
 		err = migctl_dev_open(&root, &target, &dev);
 	if (err) {
 		fprintf(stderr, "%s: %s: cannot open: %s\n", prog, u.dev,
