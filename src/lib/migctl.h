@@ -238,6 +238,35 @@ int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported);
 int migctl_precopy_info(int data_fd, uint64_t *initial_bytes,
 			uint64_t *dirty_bytes);
 
+/* An IOVA range for DMA logging */
+struct migctl_dma_range {
+	uint64_t iova;
+	uint64_t length;
+};
+
+/*
+ * DMA_LOGGING_START on @count ranges.  *page_size is the granularity
+ * asked for; the device answers with the one it chose.
+ */
+int migctl_dma_logging_start(struct migctl_dev *dev, const struct migctl_dma_range *ranges,
+			     uint32_t count, uint64_t *page_size);
+/* DMA_LOGGING_REPORT: one bit per @page_size of @range into @bitmap (u64s) */
+int migctl_dma_logging_report(struct migctl_dev *dev, const struct migctl_dma_range *range,
+			      uint64_t page_size, uint64_t *bitmap);
+int migctl_dma_logging_stop(struct migctl_dev *dev);
+
+/*
+ * One read() or write() on a data_fd, EINTR retried: *got 0 is the end of
+ * the stream; -ENOMSG is PRE_COPY's "nothing pending now".
+ */
+int migctl_data_read(int data_fd, void *buf, size_t len, size_t *got);
+int migctl_data_write(int data_fd, const void *buf, size_t len, size_t *put);
+/* Whether a data_fd takes positions, as a stream must not: 0 if lseek(SEEK_CUR) worked */
+int migctl_data_seek(int data_fd);
+/* pread()/pwrite() at offset 0: 0 if it worked, -ESPIPE from a stream */
+int migctl_data_pread(int data_fd, void *buf, size_t len, size_t *got);
+int migctl_data_pwrite(int data_fd, const void *buf, size_t len, size_t *put);
+
 /* ---- migration-state policy (one place for each rule) */
 
 /* Ask for @state; a data session it opens is closed at once: nobody reads it */
