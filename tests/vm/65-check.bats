@@ -263,6 +263,11 @@ expect_put_back() { # DEV DIGEST STATE
 	check_break resume.truncated-refused 8 "resume.truncated-refused=fail"
 	[[ $(detail_of resume.truncated-refused) == "RESUMING -> STOP accepted the first 65631 of 65632 bytes (and 1 more)" ]] ||
 		fail "$(detail_of resume.truncated-refused)"
+	# alone, so that no later rule loads the saved stream: only the put back
+	# can undo the garbage
+	run -8 --separate-stderr vfio-migctl --json check --rule resume.truncated-refused "$DEV"
+	expect_verdicts "resume.truncated-refused=fail"
+	expect_put_back "$DEV" "$DIGEST" RUNNING
 }
 
 @test "break resume.own-accepted: a driver that wants its own write() sizes" {
