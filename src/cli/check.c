@@ -6,22 +6,21 @@
  * turns the outcome into a status.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "output.h"
 #include "util.h"
 
-#define RULES_MAX 64
-
 struct check_args {
 	const char *pos[2]; /* DEV, DEV2 */
 	bool force;
 	bool list;
-	bool picked[RULES_MAX];
+	bool *picked;       /* one per rule; all run when none is picked */
 	bool any_picked;
 };
 
@@ -209,7 +208,16 @@ static void run_rules(struct migctl_check *chk, const struct check_args *a, size
 	out_close_array();
 }
 
-static int put_back(struct migctl_check *chk, const struct check_args *a)
+/* "DEV2 NAME: " in front of what is said of DEV2; nothing for DEV */
+static void who_of(int which, struct migctl_dev *dev2, char *who, size_t size)
+{
+	if (which)
+		snprintf(who, size, "DEV2 %s", migctl_dev_desc(dev2)->name);
+	else
+		who[0] = '\0';
+}
+
+static int put_back(struct migctl_check *chk, struct migctl_dev *dev, struct migctl_dev *dev2)
 {
 	int status = 0;
 
@@ -220,12 +228,11 @@ static int put_back(struct migctl_check *chk, const struct check_args *a)
 
 		if (!pb || !pb->attempted)
 			continue;
-		print_putback(a->pos[i], pb);
+		print_putback(migctl_dev_desc(i ? dev2 : dev)->name, pb);
 		if (pb->restore_err && !status) {
-			char who[PATH_MAX + 8] = "";
+			char who[MIGCTL_NAME_MAX + 8];
 
-			if (i)
-				snprintf(who, sizeof(who), "DEV2 %s", a->pos[1]);
+			who_of(i, dev2, who, sizeof(who));
 			status = cli_fail_put_back(who, pb);
 		}
 	}
@@ -238,20 +245,23 @@ static int run_check(int argc, char **argv)
 	struct check_args a = { .pos = { NULL, NULL } };
 	struct migctl_check_opts opts = { 0 };
 	struct migctl_check *chk = NULL;
-	struct migctl_dev *dev, *dev2;
+	struct migctl_dev *dev = NULL, *dev2 = NULL;
 	size_t counts[MIGCTL_NR_VERDICTS] = { 0 };
 	char failed[1024] = "";
 	int status, which, r;
 
-	if (migctl_rule_count() > RULES_MAX)
-		return cli_fail(STAGE_USAGE, -E2BIG, "%s", "the rule table");
+	a.picked = calloc(migctl_rule_count(), sizeof(*a.picked));
+	if (!a.picked)
+		return cli_fail(STAGE_RUN, -ENOMEM, "%s", "");
 	cli_parse(&check_argp, 0, argc, argv, &a);
 	out_init(cli.json, stdout);
-	if (a.list)
+	if (a.list) {
+		free(a.picked);
 		return list_rules();
+	}
 	status = open_devices(&a, &dev, &dev2);
 	if (status)
-		return status;
+		goto out;
 	cli_catch_signals();
 
 	opts.force = a.force;
@@ -263,23 +273,22 @@ static int run_check(int argc, char **argv)
 	r = migctl_check_save(chk, &which);
 	if (r) {
 		const struct migctl_putback *pb = migctl_check_putback(chk, which);
-		char who[PATH_MAX + 8] = "";
+		char who[MIGCTL_NAME_MAX + 8];
 
-		if (which)
-			snprintf(who, sizeof(who), "DEV2 %s", a.pos[1]);
+		who_of(which, dev2, who, sizeof(who));
 		status = cli_fail_check_save(who, r, pb->estimate, MIGCTL_CHECK_STATE_MAX);
 		goto out;
 	}
 
 	out_open_object(NULL);
-	out_string("device", "check %s", a.pos[0]);
-	if (a.pos[1])
-		out_string("device2", " with %s", a.pos[1]);
+	out_string("device", "check %s", migctl_dev_desc(dev)->name);
+	if (dev2)
+		out_string("device2", " with %s", migctl_dev_desc(dev2)->name);
 	else
 		out_null("device2", NULL);
 	out_text("\n");
 	run_rules(chk, &a, counts, failed, sizeof(failed));
-	status = put_back(chk, &a);
+	status = put_back(chk, dev, dev2);
 
 	out_open_object("summary");
 	out_uint("pass", "summary: %" PRIu64 " pass", counts[MIGCTL_PASS]);
@@ -298,6 +307,7 @@ out:
 	migctl_check_free(chk);
 	migctl_dev_close(dev);
 	migctl_dev_close(dev2);
+	free(a.picked);
 	return cli_finish(status);
 }
 
