@@ -82,10 +82,10 @@ _vfio_migctl() {
 	_vfio_migctl_words
 	local cur=${words[cword]} prev=${words[cword - 1]}
 	local prog=$1 root=${VFIO_MIGCTL_SYSROOT-}
-	local commands='list info state save resume reset inspect hold wait monitor'
+	local commands='list info state save resume reset inspect hold wait monitor check'
 	local global='-j --json -q --quiet -v --verbose --sysroot --via --from-pid
 		-h --help --usage -V --version'
-	local valued='--sysroot --via --from-pid -o --output -i --input --then --on-error --buffer-size --timeout'
+	local valued='--sysroot --via --from-pid -o --output -i --input --then --on-error --buffer-size --timeout --rule'
 	local cmd='' w i npos=0 dashdash=0
 
 	COMPREPLY=()
@@ -148,6 +148,10 @@ _vfio_migctl() {
 		--timeout) ;; # seconds
 		# process ids (the holder's: 'in use by' names it)
 		--from-pid) COMPREPLY=($(compgen -W "$(cd /proc && printf '%s ' [1-9]*)" -- "$val")) ;;
+		# the rule ids and their families, from the binary
+		--rule)
+			COMPREPLY=($(compgen -W "$("$prog" check --list 2>/dev/null | awk 'NR > 1 { print $1; sub(/\..*/, "", $1); print $1 }' | sort -u)" -- "$val"))
+			;;
 		--sysroot)
 			compopt -o filenames 2>/dev/null || :
 			COMPREPLY=($(compgen -d -- "$val"))
@@ -179,6 +183,7 @@ _vfio_migctl() {
 		save) opts+=' -o --output --force --precopy --then --on-error --end-session --buffer-size --raw' ;;
 		resume) opts+=' -i --input --force --then --on-error --end-session --single-pass --buffer-size --raw' ;;
 		wait | monitor) opts+=' --timeout' ;;
+		check) opts+=' --rule --force --list' ;;
 		esac
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 		return 0
@@ -188,6 +193,10 @@ _vfio_migctl() {
 	'') COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
 	info | save | resume | reset | wait)
 		((npos == 0)) && _vfio_migctl_devices "$prog" "$root" "$cur"
+		;;
+	# DEV, and DEV2 for the round trip
+	check)
+		((npos < 2)) && _vfio_migctl_devices "$prog" "$root" "$cur"
 		;;
 	hold)
 		if ((npos == 0)); then

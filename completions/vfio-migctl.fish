@@ -18,7 +18,7 @@ function __vfio_migctl_args
         switch $t
             case -- # hold DEV -- CMD: the rest is CMD's
                 return
-            case --sysroot --via --from-pid -o --output -i --input --then --on-error --buffer-size --timeout
+            case --sysroot --via --from-pid -o --output -i --input --then --on-error --buffer-size --timeout --rule
                 set skip 1
             case '-*'
             case '*'
@@ -95,15 +95,18 @@ complete -c vfio-migctl -n $nc -a inspect -d 'Show what a saved stream holds, an
 complete -c vfio-migctl -n $nc -a hold -d 'Keep the device open while a command runs'
 complete -c vfio-migctl -n $nc -a wait -d 'Wait until a device is there and bound to VFIO'
 complete -c vfio-migctl -n $nc -a monitor -d 'Print VFIO-related kernel uevents'
+complete -c vfio-migctl -n $nc -a check -d 'Check a device against the migration uAPI rules'
 
 # list
 complete -c vfio-migctl -n '__vfio_migctl_is list' -l probe -d 'Open each device: add migration flags and state'
 complete -c vfio-migctl -n '__vfio_migctl_is list' -l names -d 'One device name per line'
 
 # the device argument
-for cmd in info state save resume reset hold wait
+for cmd in info state save resume reset hold wait check
     complete -c vfio-migctl -n "__vfio_migctl_is $cmd 0" -a '(__vfio_migctl_devices)'
 end
+# check's DEV2, for the round trip
+complete -c vfio-migctl -n '__vfio_migctl_is check 1' -a '(__vfio_migctl_devices)'
 
 # state
 complete -c vfio-migctl -n '__vfio_migctl_is state 1' -a "$__vfio_migctl_states" -d 'Migration state'
@@ -136,6 +139,15 @@ complete -c vfio-migctl -n '__vfio_migctl_is inspect 0' -F
 # hold DEV -- CMD [ARGS...]
 complete -c vfio-migctl -n '__vfio_migctl_is hold 1; and not contains -- -- (commandline -opc)' -a -- -d 'Then the command to run'
 complete -c vfio-migctl -n '__vfio_migctl_held_command >/dev/null' -a '(__vfio_migctl_held_command)'
+
+# check: the rule ids and their families, from the binary
+function __vfio_migctl_rules
+    set -l tokens (commandline -opc)
+    command $tokens[1] check --list 2>/dev/null | awk 'NR > 1 { print $1; sub(/\..*/, "", $1); print $1 }' | sort -u
+end
+complete -c vfio-migctl -n '__vfio_migctl_is check' -l rule -x -a '(__vfio_migctl_rules)' -d 'Run only this rule, or a family of rules'
+complete -c vfio-migctl -n '__vfio_migctl_is check' -l force -d 'Check a device whose state cannot be saved to be put back'
+complete -c vfio-migctl -n '__vfio_migctl_is check' -l list -d 'List the rules'
 
 # wait and monitor
 complete -c vfio-migctl -n '__vfio_migctl_is wait' -l timeout -x -d 'Give up after SECONDS (default 30)'

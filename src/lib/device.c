@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -341,8 +342,8 @@ int migctl_dev_reset(struct migctl_dev *dev)
 static int device_feature(struct migctl_dev *dev, uint32_t flags, void *data,
 			  size_t size)
 {
-	/* u64 storage: the payloads hold __aligned_u64 fields */
-	uint64_t buf[(sizeof(struct vfio_device_feature) + 16) / sizeof(uint64_t)];
+	/* u64 storage: the payloads hold __aligned_u64 fields (32 bytes at most) */
+	uint64_t buf[(sizeof(struct vfio_device_feature) + 32) / sizeof(uint64_t)];
 	struct vfio_device_feature *feature = (struct vfio_device_feature *)buf;
 	int r;
 
@@ -446,5 +447,97 @@ int migctl_precopy_info(int data_fd, uint64_t *initial_bytes,
 		return r;
 	*initial_bytes = info.initial_bytes;
 	*dirty_bytes = info.dirty_bytes;
+	return 0;
+}
+
+int migctl_dma_logging_start(struct migctl_dev *dev, const struct migctl_dma_range *ranges,
+			     uint32_t count, uint64_t *page_size)
+{
+	struct vfio_device_feature_dma_logging_control ctl = {
+		.page_size = *page_size,
+		.num_ranges = count,
+		/* the two range layouts are the same: two u64, iova then length */
+		.ranges = (uintptr_t)ranges,
+	};
+	int r;
+
+	r = device_feature(dev, VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+			   &ctl, sizeof(ctl));
+	if (r)
+		return r;
+	*page_size = ctl.page_size;
+	return 0;
+}
+
+int migctl_dma_logging_report(struct migctl_dev *dev, const struct migctl_dma_range *range,
+			      uint64_t page_size, uint64_t *bitmap)
+{
+	struct vfio_device_feature_dma_logging_report rep = {
+		.iova = range->iova,
+		.length = range->length,
+		.page_size = page_size,
+		.bitmap = (uintptr_t)bitmap,
+	};
+
+	return device_feature(dev, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+			      &rep, sizeof(rep));
+}
+
+int migctl_dma_logging_stop(struct migctl_dev *dev)
+{
+	return device_feature(dev, VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+			      NULL, 0);
+}
+
+/* ---- a data session's fd, one call at a time (the transfer engine has its own loop) */
+
+int migctl_data_read(int data_fd, void *buf, size_t len, size_t *got)
+{
+	ssize_t n;
+
+	do
+		n = read(data_fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	*got = (size_t)n;
+	return 0;
+}
+
+int migctl_data_write(int data_fd, const void *buf, size_t len, size_t *put)
+{
+	ssize_t n;
+
+	do
+		n = write(data_fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	*put = (size_t)n;
+	return 0;
+}
+
+int migctl_data_seek(int data_fd)
+{
+	return lseek(data_fd, 0, SEEK_CUR) < 0 ? -errno : 0;
+}
+
+int migctl_data_pread(int data_fd, void *buf, size_t len, size_t *got)
+{
+	ssize_t n = pread(data_fd, buf, len, 0);
+
+	if (n < 0)
+		return -errno;
+	*got = (size_t)n;
+	return 0;
+}
+
+int migctl_data_pwrite(int data_fd, const void *buf, size_t len, size_t *put)
+{
+	ssize_t n = pwrite(data_fd, buf, len, 0);
+
+	if (n < 0)
+		return -errno;
+	*put = (size_t)n;
 	return 0;
 }

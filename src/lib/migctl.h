@@ -268,6 +268,35 @@ int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported);
 int migctl_precopy_info(int data_fd, uint64_t *initial_bytes,
 			uint64_t *dirty_bytes);
 
+/* An IOVA range for DMA logging */
+struct migctl_dma_range {
+	uint64_t iova;
+	uint64_t length;
+};
+
+/*
+ * DMA_LOGGING_START on @count ranges.  *page_size is the granularity
+ * asked for; the device answers with the one it chose.
+ */
+int migctl_dma_logging_start(struct migctl_dev *dev, const struct migctl_dma_range *ranges,
+			     uint32_t count, uint64_t *page_size);
+/* DMA_LOGGING_REPORT: one bit per @page_size of @range into @bitmap (u64s) */
+int migctl_dma_logging_report(struct migctl_dev *dev, const struct migctl_dma_range *range,
+			      uint64_t page_size, uint64_t *bitmap);
+int migctl_dma_logging_stop(struct migctl_dev *dev);
+
+/*
+ * One read() or write() on a data_fd, EINTR retried: *got 0 is the end of
+ * the stream; -ENOMSG is PRE_COPY's "nothing pending now".
+ */
+int migctl_data_read(int data_fd, void *buf, size_t len, size_t *got);
+int migctl_data_write(int data_fd, const void *buf, size_t len, size_t *put);
+/* Whether a data_fd takes positions, as a stream must not: 0 if lseek(SEEK_CUR) worked */
+int migctl_data_seek(int data_fd);
+/* pread()/pwrite() at offset 0: 0 if it worked, -ESPIPE from a stream */
+int migctl_data_pread(int data_fd, void *buf, size_t len, size_t *got);
+int migctl_data_pwrite(int data_fd, const void *buf, size_t len, size_t *put);
+
 /* ---- migration-state policy (one place for each rule) */
 
 /* Ask for @state; a data session it opens is closed at once: nobody reads it */
@@ -500,5 +529,91 @@ struct migctl_fd_endpoint {
 
 void migctl_fd_sink(struct migctl_fd_endpoint *ep, struct migctl_sink *sink);
 void migctl_fd_source(struct migctl_fd_endpoint *ep, struct migctl_source *source);
+
+/* ---- check: the v2 contract as rules run against a device (check.c) */
+
+enum migctl_verdict {
+	MIGCTL_PASS,
+	MIGCTL_WARN, /* departs from a "should" */
+	MIGCTL_FAIL, /* breaks a "must" */
+	MIGCTL_SKIP, /* not applicable here; the detail says why */
+	MIGCTL_NR_VERDICTS
+};
+
+/* "pass", "warn", "fail", "skip" */
+const char *migctl_verdict_name(enum migctl_verdict verdict);
+
+struct migctl_rule {
+	const char *id;        /* stable: "fsm.arcs" */
+	const char *statement; /* what the device must (or should) do, one line */
+	const char *source;    /* where the uAPI says so */
+};
+
+/* The rules, in the order they run */
+size_t migctl_rule_count(void);
+const struct migctl_rule *migctl_rule(size_t index);
+/* The index of the rule @id; -ENOENT */
+int migctl_rule_find(const char *id, size_t *index);
+
+#define MIGCTL_DETAIL_MAX 512
+
+struct migctl_rule_result {
+	enum migctl_verdict verdict;
+	char detail[MIGCTL_DETAIL_MAX];
+};
+
+/* What check saves of a device into memory, at most (its state, whole) */
+#define MIGCTL_CHECK_STATE_MAX (64u << 20)
+
+struct migctl_check_opts {
+	/* run even where the device's state cannot be saved to be put back */
+	bool force;
+	size_t state_max; /* 0: MIGCTL_CHECK_STATE_MAX */
+};
+
+/* What check found on a device, and how it left it */
+struct migctl_putback {
+	enum migctl_state found;  /* MIGCTL_NR_STATES: not read */
+	uint64_t mig_flags;
+	int save_err;             /* 0: the state was saved (saved_bytes) */
+	uint64_t saved_bytes;
+	uint64_t estimate;        /* MIG_DATA_SIZE when found; 0 if not offered */
+	bool attempted;           /* the put back was tried */
+	int restore_err;          /* 0: put back as found */
+	enum migctl_fail_at fail_at; /* where resuming the saved state failed, if it did */
+	enum migctl_state final;  /* MIGCTL_NR_STATES: unknown */
+	bool reset;               /* a reset was needed to get it back */
+};
+
+struct migctl_check;
+
+/*
+ * A check of @dev, with @dev2 (NULL: none) for the round trip.  Nothing is
+ * asked of a device yet.
+ */
+int migctl_check_new(struct migctl_dev *dev, struct migctl_dev *dev2,
+		     const struct migctl_check_opts *opts, struct migctl_check **check);
+void migctl_check_free(struct migctl_check *check);
+/*
+ * Note each device's state and save its data into memory, to put it back
+ * afterwards.  Refused, nothing changed: -EBADFD in ERROR, -EBUSY in a data
+ * state (a session is open), -ENOTTY no migration, -EPROTO GET gave no
+ * state.  Without opts->force also refused when the state cannot be saved
+ * (putback->save_err): -EOPNOTSUPP no STOP_COPY, -EFBIG above the bound,
+ * or why the save failed (the device is put back as found).  @which (0 or
+ * 1) is the device that refused.
+ */
+int migctl_check_save(struct migctl_check *check, int *which);
+/* Run rule @index; every rule leaves the device as it found it */
+int migctl_check_run(struct migctl_check *check, size_t index,
+		     struct migctl_rule_result *result);
+/*
+ * Resume each saved state and return the device to the state found;
+ * an unsaved one only to the state.  The first failure's -errno.
+ */
+int migctl_check_restore(struct migctl_check *check);
+/* Device 0 (DEV) or 1 (DEV2; NULL without one) */
+const struct migctl_putback *migctl_check_putback(const struct migctl_check *check,
+						  int which);
 
 #endif /* MIGCTL_H */

@@ -32,6 +32,13 @@ int str_copy(char *dst, size_t size, const char *src)
 	return 0;
 }
 
+void str_list_add(char *buf, size_t size, const char *item)
+{
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, size - used, "%s%s", used ? ", " : "", item);
+}
+
 bool path_exists(const char *path)
 {
 	return access(path, F_OK) == 0;

@@ -16,6 +16,8 @@ int path_fmt(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Copy @src whole or not at all: -ENAMETOOLONG if it does not fit */
 int str_copy(char *dst, size_t size, const char *src);
+/* Add @item to the ", "-separated list in @buf (NUL-terminated; cut at @size) */
+void str_list_add(char *buf, size_t size, const char *item);
 bool path_exists(const char *path);
 /* The last component of @path (no copy, no change) */
 const char *path_base(const char *path);

@@ -205,6 +205,19 @@ words() {
 	[ "$output" = held.txt ]
 }
 
+@test "bash: check: rule ids and families from 'check --list' for --rule, and DEV then DEV2" {
+	run -0 bash_complete vfio-migctl check --rule fsm
+	[ "$output" = "$(words "fsm fsm.arcs fsm.blocked-arcs fsm.error-refused fsm.unsupported-einval")" ]
+	run -0 bash_complete vfio-migctl check --rule = reset.
+	[ "$output" = "$(words "reset.every-state reset.flag")" ]
+	VFIO_MIGCTL_SYSROOT=$ROOT run -0 bash_complete vfio-migctl check 83
+	[ "$output" = "$MTTY" ]
+	VFIO_MIGCTL_SYSROOT=$ROOT run -0 bash_complete vfio-migctl check "$MTTY" 83
+	[ "$output" = "$MTTY" ]
+	run -0 bash_complete vfio-migctl check "$MTTY" "$MTTY" ""
+	[ -z "$output" ]
+}
+
 @test "bash: wait completes device names" {
 	VFIO_MIGCTL_SYSROOT=$ROOT run -0 bash_complete vfio-migctl wait 83
 	[ "$output" = "$MTTY" ]
@@ -232,6 +245,11 @@ words() {
 	# process ids (zsh's _pids: those of its terminal)
 	run -0 zsh_complete "vfio-migctl --from-pid "
 	[ -n "$output" ] && ! grep -qv '^[1-9][0-9]*$' <<<"$output" || fail "--from-pid: $output"
+}
+
+@test "zsh: check --rule completes rule ids" {
+	run -0 zsh_complete "vfio-migctl check --rule=reset."
+	[ "$output" = "$(words "reset.every-state reset.flag")" ]
 }
 
 @test "zsh: the long options offered for each command are exactly those of its --help" {
@@ -283,6 +301,11 @@ words() {
 	[ "$output" = "$(words "stop stop_copy")" ]
 	run -0 fish_complete "vfio-migctl --from-pid "
 	grep -qx -- "$$" <<<"$output" || fail "--from-pid: no $$ among the pids"
+}
+
+@test "fish: check --rule completes rule ids" {
+	run -0 fish_complete "vfio-migctl check --rule reset."
+	[ "$output" = "$(words "reset.every-state reset.flag")" ]
 }
 
 @test "fish: the long options offered for each command are exactly those of its --help" {

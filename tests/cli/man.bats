@@ -61,10 +61,21 @@ section() {
 	done
 }
 
-@test "man: EXIT STATUS lists 0-7 and 130, and nothing else" {
+@test "man: EXIT STATUS lists 0-8 and 130, and nothing else" {
 	local codes
 	codes=$(section "EXIT STATUS" | sed -n 's/^\.B \([0-9][0-9]*\)$/\1/p' | tr '\n' ' ')
-	[ "$codes" = "0 1 2 3 4 5 6 7 130 " ] || fail "EXIT STATUS has: $codes"
+	[ "$codes" = "0 1 2 3 4 5 6 7 8 130 " ] || fail "EXIT STATUS has: $codes"
+}
+
+@test "man: RULES has every rule of 'check --list', with its statement, in the order they run" {
+	local rules ids
+	rules=$(section RULES | sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g')
+	ids=$(awk '/^\.TP$/ { getline; if ($1 == ".B") print $2 }' <<<"$rules" | tr '\n' ' ')
+	[ "$ids" = "$("$MIGCTL" --json check --list | jq -r '[.rules[].id] | join(" ")') " ] ||
+		fail "RULES has: $ids"
+	while IFS=$'\t' read -r id statement; do
+		grep -qxF -- "$statement." <<<"$rules" || fail "$id: the statement is not in RULES: $statement"
+	done < <("$MIGCTL" --json check --list | jq -r '.rules[] | [.id, .statement] | @tsv')
 }
 
 @test "man: FILES and ENVIRONMENT name what the tool reads" {

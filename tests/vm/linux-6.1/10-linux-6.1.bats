@@ -242,6 +242,22 @@ has_line() {
 	expect_msim "$dst" size "$fsize"
 }
 
+@test "check: migsim-p2p keeps every rule 6.1 can have (PRE_COPY and MIG_DATA_SIZE skip), put back; mtty without migration is 4" {
+	dev=$(migsim_create p2p size=64K)
+	read -r digest <"$mdev_bus/$dev/migsim/digest"
+	run -0 --separate-stderr vfio-migctl --json check "$dev"
+	got=$(jq -r '[.rules[] | select(.verdict != "pass") | "\(.id)=\(.verdict)"] | join(" ")' <<<"$output")
+	[ "$got" = "fsm.blocked-arcs=skip data.precopy-keeps-fd=skip precopy.info-states=skip precopy.initial-decreases=skip precopy.enomsg=skip data-size.estimate=skip roundtrip.equal=skip" ] ||
+		fail "not passing: $got" "$output"
+	[ "$(jq -r '.rules[] | select(.id == "data-size.estimate") | .detail' <<<"$output")" = \
+		"MIG_DATA_SIZE is not offered (ENOTTY)" ] || fail "$output"
+	expect_msim "$dev" digest "$digest"
+	expect_msim_state "$dev" RUNNING
+	tty=$(mtty_create)
+	run -4 --separate-stderr vfio-migctl check "$tty"
+	expect_error check "device has no migration support$"
+}
+
 @test "migsim: the module unloads cleanly" {
 	expect_clean_unload
 }

@@ -63,10 +63,48 @@
  *                    64 at most
  *   reset_count, load_count, load_errors (ro)  VFIO_DEVICE_RESETs,
  *                    streams accepted and refused at RESUMING -> STOP
+ *   break            a rule of `vfio-migctl check` (its id) that the
+ *                    device breaks on purpose, so that a test can show the
+ *                    rule fail; "none" (the default) mends it:
+ *     flags.stop-copy           MIGRATION flags without STOP_COPY (the
+ *                               core then refuses every state change)
+ *     state.get                 GET gives 8, past the enum, in RUNNING_P2P
+ *     fsm.arcs                  RUNNING -> RUNNING_P2P lands in STOP
+ *     fsm.unsupported-einval    a SET to a state not offered, or past the
+ *                               enum, succeeds and changes nothing
+ *     fsm.error-refused         a SET to ERROR succeeds: the device is in ERROR
+ *     fsm.blocked-arcs          STOP_COPY -> PRE_COPY(_P2P) are taken
+ *     data.new-fd               RUNNING_P2P -> PRE_COPY_P2P returns no data_fd
+ *     data.precopy-keeps-fd     PRE_COPY* -> STOP_COPY opens a new session
+ *     data.old-fd-dead          leaving a saving state leaves its data_fd
+ *                               working
+ *     data.eof-sticks           after the first 0, read() gives END again
+ *     data.no-seek              data_fds take lseek(), pread(), pwrite()
+ *     precopy.info-states       PRECOPY_INFO works in STOP_COPY
+ *     precopy.initial-decreases initial_bytes stays at its first value until
+ *                               the initial data is all read
+ *     precopy.enomsg            read() returns 0 at PRE_COPY's temporary end
+ *     data-size.estimate        MIG_DATA_SIZE says an eighth of the length
+ *     resume.empty-refused      RESUMING -> STOP accepts an empty stream
+ *     resume.truncated-refused  RESUMING -> STOP accepts a stream cut after
+ *                               its header, and loads garbage from it
+ *     resume.own-accepted       a stream whose record header was split
+ *                               across write()s is refused
+ *     reset.every-state         VFIO_DEVICE_RESET in STOP_COPY changes nothing
+ *     reset.flag                GET_INFO without VFIO_DEVICE_FLAGS_RESET
+ *     dma.start-report-stop     DMA_LOGGING_REPORT fails with EIO
+ *     dma.refused               a second DMA_LOGGING_START, and a REPORT with
+ *                               logging off, succeed
+ *     roundtrip.equal           saving sends S as two DATA records (a valid
+ *                               stream, other bytes)
+ *                    (the PRE_COPY and data-size ones only where the kernel
+ *                    has those).  Data sessions take it when they start.
  * The I/O faults and the PRE_COPY model are read when a data session
  * starts.  size and seed cannot change while a session is open (EBUSY).
  * VFIO_DEVICE_RESET (and reset_on_close) aborts any session and returns to
- * RUNNING; the state content is configuration and survives it.
+ * RUNNING; the state content is configuration and survives it.  Devices
+ * with migration offer DMA logging; they do no DMA, so nothing is ever
+ * logged, but START, REPORT and STOP keep the uAPI's order.
  *
  * The stream (the bytes of the data_fd) is a sequence of 32-byte records,
  * little-endian, each maybe followed by payload:
@@ -253,6 +291,79 @@ struct msim_arc_fault {
 	int err;
 };
 
+/* The rule of vfio-migctl check a device breaks (break attribute) */
+enum msim_break {
+	B_NONE,
+	B_FLAGS,
+	B_STATE_GET,
+	B_ARCS,
+	B_UNSUPPORTED,
+	B_ERROR,
+	B_BLOCKED,
+	B_NEW_FD,
+	B_KEEPS_FD,
+	B_OLD_FD,
+	B_EOF,
+	B_SEEK,
+	B_INFO_STATES,
+	B_INITIAL,
+	B_ENOMSG,
+	B_DATA_SIZE,
+	B_EMPTY,
+	B_TRUNCATED,
+	B_SEGMENTS,
+	B_RESET,
+	B_RESET_FLAG,
+	B_DMA_CYCLE,
+	B_DMA_REFUSED,
+	B_ROUNDTRIP,
+	B_NR
+};
+
+static const char *const msim_break_names[B_NR] = {
+	[B_NONE] = "none",
+	[B_FLAGS] = "flags.stop-copy",
+	[B_STATE_GET] = "state.get",
+	[B_ARCS] = "fsm.arcs",
+	[B_UNSUPPORTED] = "fsm.unsupported-einval",
+	[B_ERROR] = "fsm.error-refused",
+	[B_BLOCKED] = "fsm.blocked-arcs",
+	[B_NEW_FD] = "data.new-fd",
+	[B_KEEPS_FD] = "data.precopy-keeps-fd",
+	[B_OLD_FD] = "data.old-fd-dead",
+	[B_EOF] = "data.eof-sticks",
+	[B_SEEK] = "data.no-seek",
+	[B_INFO_STATES] = "precopy.info-states",
+	[B_INITIAL] = "precopy.initial-decreases",
+	[B_ENOMSG] = "precopy.enomsg",
+	[B_DATA_SIZE] = "data-size.estimate",
+	[B_EMPTY] = "resume.empty-refused",
+	[B_TRUNCATED] = "resume.truncated-refused",
+	[B_SEGMENTS] = "resume.own-accepted",
+	[B_RESET] = "reset.every-state",
+	[B_RESET_FLAG] = "reset.flag",
+	[B_DMA_CYCLE] = "dma.start-report-stop",
+	[B_DMA_REFUSED] = "dma.refused",
+	[B_ROUNDTRIP] = "roundtrip.equal",
+};
+
+/* What a kernel without PRE_COPY or MIG_DATA_SIZE cannot carry */
+static bool msim_break_available(enum msim_break b)
+{
+	switch (b) {
+	case B_BLOCKED:
+	case B_KEEPS_FD:
+	case B_INFO_STATES:
+	case B_INITIAL:
+	case B_ENOMSG:
+		return MSIM_HAVE_PRECOPY;
+	case B_DATA_SIZE:
+		return MSIM_HAVE_DATA_SIZE;
+	default:
+		return true;
+	}
+}
+
 struct msim_file;
 
 struct msim_dev {
@@ -272,6 +383,9 @@ struct msim_dev {
 	u32 fail_reset;
 	s64 stall_write_after;
 	u64 reset_count, load_count, load_errors;
+	enum msim_break brk;
+	u32 type_flags; /* the type's migration flags (break may hide one) */
+	bool logging;   /* DMA logging started */
 	/* the arc log: MSIM_ARCS_MAX entries, from/to pairs; a reset is ERROR>ERROR */
 	u8 arcs[64][2];
 	u32 n_arcs;
@@ -310,6 +424,8 @@ struct msim_file {
 	u64 mark; /* S[0, mark) has been sent or received */
 	u32 rounds_left;
 	bool hdr_done, end_done, broken;
+	enum msim_break brk; /* the device's, when the session started */
+	bool eof_told;       /* read() has returned 0 once */
 	struct msim_hash state_hash; /* S, each byte once, in order */
 	struct msim_hash aux_hash; /* every other byte before END */
 	u64 end_state, end_aux; /* what the END record claimed */
@@ -403,7 +519,12 @@ static void msim_next(struct msim_file *mf)
 			mf->kind = K_NONE;
 		}
 	} else if (mf->mark < mf->size) {
-		msim_set_data(mf, K_REST, mf->mark, mf->size - mf->mark);
+		u64 len = mf->size - mf->mark;
+
+		/* break roundtrip.equal: the same bytes of S in two records */
+		if (mf->brk == B_ROUNDTRIP && mf->mark < mf->size / 2)
+			len = mf->size / 2 - mf->mark;
+		msim_set_data(mf, K_REST, mf->mark, len);
 	} else if (!mf->end_done) {
 		mf->end_done = true;
 		msim_set_rec(mf, K_END, REC_END,
@@ -504,7 +625,7 @@ static ssize_t msim_save_read(struct file *filp, char __user *ubuf,
 	size_t done = 0, n;
 	ssize_t ret;
 
-	if (ppos)
+	if (ppos && mf->brk != B_SEEK)
 		return -ESPIPE;
 	ret = msim_delay(mf);
 	if (ret)
@@ -517,6 +638,9 @@ static ssize_t msim_save_read(struct file *filp, char __user *ubuf,
 	if (ret < 0)
 		goto out;
 	len = ret;
+	/* break data.eof-sticks: the end is not permanent, END comes again */
+	if (mf->brk == B_EOF && mf->eof_told && mf->kind == K_EOF)
+		mf->end_done = false;
 	while (done < len) {
 		if (msim_rec_done(mf)) {
 			/* while running, a round is dirtied after each read */
@@ -550,8 +674,10 @@ static ssize_t msim_save_read(struct file *filp, char __user *ubuf,
 		cond_resched();
 	}
 	ret = done;
-	if (!done && len && mf->kind == K_NONE)
+	if (!done && len && mf->kind == K_NONE && mf->brk != B_ENOMSG)
 		ret = -ENOMSG;
+	if (!done && len && mf->kind == K_EOF)
+		mf->eof_told = true;
 out:
 	mutex_unlock(&mf->lock);
 	/* bytes copied out are consumed: report them before any fault */
@@ -607,7 +733,7 @@ static ssize_t msim_resume_write(struct file *filp, const char __user *ubuf,
 	size_t done = 0, n;
 	ssize_t ret;
 
-	if (ppos)
+	if (ppos && mf->brk != B_SEEK)
 		return -ESPIPE;
 	ret = msim_delay(mf);
 	if (ret)
@@ -660,6 +786,9 @@ static ssize_t msim_resume_write(struct file *filp, const char __user *ubuf,
 		cond_resched();
 	}
 	ret = done;
+	/* break resume.own-accepted: a driver that wants its own segmentation */
+	if (mf->brk == B_SEGMENTS && mf->rec_pos && mf->rec_pos < REC_SIZE)
+		mf->broken = true;
 out:
 	/* bytes taken are consumed, unless the stream was refused */
 	if (ret < 0 && done && !mf->broken)
@@ -687,7 +816,7 @@ static long msim_precopy_ioctl(struct file *filp, unsigned int cmd,
 	mutex_lock(&mf->lock);
 	if (mf->disabled)
 		ret = -ENODEV;
-	else if (!mf->precopy)
+	else if (!mf->precopy && mf->brk != B_INFO_STATES)
 		ret = -EINVAL;
 	if (ret)
 		goto out;
@@ -710,6 +839,9 @@ static long msim_precopy_ioctl(struct file *filp, unsigned int cmd,
 	default:
 		break;
 	}
+	/* break precopy.initial-decreases: the first figure until all is read */
+	if (mf->brk == B_INITIAL && (mf->kind == K_HDR || mf->kind == K_INITIAL))
+		info.initial_bytes = REC_SIZE + (mf->initial ? REC_SIZE + mf->initial : 0);
 out:
 	mutex_unlock(&mf->lock);
 	if (!ret && copy_to_user((void __user *)arg, &info, minsz))
@@ -732,6 +864,7 @@ static int msim_release_file(struct inode *inode, struct file *filp)
 static const struct file_operations msim_save_fops = {
 	.owner = THIS_MODULE,
 	.read = msim_save_read,
+	.llseek = noop_llseek, /* stream_open() makes it unreachable */
 #if MSIM_HAVE_PRECOPY
 	.unlocked_ioctl = msim_precopy_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
@@ -742,6 +875,7 @@ static const struct file_operations msim_save_fops = {
 static const struct file_operations msim_resume_fops = {
 	.owner = THIS_MODULE,
 	.write = msim_resume_write,
+	.llseek = noop_llseek,
 	.release = msim_release_file,
 };
 
@@ -767,8 +901,13 @@ static struct msim_file *msim_open_session(struct msim_dev *md, bool saving,
 		goto err_free;
 	}
 	atomic_inc(&msim_sessions);
-	stream_open(mf->filp->f_inode, mf->filp);
+	/* break data.no-seek: a file with positions, as a stream must not have */
+	if (md->brk == B_SEEK)
+		mf->filp->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	else
+		stream_open(mf->filp->f_inode, mf->filp);
 	mutex_init(&mf->lock);
+	mf->brk = md->brk;
 	mf->saving = saving;
 	mf->state_hash = msim_hash_init;
 	mf->aux_hash = msim_hash_init;
@@ -827,6 +966,15 @@ static int msim_load(struct msim_dev *md)
 			md->seed = mf->seed;
 			md->digest = mf->end_state;
 			md->digest_valid = true;
+		} else if (md->brk == B_EMPTY && !mf->pos) {
+			ok = true; /* nothing loaded, and yet accepted */
+		} else if (md->brk == B_TRUNCATED && mf->hdr_done && !mf->broken &&
+			   !mf->end_done) {
+			/* what a partial stream leaves: garbage */
+			md->size = mf->size;
+			md->seed = mf->seed ^ (mf->mark | 1);
+			md->digest_valid = false;
+			ok = true;
 		}
 		mutex_unlock(&mf->lock);
 	}
@@ -865,7 +1013,7 @@ static struct file *msim_step(struct msim_dev *md,
 		fallthrough;
 #endif
 	case VFIO_DEVICE_STATE_STOP_COPY:
-		if (msim_is_precopy(cur) && md->migf) {
+		if (msim_is_precopy(cur) && md->migf && md->brk != B_KEEPS_FD) {
 			/* the PRE_COPY data_fd carries on into STOP_COPY */
 			mutex_lock(&md->migf->lock);
 			md->migf->precopy = false;
@@ -888,23 +1036,88 @@ static struct file *msim_step(struct msim_dev *md,
 				return ERR_PTR(ret);
 		}
 		/* leaving a data state closes its session; the rest are no-ops */
+		if (md->brk == B_OLD_FD && md->migf) {
+			/* ... but its data_fd carries on */
+			fput(md->migf->filp);
+			md->migf = NULL;
+		}
 		msim_end_session(md);
 		return NULL;
 	}
 	if (IS_ERR(mf))
 		return ERR_CAST(mf);
+#if MSIM_HAVE_PRECOPY
+	if (md->brk == B_NEW_FD && next == VFIO_DEVICE_STATE_PRE_COPY_P2P)
+		return NULL; /* the session is open, its fd not given */
+#endif
 	return get_file(mf->filp);
+}
+
+/* The states the device's flags offer (vfio_mig_get_next_state()'s table) */
+static bool msim_offers(struct msim_dev *md, u32 s)
+{
+	u32 f = md->vdev.migration_flags, need;
+
+	switch (s) {
+	case VFIO_DEVICE_STATE_STOP:
+	case VFIO_DEVICE_STATE_RUNNING:
+	case VFIO_DEVICE_STATE_STOP_COPY:
+	case VFIO_DEVICE_STATE_RESUMING:
+		need = VFIO_MIGRATION_STOP_COPY;
+		break;
+	case VFIO_DEVICE_STATE_RUNNING_P2P:
+		need = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P;
+		break;
+#if MSIM_HAVE_PRECOPY
+	case VFIO_DEVICE_STATE_PRE_COPY:
+		need = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY;
+		break;
+	case VFIO_DEVICE_STATE_PRE_COPY_P2P:
+		need = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY;
+		break;
+#endif
+	default:
+		return false;
+	}
+	return (f & need) == need;
+}
+
+/*
+ * The breaks of the state machine that no arc of vfio_mig_get_next_state()
+ * can express: a SET the core's table refuses, taken anyway.  True when
+ * @new was handled here.
+ */
+static bool msim_broken_set(struct msim_dev *md, enum vfio_device_mig_state new)
+{
+	enum vfio_device_mig_state cur = md->state;
+
+	if (md->brk == B_UNSUPPORTED && new != VFIO_DEVICE_STATE_ERROR && !msim_offers(md, new))
+		return true;
+	if (md->brk == B_ERROR && new == VFIO_DEVICE_STATE_ERROR) {
+		msim_end_session(md);
+	} else if (!(md->brk == B_BLOCKED && cur == VFIO_DEVICE_STATE_STOP_COPY &&
+		     msim_is_precopy(new))) {
+		return false;
+	}
+	msim_log_arc(md, cur, new);
+	md->state = new;
+	return true;
 }
 
 static struct file *msim_set_state(struct vfio_device *vdev,
 				   enum vfio_device_mig_state new)
 {
 	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
-	enum vfio_device_mig_state next;
+	enum vfio_device_mig_state next, from;
 	struct file *res = NULL;
 	int ret;
 
 	mutex_lock(&md->lock);
+	from = md->state;
+	if (msim_broken_set(md, new)) {
+		mutex_unlock(&md->lock);
+		return NULL;
+	}
 	while (md->state != new) {
 		ret = vfio_mig_get_next_state(vdev, md->state, new, &next);
 		if (ret) {
@@ -923,6 +1136,12 @@ static struct file *msim_set_state(struct vfio_device *vdev,
 			break;
 		}
 	}
+	/* break fsm.arcs: success, in another state than the one asked for */
+	if (md->brk == B_ARCS && !IS_ERR(res) && from == VFIO_DEVICE_STATE_RUNNING &&
+	    new == VFIO_DEVICE_STATE_RUNNING_P2P) {
+		msim_log_arc(md, md->state, VFIO_DEVICE_STATE_STOP);
+		md->state = VFIO_DEVICE_STATE_STOP;
+	}
 	mutex_unlock(&md->lock);
 	return res;
 }
@@ -934,6 +1153,9 @@ static int msim_get_state(struct vfio_device *vdev,
 
 	mutex_lock(&md->lock);
 	*state = md->state;
+	/* break state.get: a value past enum vfio_device_mig_state */
+	if (md->brk == B_STATE_GET && md->state == VFIO_DEVICE_STATE_RUNNING_P2P)
+		*state = (enum vfio_device_mig_state)8;
 	mutex_unlock(&md->lock);
 	return 0;
 }
@@ -951,6 +1173,8 @@ static int msim_get_data_size(struct vfio_device *vdev, unsigned long *len)
 	} else {
 		*len = 2 * REC_SIZE + (md->size ? REC_SIZE + md->size : 0);
 	}
+	if (md->brk == B_DATA_SIZE)
+		*len /= 8;
 	mutex_unlock(&md->lock);
 	return 0;
 }
@@ -962,6 +1186,55 @@ static const struct vfio_migration_ops msim_mig_ops = {
 #if MSIM_HAVE_DATA_SIZE
 	.migration_get_data_size = msim_get_data_size,
 #endif
+};
+
+/* ---- DMA logging: the order of the calls, over a device that does no DMA */
+
+static int msim_log_start(struct vfio_device *vdev, struct rb_root_cached *ranges,
+			  u32 nnodes, u64 *page_size)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+	int ret = 0;
+
+	mutex_lock(&md->lock);
+	/* include/linux/vfio.h: reject a second log_start without a log_stop */
+	if (md->logging && md->brk != B_DMA_REFUSED)
+		ret = -EINVAL;
+	else
+		md->logging = true;
+	mutex_unlock(&md->lock);
+	return ret;
+}
+
+static int msim_log_stop(struct vfio_device *vdev)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+
+	mutex_lock(&md->lock);
+	md->logging = false;
+	mutex_unlock(&md->lock);
+	return 0;
+}
+
+static int msim_log_read_and_clear(struct vfio_device *vdev, unsigned long iova,
+				   unsigned long length, struct iova_bitmap *dirty)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+	int ret = 0;
+
+	mutex_lock(&md->lock);
+	if (md->brk == B_DMA_CYCLE)
+		ret = -EIO;
+	else if (!md->logging && md->brk != B_DMA_REFUSED)
+		ret = -EINVAL;
+	mutex_unlock(&md->lock);
+	return ret;
+}
+
+static const struct vfio_log_ops msim_log_ops = {
+	.log_start = msim_log_start,
+	.log_stop = msim_log_stop,
+	.log_read_and_clear = msim_log_read_and_clear,
 };
 
 /* ---- the vfio device */
@@ -986,6 +1259,8 @@ static long msim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		if (info.argsz < minsz)
 			return -EINVAL;
 		info.flags = VFIO_DEVICE_FLAGS_PLATFORM | VFIO_DEVICE_FLAGS_RESET;
+		if (READ_ONCE(md->brk) == B_RESET_FLAG)
+			info.flags &= ~VFIO_DEVICE_FLAGS_RESET;
 		info.num_regions = 0;
 		info.num_irqs = 0;
 		return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
@@ -994,6 +1269,11 @@ static long msim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		if (md->fail_reset) {
 			mutex_unlock(&md->lock);
 			return -(long)md->fail_reset;
+		}
+		/* break reset.every-state: success, and nothing done */
+		if (md->brk == B_RESET && md->state == VFIO_DEVICE_STATE_STOP_COPY) {
+			mutex_unlock(&md->lock);
+			return 0;
 		}
 		msim_reset(md);
 		md->reset_count++;
@@ -1012,6 +1292,7 @@ static void msim_close_device(struct vfio_device *vdev)
 	msim_end_session(md);
 	if (md->reset_on_close)
 		msim_reset(md);
+	md->logging = false;
 	mutex_unlock(&md->lock);
 }
 
@@ -1028,9 +1309,11 @@ static int msim_init_dev(struct vfio_device *vdev)
 	md->fail_read_after = -1;
 	md->fail_write_after = -1;
 	md->stall_write_after = -1;
-	vdev->migration_flags = type->mig_flags;
-	if (type->mig_flags)
+	vdev->migration_flags = md->type_flags = type->mig_flags;
+	if (type->mig_flags) {
 		vdev->mig_ops = &msim_mig_ops;
+		vdev->log_ops = &msim_log_ops;
+	}
 	return 0;
 }
 
@@ -1274,6 +1557,38 @@ static ssize_t fail_arc_store(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RW(fail_arc);
 
+static ssize_t break_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct msim_dev *md = to_msim(dev);
+	enum msim_break b;
+
+	mutex_lock(&md->lock);
+	b = md->brk;
+	mutex_unlock(&md->lock);
+	return sysfs_emit(buf, "%s\n", msim_break_names[b]);
+}
+
+static ssize_t break_store(struct device *dev, struct device_attribute *attr,
+			   const char *buf, size_t count)
+{
+	struct msim_dev *md = to_msim(dev);
+	int b;
+
+	for (b = 0; b < B_NR; b++)
+		if (sysfs_streq(buf, msim_break_names[b]))
+			break;
+	if (b == B_NR || !msim_break_available(b))
+		return -EINVAL;
+	mutex_lock(&md->lock);
+	md->brk = b;
+	md->vdev.migration_flags = md->type_flags;
+	if (b == B_FLAGS)
+		md->vdev.migration_flags &= ~VFIO_MIGRATION_STOP_COPY;
+	mutex_unlock(&md->lock);
+	return count;
+}
+static DEVICE_ATTR_RW(break);
+
 static struct attribute *msim_attrs[] = {
 	&dev_attr_size.attr,
 	&dev_attr_seed.attr,
@@ -1293,6 +1608,7 @@ static struct attribute *msim_attrs[] = {
 	&dev_attr_fail_reset.attr,
 	&dev_attr_stall_write_after.attr,
 	&dev_attr_arcs.attr,
+	&dev_attr_break.attr,
 	&dev_attr_reset_count.attr,
 	&dev_attr_load_count.attr,
 	&dev_attr_load_errors.attr,
