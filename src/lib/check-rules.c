@@ -1,0 +1,844 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * check's rules, by family: each a function that takes the device through
+ * what the uAPI says and tells a finding (check.h), written from the
+ * uAPI's own words.  The engine that runs them, and puts the device back
+ * between them, is check.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+
+/* The arcs that open a data session, each from the state it is taken in */
+static const struct {
+	enum migctl_state from, to;
+} session_arcs[] = {
+	{ MIGCTL_STATE_STOP, MIGCTL_STATE_STOP_COPY },
+	{ MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY },
+	{ MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_PRE_COPY_P2P },
+	{ MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING },
+};
+
+
+/* ---- the rules: migration flags and GET */
+
+void check_rule_flags(struct rule_run *x)
+{
+	uint64_t f = x->d->pb.mig_flags;
+	uint64_t undefined = f & ~(uint64_t)(MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P |
+					     MIGCTL_FLAG_PRE_COPY);
+	char names[64];
+
+	migctl_flags_format(f, names, sizeof(names));
+	if (!(f & MIGCTL_FLAG_STOP_COPY))
+		check_finding(x, MIGCTL_FAIL, "flags %s (0x%llx): no STOP_COPY", f ? names : "none",
+			(unsigned long long)f);
+	if (undefined)
+		check_finding(x, MIGCTL_WARN, "flags 0x%llx are not defined by the uAPI",
+			(unsigned long long)undefined);
+	check_passed(x, "%s (0x%llx)", names, (unsigned long long)f);
+}
+
+void check_rule_state_get(struct rule_run *x)
+{
+	enum migctl_state states[MIGCTL_NR_STATES], got;
+	size_t n = check_tour(x->d, states), seen = 0;
+	char unreached[128] = "";
+	int fd = -1, r;
+
+	for (size_t i = 0; i <= n; i++) {
+		/* the state found first, then every offered one (not reached: fsm.arcs') */
+		if (i > 0 && check_go(x->d, states[i - 1], &fd)) {
+			str_list_add(unreached, sizeof(unreached), migctl_state_name(states[i - 1]));
+			continue;
+		}
+		r = migctl_get_state(x->d->dev, &got);
+		if (r == -EPROTO)
+			check_finding(x, MIGCTL_FAIL, "%s%s: GET gave a value outside enum vfio_device_mig_state",
+				i ? "after SET " : "as found", i ? migctl_state_name(states[i - 1]) : "");
+		else if (r)
+			check_finding(x, MIGCTL_FAIL, "GET fails with %s", check_eno(r));
+		else if (!check_offers(x->d, got) && !(got == MIGCTL_STATE_RUNNING && !n))
+			check_finding(x, MIGCTL_FAIL, "GET gave %s, which the flags do not offer", migctl_state_name(got));
+		else
+			seen++;
+	}
+	check_close_fd(&fd);
+	check_passed(x, "GET gave an offered state in each of the %zu states visited%s%s", seen,
+	       unreached[0] ? "; not reached: " : "", unreached);
+}
+
+/* ---- the state machine */
+
+void check_rule_arcs(struct rule_run *x)
+{
+	enum migctl_state states[MIGCTL_NR_STATES], got;
+	size_t n = check_tour(x->d, states), arcs = 0;
+	bool no_resuming = false;
+	int fd = -1, r;
+
+	for (size_t i = 0; i < n; i++) {
+		enum migctl_state a = states[i];
+
+		for (size_t j = 0; j < n; j++) {
+			enum migctl_state b = states[j];
+
+			/* refused by the uAPI: fsm.blocked-arcs */
+			if (a == b || (a == MIGCTL_STATE_STOP_COPY &&
+				       (b == MIGCTL_STATE_PRE_COPY || b == MIGCTL_STATE_PRE_COPY_P2P)))
+				continue;
+			/* RESUMING is left through STOP, which needs a stream to load */
+			if (a == MIGCTL_STATE_RESUMING && !x->d->saved.len) {
+				no_resuming = true;
+				continue;
+			}
+			r = check_go(x->d, a, &fd);
+			got = check_get_state(x->d);
+			if (r || got != a) {
+				check_finding(x, MIGCTL_FAIL, "%s not reached to try %s -> %s: %s%s; GET says %s",
+					migctl_state_name(a), migctl_state_name(a), migctl_state_name(b), r ? "SET fails with " : "SET succeeded",
+					r ? check_eno(r) : "", migctl_state_name(got));
+				continue;
+			}
+			if (a == MIGCTL_STATE_RESUMING && (r = check_write_saved(x->d, fd))) {
+				check_finding(x, MIGCTL_FAIL, "writing the saved stream in RESUMING fails with %s",
+					check_eno(r));
+				continue;
+			}
+			r = check_set_state(x->d, b, &fd);
+			got = check_get_state(x->d);
+			if (r)
+				check_finding(x, MIGCTL_FAIL, "%s -> %s fails with %s; GET says %s", migctl_state_name(a), migctl_state_name(b),
+					check_eno(r), migctl_state_name(got));
+			else if (got != b)
+				check_finding(x, MIGCTL_FAIL, "%s -> %s succeeded, but GET says %s", migctl_state_name(a), migctl_state_name(b),
+					migctl_state_name(got));
+			else
+				arcs++;
+			if (!migctl_state_is_data(got))
+				check_close_fd(&fd);
+		}
+	}
+	check_close_fd(&fd);
+	check_passed(x, "%zu arcs between %zu states%s", arcs, n,
+	       no_resuming ? "; none from RESUMING (no saved stream to load)" : "");
+}
+
+void check_rule_unsupported(struct rule_run *x)
+{
+	enum migctl_state found = x->d->pb.found, got;
+	char names[128] = "";
+	int r;
+
+	/* every state not offered, and the first value past the enum */
+	for (unsigned int s = MIGCTL_STATE_STOP; s <= MIGCTL_NR_STATES; s++) {
+		enum migctl_state t = (enum migctl_state)s;
+		const char *name = s == MIGCTL_NR_STATES ? "8 (past the enum)" : migctl_state_name(t);
+
+		if (s < MIGCTL_NR_STATES && check_offers(x->d, t))
+			continue;
+		r = check_set_state(x->d, t, NULL);
+		got = check_get_state(x->d);
+		if (r == 0)
+			check_finding(x, MIGCTL_FAIL, "SET %s succeeded; GET says %s", name, migctl_state_name(got));
+		else if (r != -EINVAL)
+			check_finding(x, MIGCTL_WARN, "SET %s fails with %s, not EINVAL", name, check_eno(r));
+		if (got != found) {
+			check_finding(x, MIGCTL_FAIL, "after SET %s the device is in %s, not %s", name,
+				migctl_state_name(got), migctl_state_name(found));
+			check_go(x->d, found, NULL);
+		}
+		str_list_add(names, sizeof(names), name);
+	}
+	check_passed(x, "refused with EINVAL in %s, which stayed: %s", migctl_state_name(found), names);
+}
+
+void check_rule_error_refused(struct rule_run *x)
+{
+	enum migctl_state found = x->d->pb.found, got;
+	int r = check_set_state(x->d, MIGCTL_STATE_ERROR, NULL);
+
+	got = check_get_state(x->d);
+	if (r == 0)
+		check_finding(x, MIGCTL_FAIL, "SET ERROR succeeded; GET says %s", migctl_state_name(got));
+	else if (r != -EINVAL)
+		check_finding(x, MIGCTL_WARN, "SET ERROR fails with %s, not EINVAL", check_eno(r));
+	if (got != found)
+		check_finding(x, MIGCTL_FAIL, "after SET ERROR the device is in %s, not %s", migctl_state_name(got),
+			migctl_state_name(found));
+	check_passed(x, "refused with EINVAL in %s, which stayed", migctl_state_name(found));
+}
+
+void check_rule_blocked_arcs(struct rule_run *x)
+{
+	static const enum migctl_state targets[] = { MIGCTL_STATE_PRE_COPY,
+						     MIGCTL_STATE_PRE_COPY_P2P };
+	enum migctl_state got;
+	int fd = -1, r, err = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(targets); i++) {
+		if (!check_offers(x->d, targets[i]))
+			continue;
+		r = check_go(x->d, MIGCTL_STATE_STOP_COPY, &fd);
+		if (r || check_get_state(x->d) != MIGCTL_STATE_STOP_COPY) {
+			check_finding(x, MIGCTL_FAIL, "STOP_COPY not reached (%s)", r ? check_eno(r) : "GET disagrees");
+			break;
+		}
+		r = check_set_state(x->d, targets[i], &fd);
+		got = check_get_state(x->d);
+		if (r == 0)
+			check_finding(x, MIGCTL_FAIL, "STOP_COPY -> %s succeeded; GET says %s", migctl_state_name(targets[i]),
+				migctl_state_name(got));
+		else if (got != MIGCTL_STATE_STOP_COPY)
+			check_finding(x, MIGCTL_FAIL, "after the refused STOP_COPY -> %s the device is in %s",
+				migctl_state_name(targets[i]), migctl_state_name(got));
+		err = r;
+	}
+	check_close_fd(&fd);
+	check_passed(x, "refused with %s; the device stayed in STOP_COPY", check_eno(err));
+}
+
+/* ---- data sessions */
+
+/* Leave a session's state by its own arc, loading the saved stream from RESUMING */
+static int leave_session(struct check_dev *d, enum migctl_state from, enum migctl_state to,
+			 int *fd, int *leave_fd)
+{
+	int r;
+
+	if (to == MIGCTL_STATE_RESUMING && (r = check_write_saved(d, *fd)))
+		return r;
+	return migctl_set_state(d->dev, from, leave_fd);
+}
+
+void check_rule_new_fd(struct rule_run *x)
+{
+	size_t arcs = 0;
+	int fd, leave_fd, r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(session_arcs); i++) {
+		enum migctl_state from = session_arcs[i].from, to = session_arcs[i].to;
+
+		if (!check_offers(x->d, from) || !check_offers(x->d, to))
+			continue;
+		fd = -1;
+		r = check_go(x->d, from, NULL);
+		if (!r)
+			r = check_set_state(x->d, to, &fd);
+		if (r) {
+			check_finding(x, MIGCTL_FAIL, "%s -> %s fails with %s", migctl_state_name(from), migctl_state_name(to), check_eno(r));
+			continue;
+		}
+		if (fd < 0)
+			check_finding(x, MIGCTL_FAIL, "%s -> %s returned no data_fd", migctl_state_name(from), migctl_state_name(to));
+		else
+			arcs++;
+		/* and the arc back opens nothing (RESUMING: after loading the saved stream) */
+		if (to != MIGCTL_STATE_RESUMING || x->d->saved.len) {
+			r = leave_session(x->d, from, to, &fd, &leave_fd);
+			if (!r && leave_fd >= 0) {
+				check_finding(x, MIGCTL_FAIL, "%s -> %s returned a data_fd, opening no session",
+					migctl_state_name(to), migctl_state_name(from));
+				close(leave_fd);
+			}
+		}
+		check_close_fd(&fd);
+	}
+	check_passed(x, "%zu arcs opened a session with a new data_fd; the arcs back returned none",
+	       arcs);
+}
+
+void check_rule_precopy_keeps_fd(struct rule_run *x)
+{
+	struct membuf stream = { .max = x->c->max };
+	size_t pre, rest;
+	int fd = -1, new_fd, r;
+
+	if (check_go(x->d, MIGCTL_STATE_RUNNING, NULL) || check_set_state(x->d, MIGCTL_STATE_PRE_COPY, &fd) ||
+	    fd < 0) {
+		check_finding(x, MIGCTL_FAIL, "RUNNING -> PRE_COPY gave no data_fd");
+		goto out;
+	}
+	/* PRE_COPY's data up to its temporary end (ENOMSG, or 0 from some drivers) */
+	r = check_read_to_end(x->c, fd, &stream, &pre);
+	if (r && r != -ENOMSG) {
+		check_finding(x, MIGCTL_FAIL, "read() in PRE_COPY fails with %s", check_eno(r));
+		goto out;
+	}
+	r = migctl_set_state(x->d->dev, MIGCTL_STATE_STOP_COPY, &new_fd);
+	if (r) {
+		check_finding(x, MIGCTL_FAIL, "PRE_COPY -> STOP_COPY fails with %s", check_eno(r));
+		goto out;
+	}
+	if (new_fd >= 0) {
+		check_finding(x, MIGCTL_FAIL, "PRE_COPY -> STOP_COPY returned a new data_fd");
+		close(new_fd);
+	}
+	r = check_read_to_end(x->c, fd, &stream, &rest);
+	if (r) {
+		check_finding(x, MIGCTL_FAIL, "read() of the PRE_COPY data_fd in STOP_COPY fails with %s",
+			check_eno(r));
+		goto out;
+	}
+	/* the one stream, whole: the device takes it back */
+	if (check_go(x->d, MIGCTL_STATE_STOP, &fd) || check_set_state(x->d, MIGCTL_STATE_RESUMING, &fd) ||
+	    fd < 0)
+		r = -EPROTO;
+	else if (!(r = write_all(fd, stream.data, stream.len, NULL)))
+		r = check_set_state(x->d, MIGCTL_STATE_STOP, NULL);
+	if (r)
+		check_finding(x, MIGCTL_FAIL, "the %zu bytes read through the PRE_COPY data_fd were refused "
+			"by RESUMING -> STOP (%s)", stream.len, check_eno(r));
+	check_passed(x, "one data_fd carried %zu bytes in PRE_COPY and %zu in STOP_COPY; the device "
+	       "took them back", pre, rest);
+out:
+	check_close_fd(&fd);
+	check_membuf_free(&stream);
+}
+
+void check_rule_old_fd_dead(struct rule_run *x)
+{
+	size_t tried = 0, got;
+	int fd, leave_fd, r, answer = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(session_arcs); i++) {
+		enum migctl_state from = session_arcs[i].from, to = session_arcs[i].to;
+		bool resuming = to == MIGCTL_STATE_RESUMING;
+
+		if (!check_offers(x->d, from) || !check_offers(x->d, to) || (resuming && !x->d->saved.len))
+			continue;
+		fd = -1;
+		/* a session without an fd is data.new-fd's finding */
+		if (check_go(x->d, from, NULL) || check_set_state(x->d, to, &fd) || fd < 0 ||
+		    leave_session(x->d, from, to, &fd, &leave_fd)) {
+			check_close_fd(&fd);
+			continue;
+		}
+		if (leave_fd >= 0)
+			close(leave_fd);
+		if (resuming)
+			r = migctl_data_write(fd, x->d->saved.data, 1, &got);
+		else
+			r = migctl_data_read(fd, x->c->buf, CHUNK, &got);
+		if (!r && got)
+			check_finding(x, MIGCTL_FAIL, "%s() on the %s data_fd still %s data after %s -> %s",
+				resuming ? "write" : "read", migctl_state_name(to), resuming ? "takes" : "gives",
+				migctl_state_name(to), migctl_state_name(from));
+		answer = r;
+		tried++;
+		check_close_fd(&fd);
+	}
+	check_passed(x, "%zu data_fds stopped working when their state was left (%s)", tried,
+	       answer ? check_eno(answer) : "0 bytes");
+}
+
+void check_rule_eof_sticks(struct rule_run *x)
+{
+	size_t total, got;
+	int fd = -1, r;
+
+	if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, MIGCTL_STATE_STOP_COPY, &fd) ||
+	    fd < 0) {
+		check_finding(x, MIGCTL_FAIL, "STOP -> STOP_COPY gave no data_fd");
+		goto out;
+	}
+	r = check_read_to_end(x->c, fd, NULL, &total);
+	if (r == -EFBIG)
+		check_finding(x, MIGCTL_FAIL, "no end of stream within %zu bytes", x->c->max);
+	else if (r)
+		check_finding(x, MIGCTL_FAIL, "read() in STOP_COPY fails with %s after %zu bytes", check_eno(r),
+			total);
+	if (r)
+		goto out;
+	for (int i = 0; i < 3; i++) {
+		r = migctl_data_read(fd, x->c->buf, CHUNK, &got);
+		if (r)
+			check_finding(x, MIGCTL_FAIL, "read() after the end fails with %s (must stay 0)", check_eno(r));
+		else if (got)
+			check_finding(x, MIGCTL_FAIL, "read() after the end gave %zu more bytes", got);
+	}
+	check_passed(x, "end of stream after %zu bytes; read() gave 0 three more times", total);
+out:
+	check_close_fd(&fd);
+}
+
+void check_rule_no_seek(struct rule_run *x)
+{
+	static const enum migctl_state states[] = { MIGCTL_STATE_STOP_COPY, MIGCTL_STATE_RESUMING };
+	size_t n;
+	int fd, r, answer = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(states); i++) {
+		bool resuming = states[i] == MIGCTL_STATE_RESUMING;
+
+		fd = -1;
+		if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, states[i], &fd) || fd < 0) {
+			check_close_fd(&fd);
+			continue;
+		}
+		if (!(r = migctl_data_seek(fd)))
+			check_finding(x, MIGCTL_WARN, "lseek() works on the %s data_fd", migctl_state_name(states[i]));
+		if (resuming)
+			r = migctl_data_pwrite(fd, "", 1, &n);
+		else
+			r = migctl_data_pread(fd, x->c->buf, 1, &n);
+		if (!r)
+			check_finding(x, MIGCTL_WARN, "%s() works on the %s data_fd",
+				resuming ? "pwrite" : "pread", migctl_state_name(states[i]));
+		answer = r;
+		/* RESUMING with a stray byte in it: abort, the uAPI's way; else load and leave */
+		if (resuming && !r)
+			migctl_dev_reset(x->d->dev);
+		else
+			check_go(x->d, x->d->pb.found, &fd);
+		check_close_fd(&fd);
+	}
+	check_passed(x, "lseek(), pread() and pwrite() refused (%s)", check_eno(answer));
+}
+
+/* ---- PRE_COPY */
+
+/* RUNNING -> PRE_COPY with its data_fd in *fd */
+static bool enter_precopy(struct rule_run *x, int *fd)
+{
+	if (!check_go(x->d, MIGCTL_STATE_RUNNING, NULL) &&
+	    !check_set_state(x->d, MIGCTL_STATE_PRE_COPY, fd) && *fd >= 0)
+		return true;
+	check_finding(x, MIGCTL_FAIL, "RUNNING -> PRE_COPY gave no data_fd");
+	return false;
+}
+
+void check_rule_precopy_info(struct rule_run *x)
+{
+	uint64_t initial, dirty;
+	int fd = -1, r;
+
+	if (!enter_precopy(x, &fd))
+		goto out;
+	if ((r = migctl_precopy_info(fd, &initial, &dirty)))
+		check_finding(x, MIGCTL_FAIL, "fails in PRE_COPY with %s (mandatory with PRE_COPY)", check_eno(r));
+	if (check_offers(x->d, MIGCTL_STATE_PRE_COPY_P2P) &&
+	    !check_set_state(x->d, MIGCTL_STATE_PRE_COPY_P2P, &fd) &&
+	    (r = migctl_precopy_info(fd, &initial, &dirty)))
+		check_finding(x, MIGCTL_FAIL, "fails in PRE_COPY_P2P with %s (mandatory with PRE_COPY)",
+			check_eno(r));
+	if ((r = check_set_state(x->d, MIGCTL_STATE_STOP_COPY, &fd))) {
+		check_finding(x, MIGCTL_FAIL, "PRE_COPY -> STOP_COPY fails with %s", check_eno(r));
+		goto out;
+	}
+	r = migctl_precopy_info(fd, &initial, &dirty);
+	if (r == 0)
+		check_finding(x, MIGCTL_WARN, "works in STOP_COPY (initial %llu, dirty %llu): should be "
+			"EINVAL", (unsigned long long)initial, (unsigned long long)dirty);
+	else if (r != -EINVAL)
+		check_finding(x, MIGCTL_WARN, "fails in STOP_COPY with %s, not EINVAL", check_eno(r));
+	check_passed(x, "works in PRE_COPY%s; EINVAL in STOP_COPY",
+	       check_offers(x->d, MIGCTL_STATE_PRE_COPY_P2P) ? " and PRE_COPY_P2P" : "");
+out:
+	check_close_fd(&fd);
+}
+
+void check_rule_initial_decreases(struct rule_run *x)
+{
+	uint64_t first, prev, now, dirty;
+	size_t got, want, total = 0;
+	unsigned int reads = 0;
+	int fd = -1, r;
+
+	if (!enter_precopy(x, &fd))
+		goto out;
+	if ((r = migctl_precopy_info(fd, &first, &dirty))) {
+		check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s", check_eno(r));
+		goto out;
+	}
+	if (first == 0)
+		check_finding(x, MIGCTL_WARN, "initial_bytes starts at 0");
+	/* quarter reads, so that a decrease has a few chances to show */
+	for (prev = first; prev && reads < 64 && total < x->c->max; prev = now, reads++) {
+		want = prev / 4 ? prev / 4 : 1;
+		r = migctl_data_read(fd, x->c->buf, want < CHUNK ? want : CHUNK, &got);
+		if (r || !got) {
+			check_finding(x, MIGCTL_WARN, "the temporary end came with initial_bytes at %llu",
+				(unsigned long long)prev);
+			break;
+		}
+		total += got;
+		if ((r = migctl_precopy_info(fd, &now, &dirty))) {
+			check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s", check_eno(r));
+			break;
+		}
+		if (now > prev)
+			check_finding(x, MIGCTL_WARN, "initial_bytes rose from %llu to %llu after a read of %zu bytes",
+				(unsigned long long)prev, (unsigned long long)now, got);
+		else if (now == prev)
+			check_finding(x, MIGCTL_WARN, "initial_bytes stayed at %llu after a read of %zu bytes",
+				(unsigned long long)now, got);
+	}
+	check_passed(x, "initial_bytes went from %llu to 0 over %u reads (%zu bytes)",
+	       (unsigned long long)first, reads, total);
+out:
+	check_close_fd(&fd);
+}
+
+void check_rule_enomsg(struct rule_run *x)
+{
+	uint64_t initial, dirty;
+	size_t got, total = 0;
+	int fd = -1, r;
+
+	if (!enter_precopy(x, &fd))
+		goto out;
+	/* read until the answer that is not data: that is the temporary end */
+	for (unsigned int reads = 0;; reads++) {
+		if ((r = migctl_precopy_info(fd, &initial, &dirty))) {
+			check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s", check_eno(r));
+			goto out;
+		}
+		if (reads == 1024 || total >= x->c->max) {
+			check_skipped(x, "no temporary end within %u reads (%zu bytes): the device keeps "
+				"dirtying", reads, total);
+			goto out;
+		}
+		r = migctl_data_read(fd, x->c->buf, CHUNK, &got);
+		if (r || !got)
+			break;
+		if (!initial && !dirty) {
+			check_finding(x, MIGCTL_WARN, "read() gave %zu bytes though initial_bytes and "
+				"dirty_bytes were 0", got);
+			goto out;
+		}
+		total += got;
+	}
+	if (r == -ENOMSG)
+		check_passed(x, "ENOMSG after %zu bytes of PRE_COPY data", total);
+	else if (r)
+		check_finding(x, MIGCTL_WARN, "read() fails with %s at the temporary end, not ENOMSG", check_eno(r));
+	else
+		check_finding(x, MIGCTL_WARN, "read() returns 0 at the temporary end (after %zu bytes), not "
+			"ENOMSG: a reader cannot tell it from the end of the stream", total);
+out:
+	check_close_fd(&fd);
+}
+
+void check_rule_data_size(struct rule_run *x)
+{
+	uint64_t estimate;
+	size_t total;
+	double ratio;
+	int fd = -1, r;
+
+	check_go(x->d, MIGCTL_STATE_STOP, NULL);
+	r = migctl_data_size(x->d->dev, &estimate);
+	if (r == -ENOTTY || r == -EOPNOTSUPP) {
+		check_skipped(x, "MIG_DATA_SIZE is not offered (%s)", check_eno(r));
+		return;
+	}
+	if (r) {
+		check_finding(x, MIGCTL_FAIL, "MIG_DATA_SIZE fails in STOP with %s", check_eno(r));
+		return;
+	}
+	if (check_set_state(x->d, MIGCTL_STATE_STOP_COPY, &fd) || fd < 0 ||
+	    (r = check_read_to_end(x->c, fd, NULL, &total))) {
+		check_finding(x, MIGCTL_FAIL, "the STOP_COPY stream could not be read to its end");
+		goto out;
+	}
+	ratio = total ? (double)estimate / (double)total : estimate ? 1e9 : 1;
+	if (ratio < 0.5 || ratio > 2)
+		check_finding(x, MIGCTL_WARN, "estimate %llu bytes, STOP_COPY gave %zu: ratio %.2f",
+			(unsigned long long)estimate, total, ratio);
+	check_passed(x, "estimate %llu bytes, STOP_COPY gave %zu: ratio %.2f",
+	       (unsigned long long)estimate, total, ratio);
+out:
+	check_close_fd(&fd);
+}
+
+/* ---- RESUMING */
+
+/*
+ * STOP -> RESUMING, the first @len bytes of the saved stream, RESUMING ->
+ * STOP: the last SET's result (-EPROTO: RESUMING gave no data_fd).  A
+ * session left in RESUMING is aborted by reset.
+ */
+static int resume_prefix(struct rule_run *x, size_t len, int *write_err)
+{
+	int fd = -1, r;
+
+	*write_err = 0;
+	if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, MIGCTL_STATE_RESUMING, &fd) ||
+	    fd < 0) {
+		check_close_fd(&fd);
+		return -EPROTO;
+	}
+	if (len)
+		*write_err = write_all(fd, x->d->saved.data, len, NULL);
+	r = check_set_state(x->d, MIGCTL_STATE_STOP, NULL);
+	check_close_fd(&fd);
+	if (check_get_state(x->d) == MIGCTL_STATE_RESUMING)
+		migctl_dev_reset(x->d->dev);
+	return r;
+}
+
+void check_rule_empty_refused(struct rule_run *x)
+{
+	int write_err, r = resume_prefix(x, 0, &write_err);
+
+	if (r == -EPROTO)
+		check_finding(x, MIGCTL_FAIL, "STOP -> RESUMING gave no data_fd");
+	else if (r == 0)
+		check_finding(x, MIGCTL_FAIL, "RESUMING -> STOP accepted an empty stream");
+	check_passed(x, "RESUMING -> STOP refused it with %s", check_eno(r));
+}
+
+void check_rule_truncated_refused(struct rule_run *x)
+{
+	size_t len = x->d->saved.len, cuts[] = { len - 1, len / 2 };
+	int write_err, r = 0;
+
+	if (len < 2) {
+		check_skipped(x, "the saved stream has %zu bytes: nothing to cut", len);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cuts); i++) {
+		r = resume_prefix(x, cuts[i], &write_err);
+		if (r == -EPROTO)
+			check_finding(x, MIGCTL_FAIL, "STOP -> RESUMING gave no data_fd");
+		else if (r == 0)
+			check_finding(x, MIGCTL_FAIL, "RESUMING -> STOP accepted the first %zu of %zu bytes%s%s",
+				cuts[i], len, write_err ? "; write() had failed with " : "",
+				write_err ? check_eno(write_err) : "");
+	}
+	check_passed(x, "RESUMING -> STOP refused the first %zu and the first %zu of %zu bytes (%s)",
+	       cuts[0], cuts[1], len, check_eno(r));
+}
+
+void check_rule_own_accepted(struct rule_run *x)
+{
+	/* small pieces first, across the stream's first records, then bigger ones */
+	static const size_t pieces[] = { 1, 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 4093 };
+	const struct membuf *s = &x->d->saved;
+	size_t off = 0, n, i = 0;
+	int fd = -1, r;
+
+	if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, MIGCTL_STATE_RESUMING, &fd) ||
+	    fd < 0) {
+		check_finding(x, MIGCTL_FAIL, "STOP -> RESUMING gave no data_fd");
+		goto out;
+	}
+	for (; off < s->len; off += n) {
+		n = pieces[i < ARRAY_SIZE(pieces) - 1 ? i++ : i];
+		if (n > s->len - off)
+			n = s->len - off;
+		if ((r = write_all(fd, s->data + off, n, NULL))) {
+			check_finding(x, MIGCTL_FAIL, "write() refused the device's own stream at byte %zu "
+				"with %s", off, check_eno(r));
+			goto out;
+		}
+	}
+	r = check_set_state(x->d, MIGCTL_STATE_STOP, NULL);
+	if (r)
+		check_finding(x, MIGCTL_FAIL, "RESUMING -> STOP refused the device's own %zu-byte stream, "
+			"written in pieces of 1 to 4093 bytes, with %s", s->len, check_eno(r));
+	check_passed(x, "its own %zu-byte stream, written in pieces of 1 to 4093 bytes, was accepted",
+	       s->len);
+out:
+	check_close_fd(&fd);
+}
+
+/* ---- reset */
+
+void check_rule_reset_states(struct rule_run *x)
+{
+	enum migctl_state states[MIGCTL_NR_STATES], got;
+	char unreached[128] = "";
+	size_t n = check_tour(x->d, states), tried = 0;
+	int fd, r;
+
+	for (size_t i = 0; i < n; i++) {
+		fd = -1;
+		/* a state not reached is fsm.arcs' finding: named, not reset from */
+		if (check_go(x->d, states[i], &fd) || check_get_state(x->d) != states[i]) {
+			str_list_add(unreached, sizeof(unreached), migctl_state_name(states[i]));
+			check_close_fd(&fd);
+			continue;
+		}
+		r = migctl_dev_reset(x->d->dev);
+		got = check_get_state(x->d);
+		if (r)
+			check_finding(x, MIGCTL_FAIL, "VFIO_DEVICE_RESET in %s fails with %s", migctl_state_name(states[i]),
+				check_eno(r));
+		else if (got != MIGCTL_STATE_RUNNING)
+			check_finding(x, MIGCTL_FAIL, "VFIO_DEVICE_RESET in %s left the device in %s",
+				migctl_state_name(states[i]), migctl_state_name(got));
+		if (r || got != MIGCTL_STATE_RUNNING)
+			check_go(x->d, x->d->pb.found, &fd);
+		check_close_fd(&fd);
+		tried++;
+	}
+	check_passed(x, "from each of the %zu states the reset left RUNNING%s%s", tried,
+	       unreached[0] ? "; not reached: " : "", unreached);
+}
+
+void check_rule_reset_flag(struct rule_run *x)
+{
+	struct migctl_dev_info info;
+	int r = migctl_dev_info(x->d->dev, &info);
+	bool says;
+
+	if (r) {
+		check_finding(x, MIGCTL_FAIL, "VFIO_DEVICE_GET_INFO fails with %s", check_eno(r));
+		return;
+	}
+	says = info.flags & MIGCTL_DEV_RESET;
+	r = migctl_dev_reset(x->d->dev);
+	if (!r && !says)
+		check_finding(x, MIGCTL_WARN, "VFIO_DEVICE_RESET works, but VFIO_DEVICE_GET_INFO flags "
+			"0x%x lack VFIO_DEVICE_FLAGS_RESET", info.flags);
+	else if (r && says)
+		check_finding(x, MIGCTL_FAIL, "VFIO_DEVICE_FLAGS_RESET is set, but VFIO_DEVICE_RESET fails "
+			"with %s", check_eno(r));
+	check_passed(x, says ? "VFIO_DEVICE_FLAGS_RESET set, and VFIO_DEVICE_RESET works"
+		       : "neither VFIO_DEVICE_FLAGS_RESET nor a working VFIO_DEVICE_RESET");
+}
+
+/* ---- DMA logging */
+
+#define DMA_PAGE 4096u
+#define DMA_SPAN (1u << 20)
+
+static bool dma_offered(struct rule_run *x)
+{
+	bool offered;
+	int r = migctl_dma_logging_supported(x->d->dev, &offered);
+
+	if (r)
+		check_finding(x, MIGCTL_FAIL, "the DMA_LOGGING_START probe fails with %s", check_eno(r));
+	else if (!offered)
+		check_skipped(x, "DMA logging is not offered");
+	return !r && offered;
+}
+
+void check_rule_dma_cycle(struct rule_run *x)
+{
+	const struct migctl_dma_range range = { 0, DMA_SPAN };
+	uint64_t page = DMA_PAGE, bitmap[DMA_SPAN / DMA_PAGE / 64] = { 0 };
+	unsigned int dirty = 0;
+	int r;
+
+	if (!dma_offered(x))
+		return;
+	if ((r = migctl_dma_logging_start(x->d->dev, &range, 1, &page))) {
+		check_finding(x, MIGCTL_FAIL, "START on [0, 1 MiB) in 4 KiB pages fails with %s", check_eno(r));
+		return;
+	}
+	if (!page || (page & (page - 1)))
+		check_finding(x, MIGCTL_FAIL, "START chose a page size of %llu: not a power of two",
+			(unsigned long long)page);
+	if ((r = migctl_dma_logging_report(x->d->dev, &range, DMA_PAGE, bitmap)))
+		check_finding(x, MIGCTL_FAIL, "REPORT on [0, 1 MiB) fails with %s", check_eno(r));
+	if ((r = migctl_dma_logging_stop(x->d->dev)))
+		check_finding(x, MIGCTL_FAIL, "STOP fails with %s", check_eno(r));
+	for (size_t i = 0; i < ARRAY_SIZE(bitmap); i++)
+		dirty += (unsigned int)__builtin_popcountll(bitmap[i]);
+	check_passed(x, "START, REPORT and STOP on [0, 1 MiB) worked (page size %llu; %u pages dirty)",
+	       (unsigned long long)page, dirty);
+}
+
+/* A request that must be refused: @what (and the errno that refused it) onto its list */
+static void dma_refused(const char *what, int r, char *refused, char *taken, size_t size)
+{
+	char item[96];
+
+	snprintf(item, sizeof(item), "%s (%s)", what, r ? check_eno(r) : "");
+	str_list_add(r ? refused : taken, size, r ? item : what);
+}
+
+void check_rule_dma_refused(struct rule_run *x)
+{
+	const struct migctl_dma_range good = { 0, DMA_SPAN }, unaligned = { 1, DMA_PAGE },
+				      overlapping[] = { { 0, 2 * DMA_PAGE }, { DMA_PAGE, 2 * DMA_PAGE } };
+	const struct {
+		const char *what;
+		const struct migctl_dma_range *ranges;
+		uint32_t count;
+	} starts[] = {
+		{ "START without ranges", &good, 0 },
+		{ "START on an unaligned range", &unaligned, 1 },
+		{ "START on overlapping ranges", overlapping, 2 },
+	};
+	uint64_t page, bitmap[DMA_SPAN / DMA_PAGE / 64];
+	char refused[256] = "", taken[256] = "";
+	int r;
+
+	if (!dma_offered(x))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(starts); i++) {
+		page = DMA_PAGE;
+		r = migctl_dma_logging_start(x->d->dev, starts[i].ranges, starts[i].count, &page);
+		if (!r)
+			migctl_dma_logging_stop(x->d->dev);
+		dma_refused(starts[i].what, r, refused, taken, sizeof(refused));
+	}
+	r = migctl_dma_logging_report(x->d->dev, &good, DMA_PAGE, bitmap);
+	dma_refused("REPORT with logging off", r, refused, taken, sizeof(refused));
+	page = DMA_PAGE;
+	if ((r = migctl_dma_logging_start(x->d->dev, &good, 1, &page))) {
+		check_finding(x, MIGCTL_FAIL, "START on [0, 1 MiB) fails with %s", check_eno(r));
+	} else {
+		page = DMA_PAGE;
+		r = migctl_dma_logging_start(x->d->dev, &good, 1, &page);
+		dma_refused("a second START", r, refused, taken, sizeof(refused));
+		migctl_dma_logging_stop(x->d->dev);
+	}
+	if (taken[0])
+		check_finding(x, MIGCTL_FAIL, "succeeded: %s", taken);
+	check_passed(x, "refused: %s", refused);
+}
+
+void check_rule_roundtrip(struct rule_run *x)
+{
+	struct check_dev *d2 = &x->c->d[1];
+	const struct membuf *s1 = &x->d->saved;
+	struct membuf s2 = { .max = x->c->max };
+	struct migctl_xfer_result res;
+	size_t at = 0;
+	int r;
+
+	if (!x->c->has_dev2) {
+		check_skipped(x, "no DEV2 given");
+		return;
+	}
+	if (x->c->dev2_unlike[0]) {
+		check_skipped(x, "DEV2 cannot take DEV's stream: %s", x->c->dev2_unlike);
+		return;
+	}
+	if (d2->lost) {
+		check_skipped(x, "DEV2 %s", d2->lost_why);
+		return;
+	}
+	if ((r = check_resume_from(d2, MIGCTL_STATE_STOP, s1, &res))) {
+		check_finding(x, MIGCTL_FAIL, "DEV2 refused DEV's %zu-byte stream with %s%s", s1->len,
+			check_eno(r), res.fail_at == MIGCTL_FAIL_LOAD ? " at RESUMING -> STOP" : "");
+		goto out;
+	}
+	if ((r = check_save_into(d2, MIGCTL_STATE_STOP, &s2))) {
+		check_finding(x, MIGCTL_FAIL, "saving DEV2 after the resume fails with %s", check_eno(r));
+		goto out;
+	}
+	while (at < s1->len && at < s2.len && s1->data[at] == s2.data[at])
+		at++;
+	if (at < s1->len || at < s2.len)
+		check_finding(x, MIGCTL_WARN, "DEV2 saved %zu bytes, DEV's stream has %zu: they differ from "
+			"byte %zu on", s2.len, s1->len, at);
+	check_passed(x, "DEV's %zu-byte stream resumed into DEV2, which saved the same bytes", s1->len);
+out:
+	check_membuf_free(&s2);
+	if (check_go(d2, d2->pb.found, NULL) || check_get_state(d2) != d2->pb.found) {
+		d2->lost = true;
+		snprintf(d2->lost_why, sizeof(d2->lost_why), "did not return to %s",
+			 migctl_state_name(d2->pb.found));
+	}
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What check's engine (check.c) and its rules (check-rules.c) share: the
+ * devices under check, a rule's findings, and the moves every rule makes.
+ * Internal to libmigctl.
+ */
+#ifndef MIGCTL_CHECK_H
+#define MIGCTL_CHECK_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "internal.h"
+#include "stream.h"
+
+/* Bytes per read() of a data_fd */
+#define CHUNK (64u << 10)
+
+struct membuf {
+	uint8_t *data;
+	size_t len, cap, max;
+};
+
+struct check_dev {
+	struct migctl_dev *dev;
+	struct migctl_putback pb;
+	bool used;             /* saved (or refused) and to be put back */
+	struct membuf saved;   /* its STOP_COPY stream as found */
+	bool lost;             /* could not be brought back to pb.found */
+	char lost_why[160];
+};
+
+struct migctl_check {
+	struct check_dev d[2];
+	bool has_dev2;
+	char dev2_unlike[256]; /* why DEV2 cannot take DEV's stream ("" if it can) */
+	struct migctl_check_opts opts;
+	size_t max;
+	uint8_t *buf;          /* CHUNK bytes for reads */
+};
+
+struct rule_run {
+	struct migctl_check *c;
+	struct check_dev *d;   /* DEV */
+	struct migctl_rule_result *r;
+	unsigned int more;     /* findings of the same weight beyond the one told */
+};
+
+int check_membuf_add(struct membuf *b, const void *p, size_t n);
+void check_membuf_free(struct membuf *b);
+
+/* A finding: the heaviest is told, the first of its weight; the rest counted */
+void check_finding(struct rule_run *x, enum migctl_verdict v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* What a rule that found nothing says */
+void check_passed(struct rule_run *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void check_skipped(struct rule_run *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "EINVAL": a driver author wants the errno's name, as the uAPI spells it */
+const char *check_eno(int err);
+
+void check_close_fd(int *fd);
+enum migctl_state check_get_state(struct check_dev *d);
+bool check_offers(struct check_dev *d, enum migctl_state s);
+/* SET @s; a data_fd it returns replaces *fd (closed at once when fd is NULL) */
+int check_set_state(struct check_dev *d, enum migctl_state s, int *fd);
+/* Write the device's saved stream into the RESUMING session @fd */
+int check_write_saved(struct check_dev *d, int fd);
+/* Move to @s from wherever the device is, keeping a data session in *fd */
+int check_go(struct check_dev *d, enum migctl_state s, int *fd);
+/* Read @fd to its end into @out (NULL: count only); -EFBIG past the bound */
+int check_read_to_end(struct migctl_check *c, int fd, struct membuf *out, size_t *total);
+/* The states a device offers, in the order the rules visit them */
+size_t check_tour(struct check_dev *d, enum migctl_state states[MIGCTL_NR_STATES]);
+/* A STOP_COPY stream of @d into @out, ending in @then; and @in back into @d */
+int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out);
+int check_resume_from(struct check_dev *d, enum migctl_state then, const struct membuf *in,
+		      struct migctl_xfer_result *res);
+
+/* The rules (check-rules.c), in the order of the table */
+void check_rule_arcs(struct rule_run *x);
+void check_rule_blocked_arcs(struct rule_run *x);
+void check_rule_data_size(struct rule_run *x);
+void check_rule_dma_cycle(struct rule_run *x);
+void check_rule_dma_refused(struct rule_run *x);
+void check_rule_empty_refused(struct rule_run *x);
+void check_rule_enomsg(struct rule_run *x);
+void check_rule_eof_sticks(struct rule_run *x);
+void check_rule_error_refused(struct rule_run *x);
+void check_rule_flags(struct rule_run *x);
+void check_rule_initial_decreases(struct rule_run *x);
+void check_rule_new_fd(struct rule_run *x);
+void check_rule_no_seek(struct rule_run *x);
+void check_rule_old_fd_dead(struct rule_run *x);
+void check_rule_own_accepted(struct rule_run *x);
+void check_rule_precopy_info(struct rule_run *x);
+void check_rule_precopy_keeps_fd(struct rule_run *x);
+void check_rule_reset_flag(struct rule_run *x);
+void check_rule_reset_states(struct rule_run *x);
+void check_rule_roundtrip(struct rule_run *x);
+void check_rule_state_get(struct rule_run *x);
+void check_rule_truncated_refused(struct rule_run *x);
+void check_rule_unsupported(struct rule_run *x);
+
+#endif
