@@ -37,7 +37,8 @@ void cli_error_context(const char *context)
 	error_context = context;
 }
 
-static void vline(bool with_device, const char *context, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+vline(bool with_device, const char *context, const char *fmt, va_list ap)
 {
 	fflush(stdout);
 	fprintf(stderr, "vfio-migctl: ");

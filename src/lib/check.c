@@ -91,7 +91,8 @@ static int weight(enum migctl_verdict v)
 	return v == MIGCTL_FAIL ? 2 : v == MIGCTL_WARN ? 1 : 0;
 }
 
-static void say(struct rule_run *x, enum migctl_verdict v, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+say(struct rule_run *x, enum migctl_verdict v, const char *fmt, va_list ap)
 {
 	x->r->verdict = v;
 	vsnprintf(x->r->detail, sizeof(x->r->detail), fmt, ap);

@@ -337,8 +337,8 @@ static int reader_fail(struct migctl_stream_reader *r, int err)
 }
 
 /* "record 3 at byte 1048620: <what>", or <what> alone for @rec NULL */
-static void vsay(char *msg, size_t size, const struct record *rec, const char *fmt,
-		 va_list ap)
+static void __attribute__((format(printf, 4, 0)))
+vsay(char *msg, size_t size, const struct record *rec, const char *fmt, va_list ap)
 {
 	int n = 0;
 
