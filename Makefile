@@ -94,8 +94,17 @@ check-unit: $(UNIT_BINS)
 check-cli: $(B)/vfio-migctl $(B)/mkstreams
 	$(Q)MIGCTL=$(CURDIR)/$(B)/vfio-migctl bats --tap tests/cli
 
+# The same sources and warnings with clang: both compilers stay clean
+CLANG ?= clang-14
+check-clang:
+	$(quiet) CLANG "src/*/*.c"
+	$(Q)for f in $(SHARED_SRCS) $(LIB_SRCS) $(CLI_SRCS); do \
+		$(CLANG) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -fsyntax-only $$f || exit 1; \
+	done
+
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check-clang
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-cli
@@ -133,7 +142,7 @@ uninstall:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps check check-unit check-cli fixture-streams install uninstall clean
+.PHONY: all deps check check-clang check-unit check-cli fixture-streams install uninstall clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
