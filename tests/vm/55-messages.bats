@@ -52,12 +52,16 @@ man_example() { # PREFIX
 	expect_error hold "cannot run /nonexistent/cmd: No such file or directory; released in RUNNING$"
 }
 
+# CMD for hold: a background sleep that outlives it, its pid in $T/bg; CMD
+# ends once the job is sleep itself (not yet the shell forked to run it)
+BG_SLEEP='sleep 5 & echo $! >"$1"; until read -r c </proc/$!/comm && [ "$c" = sleep ]; do :; done'
+
 @test "hold: a background process still holding the device is named" {
-	run -0 --separate-stderr vfio-migctl hold "$SRC" -- sh -c 'sleep 3 & echo $! >'"$T/bg"
+	run -0 --separate-stderr vfio-migctl hold "$SRC" -- sh -c "$BG_SLEEP" sh "$T/bg"
 	read -r bg <"$T/bg"
 	bg_track "$bg"
 	expect_error hold "released in RUNNING; still held by sleep \(pid $bg\)$"
-	run -0 --separate-stderr vfio-migctl --json hold "$SRC" -- sh -c 'sleep 3 & echo $! >'"$T/bg"
+	run -0 --separate-stderr vfio-migctl --json hold "$SRC" -- sh -c "$BG_SLEEP" sh "$T/bg"
 	read -r bg <"$T/bg"
 	bg_track "$bg"
 	jq -e --argjson p "$bg" '.held_by == [{"pid": $p, "comm": "sleep"}]' <<<"$stderr" >/dev/null ||
