@@ -44,7 +44,7 @@ check-vm: $(MIGSIM_KOS) $(B)/migsim-ref
 # revision whose vfio-migctl is measured in the same rounds, "base").  The
 # output is kept in build/bench/migsim.txt and drawn as BENCHMARKS.png.
 BENCH_BASELINE ?=
-BENCH_BASE_BIN := $(if $(BENCH_BASELINE),$(CURDIR)/$(B)/baseline/build/vfio-migctl)
+BENCH_BASE_BIN := $(if $(BENCH_BASELINE),$(B)/baseline/build/vfio-migctl)
 
 # The baseline's source, exported from git, built as it was
 $(B)/baseline/build/vfio-migctl:
@@ -58,7 +58,7 @@ bench-migsim: $(B)/vfio-migctl $(B)/migsim/6.12/migsim.ko $(B)/migsim-ref $(BENC
 	@mkdir -p $(B)/bench
 	$(Q)kernel=$$($(VM)/build-kernel.sh 6.12) && \
 	KERNEL=$$kernel MIGCTL=$(CURDIR)/$(B)/vfio-migctl VM_TIMEOUT=$${VM_TIMEOUT:-3600} \
-	VM_TEST_BENCH_BASELINE=$(BENCH_BASE_BIN) \
+	VM_TEST_BENCH_BASELINE=$(if $(BENCH_BASE_BIN),$(CURDIR)/$(BENCH_BASE_BIN)) \
 		$(VM)/run-vm.sh --exec $(MIGSIM)/bench.sh | tee $(B)/bench/migsim.txt
 	$(Q)tests/bench/plot.sh $(B)/bench/migsim.txt BENCHMARKS.png
 
