@@ -112,6 +112,8 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 	out_text(", %s/s", rate);
 	out_double("stopped_seconds", resuming ? NULL : "; device stopped %.3f s",
 		   res->stopped_seconds);
+	out_double("device_waited_seconds", NULL, res->device_waited_seconds);
+	out_double("stream_waited_seconds", NULL, res->stream_waited_seconds);
 	/* PRE_COPY never wakes a device: from STOP there was nothing to do */
 	if (res->precopy_skipped)
 		out_string("precopy_skipped", "; precopy skipped (%s)",

@@ -486,6 +486,13 @@ struct migctl_xfer_result {
 	uint64_t estimate;              /* MIG_DATA_SIZE at start, 0 if unknown */
 	double seconds;                 /* whole transfer */
 	double stopped_seconds;         /* save: from entering STOP_COPY to @then */
+	/*
+	 * Where the time went: how long the device's I/O waited for the
+	 * stream's side (its I/O or the checksums) and the stream's I/O for
+	 * the device's.  The slower side is the one that hardly waited.
+	 */
+	double device_waited_seconds;
+	double stream_waited_seconds;
 	enum migctl_fail_at fail_at;
 	enum migctl_state failed_state;    /* the state being entered, for TRANSITION/LOAD */
 };

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "ring.h"
+#include "util.h"
 
 void ring_init(struct ring *r)
 {
@@ -66,14 +67,20 @@ static void deadline(struct timespec *ts, int timeout_ms)
 int ring_take(struct ring *r, enum ring_stage stage, int timeout_ms, struct migctl_chunk **c)
 {
 	struct timespec until;
+	double since = 0;
 	int ret = 0;
 
 	if (timeout_ms >= 0)
 		deadline(&until, timeout_ms);
 	pthread_mutex_lock(&r->lock);
+	/* Only a stage that blocks reads the clock: the ring's hot path stays cheap */
+	if (!r->stop && !ready(r, stage))
+		since = monotonic_seconds();
 	while (!r->stop && !ready(r, stage) && ret != ETIMEDOUT)
 		ret = timeout_ms < 0 ? pthread_cond_wait(&r->cond, &r->lock)
 				     : pthread_cond_timedwait(&r->cond, &r->lock, &until);
+	if (since)
+		r->waited[stage] += monotonic_seconds() - since;
 	if (r->stop)
 		ret = -ECANCELED;
 	else if (!ready(r, stage))

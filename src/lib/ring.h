@@ -25,6 +25,7 @@ struct ring {
 	pthread_cond_t cond;
 	struct migctl_chunk chunk[RING_CHUNKS];
 	uint64_t done[RING_STAGES]; /* chunks each stage has passed on */
+	double waited[RING_STAGES]; /* seconds each stage was blocked for a chunk */
 	bool exited[2];             /* the I/O threads (0: device, 1: stream) */
 	int err;                    /* the first failure, under lock */
 	volatile sig_atomic_t stop; /* set once: every stage gives up */
@@ -36,7 +37,8 @@ int ring_alloc(struct ring *r, size_t size);
 void ring_free(struct ring *r);
 /*
  * The next chunk for @stage (the same one until ring_give()), waiting up
- * to @timeout_ms (-1: no limit).  -ETIMEDOUT; -ECANCELED once stopped.
+ * to @timeout_ms (-1: no limit), the wait counted in waited[@stage].
+ * -ETIMEDOUT; -ECANCELED once stopped.
  */
 int ring_take(struct ring *r, enum ring_stage stage, int timeout_ms, struct migctl_chunk **c);
 /* @stage is done with its chunk: on to the next stage */

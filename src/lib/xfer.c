@@ -224,6 +224,9 @@ static int finish(struct xfer *x, int r, bool resuming)
 	join(x);
 	if (!r)
 		r = x->ring.err;
+	/* Save's device thread produces the chunks, resume's consumes them */
+	x->res->device_waited_seconds = x->ring.waited[resuming ? RING_CONSUME : RING_PRODUCE];
+	x->res->stream_waited_seconds = x->ring.waited[resuming ? RING_PRODUCE : RING_CONSUME];
 	close_data_fd(x);
 	if (r && x->touched)
 		recover_device(x->dev, x->opts->on_error, resuming, x->res);

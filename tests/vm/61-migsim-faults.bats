@@ -222,6 +222,20 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 		>/dev/null || fail "save json: $save_err"
 }
 
+@test "the JSON summary says which side was slower: the device's I/O or the stream's" {
+	# 16 reads of 64 KiB, 20 ms each: the stream waited for them, the device never
+	msim_set "$SRC" delay_us 20000
+	run -0 --separate-stderr vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig"
+	jq -e '.stream_waited_seconds >= 0.25 and .device_waited_seconds < 0.1' <<<"$output" \
+		>/dev/null || fail "slow device: $output"
+	# 1 MiB into a pipe drained at 512 KiB/s: the device's reads waited for it
+	msim_set "$SRC" delay_us 0
+	vfio-migctl --json save --buffer-size=64K "$SRC" 2>"$T/json" |
+		migsim-ref throttle 512K >/dev/null
+	jq -e '.device_waited_seconds >= 1 and .stream_waited_seconds < 0.5' "$T/json" \
+		>/dev/null || fail "slow pipe: $(cat "$T/json")"
+}
+
 @test "SIGINT while a slow device is read: status 130, the source back in RUNNING" {
 	msim_set "$SRC" delay_us 200000
 	vfio-migctl save --buffer-size=64K "$SRC" -o "$T/s.mig" 2>"$T/err" &

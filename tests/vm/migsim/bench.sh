@@ -3,13 +3,18 @@
 # Figures only: nothing passes or fails on time.  BENCHMARKS.md explains
 # them.  Knobs (make bench-migsim VM_TEST_BENCH_MB=N; run-vm.sh passes
 # VM_TEST_* into the guest):
-#   VM_TEST_BENCH_MB      state size in MiB (default 128)
-#   VM_TEST_BENCH_ROUNDS  each figure is the best of this many runs (default 3)
+#   VM_TEST_BENCH_MB      state size in MiB (default 256: the fixed cost of
+#                         starting a process weighs little beside it)
+#   VM_TEST_BENCH_ROUNDS  each figure is the best of this many runs (default 5;
+#                         TCG on a small host is noisy, the best run is the
+#                         one least disturbed)
 #
 # 1. Throughput of vfio-migctl save and resume, framed and --raw, against
 #    migsim-ref's plain read()/write() loop with the same 1 MiB buffer on
 #    the same device, in three shapes: save into /dev/null, resume from a
-#    file in tmpfs, and save | resume through a pipe.
+#    file in tmpfs, and save | resume through a pipe.  After each, one more
+#    framed run's JSON says where its time went: how long the device's
+#    I/O waited for the stream's side, and the stream's for the device.
 # 2. The time the device spends stopped in a save, with and without
 #    --precopy, for a state whose PRE_COPY initial bytes are 90% of it.
 # 3. A slow consumer (a pipe drained at 16 MiB/s) and a slow device
@@ -28,8 +33,8 @@ set -eu
 
 bin=$(dirname "${MIGCTL:?run me through run-vm.sh --exec}")
 base=${VM_TEST_BENCH_BASELINE:-}
-MB=${VM_TEST_BENCH_MB:-128}
-ROUNDS=${VM_TEST_BENCH_ROUNDS:-3}
+MB=${VM_TEST_BENCH_MB:-256}
+ROUNDS=${VM_TEST_BENCH_ROUNDS:-5}
 mdev_bus=/sys/bus/mdev/devices
 types=/sys/class/mdev_bus/migsim/mdev_supported_types
 tmp=$(mktemp -d)
@@ -123,6 +128,10 @@ row() { # LABEL NAME (the figures in BEST[ref], BEST[raw], BEST[framed], BEST[ba
 	summary+=("RATIO $2 $(ratio "${BEST[ref]}" "${BEST[framed]}")")
 	summary+=("THROUGHPUT $2 $(rate "${BEST[ref]}") $(rate "${BEST[raw]}") $(rate "${BEST[framed]}")${base:+ $(rate "${BEST[base]}")}")
 }
+# waits LABEL JSON: where a framed run's time went, from its JSON summary
+waits() {
+	printf '%-22s %s\n' "  $1" "$(jq -r '"device I/O waited \(.device_waited_seconds * 1000 | floor) ms, stream I/O waited \(.stream_waited_seconds * 1000 | floor) ms, of \(.seconds * 1000 | floor) ms"' "$2")"
+}
 # with_base NAME CMD: the variant of the baseline binary, when there is one
 with_base() { [ -z "$base" ] || printf '%s\n%s' base "${1//vfio-migctl /$base }"; }
 echo
@@ -139,6 +148,9 @@ compare "running $A" \
 	raw "$ru vfio-migctl save -q --raw $A >/dev/null" \
 	framed "$ru vfio-migctl save -q $A >/dev/null" "${b[@]}"
 row "save > /dev/null" save_devnull
+running "$A"
+vfio-migctl --json save "$A" 2>"$tmp/json" >/dev/null
+waits save "$tmp/json"
 
 running "$A"
 vfio-migctl save -q --raw "$A" >"$tmp/raw"
@@ -154,6 +166,9 @@ compare "fresh_b \${loaded:-}; loaded=1" \
 	framed "$ru vfio-migctl resume -q --single-pass $B -i $tmp/framed" "${b[@]}"
 check_b
 row "resume < tmpfs file" resume_file
+fresh_b
+vfio-migctl --json resume --single-pass "$B" -i "$tmp/framed" >"$tmp/json"
+waits resume "$tmp/json"
 compare "fresh_b 1" \
 	ref "migsim-ref resume $B <$tmp/raw 2>/dev/null" \
 	verified "vfio-migctl resume -q $B -i $tmp/framed"
@@ -169,6 +184,12 @@ compare "fresh_b 1; running $A" \
 	framed "vfio-migctl save -q $A | vfio-migctl resume -q $B" "${b[@]}"
 check_b
 row "save | resume" save_pipe_resume
+fresh_b 1
+running "$A"
+vfio-migctl --json save "$A" 2>"$tmp/json" | vfio-migctl --json resume "$B" >"$tmp/json2"
+check_b
+waits save "$tmp/json"
+waits resume "$tmp/json2"
 
 stopped() { # SAVE-ARGS...: stopped_seconds and precopy_bytes of a save
 	running "$A"
@@ -204,7 +225,6 @@ echo "4. slow device (10 ms per read()), 64 MiB state, into /dev/null"
 set_attr "$A" size 64M
 set_attr "$A" precopy_initial 0
 set_attr "$A" delay_us 10000
-ROUNDS=1
 compare "running $A" \
 	ref "migsim-ref save $A >/dev/null 2>&1" \
 	framed "vfio-migctl save -q $A >/dev/null"
