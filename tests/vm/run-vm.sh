@@ -26,6 +26,7 @@
 #   VM_TIMEOUT      seconds before the VM is killed (default 300, 900 under
 #                   TCG)
 #   VM_ACCEL        kvm or tcg (default: kvm when it boots the kernel)
+#   VM_MEM          the guest's memory, in QEMU's syntax (default 1G)
 #   VM_RESULTS      where tap, status and console.log are kept after the run
 #                   (default <repo>/tests/vm/results)
 #   CI              when "true", a skipped test counts as a failure
@@ -204,7 +205,7 @@ console=$share/console.log
 # shellcheck disable=SC2054  # the commas are QEMU syntax
 qemu=(
 	qemu-system-x86_64 -machine q35 -accel "$accel" -cpu max
-	-m 1G -smp 2 -nographic -no-reboot -nic none -kernel "$kernel"
+	-m "${VM_MEM:-1G}" -smp 2 -nographic -no-reboot -nic none -kernel "$kernel"
 	-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
 	-device "virtio-9p-pci,fsdev=root,mount_tag=$root_tag"
 	-fsdev "local,id=results,path=$share,security_model=none"

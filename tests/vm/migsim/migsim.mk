@@ -39,10 +39,12 @@ migsim: $(MIGSIM_KOS) $(B)/migsim-ref
 #                            would take over 30 s, as TCG on a busy host can)
 check-vm: $(MIGSIM_KOS) $(B)/migsim-ref
 
-# Knobs: VM_TEST_BENCH_MB (state size, default 128), VM_TEST_BENCH_ROUNDS
-# (runs per figure, the best is kept; default 3), BENCH_BASELINE (a git
+# Knobs: VM_TEST_BENCH_MB (state size, default 256), VM_TEST_BENCH_ROUNDS
+# (runs per figure, the best is kept; default 5), BENCH_BASELINE (a git
 # revision whose vfio-migctl is measured in the same rounds, "base").  The
 # output is kept in build/bench/migsim.txt and drawn as BENCHMARKS.png.
+# The guest gets 3 GiB (VM_MEM): it holds two devices' states and two
+# files of it in tmpfs at once.
 BENCH_BASELINE ?=
 BENCH_BASE_BIN := $(if $(BENCH_BASELINE),$(B)/baseline/build/vfio-migctl)
 
@@ -58,6 +60,7 @@ bench-migsim: $(B)/vfio-migctl $(B)/migsim/6.12/migsim.ko $(B)/migsim-ref $(BENC
 	@mkdir -p $(B)/bench
 	$(Q)kernel=$$($(VM)/build-kernel.sh 6.12) && \
 	KERNEL=$$kernel MIGCTL=$(CURDIR)/$(B)/vfio-migctl VM_TIMEOUT=$${VM_TIMEOUT:-3600} \
+	VM_MEM=$${VM_MEM:-3G} \
 	VM_TEST_BENCH_BASELINE=$(if $(BENCH_BASE_BIN),$(CURDIR)/$(BENCH_BASE_BIN)) \
 		$(VM)/run-vm.sh --exec $(MIGSIM)/bench.sh | tee $(B)/bench/migsim.txt
 	$(Q)tests/bench/plot.sh $(B)/bench/migsim.txt BENCHMARKS.png
