@@ -17,9 +17,11 @@
 #    I/O waited for the stream's side, and the stream's for the device.
 # 2. The time the device spends stopped in a save, with and without
 #    --precopy, for a state whose PRE_COPY initial bytes are 90% of it.
-# 3. A slow consumer (a pipe drained at 16 MiB/s) and a slow device
-#    (10 ms per read()).
-# 4. Peak RSS of a framed save | resume at 64 MiB and 1 GiB.
+# 3. A slow consumer (a pipe drained at 16 MiB/s).
+# 4. A slow device (10 ms per read()).
+# 5. The fixed cost of one run (process start, threads, the session's
+#    ioctls): a 1 MiB save beside /bin/true and vfio-migctl --version.
+# 6. Peak RSS of a framed save | resume at 64 MiB and 1 GiB.
 #
 # When VM_TEST_BENCH_BASELINE names another vfio-migctl binary (an
 # earlier build, e.g. before the pipelined engine), its framed figures are
@@ -221,21 +223,34 @@ for args in "" "--precopy"; do
 done
 
 echo
-echo "4. slow device (10 ms per read()), 64 MiB state, into /dev/null"
-set_attr "$A" size 64M
+echo "4. slow device (10 ms per read()), $MB MiB state, into /dev/null"
+set_attr "$A" size "${MB}M"
 set_attr "$A" precopy_initial 0
 set_attr "$A" delay_us 10000
 compare "running $A" \
 	ref "migsim-ref save $A >/dev/null 2>&1" \
 	framed "vfio-migctl save -q $A >/dev/null"
-MB=64
 printf '%-22s ref %.1f MiB/s, framed %.1f MiB/s (ratio %.3f)\n' "save > /dev/null" \
 	"$(rate "${BEST[ref]}")" "$(rate "${BEST[framed]}")" "$(ratio "${BEST[ref]}" "${BEST[framed]}")"
 summary+=("RATIO slow_device $(ratio "${BEST[ref]}" "${BEST[framed]}")")
 set_attr "$A" delay_us 0
 
+# What every run pays, whatever its size (so a part of every figure above):
+# a process that loads four more libraries and starts three threads
 echo
-echo "5. peak RSS of a framed save | resume (ru_maxrss, KiB)"
+echo "5. the fixed cost of one run: a save of 1 MiB into /dev/null, ms"
+set_attr "$A" size 1M
+compare "running $A" \
+	true "/bin/true" \
+	version "vfio-migctl --version >/dev/null" \
+	ref "migsim-ref save $A >/dev/null 2>&1" \
+	framed "vfio-migctl save -q $A >/dev/null"
+ms() { echo "${BEST[$1]} * 1000 / 1" | bc; }
+printf '%-22s /bin/true %s, vfio-migctl --version %s, ref %s, framed %s\n' "1 MiB" \
+	"$(ms true)" "$(ms version)" "$(ms ref)" "$(ms framed)"
+
+echo
+echo "6. peak RSS of a framed save | resume (ru_maxrss, KiB)"
 for size in 64 1024; do
 	set_attr "$A" size "${size}M"
 	set_attr "$B" seed 1
