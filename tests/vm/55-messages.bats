@@ -68,12 +68,11 @@ BG_SLEEP='sleep 5 & echo $! >"$1"; until read -r c </proc/$!/comm && [ "$c" = sl
 		fail "json: $stderr"
 }
 
-@test "save | resume whose reader fails early: pipefail tells, and resume says nothing was loaded" {
+@test "save | resume whose reader fails early: resume says nothing was loaded; save leaves the state its status says" {
 	absent=$(cat /proc/sys/kernel/random/uuid)
 	# save may end well, its small stream all in the pipe (the device then
 	# in STOP, the --then default), or meet EPIPE and put RUNNING back
-	run bash -c 'set -o pipefail
-		{ vfio-migctl save -q "$1"; echo $? >"$3"; } | vfio-migctl resume "$2"' \
+	run bash -c '{ vfio-migctl save -q "$1"; echo $? >"$3"; } | vfio-migctl resume "$2"' \
 		_ "$SRC" "$absent" "$T/save-status"
 	[ "$status" -ne 0 ] || fail "the pipeline succeeded"
 	[[ $output == *"resume: $absent: no such device; the stream was not loaded"* ]] || fail "$output"
