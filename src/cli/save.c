@@ -44,53 +44,18 @@ static const struct argp save_argp = {
 	cli_global_children, NULL, NULL
 };
 
-/*
- * The sink the engine writes to, with the output file's commit as its
- * last step: the stream's own finish() (END), then fsync and link.
- */
-struct committing_sink {
-	struct migctl_sink inner;
+/* The output file's commit (fsync, link), once the stream is whole */
+struct output_commit {
 	struct outfile *file;
-	int commit_err; /* the commit, not the stream, failed */
+	int err; /* the commit, not the stream, failed */
 };
 
-static int commit_begin(void *ctx, uint64_t mig_flags, uint64_t estimate)
+static int commit_output(void *arg)
 {
-	struct committing_sink *c = ctx;
+	struct output_commit *c = arg;
 
-	return c->inner.begin ? c->inner.begin(c->inner.ctx, mig_flags, estimate) : 0;
-}
-
-static int commit_write(void *ctx, enum migctl_phase phase, const void *buf, size_t len)
-{
-	struct committing_sink *c = ctx;
-
-	return c->inner.write(c->inner.ctx, phase, buf, len);
-}
-
-static int commit_frame(void *ctx, struct migctl_chunk *c)
-{
-	struct committing_sink *c_sink = ctx;
-
-	return c_sink->inner.frame(c_sink->inner.ctx, c);
-}
-
-static int commit_emit(void *ctx, const struct migctl_chunk *c, volatile sig_atomic_t *stop)
-{
-	struct committing_sink *c_sink = ctx;
-
-	return c_sink->inner.emit(c_sink->inner.ctx, c, stop);
-}
-
-static int commit_finish(void *ctx)
-{
-	struct committing_sink *c = ctx;
-	int r = c->inner.finish ? c->inner.finish(c->inner.ctx) : 0;
-
-	if (r)
-		return r;
-	c->commit_err = outfile_commit(c->file);
-	return c->commit_err;
+	c->err = outfile_commit(c->file);
+	return c->err;
 }
 
 static int run_save(int argc, char **argv)
@@ -102,7 +67,7 @@ static int run_save(int argc, char **argv)
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
 	struct migctl_stream_writer writer = { 0 };
-	struct committing_sink committing = { 0 };
+	struct output_commit commit = { 0 };
 	struct migctl_stream_header header;
 	struct migctl_xfer_result res;
 	struct outfile of;
@@ -156,13 +121,9 @@ static int run_save(int argc, char **argv)
 		migctl_stream_writer_sink(&writer, &sink);
 	}
 	if (to_file) {
-		/* The same sink, its three stages kept, with the commit at the end */
-		committing = (struct committing_sink){ .inner = sink, .file = &of };
-		sink = (struct migctl_sink){ .begin = commit_begin, .write = commit_write,
-					     .frame = sink.frame ? commit_frame : NULL,
-					     .emit = sink.emit ? commit_emit : NULL,
-					     .max_chunk = sink.max_chunk,
-					     .finish = commit_finish, .ctx = &committing };
+		commit.file = &of;
+		a.opts.commit = commit_output;
+		a.opts.commit_arg = &commit;
 	}
 	r = migctl_save(dev, &a.opts, &sink, &res);
 	if (!a.raw)
@@ -170,11 +131,11 @@ static int run_save(int argc, char **argv)
 	if (to_file && r)
 		outfile_abort(&of);
 
-	if (committing.commit_err)
+	if (commit.err)
 		snprintf(detail, sizeof(detail), "committing %s: %s", a.file,
-			 cli_cause(STAGE_OUTPUT, committing.commit_err));
+			 cli_cause(STAGE_OUTPUT, commit.err));
 	status = cli_report_transfer(false, r, &res, migctl_dev_desc(dev), !to_file,
-				     committing.commit_err ? detail : NULL, NULL,
+				     commit.err ? detail : NULL, NULL,
 				     res.precopy_bytes, res.bytes - res.precopy_bytes);
 	return cli_close_device(dev, status);
 }

@@ -364,11 +364,10 @@ struct migctl_chunk {
 	size_t cap;
 	size_t len;         /* bytes in buf */
 	enum migctl_phase phase;
-	/* save: what goes out before buf (a record header), from sink->frame */
+	/* a record header, before buf in the stream: sink->frame's or source->fetch's */
 	uint8_t head[MIGCTL_CHUNK_HEAD_MAX];
-	size_t head_len;
-	/* resume: the part of buf the device gets, from source->check */
-	size_t data_off, data_len;
+	/* resume: how much of buf (from its start) the device gets, from source->check */
+	size_t data_len;
 	bool last;          /* nothing follows this chunk */
 	/* resume: an input error met in order (source->fetch), and its words */
 	int err;
@@ -401,9 +400,11 @@ struct migctl_sink {
 	/* Write all of @buf; -errno on failure (EPIPE when the reader left). */
 	int (*write)(void *ctx, enum migctl_phase phase, const void *buf, size_t len);
 	/*
-	 * Optional, both or neither.  frame(): what goes before @c's data
-	 * (c->head); emit(): write c->head and c->buf, giving up with -EINTR
-	 * when a signal interrupts it and *@stop is set.
+	 * Optional.  frame(): what goes before @c's data (c->head), on the
+	 * checksum stage; emit(): write them out (c->buf alone without
+	 * frame()) on the stream's I/O thread, giving up with -EINTR when a
+	 * signal interrupts it and *@stop is set.  The engine prefers emit()
+	 * to write().
 	 */
 	int (*frame)(void *ctx, struct migctl_chunk *c);
 	int (*emit)(void *ctx, const struct migctl_chunk *c, volatile sig_atomic_t *stop);
@@ -422,11 +423,12 @@ struct migctl_source {
 	 */
 	int (*read)(void *ctx, void *buf, size_t len, size_t *got);
 	/*
-	 * Optional, both or neither.  fetch(): the next unit's bytes into @c
-	 * (an error is put in c->err, to be met in order), giving up with
-	 * -EINTR when a signal interrupts it and *@stop is set; check():
-	 * verify it, and say which part the device gets (c->data_off,
-	 * c->data_len) and whether it is the verified end (c->last).
+	 * Optional.  fetch(): the next unit's bytes into @c (an error is put
+	 * in c->err, to be met in order), giving up with -EINTR when a signal
+	 * interrupts it and *@stop is set; check(): verify it, and say how
+	 * much of it the device gets (c->data_len) and whether it is the
+	 * verified end (c->last).  Without check(), all of a fetched unit
+	 * goes to the device and an empty one is the end.
 	 */
 	int (*fetch)(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t *stop);
 	int (*check)(void *ctx, struct migctl_chunk *c);
@@ -448,6 +450,14 @@ struct migctl_xfer_opts {
 	 * refused with -EBUSY.
 	 */
 	bool end_session;
+	/*
+	 * save: called once the stream is whole (the sink finished), before
+	 * the device's last state change; a failure (-errno) is the sink's,
+	 * and the device is put back like for any other.  Optional: an output
+	 * file committed (fsync, link) as part of the transaction.
+	 */
+	int (*commit)(void *commit_arg);
+	void *commit_arg;
 	/*
 	 * A signal with a handler installed without SA_RESTART, that the
 	 * engine sends to its own threads to interrupt a blocking read or

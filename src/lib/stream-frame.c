@@ -238,7 +238,6 @@ static int writer_frame(void *ctx, struct migctl_chunk *c)
 		return -EINVAL;
 	}
 	seal(w, type, c->buf, (uint32_t)c->len, c->head);
-	c->head_len = MIGCTL_STREAM_RECORD_HEADER_SIZE;
 	w->data_bytes += c->len;
 	return 0;
 }
@@ -451,14 +450,13 @@ static int reader_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t
 
 	c->why[0] = '\0';
 	c->start = r->offset;
-	c->head_len = MIGCTL_STREAM_RECORD_HEADER_SIZE;
-	ret = get(r, c->head, c->head_len, &got, stop);
+	ret = get(r, c->head, MIGCTL_STREAM_RECORD_HEADER_SIZE, &got, stop);
 	if (ret)
 		return ret;
 	if (!got)
 		return bad_fetch(c, NULL, "truncated at byte %" PRIu64 ": %s record missing",
 				 r->offset, rec.index ? "end" : "header");
-	if (got < c->head_len)
+	if (got < MIGCTL_STREAM_RECORD_HEADER_SIZE)
 		return bad_fetch(c, &rec, "truncated at byte %" PRIu64, r->offset);
 	record_of(c, rec.index, &rec);
 	/* Before anything is read or allocated for it */
@@ -524,7 +522,7 @@ static int reader_check(void *ctx, struct migctl_chunk *c)
 	struct migctl_stream_reader *r = ctx;
 	struct record rec;
 
-	c->data_off = c->data_len = 0;
+	c->data_len = 0;
 	if (r->err)
 		return r->err;
 	/* An error met while fetching, now in its place in the stream */
@@ -703,8 +701,8 @@ static int reader_read(void *ctx, void *buf, size_t len, size_t *got)
 		ret = next_record(r);
 		if (ret)
 			return ret;
-		r->pos = r->chunk.data_off;
-		r->avail = r->chunk.data_off + r->chunk.data_len;
+		r->pos = 0;
+		r->avail = r->chunk.data_len;
 	}
 	n = r->avail - r->pos;
 	if (n > len)

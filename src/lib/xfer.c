@@ -445,6 +445,8 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	/* The stream is out: END, and a file committed, before the device moves on */
 	if (!r && sink->finish && (r = sink->finish(sink->ctx)))
 		note_failure(&x, MIGCTL_FAIL_SINK, r);
+	if (!r && opts->commit && (r = opts->commit(opts->commit_arg)))
+		note_failure(&x, MIGCTL_FAIL_SINK, r);
 	if (r)
 		return finish(&x, r, false);
 
@@ -494,7 +496,7 @@ static void *resume_device_thread(void *arg)
 
 	while (!ring_take(&x->ring, RING_CONSUME, -1, &c) && !c->last) {
 		/* Any write error is fatal: a driver may still accept STOP after it */
-		r = write_all(x->data_fd, c->buf + c->data_off, c->data_len, &x->ring.stop);
+		r = write_all(x->data_fd, c->buf, c->data_len, &x->ring.stop);
 		if (r) {
 			note_failure(x, MIGCTL_FAIL_DEVICE_IO, r);
 			break;
@@ -523,7 +525,6 @@ static int check(struct xfer *x, struct migctl_chunk *c)
 		r = source->check(source->ctx, c);
 	} else {
 		r = c->err;
-		c->data_off = 0;
 		c->data_len = c->len;
 	}
 	if (r)
