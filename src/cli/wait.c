@@ -44,37 +44,39 @@ static const struct argp wait_argp = {
 };
 
 /*
- * Look at DEV once.  0: ready (resolvable, bound to VFIO, node present).
- * 1: not yet, with the reason in @why.  Else a name that can never become
- * ready (malformed, a shared group, bound to another driver): the exit
- * status, after its one line.
+ * Look at DEV once.  Settled: ready (resolvable, bound to VFIO, node
+ * present; *@status 0) or a name that can never become ready (malformed,
+ * a shared group, bound to another driver; *@status the exit status, after
+ * its one line).  Not settled: not yet, with the reason in @why.
  */
-static int look(const char *arg, struct migctl_device_desc *desc, char *why, size_t size)
+static bool look(const char *arg, struct migctl_device_desc *desc, char *why, size_t size,
+		 int *status)
 {
 	int r = migctl_resolve(&cli.root, arg, cli.via, desc);
 
+	*status = 0;
 	switch (r) {
 	case 0:
 		if (migctl_desc_ready(desc))
-			return 0;
+			return true;
 		snprintf(why, size, "its node %s is not there", desc->node);
-		return 1;
+		return false;
 	case -ENOENT:
 		snprintf(why, size, "no such device");
-		return 1;
+		return false;
 	case -ENODEV:
 		/* Bound to another driver, it stays there: nothing to wait for */
 		if (desc->driver[0])
-			return cli_fail_resolve(r, desc);
+			break;
 		snprintf(why, size, "not bound to a VFIO driver (no driver)");
-		return 1;
+		return false;
 	case -ENXIO:
 		snprintf(why, size, "it has no %s node yet",
 			 cli.via == MIGCTL_VIA_CDEV ? "cdev" : "group");
-		return 1;
-	default:
-		return cli_fail_resolve(r, desc);
+		return false;
 	}
+	*status = cli_fail_resolve(r, desc);
+	return true;
 }
 
 static int run_wait(int argc, char **argv)
@@ -95,7 +97,7 @@ static int run_wait(int argc, char **argv)
 	cli_catch_signals();
 
 	deadline = monotonic_seconds() + a.timeout;
-	while ((status = look(a.pos[0], &desc, why, sizeof(why))) == 1) {
+	while (!look(a.pos[0], &desc, why, sizeof(why), &status)) {
 		left = deadline - monotonic_seconds();
 		if (left <= 0) {
 			migctl_uevent_close(mon);
