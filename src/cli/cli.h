@@ -77,7 +77,7 @@ int cli_parse_pid(const char *arg, int *pid);
 /* Options of save and resume; one parser serves both tables */
 struct transfer_args {
 	const char *pos[1]; /* DEV */
-	const char *file;   /* -o FILE / -i FILE; "-" is stdout / stdin */
+	const char *file;   /* -o FILE / -i FILE; NULL: stdout / stdin (also "-") */
 	bool force;         /* save: replace FILE; resume: accept another device's stream */
 	bool raw;
 	bool single_pass;   /* resume: no verifying pass over a regular file first */

@@ -214,7 +214,8 @@ error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
 		if (!arg[0])
 			cli_usage("-%c needs a file name (- for std%s)", key,
 				  key == 'o' ? "out" : "in");
-		a->file = arg;
+		/* "-" is the standard stream, as no option at all */
+		a->file = strcmp(arg, "-") ? arg : NULL;
 		return 0;
 	case OPT_END_SESSION:
 		a->opts.end_session = true;

@@ -147,7 +147,6 @@ static int run_resume(int argc, char **argv)
 	struct raw_source raw = { 0 };
 	char note[640] = "";
 	const char *detail = NULL;
-	bool from_file;
 	uint64_t precopy = 0;
 	int status, r;
 
@@ -162,12 +161,11 @@ static int run_resume(int argc, char **argv)
 	cli_error_context(NULL);
 	if (status)
 		return status;
-	from_file = a.file && strcmp(a.file, "-") != 0;
-	if (!from_file && isatty(STDIN_FILENO))
+	if (!a.file && isatty(STDIN_FILENO))
 		return cli_refuse(STAGE_USAGE, -ENOTTY,
 				  "refusing to read device state from a terminal; "
 				  "redirect stdin or use -i FILE");
-	if (from_file) {
+	if (a.file) {
 		ep.fd = open(a.file, O_RDONLY | O_CLOEXEC);
 		if (ep.fd < 0)
 			return cli_fail(STAGE_INPUT, -errno, "%s", a.file);
@@ -214,7 +212,7 @@ out:
 	status = cli_close_device(dev, status);
 	if (!a.raw)
 		migctl_stream_reader_close(&reader);
-	if (from_file)
+	if (a.file)
 		close(ep.fd);
 	return status;
 }

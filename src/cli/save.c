@@ -74,18 +74,16 @@ static int run_save(int argc, char **argv)
 	struct migctl_sink sink;
 	struct migctl_dev *dev;
 	char detail[PATH_MAX + 128];
-	bool to_file;
 	int status, r;
 
 	cli_parse(&save_argp, 0, argc, argv, &a);
 	cli.device = a.pos[0];
-	to_file = a.file && strcmp(a.file, "-") != 0;
-	if (!to_file && isatty(STDOUT_FILENO))
+	if (!a.file && isatty(STDOUT_FILENO))
 		return cli_refuse(STAGE_USAGE, -ENOTTY,
 				  "refusing to write device state to a terminal; "
 				  "redirect stdout or use -o FILE");
 	/* Before the device is touched: a bad FILE must cost it nothing */
-	if (to_file) {
+	if (a.file) {
 		r = outfile_open(&of, a.file, a.force);
 		if (r)
 			return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
@@ -99,7 +97,7 @@ static int run_save(int argc, char **argv)
 			migctl_dev_close(dev);
 	}
 	if (status) {
-		if (to_file)
+		if (a.file)
 			outfile_abort(&of);
 		return status;
 	}
@@ -114,13 +112,13 @@ static int run_save(int argc, char **argv)
 			r = migctl_stream_writer_init(&writer, ep.fd, &header, &cli_cancel);
 		if (r) {
 			migctl_dev_close(dev);
-			if (to_file)
+			if (a.file)
 				outfile_abort(&of);
 			return cli_fail(STAGE_QUERY, r, "describing the device");
 		}
 		migctl_stream_writer_sink(&writer, &sink);
 	}
-	if (to_file) {
+	if (a.file) {
 		commit.file = &of;
 		a.opts.commit = commit_output;
 		a.opts.commit_arg = &commit;
@@ -128,13 +126,13 @@ static int run_save(int argc, char **argv)
 	r = migctl_save(dev, &a.opts, &sink, &res);
 	if (!a.raw)
 		migctl_stream_writer_close(&writer);
-	if (to_file && r)
+	if (a.file && r)
 		outfile_abort(&of);
 
 	if (commit.err)
 		snprintf(detail, sizeof(detail), "committing %s: %s", a.file,
 			 cli_cause(STAGE_OUTPUT, commit.err));
-	status = cli_report_transfer(false, r, &res, migctl_dev_desc(dev), !to_file,
+	status = cli_report_transfer(false, r, &res, migctl_dev_desc(dev), !a.file,
 				     commit.err ? detail : NULL, NULL,
 				     res.precopy_bytes, res.bytes - res.precopy_bytes);
 	return cli_close_device(dev, status);
