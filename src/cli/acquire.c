@@ -90,16 +90,21 @@ int cli_resolve_device(const char *arg, struct migctl_device_desc *desc)
 	return r ? cli_fail_resolve(r, desc) : 0;
 }
 
+size_t cli_find_holders(const struct migctl_device_desc *desc, struct migctl_holder *holders,
+			size_t max, size_t *count)
+{
+	if (migctl_find_holders(&cli.root, desc, holders, max, count))
+		*count = 0;
+	return *count < max ? *count : max;
+}
+
 /* "in use by qemu-system-x86 (pid 1234)", when /proc tells who */
 static int report_busy(const struct migctl_device_desc *desc)
 {
 	struct migctl_holder holders[4];
-	size_t n;
+	size_t n, shown = cli_find_holders(desc, holders, ARRAY_SIZE(holders), &n);
 
-	if (migctl_find_holders(&cli.root, desc, holders, ARRAY_SIZE(holders), &n))
-		n = 0;
-	return cli_fail_busy(desc->node, holders,
-			     n < ARRAY_SIZE(holders) ? n : ARRAY_SIZE(holders), n);
+	return cli_fail_busy(desc->node, holders, shown, n);
 }
 
 static int take_from_pid(const struct migctl_device_desc *desc, struct migctl_dev **dev)

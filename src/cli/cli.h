@@ -104,6 +104,13 @@ void cli_hold_export(struct migctl_dev *dev);
  * else the refusal's status.  Every command that changes a device asks.
  */
 int cli_may_change(const struct migctl_dev *dev, bool force, const char *change);
+/*
+ * The processes that have the device open, from /proc: the first @max in
+ * @holders; returns how many of them are there, *@count how many hold it
+ * (0 and 0 when /proc cannot tell).
+ */
+size_t cli_find_holders(const struct migctl_device_desc *desc, struct migctl_holder *holders,
+			size_t max, size_t *count);
 /* How a file taken with --from-pid was used: "its cdev file, as it is" */
 const char *cli_origin_words(enum migctl_via used);
 /*
@@ -168,6 +175,9 @@ const char *cli_cause(enum cli_stage stage, int err);
 int cli_fail_resolve(int err, const struct migctl_device_desc *desc);
 /* --from-pid @pid failed with @err: no such process, no file of the device, permission */
 int cli_fail_from_pid(int err, int pid);
+/* "qemu (pid 4242), sh (pid 4250)": the first @shown of @holders */
+void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
+		       size_t size);
 /* "in use by qemu (pid 4242); --from-pid 4242 acts through its open file" */
 int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t shown,
 		  size_t count);

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "util.h"
 
 enum exit_status {
 	EXIT_OK = 0,
@@ -277,17 +278,26 @@ int cli_fail_resolve(int err, const struct migctl_device_desc *desc)
 	return cli_fail(STAGE_RESOLVE, err, "%s", "");
 }
 
+void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
+		       size_t size)
+{
+	char one[sizeof(holders->comm) + 32];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < shown; i++) {
+		snprintf(one, sizeof(one), "%s (pid %d)", holders[i].comm, holders[i].pid);
+		str_list_add(buf, size, one);
+	}
+}
+
 int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t shown,
 		  size_t count)
 {
-	char who[256] = "";
-	size_t used = 0;
+	char who[256];
 
 	if (count == 0)
 		return cli_fail(STAGE_OPEN, -EBUSY, "cannot open %s", node);
-	for (size_t i = 0; i < shown; i++)
-		used += (size_t)snprintf(who + used, sizeof(who) - used, "%s%s (pid %d)",
-					 i ? ", " : "", holders[i].comm, holders[i].pid);
+	cli_holders_words(holders, shown, who, sizeof(who));
 	return cli_refuse(STAGE_OPEN, -EBUSY,
 			  "cannot open %s: device is in use by %s%s; --from-pid %d acts through "
 			  "its open file", node, who, count > shown ? ", ..." : "", holders[0].pid);

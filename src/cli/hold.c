@@ -122,23 +122,6 @@ static int run(char **cmd, int *exec_err)
 	return WEXITSTATUS(status);
 }
 
-/* Who else still has the device open after CMD: a background process */
-static size_t other_holders(const struct migctl_device_desc *desc,
-			    struct migctl_holder *holders, size_t max, char *words,
-			    size_t size)
-{
-	size_t n, used = 0;
-
-	words[0] = '\0';
-	if (migctl_find_holders(&cli.root, desc, holders, max, &n))
-		return 0;
-	for (size_t i = 0; i < n && i < max; i++)
-		used += (size_t)snprintf(words + used, size - used, "%s%s (pid %d)",
-					 i ? ", " : "; still held by ", holders[i].comm,
-					 holders[i].pid);
-	return n < max ? n : max;
-}
-
 static int run_hold(int argc, char **argv)
 {
 	struct hold_args a = { .pos = { NULL } };
@@ -147,9 +130,9 @@ static int run_hold(int argc, char **argv)
 	struct migctl_origin origin;
 	struct migctl_dev *dev;
 	enum migctl_state state;
-	char held[256], released[64];
+	char held[256] = "", who[240], released[64];
 	int status, cmd_status, exec_err, closed, r;
-	size_t n_held;
+	size_t n_held, n;
 	bool theirs;
 
 	/* In order: the first word after DEV starts CMD, its options are its own */
@@ -178,7 +161,12 @@ static int run_hold(int argc, char **argv)
 		return cmd_status ? cmd_status : status;
 	}
 	closed = cli_close_device(dev, 0);
-	n_held = other_holders(&desc, holders, ARRAY_SIZE(holders), held, sizeof(held));
+	/* Who else still has the device open after CMD: a background process */
+	n_held = cli_find_holders(&desc, holders, ARRAY_SIZE(holders), &n);
+	if (n_held) {
+		cli_holders_words(holders, n_held, who, sizeof(who));
+		snprintf(held, sizeof(held), "; still held by %s", who);
+	}
 	snprintf(released, sizeof(released), "released%s%s", r ? "" : " in ",
 		 r ? "" : migctl_state_name(state));
 

@@ -65,9 +65,8 @@ static const char *open_session(const struct migctl_device_desc *desc,
 	struct migctl_holder holder;
 	size_t n;
 
-	if (migctl_find_holders(&cli.root, desc, &holder, 1, &n))
-		n = 0;
-	cli_open_session_words(state, n ? &holder : NULL, buf, size);
+	cli_open_session_words(state, cli_find_holders(desc, &holder, 1, &n) ? &holder : NULL,
+			       buf, size);
 	return buf;
 }
 
