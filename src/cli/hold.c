@@ -176,10 +176,7 @@ static int run_hold(int argc, char **argv)
 		out_open_object(NULL);
 		out_string("device", NULL, desc.name);
 		out_int("status", NULL, cmd_status);
-		if (r)
-			out_null("state", NULL);
-		else
-			out_string("state", NULL, migctl_state_name(state));
+		out_string_or_null("state", NULL, r ? NULL : migctl_state_name(state), NULL);
 		out_open_array("held_by");
 		for (size_t i = 0; i < n_held; i++) {
 			out_open_object(NULL);

@@ -49,18 +49,10 @@ static void print_event(const struct migctl_uevent *ev)
 	out_string("action", "%-7s", ev->action);
 	out_string("subsystem", " %-9s", ev->subsystem);
 	out_string("devpath", " %s", ev->devpath);
-	if (ev->devname[0])
-		out_string("devname", " /dev/%s", ev->devname);
-	else
-		out_null("devname", NULL);
-	if (ev->driver[0])
-		out_string("driver", " driver=%s", ev->driver);
-	else
-		out_null("driver", NULL);
-	if (ev->mdev_type[0])
-		out_string("mdev_type", " type=%s", ev->mdev_type);
-	else
-		out_null("mdev_type", NULL);
+	out_string_or_null("devname", " /dev/%s", ev->devname[0] ? ev->devname : NULL, NULL);
+	out_string_or_null("driver", " driver=%s", ev->driver[0] ? ev->driver : NULL, NULL);
+	out_string_or_null("mdev_type", " type=%s", ev->mdev_type[0] ? ev->mdev_type : NULL,
+			   NULL);
 	out_text("\n");
 	out_close_object();
 }

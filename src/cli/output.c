@@ -122,6 +122,15 @@ void out_null(const char *key, const char *text)
 		fputs(text, out.stream);
 }
 
+void out_string_or_null(const char *key, const char *text_fmt, const char *value,
+			const char *null_text)
+{
+	if (value)
+		out_string(key, text_fmt, value);
+	else
+		out_null(key, null_text);
+}
+
 void out_uint(const char *key, const char *text_fmt, uint64_t value)
 {
 	OUT_VALUE(key, text_fmt, value, json_object_new_uint64(value));

@@ -26,6 +26,9 @@ void out_close_array(void);
 void out_string(const char *key, const char *text_fmt, const char *value);
 /* JSON null in place of a missing value; @text is printed as is */
 void out_null(const char *key, const char *text);
+/* out_string() of @value, or out_null() with @null_text when @value is NULL */
+void out_string_or_null(const char *key, const char *text_fmt, const char *value,
+			const char *null_text);
 void out_uint(const char *key, const char *text_fmt, uint64_t value);
 void out_int(const char *key, const char *text_fmt, int64_t value);
 void out_double(const char *key, const char *text_fmt, double value);

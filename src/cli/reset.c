@@ -47,14 +47,6 @@ static const char *state_name(struct migctl_dev *dev, bool *in_error)
 	return migctl_state_name(state);
 }
 
-static void print_state(const char *key, const char *fmt, const char *name)
-{
-	if (name)
-		out_string(key, fmt, name);
-	else
-		out_null(key, "-");
-}
-
 static int run_reset(int argc, char **argv)
 {
 	struct reset_args a = { .pos = { NULL } };
@@ -81,9 +73,9 @@ static int run_reset(int argc, char **argv)
 	} else {
 		out_open_object(NULL);
 		out_string("device", NULL, migctl_dev_desc(dev)->name);
-		print_state("before", "%s", before);
+		out_string_or_null("before", "%s", before, "-");
 		out_text(" -> ");
-		print_state("after", "%s", state_name(dev, NULL));
+		out_string_or_null("after", "%s", state_name(dev, NULL), "-");
 		out_text("\n");
 		out_close_object();
 	}

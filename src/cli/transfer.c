@@ -58,6 +58,12 @@ static void progress_done(void)
 	bar.shown = false;
 }
 
+/* The state's name, or NULL for none (MIGCTL_NR_STATES: not known) */
+static const char *known_state(enum migctl_state state)
+{
+	return state != MIGCTL_NR_STATES ? migctl_state_name(state) : NULL;
+}
+
 /* A device found in a data state: whose session it is, and the way out */
 static const char *open_session(const struct migctl_device_desc *desc,
 				enum migctl_state state, char *buf, size_t size)
@@ -114,35 +120,19 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 	out_double("device_waited_seconds", NULL, res->device_waited_seconds);
 	out_double("stream_waited_seconds", NULL, res->stream_waited_seconds);
 	/* PRE_COPY never wakes a device: from STOP there was nothing to do */
-	if (res->precopy_skipped)
-		out_string("precopy_skipped", "; precopy skipped (%s)",
-			   "the device was stopped: nothing to pre-copy");
-	else
-		out_null("precopy_skipped", NULL);
-	if (res->ended_session != MIGCTL_NR_STATES)
-		out_string("ended_session", "; ended the %s session found open",
-			   migctl_state_name(res->ended_session));
-	else
-		out_null("ended_session", NULL);
-	if (found != MIGCTL_NR_STATES)
-		out_string("initial_state", NULL, migctl_state_name(found));
-	else
-		out_null("initial_state", NULL);
-	if (res->final_state != MIGCTL_NR_STATES)
-		out_string("final_state", "; now %s", migctl_state_name(res->final_state));
-	else
-		out_null("final_state", NULL);
-	if (note)
-		out_string("note", "; %s", note);
-	else
-		out_null("note", NULL);
+	out_string_or_null("precopy_skipped", "; precopy skipped (%s)",
+			   res->precopy_skipped ? "the device was stopped: nothing to pre-copy"
+						: NULL, NULL);
+	out_string_or_null("ended_session", "; ended the %s session found open",
+			   known_state(res->ended_session), NULL);
+	out_string_or_null("initial_state", NULL, known_state(found), NULL);
+	out_string_or_null("final_state", "; now %s", known_state(res->final_state), NULL);
+	out_string_or_null("note", "; %s", note, NULL);
 	out_text("\n");
 	out_string("recovery", NULL, migctl_recovery_name(res->recovery));
 	/* Where it failed: the device's data (device-io) or the file (sink/source) */
-	if (err && migctl_fail_at_name(res->fail_at))
-		out_string("failed_at", NULL, migctl_fail_at_name(res->fail_at));
-	else
-		out_null("failed_at", NULL);
+	out_string_or_null("failed_at", NULL, err ? migctl_fail_at_name(res->fail_at) : NULL,
+			   NULL);
 	if (err)
 		out_string("error", NULL, message);
 	out_close_object();
