@@ -53,12 +53,12 @@ static bool is_vfio_device_file(const char *fd_path)
 /*
  * The first of @pid's open files that is one of @nodes: its number in
  * *fd and which node in *which.  -ENODEV if none; -errno if the process's
- * files cannot be listed (-ENOENT: no such process).  @device_files, if
- * given, counts its VFIO device files (anonymous inodes: whose they are,
- * /proc does not say).
+ * files cannot be listed (-ENOENT: no such process).  @device_file, if
+ * given, says whether it has a VFIO device file open (an anonymous inode:
+ * whose it is, /proc does not say); the walk stops once both are known.
  */
 static int find_node_fd(const char *pid, const struct held_node *nodes, size_t n_nodes,
-			int *fd, size_t *which, size_t *device_files)
+			int *fd, size_t *which, bool *device_file)
 {
 	char dir[64], path[PATH_MAX];
 	struct dirent *de;
@@ -71,13 +71,13 @@ static int find_node_fd(const char *pid, const struct held_node *nodes, size_t n
 	d = opendir(dir);
 	if (!d)
 		return -errno;
-	while ((r || device_files) && (de = readdir(d))) {
+	while ((r || (device_file && !*device_file)) && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) ||
 		    stat(path, &st))
 			continue;
 		if (!S_ISCHR(st.st_mode)) {
-			if (device_files && is_vfio_device_file(path))
-				(*device_files)++;
+			if (device_file && !*device_file && is_vfio_device_file(path))
+				*device_file = true;
 			continue;
 		}
 		for (size_t i = 0; i < n_nodes && r; i++)
@@ -137,7 +137,8 @@ int holder_node(const struct migctl_root *root, const struct migctl_device_desc 
 		char comm[MIGCTL_COMM_MAX])
 {
 	struct held_node nodes[2];
-	size_t n_nodes, which, device_files = 0;
+	size_t n_nodes, which;
+	bool device_file = false;
 	char name[16];
 	int r;
 
@@ -145,7 +146,7 @@ int holder_node(const struct migctl_root *root, const struct migctl_device_desc 
 	if (n_nodes == 0)
 		return -ENODEV;
 	snprintf(name, sizeof(name), "%d", pid);
-	r = find_node_fd(name, nodes, n_nodes, &found->fd, &which, &device_files);
+	r = find_node_fd(name, nodes, n_nodes, &found->fd, &which, &device_file);
 	if (r == -ENOENT)
 		return -ESRCH;
 	if (r)
@@ -154,7 +155,7 @@ int holder_node(const struct migctl_root *root, const struct migctl_device_desc 
 	 * A group with no device open through it would make ours the first
 	 * open, which resets the device: not the holder's device, not ours to take.
 	 */
-	if (nodes[which].via == MIGCTL_VIA_GROUP && device_files == 0)
+	if (nodes[which].via == MIGCTL_VIA_GROUP && !device_file)
 		return -ENODEV;
 	comm_of(name, comm);
 	found->rdev = nodes[which].rdev;
