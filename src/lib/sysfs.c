@@ -25,11 +25,11 @@ int migctl_root_init(struct migctl_root *root, const char *prefix)
 	if (r)
 		return r;
 	/* A root without sysfs would list nothing, and look like a quiet machine */
-	if (prefix[0] && stat(root->sys, &st) == 0 && !S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (prefix[0] && access(root->sys, F_OK) < 0)
+	if (!prefix[0])
+		return 0;
+	if (stat(root->sys, &st) < 0)
 		return -ENOENT;
-	return 0;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 int sysfs_read_hex(const char *dir, const char *attr, unsigned long *val)
