@@ -146,13 +146,19 @@ static int status_for_state(int status, enum migctl_state now)
 	return now == MIGCTL_STATE_ERROR ? EXIT_DEVICE_ERROR : status;
 }
 
+/* DEV as the user named it, for a command line to retry */
+static const char *device_arg(void)
+{
+	return cli.device ? cli.device : "DEV";
+}
+
 /* The one spelling of the way out of ERROR */
 const char *cli_error_remedy(void)
 {
 	static char remedy[PATH_MAX + 64];
 
 	snprintf(remedy, sizeof(remedy), "recover it with 'vfio-migctl reset %s'",
-		 cli.device ? cli.device : "DEV");
+		 device_arg());
 	return remedy;
 }
 
@@ -348,7 +354,7 @@ int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming)
 void cli_open_session_words(enum migctl_state state, const struct migctl_holder *holder,
 			    char *buf, size_t size)
 {
-	const char *dev = cli.device ? cli.device : "DEV";
+	const char *dev = device_arg();
 	char way_out[PATH_MAX + 64];
 
 	if (state == MIGCTL_STATE_RESUMING)
@@ -428,7 +434,7 @@ static void describe_recovery(const struct migctl_xfer_result *res, char *buf,
 		/* The abort itself failed: say where the device is and what is left */
 		snprintf(buf, size, "; the reset failed (%s): device left in %s; retry "
 			 "'vfio-migctl reset %s', or unbind and rebind its driver",
-			 strerror(-res->recovery_err), state, cli.device ? cli.device : "DEV");
+			 strerror(-res->recovery_err), state, device_arg());
 		break;
 	case MIGCTL_RECOVERY_KEPT:
 		snprintf(buf, size, "; the device accepted the stream and keeps it, in %s",
