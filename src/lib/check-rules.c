@@ -215,6 +215,30 @@ static int leave_session(struct check_dev *d, enum migctl_state from, enum migct
 	return migctl_set_state(d->dev, from, leave_fd);
 }
 
+/*
+ * @from, then @to with the data_fd it returns in *fd (-1, or a session
+ * that @from ends): false if either SET fails or @to returns no data_fd
+ */
+static bool open_session(struct check_dev *d, enum migctl_state from, enum migctl_state to, int *fd)
+{
+	return !check_go(d, from, fd) && !check_set_state(d, to, fd) && *fd >= 0;
+}
+
+static void no_data_fd(struct rule_run *x, enum migctl_state from, enum migctl_state to)
+{
+	check_finding(x, MIGCTL_FAIL, "%s -> %s gave no data_fd", migctl_state_name(from),
+		migctl_state_name(to));
+}
+
+/* open_session(), a FAIL if it does not open */
+static bool enter_session(struct rule_run *x, enum migctl_state from, enum migctl_state to, int *fd)
+{
+	if (open_session(x->d, from, to, fd))
+		return true;
+	no_data_fd(x, from, to);
+	return false;
+}
+
 void check_rule_new_fd(struct rule_run *x)
 {
 	size_t arcs = 0;
@@ -258,11 +282,8 @@ void check_rule_precopy_keeps_fd(struct rule_run *x)
 	size_t pre, rest;
 	int fd = -1, new_fd, r;
 
-	if (check_go(x->d, MIGCTL_STATE_RUNNING, NULL) || check_set_state(x->d, MIGCTL_STATE_PRE_COPY, &fd) ||
-	    fd < 0) {
-		check_finding(x, MIGCTL_FAIL, "RUNNING -> PRE_COPY gave no data_fd");
+	if (!enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
 		goto out;
-	}
 	/* PRE_COPY's data up to its temporary end (ENOMSG, or 0 from some drivers) */
 	r = check_read_to_end(x->c, fd, &stream, &pre);
 	if (r && r != -ENOMSG) {
@@ -285,8 +306,7 @@ void check_rule_precopy_keeps_fd(struct rule_run *x)
 		goto out;
 	}
 	/* the one stream, whole: the device takes it back */
-	if (check_go(x->d, MIGCTL_STATE_STOP, &fd) || check_set_state(x->d, MIGCTL_STATE_RESUMING, &fd) ||
-	    fd < 0)
+	if (!open_session(x->d, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING, &fd))
 		r = -EPROTO;
 	else if (!(r = write_all(fd, stream.data, stream.len, NULL)))
 		r = check_set_state(x->d, MIGCTL_STATE_STOP, NULL);
@@ -313,8 +333,7 @@ void check_rule_old_fd_dead(struct rule_run *x)
 			continue;
 		fd = -1;
 		/* a session without an fd is data.new-fd's finding */
-		if (check_go(x->d, from, NULL) || check_set_state(x->d, to, &fd) || fd < 0 ||
-		    leave_session(x->d, from, to, &fd, &leave_fd)) {
+		if (!open_session(x->d, from, to, &fd) || leave_session(x->d, from, to, &fd, &leave_fd)) {
 			check_close_fd(&fd);
 			continue;
 		}
@@ -341,11 +360,8 @@ void check_rule_eof_sticks(struct rule_run *x)
 	size_t total, got;
 	int fd = -1, r;
 
-	if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, MIGCTL_STATE_STOP_COPY, &fd) ||
-	    fd < 0) {
-		check_finding(x, MIGCTL_FAIL, "STOP -> STOP_COPY gave no data_fd");
+	if (!enter_session(x, MIGCTL_STATE_STOP, MIGCTL_STATE_STOP_COPY, &fd))
 		goto out;
-	}
 	r = check_read_to_end(x->c, fd, NULL, &total);
 	if (r == -EFBIG)
 		check_finding(x, MIGCTL_FAIL, "no end of stream within %zu bytes", x->c->max);
@@ -376,7 +392,7 @@ void check_rule_no_seek(struct rule_run *x)
 		bool resuming = states[i] == MIGCTL_STATE_RESUMING;
 
 		fd = -1;
-		if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, states[i], &fd) || fd < 0) {
+		if (!open_session(x->d, MIGCTL_STATE_STOP, states[i], &fd)) {
 			check_close_fd(&fd);
 			continue;
 		}
@@ -402,22 +418,12 @@ void check_rule_no_seek(struct rule_run *x)
 
 /* ---- PRE_COPY */
 
-/* RUNNING -> PRE_COPY with its data_fd in *fd */
-static bool enter_precopy(struct rule_run *x, int *fd)
-{
-	if (!check_go(x->d, MIGCTL_STATE_RUNNING, NULL) &&
-	    !check_set_state(x->d, MIGCTL_STATE_PRE_COPY, fd) && *fd >= 0)
-		return true;
-	check_finding(x, MIGCTL_FAIL, "RUNNING -> PRE_COPY gave no data_fd");
-	return false;
-}
-
 void check_rule_precopy_info(struct rule_run *x)
 {
 	uint64_t initial, dirty;
 	int fd = -1, r;
 
-	if (!enter_precopy(x, &fd))
+	if (!enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
 		goto out;
 	if ((r = migctl_precopy_info(fd, &initial, &dirty)))
 		check_finding(x, MIGCTL_FAIL, "fails in PRE_COPY with %s (mandatory with PRE_COPY)", check_eno(r));
@@ -449,7 +455,7 @@ void check_rule_initial_decreases(struct rule_run *x)
 	unsigned int reads = 0;
 	int fd = -1, r;
 
-	if (!enter_precopy(x, &fd))
+	if (!enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
 		goto out;
 	if ((r = migctl_precopy_info(fd, &first, &dirty))) {
 		check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s", check_eno(r));
@@ -490,7 +496,7 @@ void check_rule_enomsg(struct rule_run *x)
 	size_t got, total = 0;
 	int fd = -1, r;
 
-	if (!enter_precopy(x, &fd))
+	if (!enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
 		goto out;
 	/* read until the answer that is not data: that is the temporary end */
 	for (unsigned int reads = 0;; reads++) {
@@ -568,8 +574,7 @@ static int resume_prefix(struct rule_run *x, size_t len, int *write_err)
 	int fd = -1, r;
 
 	*write_err = 0;
-	if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, MIGCTL_STATE_RESUMING, &fd) ||
-	    fd < 0) {
+	if (!open_session(x->d, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING, &fd)) {
 		check_close_fd(&fd);
 		return -EPROTO;
 	}
@@ -587,7 +592,7 @@ void check_rule_empty_refused(struct rule_run *x)
 	int write_err, r = resume_prefix(x, 0, &write_err);
 
 	if (r == -EPROTO)
-		check_finding(x, MIGCTL_FAIL, "STOP -> RESUMING gave no data_fd");
+		no_data_fd(x, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING);
 	else if (r == 0)
 		check_finding(x, MIGCTL_FAIL, "RESUMING -> STOP accepted an empty stream");
 	check_passed(x, "RESUMING -> STOP refused it with %s", check_eno(r));
@@ -605,7 +610,7 @@ void check_rule_truncated_refused(struct rule_run *x)
 	for (size_t i = 0; i < ARRAY_SIZE(cuts); i++) {
 		r = resume_prefix(x, cuts[i], &write_err);
 		if (r == -EPROTO)
-			check_finding(x, MIGCTL_FAIL, "STOP -> RESUMING gave no data_fd");
+			no_data_fd(x, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING);
 		else if (r == 0)
 			check_finding(x, MIGCTL_FAIL, "RESUMING -> STOP accepted the first %zu of %zu bytes%s%s",
 				cuts[i], len, write_err ? "; write() had failed with " : "",
@@ -623,11 +628,8 @@ void check_rule_own_accepted(struct rule_run *x)
 	size_t off = 0, n, i = 0;
 	int fd = -1, r;
 
-	if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, MIGCTL_STATE_RESUMING, &fd) ||
-	    fd < 0) {
-		check_finding(x, MIGCTL_FAIL, "STOP -> RESUMING gave no data_fd");
+	if (!enter_session(x, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING, &fd))
 		goto out;
-	}
 	for (; off < s->len; off += n) {
 		n = pieces[i < ARRAY_SIZE(pieces) - 1 ? i++ : i];
 		if (n > s->len - off)
