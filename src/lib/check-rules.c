@@ -128,11 +128,31 @@ void check_rule_arcs(struct rule_run *x)
 	       no_resuming ? "; none from RESUMING (no saved stream to load)" : "");
 }
 
-void check_rule_unsupported(struct rule_run *x)
+/*
+ * SET @t (called @name), which must fail with EINVAL and leave the device
+ * in the state found: false if it moved
+ */
+static bool set_refused(struct rule_run *x, enum migctl_state t, const char *name)
 {
 	enum migctl_state found = x->d->pb.found, got;
+	int r = check_set_state(x->d, t, NULL);
+
+	got = check_get_state(x->d);
+	if (r == 0)
+		check_finding(x, MIGCTL_FAIL, "SET %s succeeded; GET says %s", name, migctl_state_name(got));
+	else if (r != -EINVAL)
+		check_finding(x, MIGCTL_WARN, "SET %s fails with %s, not EINVAL", name, check_eno(r));
+	if (got == found)
+		return true;
+	check_finding(x, MIGCTL_FAIL, "after SET %s the device is in %s, not %s", name,
+		migctl_state_name(got), migctl_state_name(found));
+	return false;
+}
+
+void check_rule_unsupported(struct rule_run *x)
+{
+	enum migctl_state found = x->d->pb.found;
 	char names[128] = "";
-	int r;
 
 	/* every state not offered, and the first value past the enum */
 	for (unsigned int s = MIGCTL_STATE_STOP; s <= MIGCTL_NR_STATES; s++) {
@@ -141,36 +161,18 @@ void check_rule_unsupported(struct rule_run *x)
 
 		if (s < MIGCTL_NR_STATES && check_offers(x->d, t))
 			continue;
-		r = check_set_state(x->d, t, NULL);
-		got = check_get_state(x->d);
-		if (r == 0)
-			check_finding(x, MIGCTL_FAIL, "SET %s succeeded; GET says %s", name, migctl_state_name(got));
-		else if (r != -EINVAL)
-			check_finding(x, MIGCTL_WARN, "SET %s fails with %s, not EINVAL", name, check_eno(r));
-		if (got != found) {
-			check_finding(x, MIGCTL_FAIL, "after SET %s the device is in %s, not %s", name,
-				migctl_state_name(got), migctl_state_name(found));
+		if (!set_refused(x, t, name))
 			check_go(x->d, found, NULL);
-		}
 		str_list_add(names, sizeof(names), name);
 	}
 	check_passed(x, "refused with EINVAL in %s, which stayed: %s", migctl_state_name(found), names);
 }
 
+/* a device the SET moved is brought back by the put back between rules (settle) */
 void check_rule_error_refused(struct rule_run *x)
 {
-	enum migctl_state found = x->d->pb.found, got;
-	int r = check_set_state(x->d, MIGCTL_STATE_ERROR, NULL);
-
-	got = check_get_state(x->d);
-	if (r == 0)
-		check_finding(x, MIGCTL_FAIL, "SET ERROR succeeded; GET says %s", migctl_state_name(got));
-	else if (r != -EINVAL)
-		check_finding(x, MIGCTL_WARN, "SET ERROR fails with %s, not EINVAL", check_eno(r));
-	if (got != found)
-		check_finding(x, MIGCTL_FAIL, "after SET ERROR the device is in %s, not %s", migctl_state_name(got),
-			migctl_state_name(found));
-	check_passed(x, "refused with EINVAL in %s, which stayed", migctl_state_name(found));
+	set_refused(x, MIGCTL_STATE_ERROR, migctl_state_name(MIGCTL_STATE_ERROR));
+	check_passed(x, "refused with EINVAL in %s, which stayed", migctl_state_name(x->d->pb.found));
 }
 
 void check_rule_blocked_arcs(struct rule_run *x)
