@@ -644,9 +644,7 @@ static int restore_device(struct check_dev *d)
 		now = check_get_state(d);
 		if (now == MIGCTL_STATE_RESUMING)
 			pb->reset = true;
-		r = migctl_leave_data_state(d->dev, &now);
-		if (!r && now != pb->found)
-			r = migctl_request_state(d->dev, pb->found);
+		r = migctl_return_to(d->dev, now, pb->found);
 	}
 	pb->final = check_get_state(d);
 	if (!r && pb->final != pb->found)

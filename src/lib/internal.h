@@ -17,6 +17,12 @@ int sysfs_read_hex(const char *dir, const char *attr, unsigned long *val);
 int sysfs_link_name(const char *dir, const char *link, char *buf, size_t size);
 
 /*
+ * From @now (as GET gave it), out of a data state without losing what the
+ * device has (migctl_leave_data_state), then SET @state if not there yet
+ */
+int migctl_return_to(struct migctl_dev *dev, enum migctl_state now, enum migctl_state state);
+
+/*
  * After a failed transfer, bring the device to a known state as @policy
  * says (policy.c); fills res->recovery, recovery_err and final_state.
  */

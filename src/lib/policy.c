@@ -41,6 +41,15 @@ int migctl_leave_data_state(struct migctl_dev *dev, enum migctl_state *state)
 	return migctl_get_state(dev, state);
 }
 
+int migctl_return_to(struct migctl_dev *dev, enum migctl_state now, enum migctl_state state)
+{
+	int r = migctl_leave_data_state(dev, &now);
+
+	if (!r && now != state)
+		r = migctl_request_state(dev, state);
+	return r;
+}
+
 static void read_state(struct migctl_dev *dev, enum migctl_state *state)
 {
 	if (migctl_get_state(dev, state))
@@ -73,9 +82,7 @@ void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 		goto out;
 	}
 	if (now != MIGCTL_STATE_ERROR && policy == MIGCTL_ON_ERROR_RESTORE && !resuming) {
-		r = migctl_leave_data_state(dev, &now);
-		if (!r && now != res->initial_state)
-			r = migctl_request_state(dev, res->initial_state);
+		r = migctl_return_to(dev, now, res->initial_state);
 		if (r == 0) {
 			res->recovery = MIGCTL_RECOVERY_RESTORED;
 			goto out;
