@@ -76,8 +76,8 @@ void check_rule_state_get(struct rule_run *x)
 
 void check_rule_arcs(struct rule_run *x)
 {
-	enum migctl_state states[MIGCTL_NR_STATES], got;
-	size_t n = check_tour(x->d, states), arcs = 0;
+	enum migctl_state states[MIGCTL_NR_STATES], got, path[MIGCTL_ARCS_MAX];
+	size_t n = check_tour(x->d, states), arcs = 0, len;
 	bool no_resuming = false;
 	int fd = -1, r;
 
@@ -87,9 +87,11 @@ void check_rule_arcs(struct rule_run *x)
 		for (size_t j = 0; j < n; j++) {
 			enum migctl_state b = states[j];
 
-			/* refused by the uAPI: fsm.blocked-arcs */
-			if (a == b || (a == MIGCTL_STATE_STOP_COPY &&
-				       (b == MIGCTL_STATE_PRE_COPY || b == MIGCTL_STATE_PRE_COPY_P2P)))
+			/*
+			 * No path between offered states: STOP_COPY -> PRE_COPY*,
+			 * refused by the uAPI (fsm.blocked-arcs)
+			 */
+			if (a == b || migctl_state_path(x->d->pb.mig_flags, a, b, path, &len))
 				continue;
 			/* RESUMING is left through STOP, which needs a stream to load */
 			if (a == MIGCTL_STATE_RESUMING && !x->d->saved.len) {
