@@ -456,17 +456,6 @@ const struct migctl_rule *migctl_rule(size_t index)
 	return index < ARRAY_SIZE(rules) ? &rules[index].rule : NULL;
 }
 
-int migctl_rule_find(const char *id, size_t *index)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
-		if (strcmp(rules[i].rule.id, id) == 0) {
-			*index = i;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
 const char *migctl_verdict_name(enum migctl_verdict verdict)
 {
 	static const char *const names[] = {
