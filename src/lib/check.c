@@ -158,9 +158,7 @@ void check_close_fd(int *fd)
 
 enum migctl_state check_get_state(struct check_dev *d)
 {
-	enum migctl_state s;
-
-	return migctl_get_state(d->dev, &s) ? MIGCTL_NR_STATES : s;
+	return migctl_read_state(d->dev);
 }
 
 bool check_offers(struct check_dev *d, enum migctl_state s)
@@ -171,15 +169,14 @@ bool check_offers(struct check_dev *d, enum migctl_state s)
 /* SET @s; a data_fd it returns replaces *fd (closed at once when fd is NULL) */
 int check_set_state(struct check_dev *d, enum migctl_state s, int *fd)
 {
-	int new_fd, r = migctl_set_state(d->dev, s, &new_fd);
+	int new_fd, r;
 
+	if (!fd)
+		return migctl_request_state(d->dev, s);
+	r = migctl_set_state(d->dev, s, &new_fd);
 	if (new_fd >= 0) {
-		if (fd) {
-			check_close_fd(fd);
-			*fd = new_fd;
-		} else {
-			close(new_fd);
-		}
+		check_close_fd(fd);
+		*fd = new_fd;
 	}
 	return r;
 }

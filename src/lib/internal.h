@@ -16,6 +16,9 @@ int sysfs_read_hex(const char *dir, const char *attr, unsigned long *val);
 /* Last component of the target of the link @dir/@link ("vfio-pci") */
 int sysfs_link_name(const char *dir, const char *link, char *buf, size_t size);
 
+/* The state GET gives, or MIGCTL_NR_STATES if it fails */
+enum migctl_state migctl_read_state(struct migctl_dev *dev);
+
 /*
  * From @now (as GET gave it), out of a data state without losing what the
  * device has (migctl_leave_data_state), then SET @state if not there yet

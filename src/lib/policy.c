@@ -50,10 +50,11 @@ int migctl_return_to(struct migctl_dev *dev, enum migctl_state now, enum migctl_
 	return r;
 }
 
-static void read_state(struct migctl_dev *dev, enum migctl_state *state)
+enum migctl_state migctl_read_state(struct migctl_dev *dev)
 {
-	if (migctl_get_state(dev, state))
-		*state = MIGCTL_NR_STATES;
+	enum migctl_state state;
+
+	return migctl_get_state(dev, &state) ? MIGCTL_NR_STATES : state;
 }
 
 /*
@@ -72,7 +73,7 @@ void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 
 	if (policy == MIGCTL_ON_ERROR_DEFAULT)
 		policy = resuming ? MIGCTL_ON_ERROR_RESET : MIGCTL_ON_ERROR_RESTORE;
-	read_state(dev, &now);
+	now = migctl_read_state(dev);
 	if (policy == MIGCTL_ON_ERROR_LEAVE) {
 		res->recovery = MIGCTL_RECOVERY_LEFT;
 		goto out;
@@ -102,5 +103,5 @@ void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 	    migctl_request_state(dev, res->initial_state) == 0)
 		res->recovery = MIGCTL_RECOVERY_RESTORED;
 out:
-	read_state(dev, &res->final_state);
+	res->final_state = migctl_read_state(dev);
 }
