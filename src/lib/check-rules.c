@@ -813,7 +813,7 @@ void check_rule_roundtrip(struct rule_run *x)
 	size_t at = 0;
 	int r;
 
-	if (!x->c->has_dev2) {
+	if (!d2->dev) {
 		check_skipped(x, "no DEV2 given");
 		return;
 	}

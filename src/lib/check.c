@@ -483,7 +483,6 @@ int migctl_check_new(struct migctl_dev *dev, struct migctl_dev *dev2,
 	c->max = opts->state_max ? opts->state_max : MIGCTL_CHECK_STATE_MAX;
 	c->d[0].dev = dev;
 	c->d[1].dev = dev2;
-	c->has_dev2 = dev2;
 	for (int i = 0; i < 2; i++) {
 		c->d[i].saved.max = c->max;
 		c->d[i].pb.found = c->d[i].pb.final = MIGCTL_NR_STATES;
@@ -553,7 +552,7 @@ int migctl_check_save(struct migctl_check *c, int *which)
 
 	*which = 0;
 	r = save_device(c, &c->d[0]);
-	if (r || !c->has_dev2)
+	if (r || !c->d[1].dev)
 		return r;
 	compare_devices(c);
 	if (c->dev2_unlike[0])
