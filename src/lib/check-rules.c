@@ -23,7 +23,6 @@ static const struct {
 	{ MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING },
 };
 
-
 /* ---- the rules: migration flags and GET */
 
 void check_rule_flags(struct rule_run *x)

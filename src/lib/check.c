@@ -22,9 +22,7 @@
 
 #include "check.h"
 
-
 /* ---- a stream in memory, with a bound */
-
 
 int check_membuf_add(struct membuf *b, const void *p, size_t n)
 {
@@ -78,12 +76,7 @@ static int membuf_source_read(void *ctx, void *buf, size_t len, size_t *got)
 	return 0;
 }
 
-/* ---- the devices under check */
-
-
-
 /* ---- rules' findings */
-
 
 /* FAIL outweighs WARN outweighs PASS */
 static int weight(enum migctl_verdict v)
