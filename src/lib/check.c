@@ -455,7 +455,7 @@ const char *migctl_verdict_name(enum migctl_verdict verdict)
 		[MIGCTL_SKIP] = "skip",
 	};
 
-	return (unsigned int)verdict < ARRAY_SIZE(names) ? names[verdict] : "unknown";
+	return name_in(names, ARRAY_SIZE(names), verdict, "unknown");
 }
 
 /* ---- the check: save, run, put back */

@@ -11,6 +11,13 @@
 #include "migctl.h"
 #include "util.h"
 
+/* @names[@i], or @none for a value out of the table (the names of an enum) */
+static inline const char *name_in(const char *const *names, size_t n, unsigned int i,
+				  const char *none)
+{
+	return i < n && names[i] ? names[i] : none;
+}
+
 /* "0x15b3\n" -> 0x15b3 */
 int sysfs_read_hex(const char *dir, const char *attr, unsigned long *val);
 /* Last component of the target of the link @dir/@link ("vfio-pci") */
