@@ -70,10 +70,9 @@ static error_t parse_check(int key, char *arg, struct argp_state *state)
 		a->list = true;
 		return 0;
 	case ARGP_KEY_END:
+		/* covers DEV2 too: pos[] fills in order */
 		if (a->list && a->pos[0])
 			cli_usage("--list takes no DEV");
-		if (a->pos[1] && a->list)
-			cli_usage("--list takes no DEV2");
 		break;
 	}
 	return cli_positionals(state, key, arg, a->pos, a->list ? 0 : 1, 2);

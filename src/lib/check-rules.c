@@ -23,7 +23,6 @@ static const struct {
 	{ MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING },
 };
 
-
 /* ---- the rules: migration flags and GET */
 
 void check_rule_flags(struct rule_run *x)
@@ -76,8 +75,8 @@ void check_rule_state_get(struct rule_run *x)
 
 void check_rule_arcs(struct rule_run *x)
 {
-	enum migctl_state states[MIGCTL_NR_STATES], got;
-	size_t n = check_tour(x->d, states), arcs = 0;
+	enum migctl_state states[MIGCTL_NR_STATES], got, path[MIGCTL_ARCS_MAX];
+	size_t n = check_tour(x->d, states), arcs = 0, len;
 	bool no_resuming = false;
 	int fd = -1, r;
 
@@ -87,9 +86,11 @@ void check_rule_arcs(struct rule_run *x)
 		for (size_t j = 0; j < n; j++) {
 			enum migctl_state b = states[j];
 
-			/* refused by the uAPI: fsm.blocked-arcs */
-			if (a == b || (a == MIGCTL_STATE_STOP_COPY &&
-				       (b == MIGCTL_STATE_PRE_COPY || b == MIGCTL_STATE_PRE_COPY_P2P)))
+			/*
+			 * No path between offered states: STOP_COPY -> PRE_COPY*,
+			 * refused by the uAPI (fsm.blocked-arcs)
+			 */
+			if (a == b || migctl_state_path(x->d->pb.mig_flags, a, b, path, &len))
 				continue;
 			/* RESUMING is left through STOP, which needs a stream to load */
 			if (a == MIGCTL_STATE_RESUMING && !x->d->saved.len) {
@@ -128,11 +129,31 @@ void check_rule_arcs(struct rule_run *x)
 	       no_resuming ? "; none from RESUMING (no saved stream to load)" : "");
 }
 
-void check_rule_unsupported(struct rule_run *x)
+/*
+ * SET @t (called @name), which must fail with EINVAL and leave the device
+ * in the state found: false if it moved
+ */
+static bool set_refused(struct rule_run *x, enum migctl_state t, const char *name)
 {
 	enum migctl_state found = x->d->pb.found, got;
+	int r = check_set_state(x->d, t, NULL);
+
+	got = check_get_state(x->d);
+	if (r == 0)
+		check_finding(x, MIGCTL_FAIL, "SET %s succeeded; GET says %s", name, migctl_state_name(got));
+	else if (r != -EINVAL)
+		check_finding(x, MIGCTL_WARN, "SET %s fails with %s, not EINVAL", name, check_eno(r));
+	if (got == found)
+		return true;
+	check_finding(x, MIGCTL_FAIL, "after SET %s the device is in %s, not %s", name,
+		migctl_state_name(got), migctl_state_name(found));
+	return false;
+}
+
+void check_rule_unsupported(struct rule_run *x)
+{
+	enum migctl_state found = x->d->pb.found;
 	char names[128] = "";
-	int r;
 
 	/* every state not offered, and the first value past the enum */
 	for (unsigned int s = MIGCTL_STATE_STOP; s <= MIGCTL_NR_STATES; s++) {
@@ -141,36 +162,18 @@ void check_rule_unsupported(struct rule_run *x)
 
 		if (s < MIGCTL_NR_STATES && check_offers(x->d, t))
 			continue;
-		r = check_set_state(x->d, t, NULL);
-		got = check_get_state(x->d);
-		if (r == 0)
-			check_finding(x, MIGCTL_FAIL, "SET %s succeeded; GET says %s", name, migctl_state_name(got));
-		else if (r != -EINVAL)
-			check_finding(x, MIGCTL_WARN, "SET %s fails with %s, not EINVAL", name, check_eno(r));
-		if (got != found) {
-			check_finding(x, MIGCTL_FAIL, "after SET %s the device is in %s, not %s", name,
-				migctl_state_name(got), migctl_state_name(found));
+		if (!set_refused(x, t, name))
 			check_go(x->d, found, NULL);
-		}
 		str_list_add(names, sizeof(names), name);
 	}
 	check_passed(x, "refused with EINVAL in %s, which stayed: %s", migctl_state_name(found), names);
 }
 
+/* a device the SET moved is brought back by the put back between rules (settle) */
 void check_rule_error_refused(struct rule_run *x)
 {
-	enum migctl_state found = x->d->pb.found, got;
-	int r = check_set_state(x->d, MIGCTL_STATE_ERROR, NULL);
-
-	got = check_get_state(x->d);
-	if (r == 0)
-		check_finding(x, MIGCTL_FAIL, "SET ERROR succeeded; GET says %s", migctl_state_name(got));
-	else if (r != -EINVAL)
-		check_finding(x, MIGCTL_WARN, "SET ERROR fails with %s, not EINVAL", check_eno(r));
-	if (got != found)
-		check_finding(x, MIGCTL_FAIL, "after SET ERROR the device is in %s, not %s", migctl_state_name(got),
-			migctl_state_name(found));
-	check_passed(x, "refused with EINVAL in %s, which stayed", migctl_state_name(found));
+	set_refused(x, MIGCTL_STATE_ERROR, migctl_state_name(MIGCTL_STATE_ERROR));
+	check_passed(x, "refused with EINVAL in %s, which stayed", migctl_state_name(x->d->pb.found));
 }
 
 void check_rule_blocked_arcs(struct rule_run *x)
@@ -213,6 +216,30 @@ static int leave_session(struct check_dev *d, enum migctl_state from, enum migct
 	if (to == MIGCTL_STATE_RESUMING && (r = check_write_saved(d, *fd)))
 		return r;
 	return migctl_set_state(d->dev, from, leave_fd);
+}
+
+/*
+ * @from, then @to with the data_fd it returns in *fd (-1, or a session
+ * that @from ends): false if either SET fails or @to returns no data_fd
+ */
+static bool open_session(struct check_dev *d, enum migctl_state from, enum migctl_state to, int *fd)
+{
+	return !check_go(d, from, fd) && !check_set_state(d, to, fd) && *fd >= 0;
+}
+
+static void no_data_fd(struct rule_run *x, enum migctl_state from, enum migctl_state to)
+{
+	check_finding(x, MIGCTL_FAIL, "%s -> %s gave no data_fd", migctl_state_name(from),
+		migctl_state_name(to));
+}
+
+/* open_session(), a FAIL if it does not open */
+static bool enter_session(struct rule_run *x, enum migctl_state from, enum migctl_state to, int *fd)
+{
+	if (open_session(x->d, from, to, fd))
+		return true;
+	no_data_fd(x, from, to);
+	return false;
 }
 
 void check_rule_new_fd(struct rule_run *x)
@@ -258,11 +285,8 @@ void check_rule_precopy_keeps_fd(struct rule_run *x)
 	size_t pre, rest;
 	int fd = -1, new_fd, r;
 
-	if (check_go(x->d, MIGCTL_STATE_RUNNING, NULL) || check_set_state(x->d, MIGCTL_STATE_PRE_COPY, &fd) ||
-	    fd < 0) {
-		check_finding(x, MIGCTL_FAIL, "RUNNING -> PRE_COPY gave no data_fd");
+	if (!enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
 		goto out;
-	}
 	/* PRE_COPY's data up to its temporary end (ENOMSG, or 0 from some drivers) */
 	r = check_read_to_end(x->c, fd, &stream, &pre);
 	if (r && r != -ENOMSG) {
@@ -285,8 +309,7 @@ void check_rule_precopy_keeps_fd(struct rule_run *x)
 		goto out;
 	}
 	/* the one stream, whole: the device takes it back */
-	if (check_go(x->d, MIGCTL_STATE_STOP, &fd) || check_set_state(x->d, MIGCTL_STATE_RESUMING, &fd) ||
-	    fd < 0)
+	if (!open_session(x->d, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING, &fd))
 		r = -EPROTO;
 	else if (!(r = write_all(fd, stream.data, stream.len, NULL)))
 		r = check_set_state(x->d, MIGCTL_STATE_STOP, NULL);
@@ -313,8 +336,7 @@ void check_rule_old_fd_dead(struct rule_run *x)
 			continue;
 		fd = -1;
 		/* a session without an fd is data.new-fd's finding */
-		if (check_go(x->d, from, NULL) || check_set_state(x->d, to, &fd) || fd < 0 ||
-		    leave_session(x->d, from, to, &fd, &leave_fd)) {
+		if (!open_session(x->d, from, to, &fd) || leave_session(x->d, from, to, &fd, &leave_fd)) {
 			check_close_fd(&fd);
 			continue;
 		}
@@ -341,11 +363,8 @@ void check_rule_eof_sticks(struct rule_run *x)
 	size_t total, got;
 	int fd = -1, r;
 
-	if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, MIGCTL_STATE_STOP_COPY, &fd) ||
-	    fd < 0) {
-		check_finding(x, MIGCTL_FAIL, "STOP -> STOP_COPY gave no data_fd");
+	if (!enter_session(x, MIGCTL_STATE_STOP, MIGCTL_STATE_STOP_COPY, &fd))
 		goto out;
-	}
 	r = check_read_to_end(x->c, fd, NULL, &total);
 	if (r == -EFBIG)
 		check_finding(x, MIGCTL_FAIL, "no end of stream within %zu bytes", x->c->max);
@@ -376,7 +395,7 @@ void check_rule_no_seek(struct rule_run *x)
 		bool resuming = states[i] == MIGCTL_STATE_RESUMING;
 
 		fd = -1;
-		if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, states[i], &fd) || fd < 0) {
+		if (!open_session(x->d, MIGCTL_STATE_STOP, states[i], &fd)) {
 			check_close_fd(&fd);
 			continue;
 		}
@@ -402,22 +421,12 @@ void check_rule_no_seek(struct rule_run *x)
 
 /* ---- PRE_COPY */
 
-/* RUNNING -> PRE_COPY with its data_fd in *fd */
-static bool enter_precopy(struct rule_run *x, int *fd)
-{
-	if (!check_go(x->d, MIGCTL_STATE_RUNNING, NULL) &&
-	    !check_set_state(x->d, MIGCTL_STATE_PRE_COPY, fd) && *fd >= 0)
-		return true;
-	check_finding(x, MIGCTL_FAIL, "RUNNING -> PRE_COPY gave no data_fd");
-	return false;
-}
-
 void check_rule_precopy_info(struct rule_run *x)
 {
 	uint64_t initial, dirty;
 	int fd = -1, r;
 
-	if (!enter_precopy(x, &fd))
+	if (!enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
 		goto out;
 	if ((r = migctl_precopy_info(fd, &initial, &dirty)))
 		check_finding(x, MIGCTL_FAIL, "fails in PRE_COPY with %s (mandatory with PRE_COPY)", check_eno(r));
@@ -449,7 +458,7 @@ void check_rule_initial_decreases(struct rule_run *x)
 	unsigned int reads = 0;
 	int fd = -1, r;
 
-	if (!enter_precopy(x, &fd))
+	if (!enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
 		goto out;
 	if ((r = migctl_precopy_info(fd, &first, &dirty))) {
 		check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s", check_eno(r));
@@ -490,7 +499,7 @@ void check_rule_enomsg(struct rule_run *x)
 	size_t got, total = 0;
 	int fd = -1, r;
 
-	if (!enter_precopy(x, &fd))
+	if (!enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
 		goto out;
 	/* read until the answer that is not data: that is the temporary end */
 	for (unsigned int reads = 0;; reads++) {
@@ -568,8 +577,7 @@ static int resume_prefix(struct rule_run *x, size_t len, int *write_err)
 	int fd = -1, r;
 
 	*write_err = 0;
-	if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, MIGCTL_STATE_RESUMING, &fd) ||
-	    fd < 0) {
+	if (!open_session(x->d, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING, &fd)) {
 		check_close_fd(&fd);
 		return -EPROTO;
 	}
@@ -587,7 +595,7 @@ void check_rule_empty_refused(struct rule_run *x)
 	int write_err, r = resume_prefix(x, 0, &write_err);
 
 	if (r == -EPROTO)
-		check_finding(x, MIGCTL_FAIL, "STOP -> RESUMING gave no data_fd");
+		no_data_fd(x, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING);
 	else if (r == 0)
 		check_finding(x, MIGCTL_FAIL, "RESUMING -> STOP accepted an empty stream");
 	check_passed(x, "RESUMING -> STOP refused it with %s", check_eno(r));
@@ -605,7 +613,7 @@ void check_rule_truncated_refused(struct rule_run *x)
 	for (size_t i = 0; i < ARRAY_SIZE(cuts); i++) {
 		r = resume_prefix(x, cuts[i], &write_err);
 		if (r == -EPROTO)
-			check_finding(x, MIGCTL_FAIL, "STOP -> RESUMING gave no data_fd");
+			no_data_fd(x, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING);
 		else if (r == 0)
 			check_finding(x, MIGCTL_FAIL, "RESUMING -> STOP accepted the first %zu of %zu bytes%s%s",
 				cuts[i], len, write_err ? "; write() had failed with " : "",
@@ -623,11 +631,8 @@ void check_rule_own_accepted(struct rule_run *x)
 	size_t off = 0, n, i = 0;
 	int fd = -1, r;
 
-	if (check_go(x->d, MIGCTL_STATE_STOP, NULL) || check_set_state(x->d, MIGCTL_STATE_RESUMING, &fd) ||
-	    fd < 0) {
-		check_finding(x, MIGCTL_FAIL, "STOP -> RESUMING gave no data_fd");
+	if (!enter_session(x, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING, &fd))
 		goto out;
-	}
 	for (; off < s->len; off += n) {
 		n = pieces[i < ARRAY_SIZE(pieces) - 1 ? i++ : i];
 		if (n > s->len - off)
@@ -807,7 +812,7 @@ void check_rule_roundtrip(struct rule_run *x)
 	size_t at = 0;
 	int r;
 
-	if (!x->c->has_dev2) {
+	if (!d2->dev) {
 		check_skipped(x, "no DEV2 given");
 		return;
 	}

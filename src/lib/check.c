@@ -22,9 +22,7 @@
 
 #include "check.h"
 
-
 /* ---- a stream in memory, with a bound */
-
 
 int check_membuf_add(struct membuf *b, const void *p, size_t n)
 {
@@ -78,12 +76,7 @@ static int membuf_source_read(void *ctx, void *buf, size_t len, size_t *got)
 	return 0;
 }
 
-/* ---- the devices under check */
-
-
-
 /* ---- rules' findings */
-
 
 /* FAIL outweighs WARN outweighs PASS */
 static int weight(enum migctl_verdict v)
@@ -158,9 +151,7 @@ void check_close_fd(int *fd)
 
 enum migctl_state check_get_state(struct check_dev *d)
 {
-	enum migctl_state s;
-
-	return migctl_get_state(d->dev, &s) ? MIGCTL_NR_STATES : s;
+	return migctl_read_state(d->dev);
 }
 
 bool check_offers(struct check_dev *d, enum migctl_state s)
@@ -171,15 +162,14 @@ bool check_offers(struct check_dev *d, enum migctl_state s)
 /* SET @s; a data_fd it returns replaces *fd (closed at once when fd is NULL) */
 int check_set_state(struct check_dev *d, enum migctl_state s, int *fd)
 {
-	int new_fd, r = migctl_set_state(d->dev, s, &new_fd);
+	int new_fd, r;
 
+	if (!fd)
+		return migctl_request_state(d->dev, s);
+	r = migctl_set_state(d->dev, s, &new_fd);
 	if (new_fd >= 0) {
-		if (fd) {
-			check_close_fd(fd);
-			*fd = new_fd;
-		} else {
-			close(new_fd);
-		}
+		check_close_fd(fd);
+		*fd = new_fd;
 	}
 	return r;
 }
@@ -456,17 +446,6 @@ const struct migctl_rule *migctl_rule(size_t index)
 	return index < ARRAY_SIZE(rules) ? &rules[index].rule : NULL;
 }
 
-int migctl_rule_find(const char *id, size_t *index)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
-		if (strcmp(rules[i].rule.id, id) == 0) {
-			*index = i;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
 const char *migctl_verdict_name(enum migctl_verdict verdict)
 {
 	static const char *const names[] = {
@@ -476,7 +455,7 @@ const char *migctl_verdict_name(enum migctl_verdict verdict)
 		[MIGCTL_SKIP] = "skip",
 	};
 
-	return (unsigned int)verdict < ARRAY_SIZE(names) ? names[verdict] : "unknown";
+	return name_in(names, ARRAY_SIZE(names), verdict, "unknown");
 }
 
 /* ---- the check: save, run, put back */
@@ -497,7 +476,6 @@ int migctl_check_new(struct migctl_dev *dev, struct migctl_dev *dev2,
 	c->max = opts->state_max ? opts->state_max : MIGCTL_CHECK_STATE_MAX;
 	c->d[0].dev = dev;
 	c->d[1].dev = dev2;
-	c->has_dev2 = dev2;
 	for (int i = 0; i < 2; i++) {
 		c->d[i].saved.max = c->max;
 		c->d[i].pb.found = c->d[i].pb.final = MIGCTL_NR_STATES;
@@ -567,7 +545,7 @@ int migctl_check_save(struct migctl_check *c, int *which)
 
 	*which = 0;
 	r = save_device(c, &c->d[0]);
-	if (r || !c->has_dev2)
+	if (r || !c->d[1].dev)
 		return r;
 	compare_devices(c);
 	if (c->dev2_unlike[0])
@@ -644,9 +622,7 @@ static int restore_device(struct check_dev *d)
 		now = check_get_state(d);
 		if (now == MIGCTL_STATE_RESUMING)
 			pb->reset = true;
-		r = migctl_leave_data_state(d->dev, &now);
-		if (!r && now != pb->found)
-			r = migctl_request_state(d->dev, pb->found);
+		r = migctl_return_to(d->dev, now, pb->found);
 	}
 	pb->final = check_get_state(d);
 	if (!r && pb->final != pb->found)

@@ -31,8 +31,7 @@ struct check_dev {
 };
 
 struct migctl_check {
-	struct check_dev d[2];
-	bool has_dev2;
+	struct check_dev d[2]; /* DEV, and DEV2 if d[1].dev */
 	char dev2_unlike[256]; /* why DEV2 cannot take DEV's stream ("" if it can) */
 	struct migctl_check_opts opts;
 	size_t max;

@@ -12,8 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "migctl.h"
-#include "util.h"
+#include "internal.h"
 
 static const char *const state_names[MIGCTL_NR_STATES] = {
 	[MIGCTL_STATE_ERROR] = "ERROR",
@@ -164,13 +163,6 @@ void migctl_flags_format(uint64_t mig_flags, char *buf, size_t size)
 
 /* ---- the names of the other enums of the API, beside the states' */
 
-/* @names[@i], or @none for a value out of the table */
-static const char *name_in(const char *const *names, size_t n, unsigned int i,
-			   const char *none)
-{
-	return i < n && names[i] ? names[i] : none;
-}
-
 const char *migctl_via_name(enum migctl_via via)
 {
 	static const char *const names[] = {
@@ -201,9 +193,7 @@ static const char *const on_error_names[] = {
 
 const char *migctl_on_error_name(enum migctl_on_error policy)
 {
-	if ((unsigned int)policy >= ARRAY_SIZE(on_error_names) || !on_error_names[policy])
-		return "default";
-	return on_error_names[policy];
+	return name_in(on_error_names, ARRAY_SIZE(on_error_names), policy, "default");
 }
 
 int migctl_on_error_parse(const char *name, enum migctl_on_error *policy)

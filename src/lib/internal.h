@@ -11,10 +11,26 @@
 #include "migctl.h"
 #include "util.h"
 
+/* @names[@i], or @none for a value out of the table (the names of an enum) */
+static inline const char *name_in(const char *const *names, size_t n, unsigned int i,
+				  const char *none)
+{
+	return i < n && names[i] ? names[i] : none;
+}
+
 /* "0x15b3\n" -> 0x15b3 */
 int sysfs_read_hex(const char *dir, const char *attr, unsigned long *val);
 /* Last component of the target of the link @dir/@link ("vfio-pci") */
 int sysfs_link_name(const char *dir, const char *link, char *buf, size_t size);
+
+/* The state GET gives, or MIGCTL_NR_STATES if it fails */
+enum migctl_state migctl_read_state(struct migctl_dev *dev);
+
+/*
+ * From @now (as GET gave it), out of a data state without losing what the
+ * device has (migctl_leave_data_state), then SET @state if not there yet
+ */
+int migctl_return_to(struct migctl_dev *dev, enum migctl_state now, enum migctl_state state);
 
 /*
  * After a failed transfer, bring the device to a known state as @policy

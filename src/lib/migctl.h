@@ -569,8 +569,6 @@ struct migctl_rule {
 /* The rules, in the order they run */
 size_t migctl_rule_count(void);
 const struct migctl_rule *migctl_rule(size_t index);
-/* The index of the rule @id; -ENOENT */
-int migctl_rule_find(const char *id, size_t *index);
 
 #define MIGCTL_DETAIL_MAX 512
 

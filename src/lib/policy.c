@@ -41,10 +41,20 @@ int migctl_leave_data_state(struct migctl_dev *dev, enum migctl_state *state)
 	return migctl_get_state(dev, state);
 }
 
-static void read_state(struct migctl_dev *dev, enum migctl_state *state)
+int migctl_return_to(struct migctl_dev *dev, enum migctl_state now, enum migctl_state state)
 {
-	if (migctl_get_state(dev, state))
-		*state = MIGCTL_NR_STATES;
+	int r = migctl_leave_data_state(dev, &now);
+
+	if (!r && now != state)
+		r = migctl_request_state(dev, state);
+	return r;
+}
+
+enum migctl_state migctl_read_state(struct migctl_dev *dev)
+{
+	enum migctl_state state;
+
+	return migctl_get_state(dev, &state) ? MIGCTL_NR_STATES : state;
 }
 
 /*
@@ -63,7 +73,7 @@ void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 
 	if (policy == MIGCTL_ON_ERROR_DEFAULT)
 		policy = resuming ? MIGCTL_ON_ERROR_RESET : MIGCTL_ON_ERROR_RESTORE;
-	read_state(dev, &now);
+	now = migctl_read_state(dev);
 	if (policy == MIGCTL_ON_ERROR_LEAVE) {
 		res->recovery = MIGCTL_RECOVERY_LEFT;
 		goto out;
@@ -73,9 +83,7 @@ void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 		goto out;
 	}
 	if (now != MIGCTL_STATE_ERROR && policy == MIGCTL_ON_ERROR_RESTORE && !resuming) {
-		r = migctl_leave_data_state(dev, &now);
-		if (!r && now != res->initial_state)
-			r = migctl_request_state(dev, res->initial_state);
+		r = migctl_return_to(dev, now, res->initial_state);
 		if (r == 0) {
 			res->recovery = MIGCTL_RECOVERY_RESTORED;
 			goto out;
@@ -95,5 +103,5 @@ void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 	    migctl_request_state(dev, res->initial_state) == 0)
 		res->recovery = MIGCTL_RECOVERY_RESTORED;
 out:
-	read_state(dev, &res->final_state);
+	res->final_state = migctl_read_state(dev);
 }
