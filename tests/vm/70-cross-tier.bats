@@ -22,7 +22,6 @@ setup() {
 	require_migsim
 	[ -n "${VM_EXCHANGE:-}" ] && [ -d "$VM_EXCHANGE" ] ||
 		fail "no exchange directory (run-vm.sh shares one as VM_EXCHANGE)"
-	T=$BATS_TEST_TMPDIR
 }
 
 teardown() {

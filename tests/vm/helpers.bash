@@ -22,7 +22,9 @@ all_states="STOP RUNNING STOP_COPY RESUMING RUNNING_P2P PRE_COPY PRE_COPY_P2P"
 VM_KERNEL_SERIES=${VM_KERNEL_SERIES:-}
 vm_has_cdevs() { [ "$VM_KERNEL_SERIES" != 6.1 ]; }
 
+# Every suite's setup calls it: T is the test's own directory.
 require_vm() {
+	T=$BATS_TEST_TMPDIR
 	[ -d "$mtty_types" ] ||
 		skip "needs the test VM's kernel with mtty (make check-vm)"
 	command -v vfio-migctl >/dev/null || skip "vfio-migctl is not built"
@@ -174,7 +176,6 @@ setup_pair() {
 	require_vm
 	SRC=$(mtty_create)
 	DST=$(mtty_create)
-	T=$BATS_TEST_TMPDIR
 }
 
 # ---- assertions

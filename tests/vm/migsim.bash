@@ -112,7 +112,6 @@ migsim_pair() { # TYPE SIZE [NAME=VALUE...] (applied to SRC)
 	local type=$1 size=$2
 	shift 2
 	require_migsim
-	T=$BATS_TEST_TMPDIR
 	SRC=$(migsim_create "$type" size="$size" "$@")
 	DST=$(migsim_create "$type" size=4096)
 	read -r SRC_DIGEST <"$mdev_bus/$SRC/migsim/digest"

@@ -23,7 +23,6 @@ setup() {
 	require_vm
 	[ "$VM_KERNEL_SERIES" = 6.1 ] ||
 		fail "a Linux 6.1 suite, run on '$VM_KERNEL_SERIES' (run-vm.sh KERNEL_SERIES=6.1)"
-	T=$BATS_TEST_TMPDIR
 }
 
 teardown() {
