@@ -29,14 +29,6 @@ teardown() {
 	mtty_teardown
 }
 
-# The /dev/vfio/devices node a cdev would have, from sysfs (globs: no fork)
-cdev_node_of() {
-	local d
-	for d in "$mdev_bus/$1"/vfio-dev/vfio*; do :; done
-	[ -d "$d" ] || fail "$1 has no vfio-dev/vfioN"
-	echo "/dev/vfio/devices/${d##*/}"
-}
-
 # has_line REGEX: a line of $output matches (case-insensitive)
 has_line() {
 	grep -qiE "$1" <<<"$output" || fail "no line matches /$1/ in:" "$output"
@@ -51,7 +43,8 @@ has_line() {
 	[ ! -e /dev/iommu ] || fail "/dev/iommu exists: not the 6.1 tier's kernel"
 
 	dev=$(mtty_create)
-	node=$(cdev_node_of "$dev")
+	# the /dev/vfio/devices node a cdev would have, from sysfs
+	node=$(cdev_of "$dev") || fail "$dev has no vfio-dev/vfioN"
 	for t in "$mdev_bus/$dev"/vfio-dev/vfio*; do
 		[ ! -e "$t/dev" ] || fail "$t has a dev attribute"
 	done
@@ -112,7 +105,8 @@ has_line() {
 
 @test "a cdev name (/dev/vfio/devices/vfioN, no such node on 6.1) is refused with one line (3)" {
 	dev=$(migsim_create p2p)
-	node=$(cdev_node_of "$dev")
+	# the /dev/vfio/devices node a cdev would have, from sysfs
+	node=$(cdev_of "$dev") || fail "$dev has no vfio-dev/vfioN"
 	run -3 --separate-stderr vfio-migctl info "$node"
 	expect_error info "cdev|no such|not exist"
 	run -3 --separate-stderr vfio-migctl state "$node" stop
