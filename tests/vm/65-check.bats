@@ -28,23 +28,8 @@ teardown() {
 	mtty_teardown
 }
 
-# not_passing: the rules of the JSON report in $output that did not pass,
-# as "id=verdict ..." in the order they ran
-not_passing() {
-	jq -r '[.rules[] | select(.verdict != "pass") | "\(.id)=\(.verdict)"] | join(" ")' <<<"$output"
-}
-
-# expect_verdicts WANT: not_passing is WANT
-expect_verdicts() {
-	local got
-	got=$(not_passing) || fail "no JSON report:" "$output"
-	[ "$got" = "$1" ] || fail "not passing: '$got'" "expected:    '$1'" "$output"
-}
-
-# detail_of ID: the detail check gave rule ID
-detail_of() {
-	jq -r --arg id "$1" '.rules[] | select(.id == $id) | .detail' <<<"$output"
-}
+# (not_passing, expect_verdicts and detail_of, on check's JSON report in
+# $output, are in helpers.bash: the 6.1 tier checks too.)
 
 # A migsim-full device (64 KiB of state, 16 KiB of it PRE_COPY's initial
 # data), with optional attributes; its digest in DIGEST.

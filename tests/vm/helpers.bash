@@ -226,6 +226,26 @@ expect_usage_error() {
 	shopt -u nocasematch
 }
 
+# ---- reports
+
+# not_passing: the rules of check's JSON report in $output that did not
+# pass, as "id=verdict ..." in the order they ran
+not_passing() {
+	jq -r '[.rules[] | select(.verdict != "pass") | "\(.id)=\(.verdict)"] | join(" ")' <<<"$output"
+}
+
+# expect_verdicts WANT: not_passing is WANT
+expect_verdicts() {
+	local got
+	got=$(not_passing) || fail "no JSON report:" "$output"
+	[ "$got" = "$1" ] || fail "not passing: '$got'" "expected:    '$1'" "$output"
+}
+
+# detail_of ID: the detail check gave rule ID
+detail_of() {
+	jq -r --arg id "$1" '.rules[] | select(.id == $id) | .detail' <<<"$output"
+}
+
 # ---- streams
 
 hex_of() { od -An -tx1 -v "$@" | tr -d ' \n'; }
