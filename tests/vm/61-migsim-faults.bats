@@ -241,11 +241,7 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	vfio-migctl save --buffer-size=64K "$SRC" -o "$T/s.mig" 2>"$T/err" &
 	pid=$!
 	bg_track "$pid"
-	for i in $(seq 100); do
-		[ "$(msim "$SRC" state)" = STOP_COPY ] && break
-		sleep 0.1
-	done
-	expect_msim_state "$SRC" STOP_COPY
+	wait_msim_state "$SRC" STOP_COPY
 	# the content cannot change under an open session
 	! echo 5M 2>/dev/null >"$mdev_bus/$SRC/migsim/size" || fail "size changed mid-save"
 	kill -INT "$pid"
@@ -263,11 +259,7 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	vfio-migctl resume --buffer-size=64K "$DST" -i "$T/s.mig" 2>"$T/err" &
 	pid=$!
 	bg_track "$pid"
-	for i in $(seq 100); do
-		[ "$(msim "$DST" state)" = RESUMING ] && break
-		sleep 0.1
-	done
-	expect_msim_state "$DST" RESUMING
+	wait_msim_state "$DST" RESUMING
 	kill -INT "$pid"
 	rc=0
 	wait "$pid" || rc=$?
@@ -283,11 +275,7 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 		migsim-ref -b 64K save "$SRC" >/dev/null 2>&1 &
 		pid=$!
 		bg_track "$pid"
-		for i in $(seq 100); do
-			[ "$(msim "$SRC" state)" = STOP_COPY ] && break
-			sleep 0.1
-		done
-		expect_msim_state "$SRC" STOP_COPY
+		wait_msim_state "$SRC" STOP_COPY
 		[ "$(cat /sys/module/migsim/refcnt)" -gt 0 ] || fail "an open device does not hold migsim"
 		run ! rmmod migsim
 		[ -d /sys/module/migsim ] || fail "migsim unloaded under an open data_fd"

@@ -159,11 +159,7 @@ expect_arcs() { expect_msim "$1" arcs "$2"; }
 	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" 2>"$T/err" &
 	pid=$!
 	bg_track "$pid"
-	for _ in $(seq 100); do
-		[ "$(msim "$SRC" state)" = STOP_COPY ] && break
-		sleep 0.1
-	done
-	expect_msim_state "$SRC" STOP_COPY
+	wait_msim_state "$SRC" STOP_COPY
 	# someone else's file appears under the name meanwhile: never replaced
 	echo "theirs" >"$T/s.mig"
 	rc=0
@@ -211,10 +207,7 @@ expect_arcs() { expect_msim "$1" arcs "$2"; }
 	vfio-migctl save --buffer-size=64K "$SRC" -o "$T/killed.mig" 2>/dev/null &
 	pid=$!
 	bg_track "$pid"
-	for _ in $(seq 100); do
-		[ "$(msim "$SRC" state)" = STOP_COPY ] && break
-		sleep 0.1
-	done
+	wait_msim_state "$SRC" STOP_COPY
 	kill -KILL "$pid"
 	wait "$pid" || :
 	msim_set "$SRC" delay_us 0

@@ -107,6 +107,18 @@ expect_msim() {
 # (opening could reset it: reset_on_close).
 expect_msim_state() { expect_msim "$1" state "$2"; }
 
+# wait_msim_state DEV STATE: wait (up to 10 s) until the device is in
+# STATE, as a process working on it in the background gets there; then
+# expect it there.
+wait_msim_state() {
+	local i v
+	for ((i = 0; i < 100; i++)); do
+		read -r v <"$mdev_bus/$1/migsim/state" && [ "$v" = "$2" ] && break
+		sleep 0.1
+	done
+	expect_msim_state "$1" "$2"
+}
+
 # Two devices of TYPE with different contents: SRC (SIZE bytes) and DST.
 migsim_pair() { # TYPE SIZE [NAME=VALUE...] (applied to SRC)
 	local type=$1 size=$2
