@@ -181,11 +181,7 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	run -0 --separate-stderr vfio-migctl save --raw "$SRC" -o "$T/raw"
 	size=$(stat -c %s "$T/raw")
 	head -c $((size - 1000)) "$T/raw" >"$T/cut"
-	{
-		head -c 500000 "$T/raw"
-		printf '\377'
-		tail -c +500002 "$T/raw"
-	} >"$T/flip"
+	file_flip "$T/raw" 500000 "$T/flip"
 	cmp -s "$T/raw" "$T/flip" && fail "no byte flipped"
 	errors=0
 	for bad in cut flip; do
@@ -328,11 +324,7 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	run -0 --separate-stderr vfio-migctl save --buffer-size=64K "$SRC" -o "$T/s.mig"
 	# a byte of the third data record (each is 24 + 65536 bytes; the header
 	# record and the preamble come first, under 200 bytes), inverted
-	cp "$T/s.mig" "$T/bad.mig"
-	off=$((200 + 2 * 65560 + 1000))
-	byte=$(od -An -tu1 -j "$off" -N1 "$T/s.mig")
-	printf "\\$(printf %o $((255 - byte)))" |
-		dd of="$T/bad.mig" bs=1 seek="$off" conv=notrunc status=none
+	file_flip "$T/s.mig" $((200 + 2 * 65560 + 1000)) "$T/bad.mig"
 	msim_set "$DST" delay_us 100000
 	msim_set "$DST" arcs clear
 	# from a pipe: checked record by record, while the device is written

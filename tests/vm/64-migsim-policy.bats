@@ -96,11 +96,7 @@ expect_arcs() { expect_msim "$1" arcs "$2"; }
 	head -c $((size - 100)) "$T/s.mig" >"$T/cut.mig"
 	# flip a byte in the last data record: a record-by-record reader would
 	# have written everything before it
-	{
-		head -c $((size - 200)) "$T/s.mig"
-		printf '\377'
-		tail -c +$((size - 198)) "$T/s.mig"
-	} >"$T/flip.mig"
+	file_flip "$T/s.mig" $((size - 200)) "$T/flip.mig"
 	vfio-migctl -q state "$DST" stop >/dev/null
 	arcs_clear "$DST"
 	for bad in cut flip; do

@@ -274,6 +274,18 @@ stream_flip() { # OFFSET OUT
 	printf '%b' "${copy[@]}" >"$2"
 }
 
+# file_flip FILE OFFSET OUT: OUT is a copy of FILE with every bit of the
+# byte at OFFSET inverted (so it differs, whatever the byte was); for
+# files too large for stream_load.
+file_flip() {
+	local byte
+	cp "$1" "$3" || fail "cannot copy $1 to $3"
+	byte=$(od -An -tu1 -j "$2" -N1 "$1")
+	[ -n "$byte" ] || fail "$1 has no byte at offset $2"
+	printf -v byte '\\x%02x' $((255 - byte))
+	printf '%b' "$byte" | dd of="$3" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # ---- migration
 
 # Give a device recognisable migrated state: scratch register, line control
