@@ -26,9 +26,6 @@ teardown() {
 	mtty_teardown
 }
 
-# The JSON summary of a transfer, after any error line
-json_of() { sed -n '/^{/,$p' <<<"$1"; }
-
 @test "arc fault in save: status 5, the source back in RUNNING, STOP or RUNNING_P2P; no file" {
 	msim_set "$SRC" fail_arc "STOP STOP_COPY 5"
 	expect_msim "$SRC" fail_arc "STOP STOP_COPY 5"
@@ -326,11 +323,11 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	# record and the preamble come first, under 200 bytes), inverted
 	file_flip "$T/s.mig" $((200 + 2 * 65560 + 1000)) "$T/bad.mig"
 	msim_set "$DST" delay_us 100000
-	msim_set "$DST" arcs clear
+	arcs_clear "$DST"
 	# from a pipe: checked record by record, while the device is written
 	run -7 --separate-stderr vfio-migctl resume --buffer-size=64K "$DST" < <(cat "$T/bad.mig")
 	expect_error resume "record 3 at byte [0-9]+: checksum mismatch; device reset, now RUNNING$"
-	expect_msim "$DST" arcs "RUNNING>RUNNING_P2P RUNNING_P2P>STOP STOP>RESUMING reset"
+	expect_arcs "$DST" "RUNNING>RUNNING_P2P RUNNING_P2P>STOP STOP>RESUMING reset"
 	expect_untouched "$DST" "$DST_DIGEST" 0
 }
 

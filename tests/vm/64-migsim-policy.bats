@@ -23,12 +23,6 @@ teardown() {
 	mtty_teardown
 }
 
-json_of() { sed -n '/^{/,$p' <<<"$1"; }
-
-# arcs_clear DEV; expect_arcs DEV "FROM>TO ..."
-arcs_clear() { msim_set "$1" arcs clear; }
-expect_arcs() { expect_msim "$1" arcs "$2"; }
-
 # ---- PRE_COPY never wakes a device
 
 @test "save --precopy from RUNNING: PRE_COPY, then STOP_COPY" {

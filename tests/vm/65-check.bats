@@ -117,7 +117,7 @@ expect_put_back() { # DEV DIGEST STATE
 
 @test "check refuses what it cannot put back: no STOP_COPY (then --force), a state above its bound, a device in ERROR" {
 	broken_device break=flags.stop-copy
-	msim_set "$DEV" arcs clear
+	arcs_clear "$DEV"
 	run -4 --separate-stderr vfio-migctl check "$DEV"
 	expect_error check "cannot save its state to put it back afterwards: its migration flags have no STOP_COPY; nothing was changed \(--force checks it anyway\)$"
 	[ -z "$output" ] || fail "stdout: $output"
@@ -129,21 +129,21 @@ expect_put_back() { # DEV DIGEST STATE
 		fail "json: $output"
 	expect_error check "1 rule failed: flags.stop-copy$"
 	# only the reset of reset.flag, asked with --force, reached the device
-	expect_msim "$DEV" arcs reset
+	expect_arcs "$DEV" reset
 	expect_msim "$DEV" digest "$DIGEST"
 
 	BIG=$(migsim_create basic size=65M)
 	run -4 --separate-stderr vfio-migctl check "$BIG"
 	expect_error check "MIG_DATA_SIZE says 68157536 bytes, above check's bound of 64.0 MiB; nothing was changed"
-	expect_msim "$BIG" arcs ""
+	expect_arcs "$BIG" ""
 
 	ERR=$(migsim_create basic fail_arc="STOP RUNNING 5 error")
 	vfio-migctl -q state "$ERR" stop >/dev/null
 	run -6 vfio-migctl -q state "$ERR" running
-	msim_set "$ERR" arcs clear
+	arcs_clear "$ERR"
 	run -6 --separate-stderr vfio-migctl check "$ERR"
 	expect_error check "device is in ERROR; recover it with 'vfio-migctl reset $ERR'$"
-	expect_msim "$ERR" arcs ""
+	expect_arcs "$ERR" ""
 }
 
 @test "check --rule: a rule or a family; a device that cannot be put back is status 5, said in one line" {

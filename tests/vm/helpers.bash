@@ -228,6 +228,9 @@ expect_usage_error() {
 
 # ---- reports
 
+# The JSON summary of a transfer, after any error line
+json_of() { sed -n '/^{/,$p' <<<"$1"; }
+
 # not_passing: the rules of check's JSON report in $output that did not
 # pass, as "id=verdict ..." in the order they ran
 not_passing() {

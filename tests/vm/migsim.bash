@@ -119,6 +119,11 @@ wait_msim_state() {
 	expect_msim_state "$1" "$2"
 }
 
+# The arc log: arcs_clear DEV empties it; expect_arcs DEV "FROM>TO ..."
+# (and "reset") is what it holds.
+arcs_clear() { msim_set "$1" arcs clear; }
+expect_arcs() { expect_msim "$1" arcs "$2"; }
+
 # Two devices of TYPE with different contents: SRC (SIZE bytes) and DST.
 migsim_pair() { # TYPE SIZE [NAME=VALUE...] (applied to SRC)
 	local type=$1 size=$2
