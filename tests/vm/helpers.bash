@@ -62,12 +62,13 @@ fail() {
 
 # ---- devices
 
-# Create an mtty mdev of TYPE (default $MTTY_TYPE) and print its UUID.  It
-# is removed by mtty_teardown: every device is also listed in a file,
-# because callers run this in a command substitution.
-mtty_create() {
-	local type=${1:-$MTTY_TYPE} uuid i
-	read -r uuid </proc/sys/kernel/random/uuid
+# Create an mtty mdev of TYPE (default $MTTY_TYPE), with UUID if given (a
+# fresh one otherwise), and print its UUID.  It is removed by
+# mtty_teardown: every device is also listed in a file, because callers
+# run this in a command substitution.
+mtty_create() { # [TYPE [UUID]]
+	local type=${1:-$MTTY_TYPE} uuid=${2:-} i
+	[ -n "$uuid" ] || read -r uuid </proc/sys/kernel/random/uuid
 	echo "$uuid" >>"$BATS_TEST_TMPDIR/.mdevs"
 	echo "$uuid" >"$mtty_types/$type/create"
 	# The mdev registers synchronously; the /dev nodes may lag a little.
