@@ -152,3 +152,35 @@ expect_untouched() { # DEV DIGEST LOADS
 	expect_msim "$1" digest "$2"
 	expect_msim "$1" load_count "$3"
 }
+
+# ---- the cross-tier exchange (make check-vm): each tier leaves streams in
+# VM_EXCHANGE/SERIES as NAME.mig, each with NAME.info beside it: "SIZE
+# SEED DIGEST" of its source, so the other side can compare digests and
+# recreate the content with its own migsim.
+
+# exchange_save DIR NAME DEV [SAVE-OPTION...]: save DEV (it ends in STOP)
+# as DIR/NAME.mig, through `run` ($output is save's), and write NAME.info
+exchange_save() {
+	local dir=$1 name=$2 dev=$3 size seed digest
+	shift 3
+	mkdir -p "$dir"
+	run -0 --separate-stderr vfio-migctl save -q --force "$@" "$dev" -o "$dir/$name.mig"
+	read -r size <"$mdev_bus/$dev/migsim/size"
+	read -r seed <"$mdev_bus/$dev/migsim/seed"
+	read -r digest <"$mdev_bus/$dev/migsim/digest"
+	echo "$size $seed $digest" >"$dir/$name.info"
+}
+
+# expect_exchanged DEV INFO [TYPE]: DEV holds the state INFO describes
+# (digest and size); with TYPE, a fresh migsim-TYPE of INFO's size and
+# seed makes the same content here (same digest).  INFO's digest is left
+# in x_digest.
+expect_exchanged() {
+	local size seed ref
+	read -r size seed x_digest <"$2" || fail "cannot read $2"
+	expect_msim "$1" digest "$x_digest"
+	expect_msim "$1" size "$size"
+	[ $# -lt 3 ] && return 0
+	ref=$(migsim_create "$3" size="$size" seed="$seed")
+	expect_msim "$ref" digest "$x_digest"
+}

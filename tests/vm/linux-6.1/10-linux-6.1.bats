@@ -203,36 +203,28 @@ has_line() {
 }
 
 @test "cross-tier: a stream saved here is left for the 6.12 tier" {
-	mkdir -p "$VM_EXCHANGE/6.1"
 	src=$(migsim_create p2p size=200003 seed=61)
-	run -0 --separate-stderr vfio-migctl save -q --force "$src" -o "$VM_EXCHANGE/6.1/p2p.mig"
-	# size, seed, digest: the 6.12 side recreates and compares
-	echo "200003 61 $(msim "$src" digest)" >"$VM_EXCHANGE/6.1/p2p.info"
+	exchange_save "$VM_EXCHANGE/6.1" p2p "$src"
 	expect_msim_state "$src" STOP
 }
 
 @test "cross-tier: a stream saved on 6.12 resumes here (same type); another type is refused (7), forced it works" {
-	local x=$VM_EXCHANGE/6.12 size seed digest fsize fseed fdigest
+	local x=$VM_EXCHANGE/6.12 p2p_digest
 	[ -f "$x/p2p.info" ] && [ -f "$x/full.info" ] ||
 		skip "no streams from the 6.12 tier in $x (make check-vm runs it first)"
-	read -r size seed digest <"$x/p2p.info"
-	read -r fsize fseed fdigest <"$x/full.info"
 
 	dst=$(migsim_create p2p size=17)
 	run -0 --separate-stderr vfio-migctl resume "$(group_of "$dst")" -i "$x/p2p.mig"
-	expect_msim "$dst" digest "$digest"
-	expect_msim "$dst" size "$size"
-	# this kernel's migsim makes the same content with the same digest
-	ref=$(migsim_create p2p size="$size" seed="$seed")
-	expect_msim "$ref" digest "$digest"
+	# and this kernel's migsim makes the same content with the same digest
+	expect_exchanged "$dst" "$x/p2p.info" p2p
+	p2p_digest=$x_digest
 
 	# migsim-full (no such type here), saved with PRE_COPY records
 	run -7 --separate-stderr vfio-migctl resume "$dst" -i "$x/full.mig"
 	expect_error resume "migsim-full"
-	expect_untouched "$dst" "$digest" 1
+	expect_untouched "$dst" "$p2p_digest" 1
 	run -0 --separate-stderr vfio-migctl resume -q --force "$dst" -i "$x/full.mig"
-	expect_msim "$dst" digest "$fdigest"
-	expect_msim "$dst" size "$fsize"
+	expect_exchanged "$dst" "$x/full.info"
 }
 
 @test "check: migsim-p2p keeps every rule 6.1 can have (PRE_COPY and MIG_DATA_SIZE skip), put back; mtty without migration is 4" {
