@@ -7,7 +7,6 @@ load helpers
 
 setup() {
 	require_vm
-	T=$BATS_TEST_TMPDIR
 }
 
 teardown() {

@@ -127,8 +127,7 @@ kernel_paths=(
 	waiter=$!
 	bg_track "$waiter"
 	wait_polling "$waiter"
-	echo "$uuid" >>"$BATS_TEST_TMPDIR/.mdevs"
-	echo "$uuid" >"$mtty_types/$MTTY_TYPE/create"
+	mtty_create "$MTTY_TYPE" "$uuid" >/dev/null
 	rc=0
 	wait "$waiter" || rc=$?
 	[ "$rc" -eq 0 ] || fail "wait exited $rc: $(cat "$T/wait.err")"
@@ -163,8 +162,7 @@ kernel_paths=(
 	# waits for appears: its events are among the lost ones.
 	kill -STOP "$waiter"
 	uevent_burst 3
-	echo "$uuid" >>"$BATS_TEST_TMPDIR/.mdevs"
-	echo "$uuid" >"$mtty_types/$MTTY_TYPE/create"
+	mtty_create "$MTTY_TYPE" "$uuid" >/dev/null
 	kill -CONT "$waiter"
 	rc=0
 	wait "$waiter" || rc=$?

@@ -19,7 +19,6 @@ teardown_file() {
 
 setup() {
 	require_vm
-	T=$BATS_TEST_TMPDIR
 }
 
 teardown() {

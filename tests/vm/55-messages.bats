@@ -72,11 +72,9 @@ BG_SLEEP='sleep 5 & echo $! >"$1"; until read -r c </proc/$!/comm && [ "$c" = sl
 	absent=$(cat /proc/sys/kernel/random/uuid)
 	# save may end well, its small stream all in the pipe (the device then
 	# in STOP, the --then default), or meet EPIPE and put RUNNING back
-	run bash -c '{ vfio-migctl save -q "$1"; echo $? >"$3"; } | vfio-migctl resume "$2"' \
-		_ "$SRC" "$absent" "$T/save-status"
-	[ "$status" -ne 0 ] || fail "the pipeline succeeded"
-	[[ $output == *"resume: $absent: no such device; the stream was not loaded"* ]] || fail "$output"
-	read -r save_status <"$T/save-status"
+	save_resume -q "$SRC" -- "$absent"
+	[ "$resume_status" -ne 0 ] || fail "resume succeeded"
+	[[ $resume_err == *"resume: $absent: no such device; the stream was not loaded"* ]] || fail "$resume_err"
 	case $save_status in
 	0) expect_state "$SRC" STOP ;;
 	1) expect_state "$SRC" RUNNING ;;

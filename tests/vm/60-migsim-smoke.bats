@@ -18,7 +18,6 @@ teardown_file() {
 
 setup() {
 	require_migsim
-	T=$BATS_TEST_TMPDIR
 }
 
 teardown() {

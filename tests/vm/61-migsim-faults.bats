@@ -26,9 +26,6 @@ teardown() {
 	mtty_teardown
 }
 
-# The JSON summary of a transfer, after any error line
-json_of() { sed -n '/^{/,$p' <<<"$1"; }
-
 @test "arc fault in save: status 5, the source back in RUNNING, STOP or RUNNING_P2P; no file" {
 	msim_set "$SRC" fail_arc "STOP STOP_COPY 5"
 	expect_msim "$SRC" fail_arc "STOP STOP_COPY 5"
@@ -181,11 +178,7 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	run -0 --separate-stderr vfio-migctl save --raw "$SRC" -o "$T/raw"
 	size=$(stat -c %s "$T/raw")
 	head -c $((size - 1000)) "$T/raw" >"$T/cut"
-	{
-		head -c 500000 "$T/raw"
-		printf '\377'
-		tail -c +500002 "$T/raw"
-	} >"$T/flip"
+	file_flip "$T/raw" 500000 "$T/flip"
 	cmp -s "$T/raw" "$T/flip" && fail "no byte flipped"
 	errors=0
 	for bad in cut flip; do
@@ -241,11 +234,7 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	vfio-migctl save --buffer-size=64K "$SRC" -o "$T/s.mig" 2>"$T/err" &
 	pid=$!
 	bg_track "$pid"
-	for i in $(seq 100); do
-		[ "$(msim "$SRC" state)" = STOP_COPY ] && break
-		sleep 0.1
-	done
-	expect_msim_state "$SRC" STOP_COPY
+	wait_msim_state "$SRC" STOP_COPY
 	# the content cannot change under an open session
 	! echo 5M 2>/dev/null >"$mdev_bus/$SRC/migsim/size" || fail "size changed mid-save"
 	kill -INT "$pid"
@@ -263,11 +252,7 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	vfio-migctl resume --buffer-size=64K "$DST" -i "$T/s.mig" 2>"$T/err" &
 	pid=$!
 	bg_track "$pid"
-	for i in $(seq 100); do
-		[ "$(msim "$DST" state)" = RESUMING ] && break
-		sleep 0.1
-	done
-	expect_msim_state "$DST" RESUMING
+	wait_msim_state "$DST" RESUMING
 	kill -INT "$pid"
 	rc=0
 	wait "$pid" || rc=$?
@@ -283,11 +268,7 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 		migsim-ref -b 64K save "$SRC" >/dev/null 2>&1 &
 		pid=$!
 		bg_track "$pid"
-		for i in $(seq 100); do
-			[ "$(msim "$SRC" state)" = STOP_COPY ] && break
-			sleep 0.1
-		done
-		expect_msim_state "$SRC" STOP_COPY
+		wait_msim_state "$SRC" STOP_COPY
 		[ "$(cat /sys/module/migsim/refcnt)" -gt 0 ] || fail "an open device does not hold migsim"
 		run ! rmmod migsim
 		[ -d /sys/module/migsim ] || fail "migsim unloaded under an open data_fd"
@@ -340,17 +321,13 @@ json_of() { sed -n '/^{/,$p' <<<"$1"; }
 	run -0 --separate-stderr vfio-migctl save --buffer-size=64K "$SRC" -o "$T/s.mig"
 	# a byte of the third data record (each is 24 + 65536 bytes; the header
 	# record and the preamble come first, under 200 bytes), inverted
-	cp "$T/s.mig" "$T/bad.mig"
-	off=$((200 + 2 * 65560 + 1000))
-	byte=$(od -An -tu1 -j "$off" -N1 "$T/s.mig")
-	printf "\\$(printf %o $((255 - byte)))" |
-		dd of="$T/bad.mig" bs=1 seek="$off" conv=notrunc status=none
+	file_flip "$T/s.mig" $((200 + 2 * 65560 + 1000)) "$T/bad.mig"
 	msim_set "$DST" delay_us 100000
-	msim_set "$DST" arcs clear
+	arcs_clear "$DST"
 	# from a pipe: checked record by record, while the device is written
 	run -7 --separate-stderr vfio-migctl resume --buffer-size=64K "$DST" < <(cat "$T/bad.mig")
 	expect_error resume "record 3 at byte [0-9]+: checksum mismatch; device reset, now RUNNING$"
-	expect_msim "$DST" arcs "RUNNING>RUNNING_P2P RUNNING_P2P>STOP STOP>RESUMING reset"
+	expect_arcs "$DST" "RUNNING>RUNNING_P2P RUNNING_P2P>STOP STOP>RESUMING reset"
 	expect_untouched "$DST" "$DST_DIGEST" 0
 }
 

@@ -23,12 +23,6 @@ teardown() {
 	mtty_teardown
 }
 
-json_of() { sed -n '/^{/,$p' <<<"$1"; }
-
-# arcs_clear DEV; expect_arcs DEV "FROM>TO ..."
-arcs_clear() { msim_set "$1" arcs clear; }
-expect_arcs() { expect_msim "$1" arcs "$2"; }
-
 # ---- PRE_COPY never wakes a device
 
 @test "save --precopy from RUNNING: PRE_COPY, then STOP_COPY" {
@@ -96,11 +90,7 @@ expect_arcs() { expect_msim "$1" arcs "$2"; }
 	head -c $((size - 100)) "$T/s.mig" >"$T/cut.mig"
 	# flip a byte in the last data record: a record-by-record reader would
 	# have written everything before it
-	{
-		head -c $((size - 200)) "$T/s.mig"
-		printf '\377'
-		tail -c +$((size - 198)) "$T/s.mig"
-	} >"$T/flip.mig"
+	file_flip "$T/s.mig" $((size - 200)) "$T/flip.mig"
 	vfio-migctl -q state "$DST" stop >/dev/null
 	arcs_clear "$DST"
 	for bad in cut flip; do
@@ -159,11 +149,7 @@ expect_arcs() { expect_msim "$1" arcs "$2"; }
 	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" 2>"$T/err" &
 	pid=$!
 	bg_track "$pid"
-	for _ in $(seq 100); do
-		[ "$(msim "$SRC" state)" = STOP_COPY ] && break
-		sleep 0.1
-	done
-	expect_msim_state "$SRC" STOP_COPY
+	wait_msim_state "$SRC" STOP_COPY
 	# someone else's file appears under the name meanwhile: never replaced
 	echo "theirs" >"$T/s.mig"
 	rc=0
@@ -211,10 +197,7 @@ expect_arcs() { expect_msim "$1" arcs "$2"; }
 	vfio-migctl save --buffer-size=64K "$SRC" -o "$T/killed.mig" 2>/dev/null &
 	pid=$!
 	bg_track "$pid"
-	for _ in $(seq 100); do
-		[ "$(msim "$SRC" state)" = STOP_COPY ] && break
-		sleep 0.1
-	done
+	wait_msim_state "$SRC" STOP_COPY
 	kill -KILL "$pid"
 	wait "$pid" || :
 	msim_set "$SRC" delay_us 0

@@ -22,30 +22,14 @@ teardown_file() {
 
 setup() {
 	require_migsim
-	T=$BATS_TEST_TMPDIR
 }
 
 teardown() {
 	mtty_teardown
 }
 
-# not_passing: the rules of the JSON report in $output that did not pass,
-# as "id=verdict ..." in the order they ran
-not_passing() {
-	jq -r '[.rules[] | select(.verdict != "pass") | "\(.id)=\(.verdict)"] | join(" ")' <<<"$output"
-}
-
-# expect_verdicts WANT: not_passing is WANT
-expect_verdicts() {
-	local got
-	got=$(not_passing) || fail "no JSON report:" "$output"
-	[ "$got" = "$1" ] || fail "not passing: '$got'" "expected:    '$1'" "$output"
-}
-
-# detail_of ID: the detail check gave rule ID
-detail_of() {
-	jq -r --arg id "$1" '.rules[] | select(.id == $id) | .detail' <<<"$output"
-}
+# (not_passing, expect_verdicts and detail_of, on check's JSON report in
+# $output, are in helpers.bash: the 6.1 tier checks too.)
 
 # A migsim-full device (64 KiB of state, 16 KiB of it PRE_COPY's initial
 # data), with optional attributes; its digest in DIGEST.
@@ -133,7 +117,7 @@ expect_put_back() { # DEV DIGEST STATE
 
 @test "check refuses what it cannot put back: no STOP_COPY (then --force), a state above its bound, a device in ERROR" {
 	broken_device break=flags.stop-copy
-	msim_set "$DEV" arcs clear
+	arcs_clear "$DEV"
 	run -4 --separate-stderr vfio-migctl check "$DEV"
 	expect_error check "cannot save its state to put it back afterwards: its migration flags have no STOP_COPY; nothing was changed \(--force checks it anyway\)$"
 	[ -z "$output" ] || fail "stdout: $output"
@@ -145,21 +129,21 @@ expect_put_back() { # DEV DIGEST STATE
 		fail "json: $output"
 	expect_error check "1 rule failed: flags.stop-copy$"
 	# only the reset of reset.flag, asked with --force, reached the device
-	expect_msim "$DEV" arcs reset
+	expect_arcs "$DEV" reset
 	expect_msim "$DEV" digest "$DIGEST"
 
 	BIG=$(migsim_create basic size=65M)
 	run -4 --separate-stderr vfio-migctl check "$BIG"
 	expect_error check "MIG_DATA_SIZE says 68157536 bytes, above check's bound of 64.0 MiB; nothing was changed"
-	expect_msim "$BIG" arcs ""
+	expect_arcs "$BIG" ""
 
 	ERR=$(migsim_create basic fail_arc="STOP RUNNING 5 error")
 	vfio-migctl -q state "$ERR" stop >/dev/null
 	run -6 vfio-migctl -q state "$ERR" running
-	msim_set "$ERR" arcs clear
+	arcs_clear "$ERR"
 	run -6 --separate-stderr vfio-migctl check "$ERR"
 	expect_error check "device is in ERROR; recover it with 'vfio-migctl reset $ERR'$"
-	expect_msim "$ERR" arcs ""
+	expect_arcs "$ERR" ""
 }
 
 @test "check --rule: a rule or a family; a device that cannot be put back is status 5, said in one line" {

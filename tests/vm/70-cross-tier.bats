@@ -3,9 +3,8 @@
 # migsim streams saved here go through the exchange directory (VM_EXCHANGE,
 # shared by every tier of the run) to the Linux 6.1 tier, which resumes
 # them (tests/vm/linux-6.1/); what 6.1 saves comes back to 6.12 in
-# tests/vm/cross-tier/.  Each stream has an .info beside it: "SIZE SEED
-# DIGEST" of its source, so the other side can compare digests and
-# recreate the content with its own migsim.
+# tests/vm/cross-tier/.  Each stream has an .info beside it (migsim.bash,
+# exchange_save).
 bats_require_minimum_version 1.5.0
 load helpers
 load migsim
@@ -22,7 +21,6 @@ setup() {
 	require_migsim
 	[ -n "${VM_EXCHANGE:-}" ] && [ -d "$VM_EXCHANGE" ] ||
 		fail "no exchange directory (run-vm.sh shares one as VM_EXCHANGE)"
-	T=$BATS_TEST_TMPDIR
 }
 
 teardown() {
@@ -31,17 +29,14 @@ teardown() {
 
 @test "cross-tier: save migsim streams for the 6.1 tier (p2p; full with PRE_COPY records)" {
 	local x=$VM_EXCHANGE/6.12
-	mkdir -p "$x"
 	src=$(migsim_create p2p size=300001 seed=612)
-	run -0 --separate-stderr vfio-migctl save -q --force "$src" -o "$x/p2p.mig"
-	echo "300001 612 $(msim "$src" digest)" >"$x/p2p.info"
+	exchange_save "$x" p2p "$src"
 
 	# a type 6.1 has not, with PRE_COPY data in the stream
 	src=$(migsim_create full size=100003 seed=6120 precopy_initial=40000)
-	run -0 --separate-stderr vfio-migctl save -q --force --json --precopy "$src" -o "$x/full.mig"
+	exchange_save "$x" full "$src" --json --precopy
 	jq -e '.precopy_bytes > 40000' <<<"$output" >/dev/null ||
 		fail "no PRE_COPY data in the stream: $output"
-	echo "100003 6120 $(msim "$src" digest)" >"$x/full.info"
 
 	# both resume here: the streams are sound before 6.1 sees them
 	dst=$(migsim_create full)

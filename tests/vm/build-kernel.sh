@@ -35,11 +35,11 @@ die() { say "$*"; exit 1; }
 case "$series" in
 6.12)
 	fragment=$here/kernel.config
-	modules=no
+	modules=modules_prepare
 	;;
 6.1)
 	fragment=$here/kernel-6.1.config
-	modules=yes
+	modules=modules
 	;;
 *) die "unknown kernel series '$series' (6.12 or 6.1)" ;;
 esac
@@ -116,15 +116,9 @@ if [ ! -f "$dir/configured" ]; then
 fi
 
 jobs=$(nproc)
-if [ "$modules" = yes ]; then
-	say "make -j$jobs bzImage modules (log: $log)"
-	run make -C "$src" -j"$jobs" bzImage
-	run make -C "$src" -j"$jobs" modules
-else
-	say "make -j$jobs bzImage modules_prepare (log: $log)"
-	run make -C "$src" -j"$jobs" bzImage
-	run make -C "$src" -j"$jobs" modules_prepare
-fi
+say "make -j$jobs bzImage $modules (log: $log)"
+run make -C "$src" -j"$jobs" bzImage
+run make -C "$src" -j"$jobs" "$modules"
 [ -f "$image" ] || fail "no $image"
 touch "$dir/done"
 

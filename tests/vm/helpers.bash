@@ -22,7 +22,9 @@ all_states="STOP RUNNING STOP_COPY RESUMING RUNNING_P2P PRE_COPY PRE_COPY_P2P"
 VM_KERNEL_SERIES=${VM_KERNEL_SERIES:-}
 vm_has_cdevs() { [ "$VM_KERNEL_SERIES" != 6.1 ]; }
 
+# Every suite's setup calls it: T is the test's own directory.
 require_vm() {
+	T=$BATS_TEST_TMPDIR
 	[ -d "$mtty_types" ] ||
 		skip "needs the test VM's kernel with mtty (make check-vm)"
 	command -v vfio-migctl >/dev/null || skip "vfio-migctl is not built"
@@ -60,12 +62,13 @@ fail() {
 
 # ---- devices
 
-# Create an mtty mdev of TYPE (default $MTTY_TYPE) and print its UUID.  It
-# is removed by mtty_teardown: every device is also listed in a file,
-# because callers run this in a command substitution.
-mtty_create() {
-	local type=${1:-$MTTY_TYPE} uuid i
-	read -r uuid </proc/sys/kernel/random/uuid
+# Create an mtty mdev of TYPE (default $MTTY_TYPE), with UUID if given (a
+# fresh one otherwise), and print its UUID.  It is removed by
+# mtty_teardown: every device is also listed in a file, because callers
+# run this in a command substitution.
+mtty_create() { # [TYPE [UUID]]
+	local type=${1:-$MTTY_TYPE} uuid=${2:-} i
+	[ -n "$uuid" ] || read -r uuid </proc/sys/kernel/random/uuid
 	echo "$uuid" >>"$BATS_TEST_TMPDIR/.mdevs"
 	echo "$uuid" >"$mtty_types/$type/create"
 	# The mdev registers synchronously; the /dev nodes may lag a little.
@@ -174,7 +177,6 @@ setup_pair() {
 	require_vm
 	SRC=$(mtty_create)
 	DST=$(mtty_create)
-	T=$BATS_TEST_TMPDIR
 }
 
 # ---- assertions
@@ -225,6 +227,29 @@ expect_usage_error() {
 	shopt -u nocasematch
 }
 
+# ---- reports
+
+# The JSON summary of a transfer, after any error line
+json_of() { sed -n '/^{/,$p' <<<"$1"; }
+
+# not_passing: the rules of check's JSON report in $output that did not
+# pass, as "id=verdict ..." in the order they ran
+not_passing() {
+	jq -r '[.rules[] | select(.verdict != "pass") | "\(.id)=\(.verdict)"] | join(" ")' <<<"$output"
+}
+
+# expect_verdicts WANT: not_passing is WANT
+expect_verdicts() {
+	local got
+	got=$(not_passing) || fail "no JSON report:" "$output"
+	[ "$got" = "$1" ] || fail "not passing: '$got'" "expected:    '$1'" "$output"
+}
+
+# detail_of ID: the detail check gave rule ID
+detail_of() {
+	jq -r --arg id "$1" '.rules[] | select(.id == $id) | .detail' <<<"$output"
+}
+
 # ---- streams
 
 hex_of() { od -An -tx1 -v "$@" | tr -d ' \n'; }
@@ -251,6 +276,18 @@ stream_flip() { # OFFSET OUT
 		copy[$1]=$v
 	fi
 	printf '%b' "${copy[@]}" >"$2"
+}
+
+# file_flip FILE OFFSET OUT: OUT is a copy of FILE with every bit of the
+# byte at OFFSET inverted (so it differs, whatever the byte was); for
+# files too large for stream_load.
+file_flip() {
+	local byte
+	cp "$1" "$3" || fail "cannot copy $1 to $3"
+	byte=$(od -An -tu1 -j "$2" -N1 "$1")
+	[ -n "$byte" ] || fail "$1 has no byte at offset $2"
+	printf -v byte '\\x%02x' $((255 - byte))
+	printf '%b' "$byte" | dd of="$3" bs=1 seek="$2" conv=notrunc status=none
 }
 
 # ---- migration

@@ -107,12 +107,28 @@ expect_msim() {
 # (opening could reset it: reset_on_close).
 expect_msim_state() { expect_msim "$1" state "$2"; }
 
+# wait_msim_state DEV STATE: wait (up to 10 s) until the device is in
+# STATE, as a process working on it in the background gets there; then
+# expect it there.
+wait_msim_state() {
+	local i v
+	for ((i = 0; i < 100; i++)); do
+		read -r v <"$mdev_bus/$1/migsim/state" && [ "$v" = "$2" ] && break
+		sleep 0.1
+	done
+	expect_msim_state "$1" "$2"
+}
+
+# The arc log: arcs_clear DEV empties it; expect_arcs DEV "FROM>TO ..."
+# (and "reset") is what it holds.
+arcs_clear() { msim_set "$1" arcs clear; }
+expect_arcs() { expect_msim "$1" arcs "$2"; }
+
 # Two devices of TYPE with different contents: SRC (SIZE bytes) and DST.
 migsim_pair() { # TYPE SIZE [NAME=VALUE...] (applied to SRC)
 	local type=$1 size=$2
 	shift 2
 	require_migsim
-	T=$BATS_TEST_TMPDIR
 	SRC=$(migsim_create "$type" size="$size" "$@")
 	DST=$(migsim_create "$type" size=4096)
 	read -r SRC_DIGEST <"$mdev_bus/$SRC/migsim/digest"
@@ -135,4 +151,36 @@ expect_same_state() { # SRC DST
 expect_untouched() { # DEV DIGEST LOADS
 	expect_msim "$1" digest "$2"
 	expect_msim "$1" load_count "$3"
+}
+
+# ---- the cross-tier exchange (make check-vm): each tier leaves streams in
+# VM_EXCHANGE/SERIES as NAME.mig, each with NAME.info beside it: "SIZE
+# SEED DIGEST" of its source, so the other side can compare digests and
+# recreate the content with its own migsim.
+
+# exchange_save DIR NAME DEV [SAVE-OPTION...]: save DEV (it ends in STOP)
+# as DIR/NAME.mig, through `run` ($output is save's), and write NAME.info
+exchange_save() {
+	local dir=$1 name=$2 dev=$3 size seed digest
+	shift 3
+	mkdir -p "$dir"
+	run -0 --separate-stderr vfio-migctl save -q --force "$@" "$dev" -o "$dir/$name.mig"
+	read -r size <"$mdev_bus/$dev/migsim/size"
+	read -r seed <"$mdev_bus/$dev/migsim/seed"
+	read -r digest <"$mdev_bus/$dev/migsim/digest"
+	echo "$size $seed $digest" >"$dir/$name.info"
+}
+
+# expect_exchanged DEV INFO [TYPE]: DEV holds the state INFO describes
+# (digest and size); with TYPE, a fresh migsim-TYPE of INFO's size and
+# seed makes the same content here (same digest).  INFO's digest is left
+# in x_digest.
+expect_exchanged() {
+	local size seed ref
+	read -r size seed x_digest <"$2" || fail "cannot read $2"
+	expect_msim "$1" digest "$x_digest"
+	expect_msim "$1" size "$size"
+	[ $# -lt 3 ] && return 0
+	ref=$(migsim_create "$3" size="$size" seed="$seed")
+	expect_msim "$ref" digest "$x_digest"
 }

@@ -23,19 +23,10 @@ setup() {
 	require_vm
 	[ "$VM_KERNEL_SERIES" = 6.1 ] ||
 		fail "a Linux 6.1 suite, run on '$VM_KERNEL_SERIES' (run-vm.sh KERNEL_SERIES=6.1)"
-	T=$BATS_TEST_TMPDIR
 }
 
 teardown() {
 	mtty_teardown
-}
-
-# The /dev/vfio/devices node a cdev would have, from sysfs (globs: no fork)
-cdev_node_of() {
-	local d
-	for d in "$mdev_bus/$1"/vfio-dev/vfio*; do :; done
-	[ -d "$d" ] || fail "$1 has no vfio-dev/vfioN"
-	echo "/dev/vfio/devices/${d##*/}"
 }
 
 # has_line REGEX: a line of $output matches (case-insensitive)
@@ -52,7 +43,8 @@ has_line() {
 	[ ! -e /dev/iommu ] || fail "/dev/iommu exists: not the 6.1 tier's kernel"
 
 	dev=$(mtty_create)
-	node=$(cdev_node_of "$dev")
+	# the /dev/vfio/devices node a cdev would have, from sysfs
+	node=$(cdev_of "$dev") || fail "$dev has no vfio-dev/vfioN"
 	for t in "$mdev_bus/$dev"/vfio-dev/vfio*; do
 		[ ! -e "$t/dev" ] || fail "$t has a dev attribute"
 	done
@@ -113,7 +105,8 @@ has_line() {
 
 @test "a cdev name (/dev/vfio/devices/vfioN, no such node on 6.1) is refused with one line (3)" {
 	dev=$(migsim_create p2p)
-	node=$(cdev_node_of "$dev")
+	# the /dev/vfio/devices node a cdev would have, from sysfs
+	node=$(cdev_of "$dev") || fail "$dev has no vfio-dev/vfioN"
 	run -3 --separate-stderr vfio-migctl info "$node"
 	expect_error info "cdev|no such|not exist"
 	run -3 --separate-stderr vfio-migctl state "$node" stop
@@ -210,47 +203,36 @@ has_line() {
 }
 
 @test "cross-tier: a stream saved here is left for the 6.12 tier" {
-	mkdir -p "$VM_EXCHANGE/6.1"
 	src=$(migsim_create p2p size=200003 seed=61)
-	run -0 --separate-stderr vfio-migctl save -q --force "$src" -o "$VM_EXCHANGE/6.1/p2p.mig"
-	# size, seed, digest: the 6.12 side recreates and compares
-	echo "200003 61 $(msim "$src" digest)" >"$VM_EXCHANGE/6.1/p2p.info"
+	exchange_save "$VM_EXCHANGE/6.1" p2p "$src"
 	expect_msim_state "$src" STOP
 }
 
 @test "cross-tier: a stream saved on 6.12 resumes here (same type); another type is refused (7), forced it works" {
-	local x=$VM_EXCHANGE/6.12 size seed digest fsize fseed fdigest
+	local x=$VM_EXCHANGE/6.12 p2p_digest
 	[ -f "$x/p2p.info" ] && [ -f "$x/full.info" ] ||
 		skip "no streams from the 6.12 tier in $x (make check-vm runs it first)"
-	read -r size seed digest <"$x/p2p.info"
-	read -r fsize fseed fdigest <"$x/full.info"
 
 	dst=$(migsim_create p2p size=17)
 	run -0 --separate-stderr vfio-migctl resume "$(group_of "$dst")" -i "$x/p2p.mig"
-	expect_msim "$dst" digest "$digest"
-	expect_msim "$dst" size "$size"
-	# this kernel's migsim makes the same content with the same digest
-	ref=$(migsim_create p2p size="$size" seed="$seed")
-	expect_msim "$ref" digest "$digest"
+	# and this kernel's migsim makes the same content with the same digest
+	expect_exchanged "$dst" "$x/p2p.info" p2p
+	p2p_digest=$x_digest
 
 	# migsim-full (no such type here), saved with PRE_COPY records
 	run -7 --separate-stderr vfio-migctl resume "$dst" -i "$x/full.mig"
 	expect_error resume "migsim-full"
-	expect_untouched "$dst" "$digest" 1
+	expect_untouched "$dst" "$p2p_digest" 1
 	run -0 --separate-stderr vfio-migctl resume -q --force "$dst" -i "$x/full.mig"
-	expect_msim "$dst" digest "$fdigest"
-	expect_msim "$dst" size "$fsize"
+	expect_exchanged "$dst" "$x/full.info"
 }
 
 @test "check: migsim-p2p keeps every rule 6.1 can have (PRE_COPY and MIG_DATA_SIZE skip), put back; mtty without migration is 4" {
 	dev=$(migsim_create p2p size=64K)
 	read -r digest <"$mdev_bus/$dev/migsim/digest"
 	run -0 --separate-stderr vfio-migctl --json check "$dev"
-	got=$(jq -r '[.rules[] | select(.verdict != "pass") | "\(.id)=\(.verdict)"] | join(" ")' <<<"$output")
-	[ "$got" = "fsm.blocked-arcs=skip data.precopy-keeps-fd=skip precopy.info-states=skip precopy.initial-decreases=skip precopy.enomsg=skip data-size.estimate=skip roundtrip.equal=skip" ] ||
-		fail "not passing: $got" "$output"
-	[ "$(jq -r '.rules[] | select(.id == "data-size.estimate") | .detail' <<<"$output")" = \
-		"MIG_DATA_SIZE is not offered (ENOTTY)" ] || fail "$output"
+	expect_verdicts "fsm.blocked-arcs=skip data.precopy-keeps-fd=skip precopy.info-states=skip precopy.initial-decreases=skip precopy.enomsg=skip data-size.estimate=skip roundtrip.equal=skip"
+	[ "$(detail_of data-size.estimate)" = "MIG_DATA_SIZE is not offered (ENOTTY)" ] || fail "$output"
 	expect_msim "$dev" digest "$digest"
 	expect_msim_state "$dev" RUNNING
 	tty=$(mtty_create)
