@@ -21,7 +21,9 @@ void ring_init(struct ring *r)
 	/* Timed waits on the monotonic clock: a clock change cannot stall them */
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cond, &attr);
+	for (size_t i = 0; i < RING_STAGES; i++)
+		pthread_cond_init(&r->ready[i], &attr);
+	pthread_cond_init(&r->exit, &attr);
 	pthread_condattr_destroy(&attr);
 }
 
@@ -42,7 +44,9 @@ void ring_free(struct ring *r)
 		free(r->chunk[i].buf);
 		r->chunk[i].buf = NULL;
 	}
-	pthread_cond_destroy(&r->cond);
+	for (size_t i = 0; i < RING_STAGES; i++)
+		pthread_cond_destroy(&r->ready[i]);
+	pthread_cond_destroy(&r->exit);
 	pthread_mutex_destroy(&r->lock);
 }
 
@@ -77,8 +81,8 @@ int ring_take(struct ring *r, enum ring_stage stage, int timeout_ms, struct migc
 	if (!r->stop && !ready(r, stage))
 		since = monotonic_seconds();
 	while (!r->stop && !ready(r, stage) && ret != ETIMEDOUT)
-		ret = timeout_ms < 0 ? pthread_cond_wait(&r->cond, &r->lock)
-				     : pthread_cond_timedwait(&r->cond, &r->lock, &until);
+		ret = timeout_ms < 0 ? pthread_cond_wait(&r->ready[stage], &r->lock)
+				     : pthread_cond_timedwait(&r->ready[stage], &r->lock, &until);
 	if (since)
 		r->waited[stage] += monotonic_seconds() - since;
 	if (r->stop)
@@ -96,15 +100,20 @@ void ring_give(struct ring *r, enum ring_stage stage)
 {
 	pthread_mutex_lock(&r->lock);
 	r->done[stage]++;
-	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
+	/*
+	 * Only the next stage can be waiting on this one (the last stage frees
+	 * a slot for the first); it takes the lock and sees the count itself.
+	 */
+	pthread_cond_signal(&r->ready[(stage + 1) % RING_STAGES]);
 }
 
 void ring_stop(struct ring *r)
 {
 	pthread_mutex_lock(&r->lock);
 	r->stop = 1;
-	pthread_cond_broadcast(&r->cond);
+	for (size_t i = 0; i < RING_STAGES; i++)
+		pthread_cond_broadcast(&r->ready[i]);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -117,7 +126,7 @@ void ring_exit(struct ring *r, int which)
 {
 	pthread_mutex_lock(&r->lock);
 	r->exited[which] = true;
-	pthread_cond_broadcast(&r->cond);
+	pthread_cond_broadcast(&r->exit);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -129,7 +138,7 @@ int ring_wait_exit(struct ring *r, int which, int timeout_ms)
 	deadline(&until, timeout_ms);
 	pthread_mutex_lock(&r->lock);
 	while (!r->exited[which] && ret != ETIMEDOUT)
-		ret = pthread_cond_timedwait(&r->cond, &r->lock, &until);
+		ret = pthread_cond_timedwait(&r->exit, &r->lock, &until);
 	ret = r->exited[which] ? 0 : -ETIMEDOUT;
 	pthread_mutex_unlock(&r->lock);
 	return ret;

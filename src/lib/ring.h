@@ -22,7 +22,13 @@ enum ring_stage { RING_PRODUCE, RING_CHECK, RING_CONSUME, RING_STAGES };
 
 struct ring {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	/*
+	 * One wait queue per stage, signalled by the stage it waits on: a
+	 * chunk passed on wakes its one next stage, never all of them (under
+	 * an emulator every needless wake-up is a costly cross-CPU interrupt).
+	 */
+	pthread_cond_t ready[RING_STAGES];
+	pthread_cond_t exit; /* ring_exit() */
 	struct migctl_chunk chunk[RING_CHUNKS];
 	uint64_t done[RING_STAGES]; /* chunks each stage has passed on */
 	double waited[RING_STAGES]; /* seconds each stage was blocked for a chunk */
