@@ -5,9 +5,9 @@
 # VM_TEST_* into the guest):
 #   VM_TEST_BENCH_MB      state size in MiB (default 256: the fixed cost of
 #                         starting a process weighs little beside it)
-#   VM_TEST_BENCH_ROUNDS  each figure is the best of this many runs (default 5;
+#   VM_TEST_BENCH_ROUNDS  each figure is the best of this many runs (default 9;
 #                         TCG on a small host is noisy, the best run is the
-#                         one least disturbed)
+#                         one least disturbed); the median run is shown too
 #
 # 1. Throughput of vfio-migctl save and resume, framed and --raw, against
 #    migsim-ref's plain read()/write() loop with the same 1 MiB buffer on
@@ -28,7 +28,8 @@
 # measured in the same rounds, as "base".
 #
 # It ends with one line per figure for scripts: "RATIO <name> <framed/ref>"
-# (save_devnull, resume_file, slow_device, save_pipe_resume), "RSS_KIB
+# (save_devnull, resume_file, slow_device, save_pipe_resume), the same of
+# the median runs as "RATIO_MEDIAN <name> <framed/ref>", "RSS_KIB
 # <name> <KiB>", and "THROUGHPUT <case> <ref> <raw> <framed> [<base>]" in
 # MiB/s for the picture tests/bench/plot.sh draws.
 set -eu
@@ -36,7 +37,7 @@ set -eu
 bin=$(dirname "${MIGCTL:?run me through run-vm.sh --exec}")
 base=${VM_TEST_BENCH_BASELINE:-}
 MB=${VM_TEST_BENCH_MB:-256}
-ROUNDS=${VM_TEST_BENCH_ROUNDS:-5}
+ROUNDS=${VM_TEST_BENCH_ROUNDS:-9}
 mdev_bus=/sys/bus/mdev/devices
 types=/sys/class/mdev_bus/migsim/mdev_supported_types
 tmp=$(mktemp -d)
@@ -71,10 +72,11 @@ trap cleanup EXIT
 
 # compare PRE NAME CMD [NAME CMD]...: run each CMD (a shell string, after
 # PRE) ROUNDS times, round-robin so that load drifting during the run hits
-# every variant alike, and keep each one's best wall time in BEST[NAME]
-# and the rusage (peak KiB, user s, system s) of that run in $tmp/NAME.ru.
-# "%RU" in CMD becomes a rusage file for the command it prefixes.
-declare -A BEST
+# every variant alike, and keep each one's best wall time in BEST[NAME],
+# its median in MEDIAN[NAME], and the rusage (peak KiB, user s, system s)
+# of the best run in $tmp/NAME.ru.  "%RU" in CMD becomes a rusage file for
+# the command it prefixes.
+declare -A BEST MEDIAN
 compare() {
 	local pre=$1 i j name cmd t0 t1 t
 	shift
@@ -87,12 +89,18 @@ compare() {
 			eval "${cmd//%RU/$tmp/ru}"
 			t1=$EPOCHREALTIME
 			t=$(echo "$t1 - $t0" | bc)
+			echo "$t" >>"$tmp/$name.times"
 			if [ "$i" = 0 ] || [ "$(echo "$t < ${BEST[$name]}" | bc)" = 1 ]; then
 				BEST[$name]=$t
 				[ ! -f "$tmp/ru" ] || mv "$tmp/ru" "$tmp/$name.ru"
 			fi
 			rm -f "$tmp/ru"
 		done
+	done
+	for ((j = 1; j < $#; j += 2)); do
+		name=${!j}
+		MEDIAN[$name]=$(sort -n "$tmp/$name.times" | sed -n "$(((ROUNDS + 1) / 2))p")
+		rm "$tmp/$name.times"
 	done
 }
 rate() { echo "scale=1; $MB / $1" | bc; }       # SECONDS -> MiB/s
@@ -127,8 +135,15 @@ row() { # LABEL NAME (the figures in BEST[ref], BEST[raw], BEST[framed], BEST[ba
 		rm -f "$tmp"/*.ru
 	fi
 	echo
+	medians "$2"
 	summary+=("RATIO $2 $(ratio "${BEST[ref]}" "${BEST[framed]}")")
 	summary+=("THROUGHPUT $2 $(rate "${BEST[ref]}") $(rate "${BEST[raw]}") $(rate "${BEST[framed]}")${base:+ $(rate "${BEST[base]}")}")
+}
+# medians NAME: the median runs beside the best (is the best typical?)
+medians() {
+	printf '%-22s ref %.1f MiB/s, framed %.1f MiB/s: ratio %.3f\n' "  median of $ROUNDS" \
+		"$(rate "${MEDIAN[ref]}")" "$(rate "${MEDIAN[framed]}")" "$(ratio "${MEDIAN[ref]}" "${MEDIAN[framed]}")"
+	summary+=("RATIO_MEDIAN $1 $(ratio "${MEDIAN[ref]}" "${MEDIAN[framed]}")")
 }
 # waits LABEL JSON: where a framed run's time went, from its JSON summary
 waits() {
@@ -232,6 +247,7 @@ compare "running $A" \
 	framed "vfio-migctl save -q $A >/dev/null"
 printf '%-22s ref %.1f MiB/s, framed %.1f MiB/s (ratio %.3f)\n' "save > /dev/null" \
 	"$(rate "${BEST[ref]}")" "$(rate "${BEST[framed]}")" "$(ratio "${BEST[ref]}" "${BEST[framed]}")"
+medians slow_device
 summary+=("RATIO slow_device $(ratio "${BEST[ref]}" "${BEST[framed]}")")
 set_attr "$A" delay_us 0
 
