@@ -7,7 +7,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ring.h"
 #include "util.h"
@@ -27,12 +29,36 @@ void ring_init(struct ring *r)
 	pthread_condattr_destroy(&attr);
 }
 
-int ring_alloc(struct ring *r, size_t size)
+int ring_alloc(struct ring *r, size_t size, bool growable)
 {
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t stride = (size + page - 1) / page * page;
+	uint8_t *mem;
+
+	if (growable) {
+		for (size_t i = 0; i < RING_CHUNKS; i++) {
+			r->chunk[i].buf = malloc(size);
+			if (!r->chunk[i].buf)
+				return -ENOMEM;
+			r->chunk[i].cap = size;
+		}
+		return 0;
+	}
+	/*
+	 * One mapping, page-aligned and populated now, before the device
+	 * moves: the device thread, whose time is the device's stopped time,
+	 * takes no first-touch page fault in the middle of a read.  (On the
+	 * test VM, chunks malloc()ed one by one also made about one save in
+	 * three 20 to 40% slower: BENCHMARKS.md.)
+	 */
+	mem = mmap(NULL, stride * RING_CHUNKS, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (mem == MAP_FAILED)
+		return -ENOMEM;
+	r->mem = mem;
+	r->mem_size = stride * RING_CHUNKS;
 	for (size_t i = 0; i < RING_CHUNKS; i++) {
-		r->chunk[i].buf = malloc(size);
-		if (!r->chunk[i].buf)
-			return -ENOMEM;
+		r->chunk[i].buf = mem + i * stride;
 		r->chunk[i].cap = size;
 	}
 	return 0;
@@ -40,10 +66,14 @@ int ring_alloc(struct ring *r, size_t size)
 
 void ring_free(struct ring *r)
 {
+	if (r->mem)
+		munmap(r->mem, r->mem_size);
 	for (size_t i = 0; i < RING_CHUNKS; i++) {
-		free(r->chunk[i].buf);
+		if (!r->mem)
+			free(r->chunk[i].buf);
 		r->chunk[i].buf = NULL;
 	}
+	r->mem = NULL;
 	for (size_t i = 0; i < RING_STAGES; i++)
 		pthread_cond_destroy(&r->ready[i]);
 	pthread_cond_destroy(&r->exit);

@@ -30,6 +30,8 @@ struct ring {
 	pthread_cond_t ready[RING_STAGES];
 	pthread_cond_t exit; /* ring_exit() */
 	struct migctl_chunk chunk[RING_CHUNKS];
+	void *mem;       /* the chunks' one mapping, unless growable */
+	size_t mem_size;
 	uint64_t done[RING_STAGES]; /* chunks each stage has passed on */
 	double waited[RING_STAGES]; /* seconds each stage was blocked for a chunk */
 	bool exited[2];             /* the I/O threads (0: device, 1: stream) */
@@ -38,8 +40,12 @@ struct ring {
 };
 
 void ring_init(struct ring *r);
-/* Buffers of @size bytes for every chunk; -ENOMEM */
-int ring_alloc(struct ring *r, size_t size);
+/*
+ * Buffers of @size bytes for every chunk; -ENOMEM.  @growable: each one
+ * malloc()ed, for a stage that may realloc() it (a record bigger than the
+ * chunk); otherwise all in one populated mapping, never to be resized.
+ */
+int ring_alloc(struct ring *r, size_t size, bool growable);
 void ring_free(struct ring *r);
 /*
  * The next chunk for @stage (the same one until ring_give()), waiting up

@@ -167,7 +167,8 @@ static int preflight(struct xfer *x, uint64_t *mig_flags, bool saving)
 	if (x->sink && x->sink->max_chunk && size > x->sink->max_chunk)
 		size = x->sink->max_chunk;
 	x->chunk_size = size;
-	r = ring_alloc(&x->ring, size);
+	/* A source's fetch() may grow a chunk to hold a whole unit */
+	r = ring_alloc(&x->ring, size, !saving && x->source->fetch);
 	if (r)
 		return note_failure(x, MIGCTL_FAIL_CHECK, r);
 

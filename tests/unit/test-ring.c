@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "ring.h"
@@ -78,7 +79,7 @@ static void test_in_order(void)
 	struct ring r;
 
 	ring_init(&r);
-	CHECK_EQ_INT(ring_alloc(&r, 64), 0, "a ring of 64-byte chunks");
+	CHECK_EQ_INT(ring_alloc(&r, 64, false), 0, "a ring of 64-byte chunks");
 	run_stages(&r, st);
 	for (int i = 0; i < RING_STAGES; i++) {
 		CHECK_EQ_INT(st[i].seen, CHUNKS, "stage %d passed on every chunk", i);
@@ -100,7 +101,7 @@ static void test_stop_wakes(const char *what, const uint64_t done[RING_STAGES],
 	struct ring r;
 
 	ring_init(&r);
-	ring_alloc(&r, 64);
+	ring_alloc(&r, 64, false);
 	memcpy(r.done, done, sizeof(r.done));
 	for (int i = 0; i < 2; i++) {
 		st[i].ring = &r;
@@ -123,13 +124,42 @@ static void test_timeout(void)
 	struct ring r;
 
 	ring_init(&r);
-	ring_alloc(&r, 64);
+	ring_alloc(&r, 64, false);
 	CHECK_EQ_INT(ring_take(&r, RING_CHECK, 30, &c), -ETIMEDOUT,
 		     "a timed take with nothing produced: -ETIMEDOUT");
 	CHECK(r.waited[RING_CHECK] >= 0.025, "its wait is counted (%.3f s)", r.waited[RING_CHECK]);
 	CHECK_EQ_INT(ring_take(&r, RING_PRODUCE, 30, &c), 0, "the producer has room at once");
 	CHECK(r.waited[RING_PRODUCE] == 0, "and did not wait");
 	ring_free(&r);
+}
+
+/* Save's ring is one populated mapping; resume's chunks can grow */
+static void test_memory(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct ring r;
+	uint8_t *grown;
+
+	ring_init(&r);
+	CHECK_EQ_INT(ring_alloc(&r, 100000, false), 0, "a fixed ring of 100000-byte chunks");
+	CHECK(r.mem != NULL, "in one mapping");
+	for (int i = 0; i < RING_CHUNKS; i++) {
+		CHECK((uintptr_t)r.chunk[i].buf % page == 0 && r.chunk[i].cap == 100000,
+		      "chunk %d page-aligned, of the size asked", i);
+		memset(r.chunk[i].buf, i, r.chunk[i].cap);
+	}
+	CHECK(r.chunk[0].buf[99999] == 0 && r.chunk[1].buf[0] == 1 && r.chunk[3].buf[99999] == 3,
+	      "chunks do not overlap");
+	ring_free(&r);
+
+	ring_init(&r);
+	CHECK_EQ_INT(ring_alloc(&r, 64, true), 0, "a growable ring");
+	CHECK(r.mem == NULL, "malloc()ed chunks");
+	grown = realloc(r.chunk[2].buf, 1 << 20);
+	CHECK(grown != NULL, "a chunk grows with realloc()");
+	r.chunk[2].buf = grown;
+	r.chunk[2].cap = 1 << 20;
+	ring_free(&r); /* and is freed: valgrind or ASan would say otherwise */
 }
 
 int main(void)
@@ -141,5 +171,6 @@ int main(void)
 	test_stop_wakes("full ring, all checked", (uint64_t[]){ RING_CHUNKS, RING_CHUNKS, 0 },
 			RING_PRODUCE, RING_CHECK);
 	test_timeout();
+	test_memory();
 	return unit_done();
 }
