@@ -205,7 +205,7 @@ console=$share/console.log
 # shellcheck disable=SC2054  # the commas are QEMU syntax
 qemu=(
 	qemu-system-x86_64 -machine q35 -accel "$accel" -cpu max
-	-m "${VM_MEM:-1G}" -smp 2 -nographic -no-reboot -nic none -kernel "$kernel"
+	-m "${VM_MEM:-1G}" -smp 2 -name vfio-migctl-test,debug-threads=on -nographic -no-reboot -nic none -kernel "$kernel"
 	-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
 	-device "virtio-9p-pci,fsdev=root,mount_tag=$root_tag"
 	-fsdev "local,id=results,path=$share,security_model=none"
