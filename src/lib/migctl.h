@@ -424,11 +424,12 @@ struct migctl_source {
 	int (*read)(void *ctx, void *buf, size_t len, size_t *got);
 	/*
 	 * Optional.  fetch(): the next unit's bytes into @c, c->buf realloc()ed
-	 * if it does not fit (an error is put in c->err, to be met in order), giving up with -EINTR when a signal
-	 * interrupts it and *@stop is set; check(): verify it, and say how
-	 * much of it the device gets (c->data_len) and whether it is the
-	 * verified end (c->last).  Without check(), all of a fetched unit
-	 * goes to the device and an empty one is the end.
+	 * if it does not fit (an error is put in c->err, to be met in order),
+	 * giving up with -EINTR when a signal interrupts it and *@stop is set;
+	 * check(): verify it, and say how much of it the device gets
+	 * (c->data_len) and whether it is the verified end (c->last).
+	 * Without check(), all of a fetched unit goes to the device and an
+	 * empty one is the end.
 	 */
 	int (*fetch)(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t *stop);
 	int (*check)(void *ctx, struct migctl_chunk *c);

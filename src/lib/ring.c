@@ -31,8 +31,7 @@ void ring_init(struct ring *r)
 
 int ring_alloc(struct ring *r, size_t size, bool growable)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t stride = (size + page - 1) / page * page;
+	size_t page, stride;
 	uint8_t *mem;
 
 	if (growable) {
@@ -51,6 +50,8 @@ int ring_alloc(struct ring *r, size_t size, bool growable)
 	 * test VM, chunks malloc()ed one by one also made about one save in
 	 * three 20 to 40% slower: BENCHMARKS.md.)
 	 */
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	stride = (size + page - 1) / page * page;
 	mem = mmap(NULL, stride * RING_CHUNKS, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (mem == MAP_FAILED)
@@ -68,11 +69,11 @@ void ring_free(struct ring *r)
 {
 	if (r->mem)
 		munmap(r->mem, r->mem_size);
-	for (size_t i = 0; i < RING_CHUNKS; i++) {
-		if (!r->mem)
+	else
+		for (size_t i = 0; i < RING_CHUNKS; i++)
 			free(r->chunk[i].buf);
+	for (size_t i = 0; i < RING_CHUNKS; i++)
 		r->chunk[i].buf = NULL;
-	}
 	r->mem = NULL;
 	for (size_t i = 0; i < RING_STAGES; i++)
 		pthread_cond_destroy(&r->ready[i]);

@@ -231,8 +231,8 @@ static int finish(struct xfer *x, int r, bool resuming)
 	close_data_fd(x);
 	if (r && x->touched)
 		recover_device(x->dev, x->opts->on_error, resuming, x->res);
-	else if (!r && migctl_get_state(x->dev, &x->res->final_state))
-		x->res->final_state = MIGCTL_NR_STATES;
+	else if (!r)
+		x->res->final_state = migctl_read_state(x->dev);
 	ring_free(&x->ring);
 	x->res->seconds = monotonic_seconds() - x->started;
 	return r;
