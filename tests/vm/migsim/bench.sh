@@ -252,7 +252,7 @@ summary+=("RATIO slow_device $(ratio "${BEST[ref]}" "${BEST[framed]}")")
 set_attr "$A" delay_us 0
 
 # What every run pays, whatever its size (so a part of every figure above):
-# a process that loads four more libraries and starts three threads
+# a process that loads four more libraries and starts two more threads
 echo
 echo "5. the fixed cost of one run: a save of 1 MiB into /dev/null, ms"
 set_attr "$A" size 1M

@@ -40,9 +40,9 @@ migsim: $(MIGSIM_KOS) $(B)/migsim-ref
 check-vm: $(MIGSIM_KOS) $(B)/migsim-ref
 
 # Knobs: VM_TEST_BENCH_MB (state size, default 256), VM_TEST_BENCH_ROUNDS
-# (runs per figure, the best is kept; default 5), BENCH_BASELINE (a git
-# revision whose vfio-migctl is measured in the same rounds, "base").  The
-# output is kept in build/bench/migsim.txt and drawn as BENCHMARKS.png.
+# (runs per figure, the best is kept and the median shown; default 9),
+# BENCH_BASELINE (a git revision whose vfio-migctl is measured in the same
+# rounds, "base").  The output is kept in build/bench/migsim.txt and drawn as BENCHMARKS.png.
 # The guest gets 3 GiB (VM_MEM): it holds two devices' states and two
 # files of it in tmpfs at once.
 BENCH_BASELINE ?=
