@@ -43,17 +43,11 @@ int ring_alloc(struct ring *r, size_t size, bool growable)
 		}
 		return 0;
 	}
-	/*
-	 * One mapping, page-aligned and populated now, before the device
-	 * moves: the device thread, whose time is the device's stopped time,
-	 * takes no first-touch page fault in the middle of a read.  (On the
-	 * test VM, chunks malloc()ed one by one also made about one save in
-	 * three 20 to 40% slower: BENCHMARKS.md.)
-	 */
+	/* One mapping, page-aligned, that ring_prefault() faults in */
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	stride = (size + page - 1) / page * page;
 	mem = mmap(NULL, stride * RING_CHUNKS, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return -ENOMEM;
 	r->mem = mem;
@@ -63,6 +57,18 @@ int ring_alloc(struct ring *r, size_t size, bool growable)
 		r->chunk[i].cap = size;
 	}
 	return 0;
+}
+
+void ring_prefault(struct ring *r, uint64_t bytes)
+{
+	uint64_t chunks = RING_CHUNKS;
+
+	if (!r->mem)
+		return;
+	if (bytes && bytes / r->chunk[0].cap < RING_CHUNKS)
+		chunks = bytes / r->chunk[0].cap + 1;
+	/* Best effort: before Linux 5.14 the first touch faults them in */
+	(void)madvise(r->mem, r->mem_size / RING_CHUNKS * chunks, MADV_POPULATE_WRITE);
 }
 
 void ring_free(struct ring *r)

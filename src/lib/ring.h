@@ -43,9 +43,15 @@ void ring_init(struct ring *r);
 /*
  * Buffers of @size bytes for every chunk; -ENOMEM.  @growable: each one
  * malloc()ed, for a stage that may realloc() it (a record bigger than the
- * chunk); otherwise all in one populated mapping, never to be resized.
+ * chunk); otherwise all in one mapping, never to be resized.
  */
 int ring_alloc(struct ring *r, size_t size, bool growable);
+/*
+ * Fault in the mapping's pages that @bytes of data will fill (all of them
+ * if 0), in ring order.  Safe while a stage already uses a chunk (nothing
+ * is written): a producer that gets ahead faults in the rest itself.
+ */
+void ring_prefault(struct ring *r, uint64_t bytes);
 void ring_free(struct ring *r);
 /*
  * The next chunk for @stage (the same one until ring_give()), waiting up

@@ -2,12 +2,14 @@
 /*
  * The transfer engine's ring (src/lib/ring.c): three stages on three
  * threads see every chunk in order, each woken by the stage before it
- * alone; a stop wakes every stage; a timed wait ends and is counted.  A
- * lost wake-up hangs a stage: the alarm turns that into a failure.
+ * alone; a stop wakes every stage; a timed wait ends and is counted; a
+ * prefault makes resident the chunks the data will fill.  A lost wake-up
+ * hangs a stage: the alarm turns that into a failure.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ring.h"
@@ -133,7 +135,7 @@ static void test_timeout(void)
 	ring_free(&r);
 }
 
-/* Save's ring is one populated mapping; resume's chunks can grow */
+/* Save's ring is one mapping; resume's chunks can grow */
 static void test_memory(void)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -162,6 +164,49 @@ static void test_memory(void)
 	ring_free(&r); /* and is freed: valgrind or ASan would say otherwise */
 }
 
+/* Resident pages of chunk @i, by mincore() */
+static size_t resident(const struct ring *r, int i)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), stride = r->mem_size / RING_CHUNKS;
+	unsigned char vec[64];
+	size_t n = 0;
+
+	if (stride / page > sizeof(vec) || mincore(r->chunk[i].buf, stride, vec))
+		return SIZE_MAX;
+	for (size_t p = 0; p < stride / page; p++)
+		n += vec[p] & 1;
+	return n;
+}
+
+/* Prefault: the chunks the data will fill, no more; all of them for 0 */
+static void test_prefault(void)
+{
+	size_t pages = (100000 + (size_t)sysconf(_SC_PAGESIZE) - 1) / (size_t)sysconf(_SC_PAGESIZE);
+	struct ring r;
+
+	ring_init(&r);
+	CHECK_EQ_INT(ring_alloc(&r, 100000, false), 0, "a fixed ring of 100000-byte chunks");
+	CHECK(resident(&r, 0) == 0, "no page of it resident yet");
+	ring_prefault(&r, 150000);
+	CHECK(resident(&r, 0) == pages && resident(&r, 1) == pages,
+	      "150000 bytes: the two chunks they fill are resident");
+	CHECK(resident(&r, 2) == 0 && resident(&r, 3) == 0, "the others are not");
+	ring_prefault(&r, 0);
+	CHECK(resident(&r, 3) == pages, "size unknown (0): every chunk is resident");
+	ring_free(&r);
+
+	ring_init(&r);
+	CHECK_EQ_INT(ring_alloc(&r, 100000, false), 0, "a fixed ring again");
+	ring_prefault(&r, 100ull << 30);
+	CHECK(resident(&r, 0) == pages && resident(&r, 3) == pages, "100 GiB: every chunk");
+	ring_free(&r);
+
+	ring_init(&r);
+	CHECK_EQ_INT(ring_alloc(&r, 64, true), 0, "a growable ring");
+	ring_prefault(&r, 0); /* malloc()ed chunks: nothing to do, nothing done */
+	ring_free(&r);
+}
+
 int main(void)
 {
 	/* A lost wake-up leaves a stage blocked for ever: fail, do not hang */
@@ -172,5 +217,6 @@ int main(void)
 			RING_PRODUCE, RING_CHECK);
 	test_timeout();
 	test_memory();
+	test_prefault();
 	return unit_done();
 }
