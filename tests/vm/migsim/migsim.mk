@@ -42,7 +42,8 @@ check-vm: $(MIGSIM_KOS) $(B)/migsim-ref
 # Knobs: VM_TEST_BENCH_MB (state size, default 256), VM_TEST_BENCH_ROUNDS
 # (runs per figure, the best is kept and the median shown; default 9),
 # BENCH_BASELINE (a git revision whose vfio-migctl is measured in the same
-# rounds, "base").  The output is kept in build/bench/migsim.txt and drawn as BENCHMARKS.png.
+# rounds, "base").  The output, between the host's load before and after,
+# is kept in build/bench/migsim.txt and drawn as BENCHMARKS.png.
 # The guest gets 3 GiB (VM_MEM): it holds two devices' states and two
 # files of it in tmpfs at once.
 BENCH_BASELINE ?=
@@ -59,10 +60,12 @@ bench-migsim: $(B)/vfio-migctl $(B)/migsim/6.12/migsim.ko $(B)/migsim-ref $(BENC
 	$(Q)tests/deps.sh bench
 	@mkdir -p $(B)/bench
 	$(Q)kernel=$$($(VM)/build-kernel.sh 6.12) && \
+	tests/bench/host-load.sh start $(B)/bench/host.state | tee $(B)/bench/migsim.txt && \
 	KERNEL=$$kernel MIGCTL=$(CURDIR)/$(B)/vfio-migctl VM_TIMEOUT=$${VM_TIMEOUT:-3600} \
 	VM_MEM=$${VM_MEM:-3G} \
 	VM_TEST_BENCH_BASELINE=$(if $(BENCH_BASE_BIN),$(CURDIR)/$(BENCH_BASE_BIN)) \
-		$(VM)/run-vm.sh --exec $(MIGSIM)/bench.sh | tee $(B)/bench/migsim.txt
+		$(VM)/run-vm.sh --exec $(MIGSIM)/bench.sh | tee -a $(B)/bench/migsim.txt
+	$(Q)tests/bench/host-load.sh end $(B)/bench/host.state | tee -a $(B)/bench/migsim.txt
 	$(Q)tests/bench/plot.sh $(B)/bench/migsim.txt BENCHMARKS.png
 
 # Prerequisites only, so other benchmarks can join `make bench`.
