@@ -65,6 +65,7 @@ void ring_prefault(struct ring *r, uint64_t bytes)
 
 	if (!r->mem)
 		return;
+	/* The chunks full reads would fill, and one for a short read's rest */
 	if (bytes && bytes / r->chunk[0].cap < RING_CHUNKS)
 		chunks = bytes / r->chunk[0].cap + 1;
 	/* Best effort: before Linux 5.14 the first touch faults them in */
