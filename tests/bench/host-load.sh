@@ -6,7 +6,8 @@
 #   tests/bench/host-load.sh start STATE   before the run (STATE: a scratch file)
 #   tests/bench/host-load.sh end STATE     after it
 set -eu
-[ $# -eq 2 ] || { echo "usage: $0 start|end STATE" >&2; exit 2; }
+usage() { echo "usage: $0 start|end STATE" >&2; exit 2; }
+[ $# -eq 2 ] || usage
 # seconds since boot and the host's steal, in USER_HZ ticks, summed over CPUs
 now() { echo "$(cut -d' ' -f1 /proc/uptime) $(awk '$1 == "cpu" { print $9 }' /proc/stat)"; }
 load="load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -23,7 +24,6 @@ end)
 		"$load" "$(echo "($steal1 - $steal0) / $(getconf CLK_TCK)" | bc -l)" "$(echo "$t1 - $t0" | bc -l)"
 	;;
 *)
-	echo "usage: $0 start|end STATE" >&2
-	exit 2
+	usage
 	;;
 esac
