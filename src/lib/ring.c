@@ -61,15 +61,21 @@ int ring_alloc(struct ring *r, size_t size, bool growable)
 
 void ring_prefault(struct ring *r, uint64_t bytes)
 {
-	uint64_t chunks = RING_CHUNKS;
+	size_t stride = r->mem_size / RING_CHUNKS;
+	uint64_t left = bytes ? bytes : UINT64_MAX; /* 0: size unknown, all of it */
 
-	if (!r->mem)
-		return;
-	/* The chunks full reads would fill, and one for a short read's rest */
-	if (bytes && bytes / r->chunk[0].cap < RING_CHUNKS)
-		chunks = bytes / r->chunk[0].cap + 1;
-	/* Best effort: before Linux 5.14 the first touch faults them in */
-	(void)madvise(r->mem, r->mem_size / RING_CHUNKS * chunks, MADV_POPULATE_WRITE);
+	/*
+	 * What full reads put in each chunk, in ring order: a short read's
+	 * rest, or a low estimate, is faulted in by the read that fills it.
+	 * Best effort: before Linux 5.14 the first touch faults them in.
+	 */
+	for (size_t i = 0; r->mem && i < RING_CHUNKS && left; i++) {
+		size_t fill = left < r->chunk[i].cap ? (size_t)left : r->chunk[i].cap;
+
+		/* The kernel rounds the length up to whole pages */
+		(void)madvise(r->mem + i * stride, fill, MADV_POPULATE_WRITE);
+		left -= fill;
+	}
 }
 
 void ring_free(struct ring *r)
