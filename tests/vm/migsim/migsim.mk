@@ -39,7 +39,7 @@ migsim: $(MIGSIM_KOS) $(B)/migsim-ref
 #                            would take over 30 s, as TCG on a busy host can)
 check-vm: $(MIGSIM_KOS) $(B)/migsim-ref
 
-# Knobs: VM_TEST_BENCH_MB (state size, default 256), VM_TEST_BENCH_ROUNDS
+# Knobs: VM_TEST_BENCH_MB (state size, default 512), VM_TEST_BENCH_ROUNDS
 # (runs per figure, the best is kept and the median shown; default 9),
 # BENCH_BASELINE (a git revision whose vfio-migctl is measured in the same
 # rounds, "base").  The output, between the host's load before and after,
