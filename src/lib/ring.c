@@ -64,12 +64,14 @@ void ring_prefault(struct ring *r, uint64_t bytes)
 	size_t stride = r->mem_size / RING_CHUNKS;
 	uint64_t left = bytes ? bytes : UINT64_MAX; /* 0: size unknown, all of it */
 
+	if (!r->mem)
+		return; /* malloc()ed chunks */
 	/*
 	 * What full reads put in each chunk, in ring order: a short read's
 	 * rest, or a low estimate, is faulted in by the read that fills it.
 	 * Best effort: before Linux 5.14 the first touch faults them in.
 	 */
-	for (size_t i = 0; r->mem && i < RING_CHUNKS && left; i++) {
+	for (size_t i = 0; i < RING_CHUNKS && left; i++) {
 		size_t fill = left < r->chunk[i].cap ? (size_t)left : r->chunk[i].cap;
 
 		/* The kernel rounds the length up to whole pages */
