@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # The failure and PRE_COPY policy on a device that shows what it was asked:
 # migsim's arc log (the arcs attribute) lists every arc the device took
-# and every reset, so "never woke the device", "never entered RESUMING" and
-# "never asked anything of a device in ERROR" are facts, not inferences.
+# and every reset, and error_sets counts the SETs it received in ERROR, so
+# "never woke the device", "never entered RESUMING" and "never asked
+# anything of a device in ERROR" are facts, not inferences.
 bats_require_minimum_version 1.5.0
 load helpers
 load migsim
@@ -78,7 +79,8 @@ teardown() {
 	expect_arcs "$SRC" "RUNNING>RUNNING_P2P RUNNING_P2P>STOP reset"
 	jq -e '.recovery == "reset" and .final_state == "RUNNING"' <<<"$output" >/dev/null ||
 		fail "json: $output"
-	# (and the kernel log is checked clean of WARNINGs by the teardown)
+	# a SET from ERROR fails without an arc: only migsim's count shows it
+	expect_msim "$SRC" error_sets 0
 }
 
 # ---- a bad file costs the device nothing
@@ -245,7 +247,7 @@ found() {
 # STATUS and leaves the device in FINAL; "DEV" in CMD is the device.
 matrix() {
 	local -a cmd=()
-	local cell state want final got err=""
+	local cell state want final got now sets err=""
 	while [ "$1" != -- ]; do
 		cmd+=("${1//DEV/$SRC}")
 		shift
@@ -258,8 +260,9 @@ matrix() {
 		got=0
 		"${cmd[@]}" >/dev/null 2>"$T/cell.err" </dev/null || got=$?
 		read -r now <"$mdev_bus/$SRC/migsim/state"
-		[ "$got" = "$want" ] && [ "$now" = "$final" ] ||
-			err+=" [from $state: status $got (want $want), now $now (want $final): $(head -n1 "$T/cell.err")]"
+		read -r sets <"$mdev_bus/$SRC/migsim/error_sets"
+		[ "$got" = "$want" ] && [ "$now" = "$final" ] && [ "$sets" = 0 ] ||
+			err+=" [from $state: status $got (want $want), now $now (want $final), $sets SETs in ERROR (want 0): $(head -n1 "$T/cell.err")]"
 	done
 	[ -z "$err" ] || fail "${cmd[*]}:$err"
 }

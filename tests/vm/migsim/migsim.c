@@ -61,6 +61,9 @@
  *                    write clears it): "FROM>TO" per arc the device took,
  *                    "reset" per VFIO_DEVICE_RESET, oldest first, the last
  *                    64 at most
+ *   error_sets (ro)  SETs of the migration state received while in ERROR,
+ *                    which the uAPI leaves only by VFIO_DEVICE_RESET: a
+ *                    witness that does not depend on the core's WARN
  *   reset_count, load_count, load_errors (ro)  VFIO_DEVICE_RESETs,
  *                    streams accepted and refused at RESUMING -> STOP
  *   break            a rule of `vfio-migctl check` (its id) that the
@@ -382,7 +385,7 @@ struct msim_dev {
 	bool reset_on_close;
 	u32 fail_reset;
 	s64 stall_write_after;
-	u64 reset_count, load_count, load_errors;
+	u64 error_sets, reset_count, load_count, load_errors;
 	enum msim_break brk;
 	u32 type_flags; /* the type's migration flags (break may hide one) */
 	bool logging;   /* DMA logging started */
@@ -1114,6 +1117,8 @@ static struct file *msim_set_state(struct vfio_device *vdev,
 
 	mutex_lock(&md->lock);
 	from = md->state;
+	if (from == VFIO_DEVICE_STATE_ERROR)
+		md->error_sets++;
 	if (msim_broken_set(md, new)) {
 		mutex_unlock(&md->lock);
 		return NULL;
@@ -1444,6 +1449,7 @@ MSIM_ATTR(delay_us, "%u", msim_parse_u32, v > 10 * USEC_PER_SEC ? -EINVAL : 0);
 MSIM_ATTR(reset_on_close, "%d", kstrtobool, 0);
 MSIM_ATTR(fail_reset, "%u", msim_parse_u32, v > MAX_ERRNO ? -EINVAL : 0);
 MSIM_ATTR(stall_write_after, "%lld", msim_parse_after, 0);
+MSIM_ATTR_RO(error_sets, "%llu");
 MSIM_ATTR_RO(reset_count, "%llu");
 MSIM_ATTR_RO(load_count, "%llu");
 MSIM_ATTR_RO(load_errors, "%llu");
@@ -1609,6 +1615,7 @@ static struct attribute *msim_attrs[] = {
 	&dev_attr_stall_write_after.attr,
 	&dev_attr_arcs.attr,
 	&dev_attr_break.attr,
+	&dev_attr_error_sets.attr,
 	&dev_attr_reset_count.attr,
 	&dev_attr_load_count.attr,
 	&dev_attr_load_errors.attr,
