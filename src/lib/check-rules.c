@@ -25,7 +25,7 @@ static const struct {
 
 /* ---- the rules: migration flags and GET */
 
-void check_rule_flags(struct rule_run *x)
+void check_flags_stop_copy(struct rule_run *x)
 {
 	uint64_t f = x->d->pb.mig_flags;
 	uint64_t undefined = f & ~(uint64_t)(MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P |
@@ -42,7 +42,7 @@ void check_rule_flags(struct rule_run *x)
 	check_passed(x, "%s (0x%llx)", names, (unsigned long long)f);
 }
 
-void check_rule_state_get(struct rule_run *x)
+void check_state_get(struct rule_run *x)
 {
 	enum migctl_state states[MIGCTL_NR_STATES], got;
 	size_t n = check_tour(x->d, states), seen = 0;
@@ -73,7 +73,7 @@ void check_rule_state_get(struct rule_run *x)
 
 /* ---- the state machine */
 
-void check_rule_arcs(struct rule_run *x)
+void check_fsm_arcs(struct rule_run *x)
 {
 	enum migctl_state states[MIGCTL_NR_STATES], got, path[MIGCTL_ARCS_MAX];
 	size_t n = check_tour(x->d, states), arcs = 0, len;
@@ -150,7 +150,7 @@ static bool set_refused(struct rule_run *x, enum migctl_state t, const char *nam
 	return false;
 }
 
-void check_rule_unsupported(struct rule_run *x)
+void check_fsm_unsupported_einval(struct rule_run *x)
 {
 	enum migctl_state found = x->d->pb.found;
 	char names[128] = "";
@@ -170,13 +170,13 @@ void check_rule_unsupported(struct rule_run *x)
 }
 
 /* a device the SET moved is brought back by the put back between rules (settle) */
-void check_rule_error_refused(struct rule_run *x)
+void check_fsm_error_refused(struct rule_run *x)
 {
 	set_refused(x, MIGCTL_STATE_ERROR, migctl_state_name(MIGCTL_STATE_ERROR));
 	check_passed(x, "refused with EINVAL in %s, which stayed", migctl_state_name(x->d->pb.found));
 }
 
-void check_rule_blocked_arcs(struct rule_run *x)
+void check_fsm_blocked_arcs(struct rule_run *x)
 {
 	static const enum migctl_state targets[] = { MIGCTL_STATE_PRE_COPY,
 						     MIGCTL_STATE_PRE_COPY_P2P };
@@ -242,7 +242,7 @@ static bool enter_session(struct rule_run *x, enum migctl_state from, enum migct
 	return false;
 }
 
-void check_rule_new_fd(struct rule_run *x)
+void check_data_new_fd(struct rule_run *x)
 {
 	size_t arcs = 0;
 	int fd, leave_fd, r;
@@ -279,7 +279,7 @@ void check_rule_new_fd(struct rule_run *x)
 	       arcs);
 }
 
-void check_rule_precopy_keeps_fd(struct rule_run *x)
+void check_data_precopy_keeps_fd(struct rule_run *x)
 {
 	struct membuf stream = { .max = x->c->max };
 	size_t pre, rest;
@@ -323,7 +323,7 @@ out:
 	check_membuf_free(&stream);
 }
 
-void check_rule_old_fd_dead(struct rule_run *x)
+void check_data_old_fd_dead(struct rule_run *x)
 {
 	size_t tried = 0, got;
 	int fd, leave_fd, r, answer = 0;
@@ -358,7 +358,7 @@ void check_rule_old_fd_dead(struct rule_run *x)
 	       answer ? check_eno(answer) : "0 bytes");
 }
 
-void check_rule_eof_sticks(struct rule_run *x)
+void check_data_eof_sticks(struct rule_run *x)
 {
 	size_t total, got;
 	int fd = -1, r;
@@ -385,7 +385,7 @@ out:
 	check_close_fd(&fd);
 }
 
-void check_rule_no_seek(struct rule_run *x)
+void check_data_no_seek(struct rule_run *x)
 {
 	static const enum migctl_state states[] = { MIGCTL_STATE_STOP_COPY, MIGCTL_STATE_RESUMING };
 	size_t n;
@@ -421,7 +421,7 @@ void check_rule_no_seek(struct rule_run *x)
 
 /* ---- PRE_COPY */
 
-void check_rule_precopy_info(struct rule_run *x)
+void check_precopy_info_states(struct rule_run *x)
 {
 	uint64_t initial, dirty;
 	int fd = -1, r;
@@ -451,7 +451,7 @@ out:
 	check_close_fd(&fd);
 }
 
-void check_rule_initial_decreases(struct rule_run *x)
+void check_precopy_initial_decreases(struct rule_run *x)
 {
 	uint64_t first, prev, now, dirty;
 	size_t got, want, total = 0;
@@ -493,7 +493,7 @@ out:
 	check_close_fd(&fd);
 }
 
-void check_rule_enomsg(struct rule_run *x)
+void check_precopy_enomsg(struct rule_run *x)
 {
 	uint64_t initial, dirty;
 	size_t got, total = 0;
@@ -533,7 +533,7 @@ out:
 	check_close_fd(&fd);
 }
 
-void check_rule_data_size(struct rule_run *x)
+void check_data_size_estimate(struct rule_run *x)
 {
 	uint64_t estimate;
 	size_t total;
@@ -590,7 +590,7 @@ static int resume_prefix(struct rule_run *x, size_t len, int *write_err)
 	return r;
 }
 
-void check_rule_empty_refused(struct rule_run *x)
+void check_resume_empty_refused(struct rule_run *x)
 {
 	int write_err, r = resume_prefix(x, 0, &write_err);
 
@@ -601,7 +601,7 @@ void check_rule_empty_refused(struct rule_run *x)
 	check_passed(x, "RESUMING -> STOP refused it with %s", check_eno(r));
 }
 
-void check_rule_truncated_refused(struct rule_run *x)
+void check_resume_truncated_refused(struct rule_run *x)
 {
 	size_t len = x->d->saved.len, cuts[] = { len - 1, len / 2 };
 	int write_err, r = 0;
@@ -623,7 +623,7 @@ void check_rule_truncated_refused(struct rule_run *x)
 	       cuts[0], cuts[1], len, check_eno(r));
 }
 
-void check_rule_own_accepted(struct rule_run *x)
+void check_resume_own_accepted(struct rule_run *x)
 {
 	/* small pieces first, across the stream's first records, then bigger ones */
 	static const size_t pieces[] = { 1, 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 4093 };
@@ -655,7 +655,7 @@ out:
 
 /* ---- reset */
 
-void check_rule_reset_states(struct rule_run *x)
+void check_reset_every_state(struct rule_run *x)
 {
 	enum migctl_state states[MIGCTL_NR_STATES], got;
 	char unreached[128] = "";
@@ -687,7 +687,7 @@ void check_rule_reset_states(struct rule_run *x)
 	       unreached[0] ? "; not reached: " : "", unreached);
 }
 
-void check_rule_reset_flag(struct rule_run *x)
+void check_reset_flag(struct rule_run *x)
 {
 	struct migctl_dev_info info;
 	int r = migctl_dev_info(x->d->dev, &info);
@@ -726,7 +726,7 @@ static bool dma_offered(struct rule_run *x)
 	return !r && offered;
 }
 
-void check_rule_dma_cycle(struct rule_run *x)
+void check_dma_start_report_stop(struct rule_run *x)
 {
 	const struct migctl_dma_range range = { 0, DMA_SPAN };
 	uint64_t page = DMA_PAGE, bitmap[DMA_SPAN / DMA_PAGE / 64] = { 0 };
@@ -761,7 +761,7 @@ static void dma_refused(const char *what, int r, char *refused, char *taken, siz
 	str_list_add(r ? refused : taken, size, r ? item : what);
 }
 
-void check_rule_dma_refused(struct rule_run *x)
+void check_dma_refused(struct rule_run *x)
 {
 	const struct migctl_dma_range good = { 0, DMA_SPAN }, unaligned = { 1, DMA_PAGE },
 				      overlapping[] = { { 0, 2 * DMA_PAGE }, { DMA_PAGE, 2 * DMA_PAGE } };
@@ -803,7 +803,7 @@ void check_rule_dma_refused(struct rule_run *x)
 	check_passed(x, "refused: %s", refused);
 }
 
-void check_rule_roundtrip(struct rule_run *x)
+void check_roundtrip_equal(struct rule_run *x)
 {
 	struct check_dev *d2 = &x->c->d[1];
 	const struct membuf *s1 = &x->d->saved;

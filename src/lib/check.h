@@ -76,28 +76,28 @@ int check_resume_from(struct check_dev *d, enum migctl_state then, const struct 
 		      struct migctl_xfer_result *res);
 
 /* The rules (check-rules.c), in the order of the table */
-void check_rule_arcs(struct rule_run *x);
-void check_rule_blocked_arcs(struct rule_run *x);
-void check_rule_data_size(struct rule_run *x);
-void check_rule_dma_cycle(struct rule_run *x);
-void check_rule_dma_refused(struct rule_run *x);
-void check_rule_empty_refused(struct rule_run *x);
-void check_rule_enomsg(struct rule_run *x);
-void check_rule_eof_sticks(struct rule_run *x);
-void check_rule_error_refused(struct rule_run *x);
-void check_rule_flags(struct rule_run *x);
-void check_rule_initial_decreases(struct rule_run *x);
-void check_rule_new_fd(struct rule_run *x);
-void check_rule_no_seek(struct rule_run *x);
-void check_rule_old_fd_dead(struct rule_run *x);
-void check_rule_own_accepted(struct rule_run *x);
-void check_rule_precopy_info(struct rule_run *x);
-void check_rule_precopy_keeps_fd(struct rule_run *x);
-void check_rule_reset_flag(struct rule_run *x);
-void check_rule_reset_states(struct rule_run *x);
-void check_rule_roundtrip(struct rule_run *x);
-void check_rule_state_get(struct rule_run *x);
-void check_rule_truncated_refused(struct rule_run *x);
-void check_rule_unsupported(struct rule_run *x);
+void check_flags_stop_copy(struct rule_run *x);
+void check_state_get(struct rule_run *x);
+void check_fsm_arcs(struct rule_run *x);
+void check_fsm_unsupported_einval(struct rule_run *x);
+void check_fsm_error_refused(struct rule_run *x);
+void check_fsm_blocked_arcs(struct rule_run *x);
+void check_data_new_fd(struct rule_run *x);
+void check_data_precopy_keeps_fd(struct rule_run *x);
+void check_data_old_fd_dead(struct rule_run *x);
+void check_data_eof_sticks(struct rule_run *x);
+void check_data_no_seek(struct rule_run *x);
+void check_precopy_info_states(struct rule_run *x);
+void check_precopy_initial_decreases(struct rule_run *x);
+void check_precopy_enomsg(struct rule_run *x);
+void check_data_size_estimate(struct rule_run *x);
+void check_resume_empty_refused(struct rule_run *x);
+void check_resume_truncated_refused(struct rule_run *x);
+void check_resume_own_accepted(struct rule_run *x);
+void check_reset_every_state(struct rule_run *x);
+void check_reset_flag(struct rule_run *x);
+void check_dma_start_report_stop(struct rule_run *x);
+void check_dma_refused(struct rule_run *x);
+void check_roundtrip_equal(struct rule_run *x);
 
 #endif
