@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * What check's engine (check.c) and its rules (check-rules.c) share: the
- * devices under check, a rule's findings, and the moves every rule makes.
- * Internal to libmigctl.
+ * What check's engine (check.c), its moves on the device (check-device.c)
+ * and its rules (check-rules.c) share: the devices under check, a rule's
+ * findings, and the moves every rule makes.  Internal to libmigctl.
  */
 #ifndef MIGCTL_CHECK_H
 #define MIGCTL_CHECK_H
@@ -45,10 +45,7 @@ struct rule_run {
 	unsigned int more;     /* findings of the same weight beyond the one told */
 };
 
-int check_membuf_add(struct membuf *b, const void *p, size_t n);
-void check_membuf_free(struct membuf *b);
-
-/* A finding: the heaviest is told, the first of its weight; the rest counted */
+/* check.c: a finding, the heaviest told, the first of its weight; the rest counted */
 void check_finding(struct rule_run *x, enum migctl_verdict v, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* What a rule that found nothing says */
@@ -57,6 +54,9 @@ void check_skipped(struct rule_run *x, const char *fmt, ...) __attribute__((form
 /* "EINVAL": a driver author wants the errno's name, as the uAPI spells it */
 const char *check_eno(int err);
 
+/* check-device.c: a stream in memory, and the moves on the device */
+int check_membuf_add(struct membuf *b, const void *p, size_t n);
+void check_membuf_free(struct membuf *b);
 void check_close_fd(int *fd);
 enum migctl_state check_get_state(struct check_dev *d);
 bool check_offers(struct check_dev *d, enum migctl_state s);
