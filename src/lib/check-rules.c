@@ -25,7 +25,7 @@ static const struct {
 
 /* ---- the rules: migration flags and GET */
 
-void check_flags_stop_copy(struct rule_run *x)
+static void check_flags_stop_copy(struct rule_run *x)
 {
 	uint64_t f = x->d->pb.mig_flags;
 	uint64_t undefined = f & ~(uint64_t)(MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P |
@@ -42,7 +42,19 @@ void check_flags_stop_copy(struct rule_run *x)
 	check_passed(x, "%s (0x%llx)", names, (unsigned long long)f);
 }
 
-void check_state_get(struct rule_run *x)
+const struct check_rule rule_flags_stop_copy = {
+	.rule = {
+		.id = "flags.stop-copy",
+		.statement = "VFIO_DEVICE_FEATURE_MIGRATION sets VFIO_MIGRATION_STOP_COPY, and no "
+			     "flag the uAPI does not define",
+		.source = VFIO_H ", VFIO_DEVICE_FEATURE_MIGRATION: \"at least "
+			  "VFIO_MIGRATION_STOP_COPY must be set\"; \"Other combinations of flags "
+			  "have behavior to be defined in the future\"",
+	},
+	.run = check_flags_stop_copy,
+};
+
+static void check_state_get(struct rule_run *x)
 {
 	enum migctl_state states[MIGCTL_NR_STATES], got;
 	size_t n = check_tour(x->d, states), seen = 0;
@@ -71,9 +83,21 @@ void check_state_get(struct rule_run *x)
 	       unreached[0] ? "; not reached: " : "", unreached);
 }
 
+const struct check_rule rule_state_get = {
+	.rule = {
+		.id = "state.get",
+		.statement = "MIG_DEVICE_STATE GET gives a state the migration flags offer, in "
+			     "every state the device is moved to",
+		.source = VFIO_H ", VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: \"Upon "
+			  "VFIO_DEVICE_FEATURE_GET, get the current migration state\"; enum "
+			  "vfio_device_mig_state",
+	},
+	.run = check_state_get,
+};
+
 /* ---- the state machine */
 
-void check_fsm_arcs(struct rule_run *x)
+static void check_fsm_arcs(struct rule_run *x)
 {
 	enum migctl_state states[MIGCTL_NR_STATES], got, path[MIGCTL_ARCS_MAX];
 	size_t n = check_tour(x->d, states), arcs = 0, len;
@@ -129,6 +153,19 @@ void check_fsm_arcs(struct rule_run *x)
 	       no_resuming ? "; none from RESUMING (no saved stream to load)" : "");
 }
 
+const struct check_rule rule_fsm_arcs = {
+	.rule = {
+		.id = "fsm.arcs",
+		.statement = "From every offered state, a SET to every other offered state "
+			     "succeeds and GET then gives that state",
+		.source = VFIO_H ": \"The kernel migration driver must fully transition the device "
+			  "to the new state value before the operation returns to the user\"; "
+			  "drivers/vfio/vfio_main.c, vfio_mig_get_next_state()",
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_fsm_arcs,
+};
+
 /*
  * SET @t (called @name), which must fail with EINVAL and leave the device
  * in the state found: false if it moved
@@ -150,7 +187,7 @@ static bool set_refused(struct rule_run *x, enum migctl_state t, const char *nam
 	return false;
 }
 
-void check_fsm_unsupported_einval(struct rule_run *x)
+static void check_fsm_unsupported_einval(struct rule_run *x)
 {
 	enum migctl_state found = x->d->pb.found;
 	char names[128] = "";
@@ -169,14 +206,37 @@ void check_fsm_unsupported_einval(struct rule_run *x)
 	check_passed(x, "refused with EINVAL in %s, which stayed: %s", migctl_state_name(found), names);
 }
 
+const struct check_rule rule_fsm_unsupported_einval = {
+	.rule = {
+		.id = "fsm.unsupported-einval",
+		.statement = "A SET to a state the flags do not offer, or past the enum, fails "
+			     "with EINVAL and leaves the state as it was",
+		.source = VFIO_H ": \"The optional states cannot be used with SET_STATE if the "
+			  "device does not support them\"; drivers/vfio/vfio_main.c, "
+			  "vfio_mig_get_next_state() returns -EINVAL",
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_fsm_unsupported_einval,
+};
+
 /* a device the SET moved is brought back by the put back between rules (settle) */
-void check_fsm_error_refused(struct rule_run *x)
+static void check_fsm_error_refused(struct rule_run *x)
 {
 	set_refused(x, MIGCTL_STATE_ERROR, migctl_state_name(MIGCTL_STATE_ERROR));
 	check_passed(x, "refused with EINVAL in %s, which stayed", migctl_state_name(x->d->pb.found));
 }
 
-void check_fsm_blocked_arcs(struct rule_run *x)
+const struct check_rule rule_fsm_error_refused = {
+	.rule = {
+		.id = "fsm.error-refused",
+		.statement = "A SET to ERROR fails with EINVAL and leaves the state as it was",
+		.source = VFIO_H ", any -> ERROR: \"ERROR cannot be specified as a device state\"",
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_fsm_error_refused,
+};
+
+static void check_fsm_blocked_arcs(struct rule_run *x)
 {
 	static const enum migctl_state targets[] = { MIGCTL_STATE_PRE_COPY,
 						     MIGCTL_STATE_PRE_COPY_P2P };
@@ -204,6 +264,18 @@ void check_fsm_blocked_arcs(struct rule_run *x)
 	check_close_fd(&fd);
 	check_passed(x, "refused with %s; the device stayed in STOP_COPY", check_eno(err));
 }
+
+const struct check_rule rule_fsm_blocked_arcs = {
+	.rule = {
+		.id = "fsm.blocked-arcs",
+		.statement = "STOP_COPY -> PRE_COPY and STOP_COPY -> PRE_COPY_P2P fail, and the "
+			     "device stays in STOP_COPY",
+		.source = VFIO_H ", STOP_COPY -> PRE_COPY: \"These arcs are not permitted and "
+			  "return error if requested\"",
+	},
+	.needs = NEED_STOP_COPY | NEED_PRE_COPY,
+	.run = check_fsm_blocked_arcs,
+};
 
 /* ---- data sessions */
 
@@ -242,7 +314,7 @@ static bool enter_session(struct rule_run *x, enum migctl_state from, enum migct
 	return false;
 }
 
-void check_data_new_fd(struct rule_run *x)
+static void check_data_new_fd(struct rule_run *x)
 {
 	size_t arcs = 0;
 	int fd, leave_fd, r;
@@ -279,7 +351,21 @@ void check_data_new_fd(struct rule_run *x)
 	       arcs);
 }
 
-void check_data_precopy_keeps_fd(struct rule_run *x)
+const struct check_rule rule_data_new_fd = {
+	.rule = {
+		.id = "data.new-fd",
+		.statement = "Entering STOP_COPY, PRE_COPY, PRE_COPY_P2P and RESUMING returns a "
+			     "new data_fd; the arcs back out return none",
+		.source = VFIO_H ": RUNNING -> PRE_COPY, RUNNING_P2P -> PRE_COPY_P2P, STOP -> "
+			  "STOP_COPY \"will return a new data_fd\"; STOP -> RESUMING \"will return "
+			  "a new data_fd\"; \"If the new_state starts a new data transfer session "
+			  "then the FD ... is returned\"",
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_data_new_fd,
+};
+
+static void check_data_precopy_keeps_fd(struct rule_run *x)
 {
 	struct membuf stream = { .max = x->c->max };
 	size_t pre, rest;
@@ -323,7 +409,20 @@ out:
 	check_membuf_free(&stream);
 }
 
-void check_data_old_fd_dead(struct rule_run *x)
+const struct check_rule rule_data_precopy_keeps_fd = {
+	.rule = {
+		.id = "data.precopy-keeps-fd",
+		.statement = "PRE_COPY -> STOP_COPY returns no new data_fd: the PRE_COPY data_fd "
+			     "carries the rest of the stream, which the device takes back",
+		.source = VFIO_H ": PRE_COPY, PRE_COPY_P2P and STOP_COPY \"share a data transfer "
+			  "session. Moving between these states ... does not terminate or "
+			  "otherwise affect the associated fd\"",
+	},
+	.needs = NEED_STOP_COPY | NEED_PRE_COPY,
+	.run = check_data_precopy_keeps_fd,
+};
+
+static void check_data_old_fd_dead(struct rule_run *x)
 {
 	size_t tried = 0, got;
 	int fd, leave_fd, r, answer = 0;
@@ -358,7 +457,20 @@ void check_data_old_fd_dead(struct rule_run *x)
 	       answer ? check_eno(answer) : "0 bytes");
 }
 
-void check_data_eof_sticks(struct rule_run *x)
+const struct check_rule rule_data_old_fd_dead = {
+	.rule = {
+		.id = "data.old-fd-dead",
+		.statement = "Once the state that owns a data session is left, its data_fd gives "
+			     "and takes no more data",
+		.source = VFIO_H ": \"The STOP_COPY arc will terminate a data transfer session\"; "
+			  "\"Leaving RESUMING terminates a data transfer session\"; \"The PRE_COPY "
+			  "arc will terminate a data transfer session\"",
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_data_old_fd_dead,
+};
+
+static void check_data_eof_sticks(struct rule_run *x)
 {
 	size_t total, got;
 	int fd = -1, r;
@@ -385,7 +497,21 @@ out:
 	check_close_fd(&fd);
 }
 
-void check_data_no_seek(struct rule_run *x)
+const struct check_rule rule_data_eof_sticks = {
+	.rule = {
+		.id = "data.eof-sticks",
+		.statement = "In STOP_COPY, read() reaches the end of the stream (0) and keeps "
+			     "returning 0",
+		.source = VFIO_H ", VFIO_MIG_GET_PRECOPY_INFO: \"Once in STOP_COPY the migration "
+			  "data FD has a permanent end of stream signaled in the usual way by "
+			  "read() always returning 0\"; \"ENOMSG may not be returned in "
+			  "STOP_COPY\"",
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_data_eof_sticks,
+};
+
+static void check_data_no_seek(struct rule_run *x)
 {
 	static const enum migctl_state states[] = { MIGCTL_STATE_STOP_COPY, MIGCTL_STATE_RESUMING };
 	size_t n;
@@ -419,9 +545,21 @@ void check_data_no_seek(struct rule_run *x)
 	check_passed(x, "lseek(), pread() and pwrite() refused (%s)", check_eno(answer));
 }
 
+const struct check_rule rule_data_no_seek = {
+	.rule = {
+		.id = "data.no-seek",
+		.statement = "A data_fd is a stream: lseek(), pread() and pwrite() are refused",
+		.source = "commit 115dcec65f61 (vfio: Define device migration protocol v2): "
+			  "\"read() and write() transfer the data with normal Linux stream FD "
+			  "semantics\"",
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_data_no_seek,
+};
+
 /* ---- PRE_COPY */
 
-void check_precopy_info_states(struct rule_run *x)
+static void check_precopy_info_states(struct rule_run *x)
 {
 	uint64_t initial, dirty;
 	int fd = -1, r;
@@ -451,7 +589,21 @@ out:
 	check_close_fd(&fd);
 }
 
-void check_precopy_initial_decreases(struct rule_run *x)
+const struct check_rule rule_precopy_info_states = {
+	.rule = {
+		.id = "precopy.info-states",
+		.statement = "VFIO_MIG_GET_PRECOPY_INFO works in PRE_COPY and PRE_COPY_P2P, and "
+			     "fails with EINVAL in STOP_COPY",
+		.source = VFIO_H ", VFIO_MIG_GET_PRECOPY_INFO: \"valid only in PRE_COPY states and "
+			  "kernel driver should return -EINVAL from any other migration state\"; "
+			  "\"Support for this ioctl is mandatory if a driver claims to support "
+			  "VFIO_MIGRATION_PRE_COPY\"",
+	},
+	.needs = NEED_STOP_COPY | NEED_PRE_COPY,
+	.run = check_precopy_info_states,
+};
+
+static void check_precopy_initial_decreases(struct rule_run *x)
 {
 	uint64_t first, prev, now, dirty;
 	size_t got, want, total = 0;
@@ -493,7 +645,20 @@ out:
 	check_close_fd(&fd);
 }
 
-void check_precopy_enomsg(struct rule_run *x)
+const struct check_rule rule_precopy_initial_decreases = {
+	.rule = {
+		.id = "precopy.initial-decreases",
+		.statement = "initial_bytes starts above 0 and decreases as PRE_COPY data is read, "
+			     "never rising",
+		.source = VFIO_H ", struct vfio_precopy_info: initial_bytes \"should have a "
+			  "non-zero initial value and decrease as migration data is read from the "
+			  "device\"",
+	},
+	.needs = NEED_STOP_COPY | NEED_PRE_COPY,
+	.run = check_precopy_initial_decreases,
+};
+
+static void check_precopy_enomsg(struct rule_run *x)
 {
 	uint64_t initial, dirty;
 	size_t got, total = 0;
@@ -533,7 +698,20 @@ out:
 	check_close_fd(&fd);
 }
 
-void check_data_size_estimate(struct rule_run *x)
+const struct check_rule rule_precopy_enomsg = {
+	.rule = {
+		.id = "precopy.enomsg",
+		.statement = "At PRE_COPY's temporary end of stream (initial_bytes and dirty_bytes "
+			     "0) read() fails with ENOMSG",
+		.source = VFIO_H ", VFIO_MIG_GET_PRECOPY_INFO: \"When read() is done on this "
+			  "temporary end of stream the kernel driver should return ENOMSG from "
+			  "read()\"",
+	},
+	.needs = NEED_STOP_COPY | NEED_PRE_COPY,
+	.run = check_precopy_enomsg,
+};
+
+static void check_data_size_estimate(struct rule_run *x)
 {
 	uint64_t estimate;
 	size_t total;
@@ -565,7 +743,24 @@ out:
 	check_close_fd(&fd);
 }
 
+const struct check_rule rule_data_size_estimate = {
+	.rule = {
+		.id = "data-size.estimate",
+		.statement = "MIG_DATA_SIZE, where offered, estimates the STOP_COPY length within "
+			     "a factor of 2 (the ratio is reported)",
+		.source = VFIO_H ", VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: \"read back the estimated "
+			  "data length that will be required to complete stop copy\"; \"Can be "
+			  "called on each device state\"",
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_data_size_estimate,
+};
+
 /* ---- RESUMING */
+
+#define STOP_INVALID VFIO_H ", RESUMING -> STOP: \"If the user provided data is found to be " \
+	"incomplete, inconsistent, or otherwise invalid, the migration driver must fail the " \
+	"SET_STATE ioctl\""
 
 /*
  * STOP -> RESUMING, the first @len bytes of the saved stream, RESUMING ->
@@ -590,7 +785,7 @@ static int resume_prefix(struct rule_run *x, size_t len, int *write_err)
 	return r;
 }
 
-void check_resume_empty_refused(struct rule_run *x)
+static void check_resume_empty_refused(struct rule_run *x)
 {
 	int write_err, r = resume_prefix(x, 0, &write_err);
 
@@ -601,7 +796,17 @@ void check_resume_empty_refused(struct rule_run *x)
 	check_passed(x, "RESUMING -> STOP refused it with %s", check_eno(r));
 }
 
-void check_resume_truncated_refused(struct rule_run *x)
+const struct check_rule rule_resume_empty_refused = {
+	.rule = {
+		.id = "resume.empty-refused",
+		.statement = "RESUMING -> STOP with nothing written fails",
+		.source = STOP_INVALID,
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_resume_empty_refused,
+};
+
+static void check_resume_truncated_refused(struct rule_run *x)
 {
 	size_t len = x->d->saved.len, cuts[] = { len - 1, len / 2 };
 	int write_err, r = 0;
@@ -623,7 +828,18 @@ void check_resume_truncated_refused(struct rule_run *x)
 	       cuts[0], cuts[1], len, check_eno(r));
 }
 
-void check_resume_own_accepted(struct rule_run *x)
+const struct check_rule rule_resume_truncated_refused = {
+	.rule = {
+		.id = "resume.truncated-refused",
+		.statement = "RESUMING -> STOP fails after all but the last byte of the device's "
+			     "stream, and after half of it",
+		.source = STOP_INVALID,
+	},
+	.needs = NEED_STOP_COPY | NEED_SAVED,
+	.run = check_resume_truncated_refused,
+};
+
+static void check_resume_own_accepted(struct rule_run *x)
 {
 	/* small pieces first, across the stream's first records, then bigger ones */
 	static const size_t pieces[] = { 1, 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 4093 };
@@ -653,9 +869,23 @@ out:
 	check_close_fd(&fd);
 }
 
+const struct check_rule rule_resume_own_accepted = {
+	.rule = {
+		.id = "resume.own-accepted",
+		.statement = "The device's own stream, written in pieces of any size, is accepted "
+			     "at RESUMING -> STOP",
+		.source = VFIO_H ", STOP -> RESUMING: the stream \"should be taken from the data "
+			  "transfer output of a single FD during saving from a compatible "
+			  "device\"; \"The user is not required to preserve buffer segmentation "
+			  "when writing the data stream\"",
+	},
+	.needs = NEED_STOP_COPY | NEED_SAVED,
+	.run = check_resume_own_accepted,
+};
+
 /* ---- reset */
 
-void check_reset_every_state(struct rule_run *x)
+static void check_reset_every_state(struct rule_run *x)
 {
 	enum migctl_state states[MIGCTL_NR_STATES], got;
 	char unreached[128] = "";
@@ -687,7 +917,20 @@ void check_reset_every_state(struct rule_run *x)
 	       unreached[0] ? "; not reached: " : "", unreached);
 }
 
-void check_reset_flag(struct rule_run *x)
+const struct check_rule rule_reset_every_state = {
+	.rule = {
+		.id = "reset.every-state",
+		.statement = "VFIO_DEVICE_RESET succeeds in every offered state, RESUMING "
+			     "included, and leaves the device in RUNNING",
+		.source = VFIO_H ": \"To abort a RESUMING session the device must be reset\"; \"To "
+			  "recover from ERROR VFIO_DEVICE_RESET must be used to return the "
+			  "device_state back to RUNNING\"",
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_reset_every_state,
+};
+
+static void check_reset_flag(struct rule_run *x)
 {
 	struct migctl_dev_info info;
 	int r = migctl_dev_info(x->d->dev, &info);
@@ -709,6 +952,17 @@ void check_reset_flag(struct rule_run *x)
 		       : "neither VFIO_DEVICE_FLAGS_RESET nor a working VFIO_DEVICE_RESET");
 }
 
+const struct check_rule rule_reset_flag = {
+	.rule = {
+		.id = "reset.flag",
+		.statement = "A device whose VFIO_DEVICE_RESET works says so with "
+			     "VFIO_DEVICE_FLAGS_RESET",
+		.source = VFIO_H ", struct vfio_device_info: \"VFIO_DEVICE_FLAGS_RESET ... Device "
+			  "supports reset\"",
+	},
+	.run = check_reset_flag,
+};
+
 /* ---- DMA logging */
 
 #define DMA_PAGE 4096u
@@ -726,7 +980,7 @@ static bool dma_offered(struct rule_run *x)
 	return !r && offered;
 }
 
-void check_dma_start_report_stop(struct rule_run *x)
+static void check_dma_start_report_stop(struct rule_run *x)
 {
 	const struct migctl_dma_range range = { 0, DMA_SPAN };
 	uint64_t page = DMA_PAGE, bitmap[DMA_SPAN / DMA_PAGE / 64] = { 0 };
@@ -752,6 +1006,18 @@ void check_dma_start_report_stop(struct rule_run *x)
 	       (unsigned long long)page, dirty);
 }
 
+const struct check_rule rule_dma_start_report_stop = {
+	.rule = {
+		.id = "dma.start-report-stop",
+		.statement = "Where DMA logging is offered, START on a valid range, REPORT on it "
+			     "and STOP succeed",
+		.source = VFIO_H ", VFIO_DEVICE_FEATURE_DMA_LOGGING_START: \"A single call to "
+			  "start device DMA logging can be issued and a matching stop should "
+			  "follow\"; DMA_LOGGING_REPORT",
+	},
+	.run = check_dma_start_report_stop,
+};
+
 /* A request that must be refused: @what (and the errno that refused it) onto its list */
 static void dma_refused(const char *what, int r, char *refused, char *taken, size_t size)
 {
@@ -761,7 +1027,7 @@ static void dma_refused(const char *what, int r, char *refused, char *taken, siz
 	str_list_add(r ? refused : taken, size, r ? item : what);
 }
 
-void check_dma_refused(struct rule_run *x)
+static void check_dma_refused(struct rule_run *x)
 {
 	const struct migctl_dma_range good = { 0, DMA_SPAN }, unaligned = { 1, DMA_PAGE },
 				      overlapping[] = { { 0, 2 * DMA_PAGE }, { DMA_PAGE, 2 * DMA_PAGE } };
@@ -803,7 +1069,21 @@ void check_dma_refused(struct rule_run *x)
 	check_passed(x, "refused: %s", refused);
 }
 
-void check_roundtrip_equal(struct rule_run *x)
+const struct check_rule rule_dma_refused = {
+	.rule = {
+		.id = "dma.refused",
+		.statement = "DMA logging START without ranges, on an unaligned or overlapping "
+			     "range, or while logging is on, and REPORT while it is off, fail",
+		.source = VFIO_H ": \"Another start is not allowed in the meantime\"; \"If DMA "
+			  "logging is not enabled, an error will be returned\"; "
+			  "drivers/vfio/vfio_main.c, vfio_ioctl_device_feature_logging_start(); "
+			  "include/linux/vfio.h, struct vfio_log_ops: \"rejecting subsequent calls "
+			  "to log_start without an intervening log_stop\"",
+	},
+	.run = check_dma_refused,
+};
+
+static void check_roundtrip_equal(struct rule_run *x)
 {
 	struct check_dev *d2 = &x->c->d[1];
 	const struct membuf *s1 = &x->d->saved;
@@ -847,3 +1127,15 @@ out:
 			 migctl_state_name(d2->pb.found));
 	}
 }
+
+const struct check_rule rule_roundtrip_equal = {
+	.rule = {
+		.id = "roundtrip.equal",
+		.statement = "DEV's stream resumed into DEV2 is accepted, and DEV2 then saves the "
+			     "same bytes (a difference is reported)",
+		.source = VFIO_H ", STOP -> RESUMING: the stream \"should be taken from the data "
+			  "transfer output of a single FD during saving from a compatible device\"",
+	},
+	.needs = NEED_STOP_COPY | NEED_SAVED,
+	.run = check_roundtrip_equal,
+};

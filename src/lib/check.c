@@ -87,163 +87,42 @@ const char *check_eno(int err)
 
 /* ---- the table */
 
-enum {
-	NEED_STOP_COPY = 1 << 0,
-	NEED_PRE_COPY = 1 << 1,
-	NEED_SAVED = 1 << 2,  /* a stream the device accepts: its saved state */
-};
+/*
+ * The rules in the order they run.  Each rule's struct is defined beside
+ * its body, in check-<family>.c; this one list both declares it and puts
+ * it in the table, so a rule is one line here.
+ */
+#define CHECK_RULES(rule)			\
+	rule(rule_flags_stop_copy)		\
+	rule(rule_state_get)			\
+	rule(rule_fsm_arcs)			\
+	rule(rule_fsm_unsupported_einval)	\
+	rule(rule_fsm_error_refused)		\
+	rule(rule_fsm_blocked_arcs)		\
+	rule(rule_data_new_fd)			\
+	rule(rule_data_precopy_keeps_fd)	\
+	rule(rule_data_old_fd_dead)		\
+	rule(rule_data_eof_sticks)		\
+	rule(rule_data_no_seek)			\
+	rule(rule_precopy_info_states)		\
+	rule(rule_precopy_initial_decreases)	\
+	rule(rule_precopy_enomsg)		\
+	rule(rule_data_size_estimate)		\
+	rule(rule_resume_empty_refused)		\
+	rule(rule_resume_truncated_refused)	\
+	rule(rule_resume_own_accepted)		\
+	rule(rule_reset_every_state)		\
+	rule(rule_reset_flag)			\
+	rule(rule_dma_start_report_stop)	\
+	rule(rule_dma_refused)			\
+	rule(rule_roundtrip_equal)		\
+	/* the end of the list */
 
-struct rule_def {
-	struct migctl_rule rule;
-	unsigned int needs;
-	void (*run)(struct rule_run *x);
-};
+#define DECLARE_RULE(name) extern const struct check_rule name;
+CHECK_RULES(DECLARE_RULE)
 
-#define VFIO_H "include/uapi/linux/vfio.h"
-#define STOP_INVALID VFIO_H ", RESUMING -> STOP: \"If the user provided data is found to be " \
-	"incomplete, inconsistent, or otherwise invalid, the migration driver must fail the " \
-	"SET_STATE ioctl\""
-
-static const struct rule_def rules[] = {
-	{ { "flags.stop-copy",
-	    "VFIO_DEVICE_FEATURE_MIGRATION sets VFIO_MIGRATION_STOP_COPY, and no flag the uAPI "
-	    "does not define",
-	    VFIO_H ", VFIO_DEVICE_FEATURE_MIGRATION: \"at least VFIO_MIGRATION_STOP_COPY must be "
-	    "set\"; \"Other combinations of flags have behavior to be defined in the future\"" },
-	  0, check_flags_stop_copy },
-	{ { "state.get",
-	    "MIG_DEVICE_STATE GET gives a state the migration flags offer, in every state the "
-	    "device is moved to",
-	    VFIO_H ", VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: \"Upon VFIO_DEVICE_FEATURE_GET, get the "
-	    "current migration state\"; enum vfio_device_mig_state" },
-	  0, check_state_get },
-	{ { "fsm.arcs",
-	    "From every offered state, a SET to every other offered state succeeds and GET then "
-	    "gives that state",
-	    VFIO_H ": \"The kernel migration driver must fully transition the device to the new "
-	    "state value before the operation returns to the user\"; drivers/vfio/vfio_main.c, "
-	    "vfio_mig_get_next_state()" },
-	  NEED_STOP_COPY, check_fsm_arcs },
-	{ { "fsm.unsupported-einval",
-	    "A SET to a state the flags do not offer, or past the enum, fails with EINVAL and "
-	    "leaves the state as it was",
-	    VFIO_H ": \"The optional states cannot be used with SET_STATE if the device does not "
-	    "support them\"; drivers/vfio/vfio_main.c, vfio_mig_get_next_state() returns -EINVAL" },
-	  NEED_STOP_COPY, check_fsm_unsupported_einval },
-	{ { "fsm.error-refused",
-	    "A SET to ERROR fails with EINVAL and leaves the state as it was",
-	    VFIO_H ", any -> ERROR: \"ERROR cannot be specified as a device state\"" },
-	  NEED_STOP_COPY, check_fsm_error_refused },
-	{ { "fsm.blocked-arcs",
-	    "STOP_COPY -> PRE_COPY and STOP_COPY -> PRE_COPY_P2P fail, and the device stays in "
-	    "STOP_COPY",
-	    VFIO_H ", STOP_COPY -> PRE_COPY: \"These arcs are not permitted and return error if "
-	    "requested\"" },
-	  NEED_STOP_COPY | NEED_PRE_COPY, check_fsm_blocked_arcs },
-	{ { "data.new-fd",
-	    "Entering STOP_COPY, PRE_COPY, PRE_COPY_P2P and RESUMING returns a new data_fd; the "
-	    "arcs back out return none",
-	    VFIO_H ": RUNNING -> PRE_COPY, RUNNING_P2P -> PRE_COPY_P2P, STOP -> STOP_COPY \"will "
-	    "return a new data_fd\"; STOP -> RESUMING \"will return a new data_fd\"; \"If the "
-	    "new_state starts a new data transfer session then the FD ... is returned\"" },
-	  NEED_STOP_COPY, check_data_new_fd },
-	{ { "data.precopy-keeps-fd",
-	    "PRE_COPY -> STOP_COPY returns no new data_fd: the PRE_COPY data_fd carries the rest "
-	    "of the stream, which the device takes back",
-	    VFIO_H ": PRE_COPY, PRE_COPY_P2P and STOP_COPY \"share a data transfer session. Moving "
-	    "between these states ... does not terminate or otherwise affect the associated fd\"" },
-	  NEED_STOP_COPY | NEED_PRE_COPY, check_data_precopy_keeps_fd },
-	{ { "data.old-fd-dead",
-	    "Once the state that owns a data session is left, its data_fd gives and takes no more "
-	    "data",
-	    VFIO_H ": \"The STOP_COPY arc will terminate a data transfer session\"; \"Leaving "
-	    "RESUMING terminates a data transfer session\"; \"The PRE_COPY arc will terminate a "
-	    "data transfer session\"" },
-	  NEED_STOP_COPY, check_data_old_fd_dead },
-	{ { "data.eof-sticks",
-	    "In STOP_COPY, read() reaches the end of the stream (0) and keeps returning 0",
-	    VFIO_H ", VFIO_MIG_GET_PRECOPY_INFO: \"Once in STOP_COPY the migration data FD has a "
-	    "permanent end of stream signaled in the usual way by read() always returning 0\"; "
-	    "\"ENOMSG may not be returned in STOP_COPY\"" },
-	  NEED_STOP_COPY, check_data_eof_sticks },
-	{ { "data.no-seek",
-	    "A data_fd is a stream: lseek(), pread() and pwrite() are refused",
-	    "commit 115dcec65f61 (vfio: Define device migration protocol v2): \"read() and write() "
-	    "transfer the data with normal Linux stream FD semantics\"" },
-	  NEED_STOP_COPY, check_data_no_seek },
-	{ { "precopy.info-states",
-	    "VFIO_MIG_GET_PRECOPY_INFO works in PRE_COPY and PRE_COPY_P2P, and fails with EINVAL "
-	    "in STOP_COPY",
-	    VFIO_H ", VFIO_MIG_GET_PRECOPY_INFO: \"valid only in PRE_COPY states and kernel driver "
-	    "should return -EINVAL from any other migration state\"; \"Support for this ioctl is "
-	    "mandatory if a driver claims to support VFIO_MIGRATION_PRE_COPY\"" },
-	  NEED_STOP_COPY | NEED_PRE_COPY, check_precopy_info_states },
-	{ { "precopy.initial-decreases",
-	    "initial_bytes starts above 0 and decreases as PRE_COPY data is read, never rising",
-	    VFIO_H ", struct vfio_precopy_info: initial_bytes \"should have a non-zero initial "
-	    "value and decrease as migration data is read from the device\"" },
-	  NEED_STOP_COPY | NEED_PRE_COPY, check_precopy_initial_decreases },
-	{ { "precopy.enomsg",
-	    "At PRE_COPY's temporary end of stream (initial_bytes and dirty_bytes 0) read() fails "
-	    "with ENOMSG",
-	    VFIO_H ", VFIO_MIG_GET_PRECOPY_INFO: \"When read() is done on this temporary end of "
-	    "stream the kernel driver should return ENOMSG from read()\"" },
-	  NEED_STOP_COPY | NEED_PRE_COPY, check_precopy_enomsg },
-	{ { "data-size.estimate",
-	    "MIG_DATA_SIZE, where offered, estimates the STOP_COPY length within a factor of 2 "
-	    "(the ratio is reported)",
-	    VFIO_H ", VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: \"read back the estimated data length "
-	    "that will be required to complete stop copy\"; \"Can be called on each device "
-	    "state\"" },
-	  NEED_STOP_COPY, check_data_size_estimate },
-	{ { "resume.empty-refused",
-	    "RESUMING -> STOP with nothing written fails",
-	    STOP_INVALID },
-	  NEED_STOP_COPY, check_resume_empty_refused },
-	{ { "resume.truncated-refused",
-	    "RESUMING -> STOP fails after all but the last byte of the device's stream, and after "
-	    "half of it",
-	    STOP_INVALID },
-	  NEED_STOP_COPY | NEED_SAVED, check_resume_truncated_refused },
-	{ { "resume.own-accepted",
-	    "The device's own stream, written in pieces of any size, is accepted at RESUMING -> "
-	    "STOP",
-	    VFIO_H ", STOP -> RESUMING: the stream \"should be taken from the data transfer output "
-	    "of a single FD during saving from a compatible device\"; \"The user is not required "
-	    "to preserve buffer segmentation when writing the data stream\"" },
-	  NEED_STOP_COPY | NEED_SAVED, check_resume_own_accepted },
-	{ { "reset.every-state",
-	    "VFIO_DEVICE_RESET succeeds in every offered state, RESUMING included, and leaves "
-	    "the device in RUNNING",
-	    VFIO_H ": \"To abort a RESUMING session the device must be reset\"; \"To recover from "
-	    "ERROR VFIO_DEVICE_RESET must be used to return the device_state back to RUNNING\"" },
-	  NEED_STOP_COPY, check_reset_every_state },
-	{ { "reset.flag",
-	    "A device whose VFIO_DEVICE_RESET works says so with VFIO_DEVICE_FLAGS_RESET",
-	    VFIO_H ", struct vfio_device_info: \"VFIO_DEVICE_FLAGS_RESET ... Device supports "
-	    "reset\"" },
-	  0, check_reset_flag },
-	{ { "dma.start-report-stop",
-	    "Where DMA logging is offered, START on a valid range, REPORT on it and STOP succeed",
-	    VFIO_H ", VFIO_DEVICE_FEATURE_DMA_LOGGING_START: \"A single call to start device DMA "
-	    "logging can be issued and a matching stop should follow\"; DMA_LOGGING_REPORT" },
-	  0, check_dma_start_report_stop },
-	{ { "dma.refused",
-	    "DMA logging START without ranges, on an unaligned or overlapping range, or while "
-	    "logging is on, and REPORT while it is off, fail",
-	    VFIO_H ": \"Another start is not allowed in the meantime\"; \"If DMA logging is not "
-	    "enabled, an error will be returned\"; drivers/vfio/vfio_main.c, "
-	    "vfio_ioctl_device_feature_logging_start(); include/linux/vfio.h, struct "
-	    "vfio_log_ops: \"rejecting subsequent calls to log_start without an intervening "
-	    "log_stop\"" },
-	  0, check_dma_refused },
-	{ { "roundtrip.equal",
-	    "DEV's stream resumed into DEV2 is accepted, and DEV2 then saves the same bytes (a "
-	    "difference is reported)",
-	    VFIO_H ", STOP -> RESUMING: the stream \"should be taken from the data transfer output "
-	    "of a single FD during saving from a compatible device\"" },
-	  NEED_STOP_COPY | NEED_SAVED, check_roundtrip_equal },
-};
+#define POINT_TO_RULE(name) &name,
+static const struct check_rule *const rules[] = { CHECK_RULES(POINT_TO_RULE) };
 
 size_t migctl_rule_count(void)
 {
@@ -252,7 +131,7 @@ size_t migctl_rule_count(void)
 
 const struct migctl_rule *migctl_rule(size_t index)
 {
-	return index < ARRAY_SIZE(rules) ? &rules[index].rule : NULL;
+	return index < ARRAY_SIZE(rules) ? &rules[index]->rule : NULL;
 }
 
 const char *migctl_verdict_name(enum migctl_verdict verdict)
@@ -378,14 +257,14 @@ static void settle(struct check_dev *d)
 
 int migctl_check_run(struct migctl_check *c, size_t index, struct migctl_rule_result *result)
 {
-	const struct rule_def *def;
+	const struct check_rule *def;
 	struct rule_run x = { .c = c, .d = &c->d[0], .r = result };
 	uint64_t flags = x.d->pb.mig_flags;
 	size_t used;
 
 	if (index >= ARRAY_SIZE(rules))
 		return -EINVAL;
-	def = &rules[index];
+	def = rules[index];
 	*result = (struct migctl_rule_result){ .verdict = MIGCTL_PASS };
 	if (x.d->lost)
 		check_skipped(&x, "the device %s after an earlier rule", x.d->lost_why);

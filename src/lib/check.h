@@ -45,6 +45,26 @@ struct rule_run {
 	unsigned int more;     /* findings of the same weight beyond the one told */
 };
 
+/* What a rule needs of the device, else it is skipped */
+enum {
+	NEED_STOP_COPY = 1 << 0,
+	NEED_PRE_COPY = 1 << 1,
+	NEED_SAVED = 1 << 2,  /* a stream the device accepts: its saved state */
+};
+
+/*
+ * A rule, defined beside its body: what it checks, where the uAPI says so,
+ * what it needs of the device.  check.c's table puts the rules in order.
+ */
+struct check_rule {
+	struct migctl_rule rule;
+	unsigned int needs;
+	void (*run)(struct rule_run *x);
+};
+
+/* The file most rules quote */
+#define VFIO_H "include/uapi/linux/vfio.h"
+
 /* check.c: a finding, the heaviest told, the first of its weight; the rest counted */
 void check_finding(struct rule_run *x, enum migctl_verdict v, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -74,30 +94,5 @@ size_t check_tour(struct check_dev *d, enum migctl_state states[MIGCTL_NR_STATES
 int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out);
 int check_resume_from(struct check_dev *d, enum migctl_state then, const struct membuf *in,
 		      struct migctl_xfer_result *res);
-
-/* The rules (check-rules.c), in the order of the table */
-void check_flags_stop_copy(struct rule_run *x);
-void check_state_get(struct rule_run *x);
-void check_fsm_arcs(struct rule_run *x);
-void check_fsm_unsupported_einval(struct rule_run *x);
-void check_fsm_error_refused(struct rule_run *x);
-void check_fsm_blocked_arcs(struct rule_run *x);
-void check_data_new_fd(struct rule_run *x);
-void check_data_precopy_keeps_fd(struct rule_run *x);
-void check_data_old_fd_dead(struct rule_run *x);
-void check_data_eof_sticks(struct rule_run *x);
-void check_data_no_seek(struct rule_run *x);
-void check_precopy_info_states(struct rule_run *x);
-void check_precopy_initial_decreases(struct rule_run *x);
-void check_precopy_enomsg(struct rule_run *x);
-void check_data_size_estimate(struct rule_run *x);
-void check_resume_empty_refused(struct rule_run *x);
-void check_resume_truncated_refused(struct rule_run *x);
-void check_resume_own_accepted(struct rule_run *x);
-void check_reset_every_state(struct rule_run *x);
-void check_reset_flag(struct rule_run *x);
-void check_dma_start_report_stop(struct rule_run *x);
-void check_dma_refused(struct rule_run *x);
-void check_roundtrip_equal(struct rule_run *x);
 
 #endif
