@@ -181,6 +181,33 @@ size_t check_tour(struct check_dev *d, enum migctl_state states[MIGCTL_NR_STATES
 	return n;
 }
 
+/* ---- data sessions, for the rules */
+
+/*
+ * @from, then @to with the data_fd it returns in *fd (-1, or a session
+ * that @from ends): false if either SET fails or @to returns no data_fd
+ */
+bool check_open_session(struct check_dev *d, enum migctl_state from, enum migctl_state to, int *fd)
+{
+	return !check_go(d, from, fd) && !check_set_state(d, to, fd) && *fd >= 0;
+}
+
+/* The FAIL of a session's arc that gave no data_fd */
+void check_no_data_fd(struct rule_run *x, enum migctl_state from, enum migctl_state to)
+{
+	check_finding(x, MIGCTL_FAIL, "%s -> %s gave no data_fd", migctl_state_name(from),
+		migctl_state_name(to));
+}
+
+/* check_open_session(), a FAIL if it does not open */
+bool check_enter_session(struct rule_run *x, enum migctl_state from, enum migctl_state to, int *fd)
+{
+	if (check_open_session(x->d, from, to, fd))
+		return true;
+	check_no_data_fd(x, from, to);
+	return false;
+}
+
 /* ---- whole streams, through the transfer engine */
 
 int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out)

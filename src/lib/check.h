@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What check's engine (check.c), its moves on the device (check-device.c)
- * and its rules (check-rules.c) share: the devices under check, a rule's
- * findings, and the moves every rule makes.  Internal to libmigctl.
+ * and its rules (check-<family>.c) share: the devices under check, a
+ * rule's findings, and the moves every rule makes.  Internal to libmigctl.
  */
 #ifndef MIGCTL_CHECK_H
 #define MIGCTL_CHECK_H
@@ -90,6 +90,14 @@ int check_go(struct check_dev *d, enum migctl_state s, int *fd);
 int check_read_to_end(struct migctl_check *c, int fd, struct membuf *out, size_t *total);
 /* The states a device offers, in the order the rules visit them */
 size_t check_tour(struct check_dev *d, enum migctl_state states[MIGCTL_NR_STATES]);
+/* @from, then @to with the data_fd it returns in *fd: false if none was opened */
+bool check_open_session(struct check_dev *d, enum migctl_state from, enum migctl_state to,
+			int *fd);
+/* check_open_session(), a FAIL if it does not open */
+bool check_enter_session(struct rule_run *x, enum migctl_state from, enum migctl_state to,
+			 int *fd);
+/* The FAIL of a session's arc that gave no data_fd */
+void check_no_data_fd(struct rule_run *x, enum migctl_state from, enum migctl_state to);
 /* A STOP_COPY stream of @d into @out, ending in @then; and @in back into @d */
 int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out);
 int check_resume_from(struct check_dev *d, enum migctl_state then, const struct membuf *in,
