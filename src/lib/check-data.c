@@ -48,26 +48,29 @@ static void check_data_new_fd(struct rule_run *x)
 		if (!r)
 			r = check_set_state(x->d, to, &fd);
 		if (r) {
-			check_finding(x, MIGCTL_FAIL, "%s -> %s fails with %s", migctl_state_name(from), migctl_state_name(to), check_eno(r));
+			check_finding(x, MIGCTL_FAIL, "%s -> %s fails with %s",
+				      migctl_state_name(from), migctl_state_name(to), check_eno(r));
 			continue;
 		}
 		if (fd < 0)
-			check_finding(x, MIGCTL_FAIL, "%s -> %s returned no data_fd", migctl_state_name(from), migctl_state_name(to));
+			check_finding(x, MIGCTL_FAIL, "%s -> %s returned no data_fd",
+				      migctl_state_name(from), migctl_state_name(to));
 		else
 			arcs++;
 		/* and the arc back opens nothing (RESUMING: after loading the saved stream) */
 		if (to != MIGCTL_STATE_RESUMING || x->d->saved.len) {
 			r = leave_session(x->d, from, to, &fd, &leave_fd);
 			if (!r && leave_fd >= 0) {
-				check_finding(x, MIGCTL_FAIL, "%s -> %s returned a data_fd, opening no session",
-					migctl_state_name(to), migctl_state_name(from));
+				check_finding(x, MIGCTL_FAIL,
+					      "%s -> %s returned a data_fd, opening no session",
+					      migctl_state_name(to), migctl_state_name(from));
 				close(leave_fd);
 			}
 		}
 		check_close_fd(&fd);
 	}
 	check_passed(x, "%zu arcs opened a session with a new data_fd; the arcs back returned none",
-	       arcs);
+		     arcs);
 }
 
 const struct check_rule rule_data_new_fd = {
@@ -109,8 +112,9 @@ static void check_data_precopy_keeps_fd(struct rule_run *x)
 	}
 	r = check_read_to_end(x->c, fd, &stream, &rest);
 	if (r) {
-		check_finding(x, MIGCTL_FAIL, "read() of the PRE_COPY data_fd in STOP_COPY fails with %s",
-			check_eno(r));
+		check_finding(x, MIGCTL_FAIL,
+			      "read() of the PRE_COPY data_fd in STOP_COPY fails with %s",
+			      check_eno(r));
 		goto out;
 	}
 	/* the one stream, whole: the device takes it back */
@@ -119,10 +123,14 @@ static void check_data_precopy_keeps_fd(struct rule_run *x)
 	else if (!(r = write_all(fd, stream.data, stream.len, NULL)))
 		r = check_set_state(x->d, MIGCTL_STATE_STOP, NULL);
 	if (r)
-		check_finding(x, MIGCTL_FAIL, "the %zu bytes read through the PRE_COPY data_fd were refused "
-			"by RESUMING -> STOP (%s)", stream.len, check_eno(r));
-	check_passed(x, "one data_fd carried %zu bytes in PRE_COPY and %zu in STOP_COPY; the device "
-	       "took them back", pre, rest);
+		check_finding(x, MIGCTL_FAIL,
+			      "the %zu bytes read through the PRE_COPY data_fd were refused by "
+			      "RESUMING -> STOP (%s)",
+			      stream.len, check_eno(r));
+	check_passed(x,
+		     "one data_fd carried %zu bytes in PRE_COPY and %zu in STOP_COPY; the device "
+		     "took them back",
+		     pre, rest);
 out:
 	check_close_fd(&fd);
 	check_membuf_free(&stream);
@@ -150,11 +158,13 @@ static void check_data_old_fd_dead(struct rule_run *x)
 		enum migctl_state from = session_arcs[i].from, to = session_arcs[i].to;
 		bool resuming = to == MIGCTL_STATE_RESUMING;
 
-		if (!check_offers(x->d, from) || !check_offers(x->d, to) || (resuming && !x->d->saved.len))
+		if (!check_offers(x->d, from) || !check_offers(x->d, to) ||
+		    (resuming && !x->d->saved.len))
 			continue;
 		fd = -1;
 		/* a session without an fd is data.new-fd's finding */
-		if (!check_open_session(x->d, from, to, &fd) || leave_session(x->d, from, to, &fd, &leave_fd)) {
+		if (!check_open_session(x->d, from, to, &fd) ||
+		    leave_session(x->d, from, to, &fd, &leave_fd)) {
 			check_close_fd(&fd);
 			continue;
 		}
@@ -165,15 +175,17 @@ static void check_data_old_fd_dead(struct rule_run *x)
 		else
 			r = migctl_data_read(fd, x->c->buf, CHUNK, &got);
 		if (!r && got)
-			check_finding(x, MIGCTL_FAIL, "%s() on the %s data_fd still %s data after %s -> %s",
-				resuming ? "write" : "read", migctl_state_name(to), resuming ? "takes" : "gives",
-				migctl_state_name(to), migctl_state_name(from));
+			check_finding(x, MIGCTL_FAIL,
+				      "%s() on the %s data_fd still %s data after %s -> %s",
+				      resuming ? "write" : "read", migctl_state_name(to),
+				      resuming ? "takes" : "gives", migctl_state_name(to),
+				      migctl_state_name(from));
 		answer = r;
 		tried++;
 		check_close_fd(&fd);
 	}
 	check_passed(x, "%zu data_fds stopped working when their state was left (%s)", tried,
-	       answer ? check_eno(answer) : "0 bytes");
+		     answer ? check_eno(answer) : "0 bytes");
 }
 
 const struct check_rule rule_data_old_fd_dead = {
@@ -200,16 +212,19 @@ static void check_data_eof_sticks(struct rule_run *x)
 	if (r == -EFBIG)
 		check_finding(x, MIGCTL_FAIL, "no end of stream within %zu bytes", x->c->max);
 	else if (r)
-		check_finding(x, MIGCTL_FAIL, "read() in STOP_COPY fails with %s after %zu bytes", check_eno(r),
-			total);
+		check_finding(x, MIGCTL_FAIL, "read() in STOP_COPY fails with %s after %zu bytes",
+			      check_eno(r), total);
 	if (r)
 		goto out;
 	for (int i = 0; i < 3; i++) {
 		r = migctl_data_read(fd, x->c->buf, CHUNK, &got);
 		if (r)
-			check_finding(x, MIGCTL_FAIL, "read() after the end fails with %s (must stay 0)", check_eno(r));
+			check_finding(x, MIGCTL_FAIL,
+				      "read() after the end fails with %s (must stay 0)",
+				      check_eno(r));
 		else if (got)
-			check_finding(x, MIGCTL_FAIL, "read() after the end gave %zu more bytes", got);
+			check_finding(x, MIGCTL_FAIL, "read() after the end gave %zu more bytes",
+				      got);
 	}
 	check_passed(x, "end of stream after %zu bytes; read() gave 0 three more times", total);
 out:
@@ -245,14 +260,15 @@ static void check_data_no_seek(struct rule_run *x)
 			continue;
 		}
 		if (!(r = migctl_data_seek(fd)))
-			check_finding(x, MIGCTL_WARN, "lseek() works on the %s data_fd", migctl_state_name(states[i]));
+			check_finding(x, MIGCTL_WARN, "lseek() works on the %s data_fd",
+				      migctl_state_name(states[i]));
 		if (resuming)
 			r = migctl_data_pwrite(fd, "", 1, &n);
 		else
 			r = migctl_data_pread(fd, x->c->buf, 1, &n);
 		if (!r)
 			check_finding(x, MIGCTL_WARN, "%s() works on the %s data_fd",
-				resuming ? "pwrite" : "pread", migctl_state_name(states[i]));
+				      resuming ? "pwrite" : "pread", migctl_state_name(states[i]));
 		answer = r;
 		/* RESUMING with a stray byte in it: abort, the uAPI's way; else load and leave */
 		if (resuming && !r)
@@ -303,9 +319,9 @@ static void check_data_size_estimate(struct rule_run *x)
 	ratio = total ? (double)estimate / (double)total : estimate ? 1e9 : 1;
 	if (ratio < 0.5 || ratio > 2)
 		check_finding(x, MIGCTL_WARN, "estimate %llu bytes, STOP_COPY gave %zu: ratio %.2f",
-			(unsigned long long)estimate, total, ratio);
+			      (unsigned long long)estimate, total, ratio);
 	check_passed(x, "estimate %llu bytes, STOP_COPY gave %zu: ratio %.2f",
-	       (unsigned long long)estimate, total, ratio);
+		     (unsigned long long)estimate, total, ratio);
 out:
 	check_close_fd(&fd);
 }

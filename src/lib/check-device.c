@@ -196,7 +196,7 @@ bool check_open_session(struct check_dev *d, enum migctl_state from, enum migctl
 void check_no_data_fd(struct rule_run *x, enum migctl_state from, enum migctl_state to)
 {
 	check_finding(x, MIGCTL_FAIL, "%s -> %s gave no data_fd", migctl_state_name(from),
-		migctl_state_name(to));
+		      migctl_state_name(to));
 }
 
 /* check_open_session(), a FAIL if it does not open */

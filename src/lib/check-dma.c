@@ -19,7 +19,8 @@ static bool dma_offered(struct rule_run *x)
 	int r = migctl_dma_logging_supported(x->d->dev, &offered);
 
 	if (r)
-		check_finding(x, MIGCTL_FAIL, "the DMA_LOGGING_START probe fails with %s", check_eno(r));
+		check_finding(x, MIGCTL_FAIL, "the DMA_LOGGING_START probe fails with %s",
+			      check_eno(r));
 	else if (!offered)
 		check_skipped(x, "DMA logging is not offered");
 	return !r && offered;
@@ -35,20 +36,22 @@ static void check_dma_start_report_stop(struct rule_run *x)
 	if (!dma_offered(x))
 		return;
 	if ((r = migctl_dma_logging_start(x->d->dev, &range, 1, &page))) {
-		check_finding(x, MIGCTL_FAIL, "START on [0, 1 MiB) in 4 KiB pages fails with %s", check_eno(r));
+		check_finding(x, MIGCTL_FAIL, "START on [0, 1 MiB) in 4 KiB pages fails with %s",
+			      check_eno(r));
 		return;
 	}
 	if (!page || (page & (page - 1)))
 		check_finding(x, MIGCTL_FAIL, "START chose a page size of %llu: not a power of two",
-			(unsigned long long)page);
+			      (unsigned long long)page);
 	if ((r = migctl_dma_logging_report(x->d->dev, &range, DMA_PAGE, bitmap)))
 		check_finding(x, MIGCTL_FAIL, "REPORT on [0, 1 MiB) fails with %s", check_eno(r));
 	if ((r = migctl_dma_logging_stop(x->d->dev)))
 		check_finding(x, MIGCTL_FAIL, "STOP fails with %s", check_eno(r));
 	for (size_t i = 0; i < ARRAY_SIZE(bitmap); i++)
 		dirty += (unsigned int)__builtin_popcountll(bitmap[i]);
-	check_passed(x, "START, REPORT and STOP on [0, 1 MiB) worked (page size %llu; %u pages dirty)",
-	       (unsigned long long)page, dirty);
+	check_passed(x,
+		     "START, REPORT and STOP on [0, 1 MiB) worked (page size %llu; %u pages dirty)",
+		     (unsigned long long)page, dirty);
 }
 
 const struct check_rule rule_dma_start_report_stop = {
@@ -75,7 +78,8 @@ static void dma_refused(const char *what, int r, char *refused, char *taken, siz
 static void check_dma_refused(struct rule_run *x)
 {
 	const struct migctl_dma_range good = { 0, DMA_SPAN }, unaligned = { 1, DMA_PAGE },
-				      overlapping[] = { { 0, 2 * DMA_PAGE }, { DMA_PAGE, 2 * DMA_PAGE } };
+				      overlapping[] = { { 0, 2 * DMA_PAGE },
+							{ DMA_PAGE, 2 * DMA_PAGE } };
 	const struct {
 		const char *what;
 		const struct migctl_dma_range *ranges;

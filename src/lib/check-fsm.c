@@ -22,10 +22,10 @@ static void check_flags_stop_copy(struct rule_run *x)
 	migctl_flags_format(f, names, sizeof(names));
 	if (!(f & MIGCTL_FLAG_STOP_COPY))
 		check_finding(x, MIGCTL_FAIL, "flags %s (0x%llx): no STOP_COPY", f ? names : "none",
-			(unsigned long long)f);
+			      (unsigned long long)f);
 	if (undefined)
 		check_finding(x, MIGCTL_WARN, "flags 0x%llx are not defined by the uAPI",
-			(unsigned long long)undefined);
+			      (unsigned long long)undefined);
 	check_passed(x, "%s (0x%llx)", names, (unsigned long long)f);
 }
 
@@ -51,23 +51,27 @@ static void check_state_get(struct rule_run *x)
 	for (size_t i = 0; i <= n; i++) {
 		/* the state found first, then every offered one (not reached: fsm.arcs') */
 		if (i > 0 && check_go(x->d, states[i - 1], &fd)) {
-			str_list_add(unreached, sizeof(unreached), migctl_state_name(states[i - 1]));
+			str_list_add(unreached, sizeof(unreached),
+				     migctl_state_name(states[i - 1]));
 			continue;
 		}
 		r = migctl_get_state(x->d->dev, &got);
 		if (r == -EPROTO)
-			check_finding(x, MIGCTL_FAIL, "%s%s: GET gave a value outside enum vfio_device_mig_state",
-				i ? "after SET " : "as found", i ? migctl_state_name(states[i - 1]) : "");
+			check_finding(x, MIGCTL_FAIL,
+				      "%s%s: GET gave a value outside enum vfio_device_mig_state",
+				      i ? "after SET " : "as found",
+				      i ? migctl_state_name(states[i - 1]) : "");
 		else if (r)
 			check_finding(x, MIGCTL_FAIL, "GET fails with %s", check_eno(r));
 		else if (!check_offers(x->d, got) && !(got == MIGCTL_STATE_RUNNING && !n))
-			check_finding(x, MIGCTL_FAIL, "GET gave %s, which the flags do not offer", migctl_state_name(got));
+			check_finding(x, MIGCTL_FAIL, "GET gave %s, which the flags do not offer",
+				      migctl_state_name(got));
 		else
 			seen++;
 	}
 	check_close_fd(&fd);
 	check_passed(x, "GET gave an offered state in each of the %zu states visited%s%s", seen,
-	       unreached[0] ? "; not reached: " : "", unreached);
+		     unreached[0] ? "; not reached: " : "", unreached);
 }
 
 const struct check_rule rule_state_get = {
@@ -111,24 +115,30 @@ static void check_fsm_arcs(struct rule_run *x)
 			r = check_go(x->d, a, &fd);
 			got = check_get_state(x->d);
 			if (r || got != a) {
-				check_finding(x, MIGCTL_FAIL, "%s not reached to try %s -> %s: %s%s; GET says %s",
-					migctl_state_name(a), migctl_state_name(a), migctl_state_name(b), r ? "SET fails with " : "SET succeeded",
-					r ? check_eno(r) : "", migctl_state_name(got));
+				check_finding(x, MIGCTL_FAIL,
+					      "%s not reached to try %s -> %s: %s%s; GET says %s",
+					      migctl_state_name(a), migctl_state_name(a),
+					      migctl_state_name(b),
+					      r ? "SET fails with " : "SET succeeded",
+					      r ? check_eno(r) : "", migctl_state_name(got));
 				continue;
 			}
 			if (a == MIGCTL_STATE_RESUMING && (r = check_write_saved(x->d, fd))) {
-				check_finding(x, MIGCTL_FAIL, "writing the saved stream in RESUMING fails with %s",
-					check_eno(r));
+				check_finding(x, MIGCTL_FAIL,
+					      "writing the saved stream in RESUMING fails with %s",
+					      check_eno(r));
 				continue;
 			}
 			r = check_set_state(x->d, b, &fd);
 			got = check_get_state(x->d);
 			if (r)
-				check_finding(x, MIGCTL_FAIL, "%s -> %s fails with %s; GET says %s", migctl_state_name(a), migctl_state_name(b),
-					check_eno(r), migctl_state_name(got));
+				check_finding(x, MIGCTL_FAIL, "%s -> %s fails with %s; GET says %s",
+					      migctl_state_name(a), migctl_state_name(b),
+					      check_eno(r), migctl_state_name(got));
 			else if (got != b)
-				check_finding(x, MIGCTL_FAIL, "%s -> %s succeeded, but GET says %s", migctl_state_name(a), migctl_state_name(b),
-					migctl_state_name(got));
+				check_finding(x, MIGCTL_FAIL, "%s -> %s succeeded, but GET says %s",
+					      migctl_state_name(a), migctl_state_name(b),
+					      migctl_state_name(got));
 			else
 				arcs++;
 			if (!migctl_state_is_data(got))
@@ -137,7 +147,7 @@ static void check_fsm_arcs(struct rule_run *x)
 	}
 	check_close_fd(&fd);
 	check_passed(x, "%zu arcs between %zu states%s", arcs, n,
-	       no_resuming ? "; none from RESUMING (no saved stream to load)" : "");
+		     no_resuming ? "; none from RESUMING (no saved stream to load)" : "");
 }
 
 const struct check_rule rule_fsm_arcs = {
@@ -164,13 +174,15 @@ static bool set_refused(struct rule_run *x, enum migctl_state t, const char *nam
 
 	got = check_get_state(x->d);
 	if (r == 0)
-		check_finding(x, MIGCTL_FAIL, "SET %s succeeded; GET says %s", name, migctl_state_name(got));
+		check_finding(x, MIGCTL_FAIL, "SET %s succeeded; GET says %s", name,
+			      migctl_state_name(got));
 	else if (r != -EINVAL)
-		check_finding(x, MIGCTL_WARN, "SET %s fails with %s, not EINVAL", name, check_eno(r));
+		check_finding(x, MIGCTL_WARN, "SET %s fails with %s, not EINVAL", name,
+			      check_eno(r));
 	if (got == found)
 		return true;
 	check_finding(x, MIGCTL_FAIL, "after SET %s the device is in %s, not %s", name,
-		migctl_state_name(got), migctl_state_name(found));
+		      migctl_state_name(got), migctl_state_name(found));
 	return false;
 }
 
@@ -182,7 +194,8 @@ static void check_fsm_unsupported_einval(struct rule_run *x)
 	/* every state not offered, and the first value past the enum */
 	for (unsigned int s = MIGCTL_STATE_STOP; s <= MIGCTL_NR_STATES; s++) {
 		enum migctl_state t = (enum migctl_state)s;
-		const char *name = s == MIGCTL_NR_STATES ? "8 (past the enum)" : migctl_state_name(t);
+		const char *name =
+			s == MIGCTL_NR_STATES ? "8 (past the enum)" : migctl_state_name(t);
 
 		if (s < MIGCTL_NR_STATES && check_offers(x->d, t))
 			continue;
@@ -190,7 +203,8 @@ static void check_fsm_unsupported_einval(struct rule_run *x)
 			check_go(x->d, found, NULL);
 		str_list_add(names, sizeof(names), name);
 	}
-	check_passed(x, "refused with EINVAL in %s, which stayed: %s", migctl_state_name(found), names);
+	check_passed(x, "refused with EINVAL in %s, which stayed: %s", migctl_state_name(found),
+		     names);
 }
 
 const struct check_rule rule_fsm_unsupported_einval = {
@@ -210,7 +224,8 @@ const struct check_rule rule_fsm_unsupported_einval = {
 static void check_fsm_error_refused(struct rule_run *x)
 {
 	set_refused(x, MIGCTL_STATE_ERROR, migctl_state_name(MIGCTL_STATE_ERROR));
-	check_passed(x, "refused with EINVAL in %s, which stayed", migctl_state_name(x->d->pb.found));
+	check_passed(x, "refused with EINVAL in %s, which stayed",
+		     migctl_state_name(x->d->pb.found));
 }
 
 const struct check_rule rule_fsm_error_refused = {
@@ -235,17 +250,19 @@ static void check_fsm_blocked_arcs(struct rule_run *x)
 			continue;
 		r = check_go(x->d, MIGCTL_STATE_STOP_COPY, &fd);
 		if (r || check_get_state(x->d) != MIGCTL_STATE_STOP_COPY) {
-			check_finding(x, MIGCTL_FAIL, "STOP_COPY not reached (%s)", r ? check_eno(r) : "GET disagrees");
+			check_finding(x, MIGCTL_FAIL, "STOP_COPY not reached (%s)",
+				      r ? check_eno(r) : "GET disagrees");
 			break;
 		}
 		r = check_set_state(x->d, targets[i], &fd);
 		got = check_get_state(x->d);
 		if (r == 0)
-			check_finding(x, MIGCTL_FAIL, "STOP_COPY -> %s succeeded; GET says %s", migctl_state_name(targets[i]),
-				migctl_state_name(got));
+			check_finding(x, MIGCTL_FAIL, "STOP_COPY -> %s succeeded; GET says %s",
+				      migctl_state_name(targets[i]), migctl_state_name(got));
 		else if (got != MIGCTL_STATE_STOP_COPY)
-			check_finding(x, MIGCTL_FAIL, "after the refused STOP_COPY -> %s the device is in %s",
-				migctl_state_name(targets[i]), migctl_state_name(got));
+			check_finding(x, MIGCTL_FAIL,
+				      "after the refused STOP_COPY -> %s the device is in %s",
+				      migctl_state_name(targets[i]), migctl_state_name(got));
 		err = r;
 	}
 	check_close_fd(&fd);

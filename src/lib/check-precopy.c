@@ -18,24 +18,28 @@ static void check_precopy_info_states(struct rule_run *x)
 	if (!check_enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
 		goto out;
 	if ((r = migctl_precopy_info(fd, &initial, &dirty)))
-		check_finding(x, MIGCTL_FAIL, "fails in PRE_COPY with %s (mandatory with PRE_COPY)", check_eno(r));
+		check_finding(x, MIGCTL_FAIL, "fails in PRE_COPY with %s (mandatory with PRE_COPY)",
+			      check_eno(r));
 	if (check_offers(x->d, MIGCTL_STATE_PRE_COPY_P2P) &&
 	    !check_set_state(x->d, MIGCTL_STATE_PRE_COPY_P2P, &fd) &&
 	    (r = migctl_precopy_info(fd, &initial, &dirty)))
-		check_finding(x, MIGCTL_FAIL, "fails in PRE_COPY_P2P with %s (mandatory with PRE_COPY)",
-			check_eno(r));
+		check_finding(x, MIGCTL_FAIL,
+			      "fails in PRE_COPY_P2P with %s (mandatory with PRE_COPY)",
+			      check_eno(r));
 	if ((r = check_set_state(x->d, MIGCTL_STATE_STOP_COPY, &fd))) {
 		check_finding(x, MIGCTL_FAIL, "PRE_COPY -> STOP_COPY fails with %s", check_eno(r));
 		goto out;
 	}
 	r = migctl_precopy_info(fd, &initial, &dirty);
 	if (r == 0)
-		check_finding(x, MIGCTL_WARN, "works in STOP_COPY (initial %llu, dirty %llu): should be "
-			"EINVAL", (unsigned long long)initial, (unsigned long long)dirty);
+		check_finding(x, MIGCTL_WARN,
+			      "works in STOP_COPY (initial %llu, dirty %llu): should be EINVAL",
+			      (unsigned long long)initial, (unsigned long long)dirty);
 	else if (r != -EINVAL)
-		check_finding(x, MIGCTL_WARN, "fails in STOP_COPY with %s, not EINVAL", check_eno(r));
+		check_finding(x, MIGCTL_WARN, "fails in STOP_COPY with %s, not EINVAL",
+			      check_eno(r));
 	check_passed(x, "works in PRE_COPY%s; EINVAL in STOP_COPY",
-	       check_offers(x->d, MIGCTL_STATE_PRE_COPY_P2P) ? " and PRE_COPY_P2P" : "");
+		     check_offers(x->d, MIGCTL_STATE_PRE_COPY_P2P) ? " and PRE_COPY_P2P" : "");
 out:
 	check_close_fd(&fd);
 }
@@ -64,7 +68,8 @@ static void check_precopy_initial_decreases(struct rule_run *x)
 	if (!check_enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
 		goto out;
 	if ((r = migctl_precopy_info(fd, &first, &dirty))) {
-		check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s", check_eno(r));
+		check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s",
+			      check_eno(r));
 		goto out;
 	}
 	if (first == 0)
@@ -74,24 +79,29 @@ static void check_precopy_initial_decreases(struct rule_run *x)
 		want = prev / 4 ? prev / 4 : 1;
 		r = migctl_data_read(fd, x->c->buf, want < CHUNK ? want : CHUNK, &got);
 		if (r || !got) {
-			check_finding(x, MIGCTL_WARN, "the temporary end came with initial_bytes at %llu",
-				(unsigned long long)prev);
+			check_finding(x, MIGCTL_WARN,
+				      "the temporary end came with initial_bytes at %llu",
+				      (unsigned long long)prev);
 			break;
 		}
 		total += got;
 		if ((r = migctl_precopy_info(fd, &now, &dirty))) {
-			check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s", check_eno(r));
+			check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s",
+				      check_eno(r));
 			break;
 		}
 		if (now > prev)
-			check_finding(x, MIGCTL_WARN, "initial_bytes rose from %llu to %llu after a read of %zu bytes",
-				(unsigned long long)prev, (unsigned long long)now, got);
+			check_finding(x, MIGCTL_WARN,
+				      "initial_bytes rose from %llu to %llu "
+				      "after a read of %zu bytes",
+				      (unsigned long long)prev, (unsigned long long)now, got);
 		else if (now == prev)
-			check_finding(x, MIGCTL_WARN, "initial_bytes stayed at %llu after a read of %zu bytes",
-				(unsigned long long)now, got);
+			check_finding(x, MIGCTL_WARN,
+				      "initial_bytes stayed at %llu after a read of %zu bytes",
+				      (unsigned long long)now, got);
 	}
 	check_passed(x, "initial_bytes went from %llu to 0 over %u reads (%zu bytes)",
-	       (unsigned long long)first, reads, total);
+		     (unsigned long long)first, reads, total);
 out:
 	check_close_fd(&fd);
 }
@@ -120,20 +130,25 @@ static void check_precopy_enomsg(struct rule_run *x)
 	/* read until the answer that is not data: that is the temporary end */
 	for (unsigned int reads = 0;; reads++) {
 		if ((r = migctl_precopy_info(fd, &initial, &dirty))) {
-			check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s", check_eno(r));
+			check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s",
+				      check_eno(r));
 			goto out;
 		}
 		if (reads == 1024 || total >= x->c->max) {
-			check_skipped(x, "no temporary end within %u reads (%zu bytes): the device keeps "
-				"dirtying", reads, total);
+			check_skipped(x,
+				      "no temporary end within %u reads (%zu bytes): the device "
+				      "keeps dirtying",
+				      reads, total);
 			goto out;
 		}
 		r = migctl_data_read(fd, x->c->buf, CHUNK, &got);
 		if (r || !got)
 			break;
 		if (!initial && !dirty) {
-			check_finding(x, MIGCTL_WARN, "read() gave %zu bytes though initial_bytes and "
-				"dirty_bytes were 0", got);
+			check_finding(x, MIGCTL_WARN,
+				      "read() gave %zu bytes though initial_bytes and dirty_bytes "
+				      "were 0",
+				      got);
 			goto out;
 		}
 		total += got;
@@ -141,10 +156,14 @@ static void check_precopy_enomsg(struct rule_run *x)
 	if (r == -ENOMSG)
 		check_passed(x, "ENOMSG after %zu bytes of PRE_COPY data", total);
 	else if (r)
-		check_finding(x, MIGCTL_WARN, "read() fails with %s at the temporary end, not ENOMSG", check_eno(r));
+		check_finding(x, MIGCTL_WARN,
+			      "read() fails with %s at the temporary end, not ENOMSG",
+			      check_eno(r));
 	else
-		check_finding(x, MIGCTL_WARN, "read() returns 0 at the temporary end (after %zu bytes), not "
-			"ENOMSG: a reader cannot tell it from the end of the stream", total);
+		check_finding(x, MIGCTL_WARN,
+			      "read() returns 0 at the temporary end (after %zu bytes), not "
+			      "ENOMSG: a reader cannot tell it from the end of the stream",
+			      total);
 out:
 	check_close_fd(&fd);
 }

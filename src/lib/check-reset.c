@@ -26,18 +26,19 @@ static void check_reset_every_state(struct rule_run *x)
 		r = migctl_dev_reset(x->d->dev);
 		got = check_get_state(x->d);
 		if (r)
-			check_finding(x, MIGCTL_FAIL, "VFIO_DEVICE_RESET in %s fails with %s", migctl_state_name(states[i]),
-				check_eno(r));
+			check_finding(x, MIGCTL_FAIL, "VFIO_DEVICE_RESET in %s fails with %s",
+				      migctl_state_name(states[i]), check_eno(r));
 		else if (got != MIGCTL_STATE_RUNNING)
-			check_finding(x, MIGCTL_FAIL, "VFIO_DEVICE_RESET in %s left the device in %s",
-				migctl_state_name(states[i]), migctl_state_name(got));
+			check_finding(x, MIGCTL_FAIL,
+				      "VFIO_DEVICE_RESET in %s left the device in %s",
+				      migctl_state_name(states[i]), migctl_state_name(got));
 		if (r || got != MIGCTL_STATE_RUNNING)
 			check_go(x->d, x->d->pb.found, &fd);
 		check_close_fd(&fd);
 		tried++;
 	}
 	check_passed(x, "from each of the %zu states the reset left RUNNING%s%s", tried,
-	       unreached[0] ? "; not reached: " : "", unreached);
+		     unreached[0] ? "; not reached: " : "", unreached);
 }
 
 const struct check_rule rule_reset_every_state = {
@@ -66,13 +67,16 @@ static void check_reset_flag(struct rule_run *x)
 	says = info.flags & MIGCTL_DEV_RESET;
 	r = migctl_dev_reset(x->d->dev);
 	if (!r && !says)
-		check_finding(x, MIGCTL_WARN, "VFIO_DEVICE_RESET works, but VFIO_DEVICE_GET_INFO flags "
-			"0x%x lack VFIO_DEVICE_FLAGS_RESET", info.flags);
+		check_finding(x, MIGCTL_WARN,
+			      "VFIO_DEVICE_RESET works, but VFIO_DEVICE_GET_INFO flags 0x%x lack "
+			      "VFIO_DEVICE_FLAGS_RESET",
+			      info.flags);
 	else if (r && says)
-		check_finding(x, MIGCTL_FAIL, "VFIO_DEVICE_FLAGS_RESET is set, but VFIO_DEVICE_RESET fails "
-			"with %s", check_eno(r));
+		check_finding(x, MIGCTL_FAIL,
+			      "VFIO_DEVICE_FLAGS_RESET is set, but VFIO_DEVICE_RESET fails with %s",
+			      check_eno(r));
 	check_passed(x, says ? "VFIO_DEVICE_FLAGS_RESET set, and VFIO_DEVICE_RESET works"
-		       : "neither VFIO_DEVICE_FLAGS_RESET nor a working VFIO_DEVICE_RESET");
+			     : "neither VFIO_DEVICE_FLAGS_RESET nor a working VFIO_DEVICE_RESET");
 }
 
 const struct check_rule rule_reset_flag = {

@@ -74,12 +74,14 @@ static void check_resume_truncated_refused(struct rule_run *x)
 		if (r == -EPROTO)
 			check_no_data_fd(x, MIGCTL_STATE_STOP, MIGCTL_STATE_RESUMING);
 		else if (r == 0)
-			check_finding(x, MIGCTL_FAIL, "RESUMING -> STOP accepted the first %zu of %zu bytes%s%s",
-				cuts[i], len, write_err ? "; write() had failed with " : "",
-				write_err ? check_eno(write_err) : "");
+			check_finding(x, MIGCTL_FAIL,
+				      "RESUMING -> STOP accepted the first %zu of %zu bytes%s%s",
+				      cuts[i], len, write_err ? "; write() had failed with " : "",
+				      write_err ? check_eno(write_err) : "");
 	}
-	check_passed(x, "RESUMING -> STOP refused the first %zu and the first %zu of %zu bytes (%s)",
-	       cuts[0], cuts[1], len, check_eno(r));
+	check_passed(x,
+		     "RESUMING -> STOP refused the first %zu and the first %zu of %zu bytes (%s)",
+		     cuts[0], cuts[1], len, check_eno(r));
 }
 
 const struct check_rule rule_resume_truncated_refused = {
@@ -108,17 +110,21 @@ static void check_resume_own_accepted(struct rule_run *x)
 		if (n > s->len - off)
 			n = s->len - off;
 		if ((r = write_all(fd, s->data + off, n, NULL))) {
-			check_finding(x, MIGCTL_FAIL, "write() refused the device's own stream at byte %zu "
-				"with %s", off, check_eno(r));
+			check_finding(x, MIGCTL_FAIL,
+				      "write() refused the device's own stream at byte %zu with %s",
+				      off, check_eno(r));
 			goto out;
 		}
 	}
 	r = check_set_state(x->d, MIGCTL_STATE_STOP, NULL);
 	if (r)
-		check_finding(x, MIGCTL_FAIL, "RESUMING -> STOP refused the device's own %zu-byte stream, "
-			"written in pieces of 1 to 4093 bytes, with %s", s->len, check_eno(r));
-	check_passed(x, "its own %zu-byte stream, written in pieces of 1 to 4093 bytes, was accepted",
-	       s->len);
+		check_finding(x, MIGCTL_FAIL,
+			      "RESUMING -> STOP refused the device's own %zu-byte stream, written "
+			      "in pieces of 1 to 4093 bytes, with %s",
+			      s->len, check_eno(r));
+	check_passed(x,
+		     "its own %zu-byte stream, written in pieces of 1 to 4093 bytes, was accepted",
+		     s->len);
 out:
 	check_close_fd(&fd);
 }
@@ -161,20 +167,25 @@ static void check_roundtrip_equal(struct rule_run *x)
 		return;
 	}
 	if ((r = check_resume_from(d2, MIGCTL_STATE_STOP, s1, &res))) {
-		check_finding(x, MIGCTL_FAIL, "DEV2 refused DEV's %zu-byte stream with %s%s", s1->len,
-			check_eno(r), res.fail_at == MIGCTL_FAIL_LOAD ? " at RESUMING -> STOP" : "");
+		check_finding(x, MIGCTL_FAIL, "DEV2 refused DEV's %zu-byte stream with %s%s",
+			      s1->len, check_eno(r),
+			      res.fail_at == MIGCTL_FAIL_LOAD ? " at RESUMING -> STOP" : "");
 		goto out;
 	}
 	if ((r = check_save_into(d2, MIGCTL_STATE_STOP, &s2))) {
-		check_finding(x, MIGCTL_FAIL, "saving DEV2 after the resume fails with %s", check_eno(r));
+		check_finding(x, MIGCTL_FAIL, "saving DEV2 after the resume fails with %s",
+			      check_eno(r));
 		goto out;
 	}
 	while (at < s1->len && at < s2.len && s1->data[at] == s2.data[at])
 		at++;
 	if (at < s1->len || at < s2.len)
-		check_finding(x, MIGCTL_WARN, "DEV2 saved %zu bytes, DEV's stream has %zu: they differ from "
-			"byte %zu on", s2.len, s1->len, at);
-	check_passed(x, "DEV's %zu-byte stream resumed into DEV2, which saved the same bytes", s1->len);
+		check_finding(x, MIGCTL_WARN,
+			      "DEV2 saved %zu bytes, DEV's stream has %zu: "
+			      "they differ from byte %zu on",
+			      s2.len, s1->len, at);
+	check_passed(x, "DEV's %zu-byte stream resumed into DEV2, which saved the same bytes",
+		     s1->len);
 out:
 	check_membuf_free(&s2);
 	if (check_go(d2, d2->pb.found, NULL) || check_get_state(d2) != d2->pb.found) {

@@ -250,8 +250,10 @@ static void settle(struct check_dev *d)
 
 	if (r || now != d->pb.found) {
 		d->lost = true;
-		snprintf(d->lost_why, sizeof(d->lost_why), "could not be brought back to %s (%s; "
-			 "GET says %s)", migctl_state_name(d->pb.found), r ? check_eno(r) : "no error", migctl_state_name(now));
+		snprintf(d->lost_why, sizeof(d->lost_why),
+			 "could not be brought back to %s (%s; GET says %s)",
+			 migctl_state_name(d->pb.found), r ? check_eno(r) : "no error",
+			 migctl_state_name(now));
 	}
 }
 
@@ -274,7 +276,7 @@ int migctl_check_run(struct migctl_check *c, size_t index, struct migctl_rule_re
 		check_skipped(&x, "the device does not offer PRE_COPY");
 	else if ((def->needs & NEED_SAVED) && !x.d->saved.len)
 		check_skipped(&x, "no saved stream of the device (%s)",
-			x.d->pb.save_err ? check_eno(x.d->pb.save_err) : "it was empty");
+			      x.d->pb.save_err ? check_eno(x.d->pb.save_err) : "it was empty");
 	if (result->verdict == MIGCTL_SKIP)
 		return 0;
 
