@@ -13,8 +13,9 @@ setup() {
 }
 
 teardown() {
-	# put back what sticky_dir changed
+	# put back the sysctls a test changed
 	[ ! -f "$T/.protected_symlinks" ] || cat "$T/.protected_symlinks" >/proc/sys/fs/protected_symlinks
+	[ ! -f "$T/.protected_fifos" ] || cat "$T/.protected_fifos" >/proc/sys/fs/protected_fifos
 	mtty_teardown
 }
 
@@ -162,6 +163,21 @@ plant() { # TARGET NAME
 	expect_error save "null: permission denied following the symlink"
 	[ -p "$T/theirs/fifo" ] || fail "the FIFO was replaced: $(ls -l "$T/theirs/fifo")"
 	[ -c "$T/theirs/null" ] || fail "the device node was replaced: $(ls -l "$T/theirs/null")"
+	expect_state "$SRC" RUNNING
+}
+
+@test "save -o FIFO nobody planted in a sticky directory, fs.protected_fifos=1: refused, as to '>'" {
+	sticky_dir
+	cat /proc/sys/fs/protected_fifos >"$T/.protected_fifos"
+	echo 1 >/proc/sys/fs/protected_fifos
+	mkfifo -m 0666 "$T/sticky/state.bin"
+	chown 65534:65534 "$T/sticky/state.bin"
+	# a reader, so that a save that opens it does not wait for one
+	cat "$T/sticky/state.bin" >"$T/read" &
+	bg_track $!
+	run -1 --separate-stderr vfio-migctl save "$SRC" -o "$T/sticky/state.bin"
+	expect_error save "state.bin: permission denied$"
+	[ -p "$T/sticky/state.bin" ]
 	expect_state "$SRC" RUNNING
 }
 
