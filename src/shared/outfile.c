@@ -207,7 +207,9 @@ static int open_stream(struct outfile *of, const char *path, const struct stat *
 	/*
 	 * By its name again, as '>' opens it: O_CREAT (no O_EXCL, no O_TRUNC:
 	 * it neither truncates nor, for what exists, creates) lets the kernel
-	 * apply fs.protected_fifos.  It must still be the node just judged.
+	 * apply fs.protected_fifos.  It must still be the node just judged
+	 * (should it vanish in between, O_CREAT leaves an empty file there:
+	 * that creates, never clobbers, and the open fails).
 	 */
 	of->fd = open(path, O_WRONLY | O_CREAT | O_NOCTTY | O_CLOEXEC, 0600);
 	if (of->fd < 0)
