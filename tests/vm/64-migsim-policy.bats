@@ -165,6 +165,42 @@ teardown() {
 	expect_msim_state "$SRC" RUNNING
 }
 
+@test "save --force: a file that appears at a new name meanwhile is not replaced either" {
+	msim_set "$SRC" delay_us 100000
+	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" --force 2>"$T/err" &
+	pid=$!
+	bg_track "$pid"
+	wait_msim_state "$SRC" STOP_COPY
+	# --force replaces the file there was when the save began: none
+	echo "theirs" >"$T/s.mig"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 1 ] || fail "save exited $rc: $(cat "$T/err")"
+	grep -q "committing $T/s.mig: appeared during the save: not replaced; device restored to RUNNING" "$T/err" ||
+		fail "save said: $(cat "$T/err")"
+	[ "$(cat "$T/s.mig")" = theirs ] || fail "their file was replaced"
+	expect_msim_state "$SRC" RUNNING
+}
+
+@test "save --force: the file to replace turns into a FIFO meanwhile: not replaced, the device put back" {
+	echo old >"$T/s.mig"
+	msim_set "$SRC" delay_us 100000
+	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" --force 2>"$T/err" &
+	pid=$!
+	bg_track "$pid"
+	wait_msim_state "$SRC" STOP_COPY
+	mkfifo "$T/fifo"
+	mv -T "$T/fifo" "$T/s.mig"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 1 ] || fail "save exited $rc: $(cat "$T/err")"
+	grep -q "committing $T/s.mig: no longer the file that was checked (it was replaced meanwhile): not replaced; device restored to RUNNING" "$T/err" ||
+		fail "save said: $(cat "$T/err")"
+	[ -p "$T/s.mig" ] || fail "the FIFO was replaced: $(ls -l "$T/s.mig")"
+	[ "$(echo "$T"/.s.mig.*)" = "$T/.s.mig.*" ] || fail "a temporary is left: $(ls -a "$T")"
+	expect_msim_state "$SRC" RUNNING
+}
+
 # ---- when the abort itself fails
 
 @test "resume: the reset that aborts RESUMING fails: said plainly, with the next step" {
