@@ -155,7 +155,7 @@ int cli_open_device(const char *arg, struct migctl_dev **dev)
 const char *cli_origin_words(enum migctl_via used)
 {
 	return used == MIGCTL_VIA_CDEV ? "its cdev file, as it is"
-				       : "a second device file from its group";
+				       : "its device file (opened through its group), as it is";
 }
 
 int cli_may_change(const struct migctl_dev *dev, bool force, const char *change)
