@@ -337,6 +337,17 @@ int cli_fail_from_pid(int err, int pid)
 	return cli_fail(STAGE_OPEN, err, "--from-pid %d", pid);
 }
 
+int cli_fail_held(int err, const char *env, long fd)
+{
+	switch (err) {
+	case -ESTALE:
+		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not this device's file (another "
+				  "device's, or no VFIO device's): refused", env, fd);
+	case -EBADF:
+		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not an open file", env, fd);
+	}
+	return cli_fail(STAGE_OPEN, err, "the held device (fd %ld)", fd);
+}
 
 int cli_fail_transition(const char *arc, int err, enum migctl_state now)
 {

@@ -156,13 +156,39 @@ int migctl_dev_open(const struct migctl_root *root,
 	return 0;
 }
 
-int migctl_dev_adopt(const struct migctl_device_desc *target, int fd,
-		     struct migctl_dev **out)
+/*
+ * Our @fd is @target's device file, as far as the uAPI can tell: a cdev by
+ * its st_rdev; a device file opened through a group by the kernel's word
+ * (fdinfo), and taken on trust where the kernel has none (before 6.18).
+ * -ESTALE if it is another file; -EBADF if none is open.
+ */
+static int check_identity(const struct migctl_root *root,
+			  const struct migctl_device_desc *target, int fd)
+{
+	char node[PATH_MAX];
+	struct stat st, want;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISCHR(st.st_mode))
+		return fd_names_target(root, target, fd) == 0 ? -ESTALE : 0;
+	if (!target->cdev[0] ||
+	    path_fmt(node, sizeof(node), "%s/vfio/devices/%s", root->dev, target->cdev) ||
+	    stat(node, &want) || !S_ISCHR(want.st_mode) || st.st_rdev != want.st_rdev)
+		return -ESTALE;
+	return 0;
+}
+
+int migctl_dev_adopt(const struct migctl_root *root, const struct migctl_device_desc *target,
+		     int fd, struct migctl_dev **out)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	struct migctl_dev *dev;
 	int r;
 
+	r = check_identity(root, target, fd);
+	if (r)
+		return r;
 	r = vfio_ioctl(fd, VFIO_DEVICE_GET_INFO, &info);
 	if (r)
 		return r == -EBADF ? -EBADF : -ENODEV;

@@ -194,10 +194,15 @@ int migctl_dev_open(const struct migctl_root *root,
 /*
  * Use a device another process opened and passed down (vfio-migctl hold):
  * @fd is duplicated, never reopened, so state the holder set survives.
- * -ENODEV if @fd is not a VFIO device.
+ * @fd must be @target's: a cdev by its st_rdev, a device file opened
+ * through a group by fdinfo's vfio-device-syspath (Linux 6.18; taken on
+ * trust on older kernels, which do not say whose it is).
+ *   -ESTALE  @fd is another device's file, or no device file
+ *   -EBADF   @fd is not open
+ *   -ENODEV  @fd is not a VFIO device (VFIO_DEVICE_GET_INFO fails)
  */
-int migctl_dev_adopt(const struct migctl_device_desc *target, int fd,
-		     struct migctl_dev **dev);
+int migctl_dev_adopt(const struct migctl_root *root, const struct migctl_device_desc *target,
+		     int fd, struct migctl_dev **dev);
 /*
  * Act through the file process @pid already has open for @target, taken
  * with pidfd_getfd(2) (which needs ptrace access to @pid), used as it is:

@@ -379,6 +379,26 @@ holder_groups() { # DEV-A DEV-B
 	fi
 }
 
+@test "hold: an inherited VFIO_MIGCTL_HOLD_FD that is not the named device's file is refused; neither device touched" {
+	local a b
+	vm_has_cdevs || skip "no cdevs on this kernel"
+	a=$(mtty_create)
+	b=$(mtty_create)
+	mtty-reg "$b" set scr 0x5a
+	# B's held cdev file passed off as A's
+	run -3 --separate-stderr vfio-migctl -q --via=cdev hold "$b" -- bash -c '
+		VFIO_MIGCTL_HOLD_DEVICE=$1 exec vfio-migctl state "$1" stop' - "$a"
+	expect_error state "^vfio-migctl: state: $a: VFIO_MIGCTL_HOLD_FD=[0-9]+ is not this device's file \(another device's, or no VFIO device's\): refused$"
+	expect_state "$b" RUNNING
+	expect_reg "$b" scr 0x5a
+	expect_state "$a" RUNNING
+	# Not a VFIO device's file at all
+	run -3 --separate-stderr bash -c '
+		VFIO_MIGCTL_HOLD_DEVICE=$1 VFIO_MIGCTL_HOLD_FD=0 vfio-migctl state "$1" stop </dev/zero' - "$a"
+	expect_error state "VFIO_MIGCTL_HOLD_FD=0 is not this device's file \(another device's, or no VFIO device's\): refused$"
+	expect_state "$a" RUNNING
+}
+
 @test "a holder that exits during the command: one line, status 3, after the save completed" {
 	local dev saver rc=0 i
 	dev=$(mtty_create)
