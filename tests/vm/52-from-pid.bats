@@ -89,7 +89,8 @@ unnamed_refusal() { # PID
 # say which was used.
 through_holder() { # VIA WORDS
 	local via=$1 words=$2 words_re dev
-	words_re=$(sed 's/[()]/\\&/g' <<<"$words")
+	words_re=${words//(/\\(}
+	words_re=${words_re//)/\\)}
 	dev=$(mtty_create)
 	start_holder "$via" "$dev" 'mtty-reg "$dev" set scr 0x5a' \
 		'vfio-migctl state "$dev"; mtty-reg "$dev" get scr'
