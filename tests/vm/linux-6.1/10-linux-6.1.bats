@@ -241,18 +241,22 @@ has_line() {
 }
 
 @test "--from-pid through a group: refused (3), nothing touched, as 6.1 does not say whose a device file is; hold's own commands use its file" {
-	local dev holder i rc=0
+	local dev holder cmd i rc=0
 	dev=$(migsim_create basic)
 	mkfifo "$T/go"
+	exec 8<>"$T/go" # both ways: neither side blocks on opening it
 	# shellcheck disable=SC2016 # the inner shell's $1 and $2
-	vfio-migctl hold "$dev" -- bash -c 'set -e; vfio-migctl state "$1" stop; : >"$2/ready"
-		read -r _ <"$2/go"; vfio-migctl state "$1"' - "$dev" "$T" >"$T/holder.out" 2>"$T/holder.err" &
+	vfio-migctl hold "$dev" -- bash -c 'set -e; echo $$ >"$2/cmd.pid"
+		vfio-migctl state "$1" stop; : >"$2/ready"
+		read -r _ <"$2/go"; vfio-migctl state "$1"' - "$dev" "$T" >"$T/holder.out" 2>"$T/holder.err" 8>&- &
 	holder=$!
 	bg_track "$holder"
 	for ((i = 0; i < 200; i++)); do
 		[ ! -e "$T/ready" ] || break
 		sleep 0.05
 	done
+	# CMD has the device too: teardown must end it before removing the device
+	read -r cmd <"$T/cmd.pid" && bg_track "$cmd"
 	[ -e "$T/ready" ] || fail "the holder never got ready: $(cat "$T/holder.err")"
 
 	# Its device file is anyone's as far as 6.1 says, and a new one from its
@@ -264,7 +268,8 @@ has_line() {
 	expect_msim_state "$dev" STOP
 	expect_msim "$dev" reset_count 0
 
-	echo go >"$T/go"
+	echo go >&8
+	exec 8>&-
 	wait "$holder" || rc=$?
 	[ "$rc" -eq 0 ] || fail "hold exited $rc: $(cat "$T/holder.err")"
 	[ "$(cat "$T/holder.out")" = $'RUNNING -> STOP\nSTOP' ] || fail "under hold: $(cat "$T/holder.out")"
