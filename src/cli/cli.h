@@ -180,6 +180,8 @@ int cli_fail_output(int err, const char *file, const struct outfile *of);
 int cli_fail_resolve(int err, const struct migctl_device_desc *desc);
 /* --from-pid @pid failed with @err: no such process, no file of the device, permission */
 int cli_fail_from_pid(int err, int pid);
+/* A descriptor 'hold' passed down (in @env) that cannot be used */
+int cli_fail_held(int err, const char *env, long fd);
 /* "qemu (pid 4242), sh (pid 4250)": the first @shown of @holders */
 void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
 		       size_t size);

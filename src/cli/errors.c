@@ -356,8 +356,28 @@ int cli_fail_from_pid(int err, int pid)
 	case -ENOSYS:
 		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: this kernel cannot take "
 				  "another process's file (pidfd_getfd needs Linux 5.6)", pid);
+	case -EOPNOTSUPP:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: it holds the device's group, "
+				  "but this kernel does not say which device its device files are "
+				  "(fdinfo's vfio-device-syspath, Linux 6.18), and a new one from the "
+				  "group could be the device's first open (a reset): refused", pid);
+	case -ESTALE:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: its file for the device was "
+				  "closed or replaced while being taken: nothing was done", pid);
 	}
 	return cli_fail(STAGE_OPEN, err, "--from-pid %d", pid);
+}
+
+int cli_fail_held(int err, const char *env, long fd)
+{
+	switch (err) {
+	case -ESTALE:
+		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not this device's file (another "
+				  "device's, or no VFIO device's): refused", env, fd);
+	case -EBADF:
+		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not an open file", env, fd);
+	}
+	return cli_fail(STAGE_OPEN, err, "the held device (fd %ld)", fd);
 }
 
 int cli_fail_transition(const char *arc, int err, enum migctl_state now)
