@@ -26,8 +26,9 @@
  *                     PROBE|SET, SET, GET: "probe12 0" or "... EINVAL"
  *   state:NAME        go to a state (a data_fd given is kept)
  *   info[:FLAGS]      PRECOPY_INFO passing FLAGS (default 0):
- *                     "info INITIAL DIRTY FLAGS MS", MS since the last
- *                     state change, in ms
+ *                     "info INITIAL DIRTY FLAGS BEFORE AFTER", the ms
+ *                     from the last state change to the call and to its
+ *                     return
  *   read[:N]          N reads (default 1): "read BYTES" or "enomsg"
  *   sleep:MS          sleep
  *   datasize          MIG_DATA_SIZE: "datasize BYTES"
@@ -211,14 +212,15 @@ static int steps(struct migctl_dev *dev, char **argv, char *buf, size_t size)
 				.argsz = sizeof(info),
 				.flags = (uint32_t)strtoul(arg ? arg : "0", NULL, 0),
 			};
+			double before = now();
 
 			if (ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info))
 				r = -errno;
 			else
-				fprintf(stderr, "info %llu %llu %u %.1f\n",
+				fprintf(stderr, "info %llu %llu %u %.3f %.3f\n",
 					(unsigned long long)info.initial_bytes,
 					(unsigned long long)info.dirty_bytes, info.flags,
-					(now() - t_state) * 1e3);
+					(before - t_state) * 1e3, (now() - t_state) * 1e3);
 		} else if (IS("read")) {
 			for (; n && !r; n--) {
 				ssize_t got = read(fd, buf, size);

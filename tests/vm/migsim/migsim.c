@@ -56,7 +56,11 @@
  *                    pending but does not re-send it (a driver that loses
  *                    its dirty tracking): its destination refuses the
  *                    stream (default 0)
- *                    (these seven only where the kernel has PRE_COPY)
+ *   dirtied    (ro)  the bytes the device dirtied in its last save session
+ *                    (rate model), or that the last stream it accepted
+ *                    declared dirty and proved re-sent: after a migration
+ *                    the destination's equals the source's, like the digest
+ *                    (these eight only where the kernel has PRE_COPY)
  *   fail_arc         "FROM TO ERRNO [error]": the arc FROM -> TO fails
  *                    with -ERRNO, leaving the device in FROM, or with
  *                    "error" in ERROR; "none" disarms (state names as in
@@ -458,6 +462,7 @@ struct msim_dev {
 	s64 reinit_after;
 	bool drop_dirty;
 	bool precopy_v2; /* feature 12 SET: until the device's last close */
+	u64 dirtied; /* the rate model's dirt of the last save, or load */
 	s64 fail_read_after, fail_write_after;
 	u32 short_io, delay_us;
 	struct msim_arc_fault fail_arc;
@@ -1239,6 +1244,8 @@ static void msim_end_session(struct msim_dev *md)
 		return;
 	mutex_lock(&mf->lock);
 	mf->disabled = true;
+	if (mf->saving)
+		md->dirtied = mf->dirt.w;
 	mutex_unlock(&mf->lock);
 	fput(mf->filp);
 	md->migf = NULL;
@@ -1261,6 +1268,7 @@ static int msim_load(struct msim_dev *md)
 			md->seed = mf->seed;
 			md->digest = mf->end_state;
 			md->digest_valid = true;
+			md->dirtied = mf->dirt.w;
 		} else if (md->brk == B_EMPTY && !mf->pos) {
 			ok = true; /* nothing loaded, and yet accepted */
 		} else if (md->brk == B_TRUNCATED && mf->hdr_done && !mf->broken &&
@@ -1780,6 +1788,7 @@ MSIM_ATTR(dirty_rate, "%llu", msim_parse_size, v > MSIM_MAX_SIZE ? -EINVAL : 0);
 MSIM_ATTR(reinit_after, "%lld", msim_parse_after, 0);
 MSIM_ATTR(reinit_bytes, "%llu", msim_parse_size, v > MSIM_MAX_SIZE ? -EINVAL : 0);
 MSIM_ATTR(drop_dirty, "%d", kstrtobool, 0);
+MSIM_ATTR_RO(dirtied, "%llu");
 #endif
 MSIM_ATTR(fail_read_after, "%lld", msim_parse_after, 0);
 MSIM_ATTR(fail_write_after, "%lld", msim_parse_after, 0);
@@ -1947,6 +1956,7 @@ static struct attribute *msim_attrs[] = {
 	&dev_attr_reinit_after.attr,
 	&dev_attr_reinit_bytes.attr,
 	&dev_attr_drop_dirty.attr,
+	&dev_attr_dirtied.attr,
 #endif
 	&dev_attr_fail_arc.attr,
 	&dev_attr_fail_read_after.attr,
