@@ -39,14 +39,6 @@ expect_got() {
 	[[ ${got[$1]} =~ ^$2$ ]] || fail "line $1 is '${got[$1]}', expected /$2/:" "${got[@]}"
 }
 
-# DST took a stream that proved re-sent all that SRC dirtied, at least MIN
-expect_dirt_carried() { # SRC DST MIN
-	local dirtied
-	read -r dirtied <"$mdev_bus/$1/migsim/dirtied"
-	((dirtied >= $3)) || fail "$1 dirtied $dirtied bytes, expected $3 at least"
-	expect_msim "$2" dirtied "$dirtied"
-}
-
 # The dirt in a dirty_bytes figure: what is left after the two 32-byte
 # record headers (the DIRTY record that declares it, the DATA record that
 # re-sends it) when it does not wrap round S.
