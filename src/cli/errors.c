@@ -542,7 +542,8 @@ int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *r
 	/* A failed abort is a failed transition; ERROR is reported as ERROR */
 	if (res->recovery == MIGCTL_RECOVERY_FAILED)
 		return status_for_state(EXIT_TRANSITION, res->final_state);
-	if (stage == STAGE_TRANSITION && res->fail_at == MIGCTL_FAIL_TRANSITION)
+	/* A transition that left ERROR (RESUMING -> STOP too, under --on-error=leave) */
+	if (res->fail_at == MIGCTL_FAIL_TRANSITION || res->fail_at == MIGCTL_FAIL_LOAD)
 		return status_for_state(status, res->final_state);
 	return status;
 }

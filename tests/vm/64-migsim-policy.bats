@@ -129,6 +129,17 @@ teardown() {
 	expect_same_state "$OTHER" "$DST"
 }
 
+@test "resume --on-error=leave: a load that leaves ERROR is status 6, as for any transition" {
+	msim_set "$DST" fail_arc "RESUMING STOP 5 error"
+	run -0 --separate-stderr vfio-migctl save "$SRC" -o "$T/s.mig"
+	run -6 --separate-stderr vfio-migctl --json resume --on-error=leave "$DST" -i "$T/s.mig"
+	expect_error resume "recover it with 'vfio-migctl reset $DST'$"
+	jq -e '.recovery == "left" and .final_state == "ERROR"' <<<"$output" >/dev/null ||
+		fail "json: $output"
+	expect_msim_state "$DST" ERROR
+	expect_msim "$DST" error_sets 0
+}
+
 # ---- a load that succeeded is kept
 
 @test "resume: only the step to --then fails: status 5, the loaded state kept in STOP" {
