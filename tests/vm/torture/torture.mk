@@ -17,8 +17,8 @@ TORTURE := tests/vm/torture/torture.sh
 # Seeds chosen (torture.sh --plan) so that the short set has a signal
 # while data flows through each kind of transfer, a failing --then arc
 # behind a file and behind a pipe, and SIGKILL's recovery.
-TORTURE_CHECK_SEEDS ?= 0
-TORTURE_CHECK_STEPS ?= 8
+TORTURE_CHECK_SEEDS ?= 45 623 194 180
+TORTURE_CHECK_STEPS ?= 6
 
 TORTURE_VARS = $(foreach v,SEED SEEDS STEPS DURATION BASE_SEED CANCEL_S STEP_TIMEOUT KEEP_GOING,\
 	$(if $($(v)),VM_TEST_TORTURE_$(v)=$($(v))))
@@ -36,7 +36,7 @@ check-torture: $(B)/vfio-migctl $(B)/migsim/6.12/migsim.ko
 	$(Q)kernel=$$($(VM)/build-kernel.sh 6.12) && \
 	KERNEL=$$kernel MIGCTL=$(CURDIR)/$(B)/vfio-migctl \
 	VM_TEST_TORTURE_SEEDS="$(TORTURE_CHECK_SEEDS)" \
-	VM_TEST_TORTURE_STEPS=$(TORTURE_CHECK_STEPS) VM_TEST_TORTURE_KEEP_GOING=1 \
+	VM_TEST_TORTURE_STEPS=$(TORTURE_CHECK_STEPS) VM_TEST_TORTURE_KEEP_GOING=2 \
 		$(VM)/run-vm.sh --exec $(TORTURE)
 
 .PHONY: torture check-torture

@@ -21,7 +21,8 @@
 #                plus the device's transitions)
 #   STEP_TIMEOUT seconds before a step counts as hung (default 120)
 #   KEEP_GOING   0: stop at the first violation (default with SEED);
-#                1: note it, start the next seed (default with DURATION)
+#                1: note it, start the next seed (default with DURATION);
+#                2: note it, reset the devices, go on with the next step
 #
 # One step is one command, drawn from the PRNG seeded by (SEED, step): its
 # plan never depends on what earlier steps did, so --plan shows it on the
@@ -71,7 +72,7 @@
 #              device is removed and the module unloads
 # A violation prints "TORTURE-VIOLATION seed=S step=N <invariant>: ...",
 # the step's plan (command lines, faults, signal and its timing) and what
-# the commands printed; a violation ends its seed.
+# the commands printed; a violation ends its seed (KEEP_GOING says more).
 # The last line: "TORTURE-DONE seeds=... steps=... violations=...".
 set -u
 shopt -s nullglob
@@ -188,6 +189,8 @@ plan_step() { # SEED STEP
 	P_SIZE=$R
 	wpick 15 4K 45 64K 40 1M
 	P_BUF=$R
+	# 4 KiB chunks cost ~4 ms each under TCG: not for the big states
+	case "$P_SIZE" in 16M | 64M) [ "$P_BUF" != 4K ] || P_BUF=64K ;; esac
 	P_RAW=0
 	chance 30 && P_RAW=1
 	P_PRECOPY=0
@@ -224,10 +227,9 @@ plan_step() { # SEED STEP
 	P_VIA=$R
 	wpick 1 stop 1 running 1 stop_copy 1 resuming 1 running_p2p 1 pre_copy 1 pre_copy_p2p
 	P_NEW=$R
-	case "$P_CMD" in
-	check) P_SIZE=64K ;;
-	state) P_RAW=0 ;;
-	esac
+	[ "$P_CMD" != state ] || P_RAW=0
+	# check keeps both devices' states in memory: small ones
+	[ "$P_CMD" != check ] || P_SIZE=64K
 	P_FAULTS=()
 	wpick 35 0 40 1 25 2
 	nf=$R
@@ -257,8 +259,8 @@ plan_step() { # SEED STEP
 	# waits before it looks at the cancel flag today), ~9 s in all; long
 	# enough that a signal not acted on shows.
 	if [ "$P_SIG" != KILL ] && [ "$P_SIG_WHEN" = flow ] && chance 70; then
-		wpick 1 16M 1 64M && P_SIZE=$R
-		wpick 1 4K 2 64K && P_BUF=$R
+		[ "$P_CMD" = check ] || { wpick 1 16M 1 64M && P_SIZE=$R; }
+		P_BUF=64K
 		nreads=$(($(bytes "$P_SIZE") / $(bytes "$P_BUF")))
 		delay=$((9000000 / nreads))
 		[ "$delay" -gt 50000 ] && delay=50000
@@ -457,23 +459,19 @@ exited() {
 	[ "$st" = Z ]
 }
 
-# catches PID SIG: the tool is running and has its handler for SIG
+# catches PID SIG: the tool is running and has its handler for SIG.
+# (One read of the whole file: a loop over a redirected file that
+# returns from inside can leave bash's stdin on that file.)
 catches() {
-	local comm line mask bit
+	local comm status mask bit
 	read -r comm 2>/dev/null <"/proc/$1/comm" || return 1
 	[ "$comm" = vfio-migctl ] || return 1
 	[ "$2" = KILL ] && return 0
 	case "$2" in INT) bit=2 ;; TERM) bit=15 ;; HUP) bit=1 ;; esac
-	while read -r line; do
-		case "$line" in
-		SigCgt:*)
-			mask=$((16#${line##*[[:space:]]}))
-			[ $(((mask >> (bit - 1)) & 1)) = 1 ]
-			return
-			;;
-		esac
-	done 2>/dev/null <"/proc/$1/status"
-	return 1
+	read -r -d '' status 2>/dev/null <"/proc/$1/status"
+	[[ $status =~ SigCgt:[[:space:]]*([0-9a-f]+) ]] || return 1
+	mask=$((16#${BASH_REMATCH[1]}))
+	[ $(((mask >> (bit - 1)) & 1)) = 1 ]
 }
 
 # A FIFO whose other side never opened it (that side failed first) would
@@ -489,7 +487,7 @@ release_fifo() {
 # its moment to its targets (TARGETS: command indexes), timing each exit;
 # RC[i] and RUN_MS[i] are set, SIG_AT[i] when a signal reached i.
 run_all() {
-	local start n left i sent=0 sent2=0 t_sig=0 flow_seen=0 d st fifo
+	local start n left i sent=0 sent2=0 t_sig=0 flow_seen=0 d
 	local -a targets=("${TARGETS[@]}")
 	now_ms
 	start=$NOW
@@ -503,13 +501,14 @@ run_all() {
 			[ -z "${EXIT_AT[i]:-}" ] || continue
 			if exited "${PIDS[i]}"; then
 				EXIT_AT[i]=$((NOW - start))
-				# the other side may wait in open() on the FIFO
-				for fifo in "$W/step/fifo"; do release_fifo "$fifo"; done
 			else
 				left=$((left + 1))
 			fi
 		done
 		[ "$left" -gt 0 ] || break
+		# once one side is gone, the other may wait (or come to wait)
+		# in open() on the FIFO for ever, as a shell's > would
+		[ "$left" = "$n" ] || release_fifo "$W/step/fifo"
 		if [ "$P_SIG" != none ] && [ "$flow_seen" = 0 ]; then
 			for d in "${INVOLVED[@]}"; do
 				attr "$d" state
@@ -531,7 +530,9 @@ run_all() {
 		fi
 		if [ "$KILLED_BY_US" = 0 ] && [ $((NOW - start)) -gt $((STEP_TIMEOUT * 1000)) ]; then
 			violate hang "still running after ${STEP_TIMEOUT}s: killed"
-			for i in "${!PIDS[@]}"; do kill -KILL "${PIDS[i]}" 2>/dev/null; done
+			for i in "${!PIDS[@]}"; do
+				kill -KILL "${PIDS[i]}" 2>/dev/null && KILLED[i]=1
+			done
 			KILLED_BY_US=1
 		fi
 		nap 0.01
@@ -1095,6 +1096,7 @@ mapfile -t KLOG < <(dmesg)
 KLOG_SEEN=${#KLOG[@]}
 
 run_seed() { # SEED
+	local bad=0 d
 	SEED=$1
 	echo "TORTURE-SEED $SEED (replay: make torture SEED=$SEED STEPS=$STEPS)"
 	devices_create || { violate setup "cannot create the devices"; return 1; }
@@ -1105,17 +1107,26 @@ run_seed() { # SEED
 		KINDS[$P_CMD]=$((${KINDS[$P_CMD]:-0} + 1))
 		if ! step; then
 			step_report
-			devices_remove
-			return 1
+			bad=1
+			if [ "$KEEP_GOING" != 2 ]; then
+				devices_remove
+				return 1
+			fi
+			# go on from usable devices: no faults, RUNNING
+			for ((d = 0; d < NDEV; d++)); do
+				fault_defaults "$d"
+				vfio-migctl -q reset "${DEV[d]}" >/dev/null 2>&1
+			done
 		fi
 		[ -z "$DEADLINE" ] || [ "$SECONDS" -lt "$DEADLINE" ] || break
 	done
-	echo "TORTURE-SEED $SEED clean, $((STEP > STEPS ? STEPS : STEP)) steps"
+	[ "$bad" = 1 ] || echo "TORTURE-SEED $SEED clean, $((STEP > STEPS ? STEPS : STEP)) steps"
 	devices_remove
 	# every reference dropped: the devices went, the module can go
 	local refs
 	read -r refs </sys/module/migsim/refcnt
 	[ "$refs" = 0 ] || violate kernel "migsim still referenced ($refs) with its devices removed"
+	return "$bad"
 }
 
 DEADLINE=""
@@ -1123,7 +1134,7 @@ seeds_run=0
 if [ -n "$SEEDS" ]; then
 	for s in $SEEDS; do
 		seeds_run=$((seeds_run + 1))
-		run_seed "$s" || [ "$KEEP_GOING" = 1 ] || break
+		run_seed "$s" || [ "$KEEP_GOING" != 0 ] || break
 	done
 else
 	echo "TORTURE base seed $BASE_SEED, for ${DURATION}s (replay one: make torture SEED=N)"
@@ -1131,7 +1142,7 @@ else
 	s=$BASE_SEED
 	while [ "$SECONDS" -lt "$DEADLINE" ]; do
 		seeds_run=$((seeds_run + 1))
-		run_seed "$s" || [ "$KEEP_GOING" = 1 ] || break
+		run_seed "$s" || [ "$KEEP_GOING" != 0 ] || break
 		s=$((s + 1))
 	done
 fi
