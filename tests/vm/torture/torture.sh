@@ -271,6 +271,7 @@ plan_step() { # SEED STEP
 	# Bound the time a step takes: a per-I/O delay on many small I/Os
 	size=$(bytes "$P_SIZE")
 	for i in "${!P_FAULTS[@]}"; do
+		# shellcheck disable=SC2086 # a fault is "ROLE ATTR VALUE..."
 		set -- ${P_FAULTS[i]}
 		[ "$2" = delay_us ] || continue
 		nreads=$((size / $(bytes "$P_BUF") + 1))
@@ -770,19 +771,22 @@ declare -a SLOT_SRC
 
 # fill the slots with good streams (setup, checked only for success)
 fill_slots() {
-	local k
+	local k raw
 	for k in 0 1 2; do
-		vfio-migctl -q save --force $([ $k = 1 ] && echo --raw) "${DEV[0]}" \
-			-o "$W/pool/slot$k.mig" >/dev/null 2>&1 &&
-			vfio-migctl -q state "${DEV[0]}" running >/dev/null 2>&1 ||
-			{ echo "torture: cannot save d0 for the slots" >&2; return 1; }
+		raw=() # slot1 holds a bare kernel stream, the others framed ones
+		[ $k != 1 ] || raw=(--raw)
+		if ! vfio-migctl -q save --force "${raw[@]}" "${DEV[0]}" -o "$W/pool/slot$k.mig" \
+			>/dev/null 2>&1 || ! vfio-migctl -q state "${DEV[0]}" running >/dev/null 2>&1; then
+			echo "torture: cannot save d0 for the slots" >&2
+			return 1
+		fi
 		attr 0 digest
-		SLOT_SRC[k]="$A $([ $k = 1 ] && echo 1 || echo 0)"
+		SLOT_SRC[k]="$A ${#raw[@]}"
 	done
 }
 
 step() {
-	local d i f src=$P_SRC dst=$P_DST target pre_exist=0 slot raw sd file_mode
+	local d i f src=$P_SRC dst=$P_DST target pre_exist=0 slot raw sd
 	CMDS=() PIDS=() RC=() RUN_MS=() SIG_AT=() EXIT_AT=() KILLED=() NOTES=()
 	TARGETS=() INVOLVED=() ROC=() KILLED_BY_US=0 FLOW_AT=""
 	STEP_BAD=0
@@ -814,6 +818,7 @@ step() {
 		attr "$d" load_count && BEFORE_LOADS[d]=$A
 	done
 	for f in "${P_FAULTS[@]}"; do
+		# shellcheck disable=SC2086 # a fault is "ROLE ATTR VALUE..."
 		set -- $f
 		if [ "$1" = src ]; then d=$src; else d=$dst; fi
 		[ "$2" = reset_on_close ] && ROC[d]=1
@@ -1013,7 +1018,7 @@ corrupt() {
 	size=$(stat -c %s "$2")
 	off=$((size * $3 / 1000))
 	byte=$(od -An -tu1 -j "$off" -N1 "$2" | tr -d ' ')
-	printf "$(printf '\\%03o' $((byte ^ 255)))" |
+	printf '%b' "\\$(printf '%03o' $((byte ^ 255)))" |
 		dd of="$2" bs=1 seek="$off" conv=notrunc status=none
 }
 
@@ -1059,6 +1064,7 @@ check_check() { # I
 		fi
 		if [ "$rc" = 0 ] || [ "$rc" = 8 ]; then
 			[ "$final" = "$found" ] || violate report "check exited $rc, but d$d was found in $found and left in $final"
+			[ "$ok" = true ] || violate report "check exited $rc, but says d$d was not put back"
 			attr "$d" digest
 			[ "$A" = "${BEFORE_DIGEST[d]}" ] || violate digest "check exited $rc, d$d's digest changed ${BEFORE_DIGEST[d]} -> $A"
 		fi
