@@ -114,6 +114,7 @@ include tests/vm/vm.mk
 include tests/vm/migsim/migsim.mk
 include tests/fuzz/fuzz.mk
 include tests/bench/bench.mk
+include tests/vm/torture/torture.mk
 
 # The committed sample streams of the CLI tests, made again byte for byte
 $(B)/mkstreams: tests/cli/fixtures/mkstreams.c $(B)/libmigctl.a
