@@ -251,12 +251,21 @@ error_reset_through() { # VIA
 	expect_error info "--from-pid $attached: that process has not opened this device"
 }
 
+# await_file FILE WHY: the perl holders below touch FILE when they are ready
+await_file() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ ! -e "$1" ] || return 0
+		sleep 0.05
+	done
+	fail "$2: $(cat "$T/holder.err")"
+}
+
 # A process that holds devices the way a VMM may, written out: perl, for
 # its ioctl().  holder_cdevs A B: both cdevs bound to one iommufd; on
 # SIGUSR1 it dup2()s B's file onto A's number (A's is closed), as a VMM
 # that closes a device and opens another may reuse the number.
 holder_cdevs() { # DEV-A DEV-B
-	local i
 	perl -MPOSIX -e '
 		open(my $iommu, "+<", "/dev/iommu") or die "/dev/iommu: $!\n";
 		open(my $a, "+<", $ARGV[0]) or die "$ARGV[0]: $!\n";
@@ -274,11 +283,7 @@ holder_cdevs() { # DEV-A DEV-B
 		2>"$T/holder.err" &
 	HOLDER=$!
 	bg_track "$HOLDER"
-	for ((i = 0; i < 100; i++)); do
-		[ ! -e "$T/ready" ] || return 0
-		sleep 0.05
-	done
-	fail "the holder never got ready: $(cat "$T/holder.err")"
+	await_file "$T/ready" "the holder never got ready"
 }
 
 @test "the holder's fd number given to another device between the look and pidfd_getfd: refused, that device untouched" {
@@ -304,11 +309,7 @@ holder_cdevs() { # DEV-A DEV-B
 	done
 	[ "$i" -lt 200 ] || fail "vfio-migctl never reached pidfd_getfd: $(cat "$T/err")"
 	kill -USR1 "$HOLDER"
-	for ((i = 0; i < 100; i++)); do
-		[ ! -e "$T/swapped" ] || break
-		sleep 0.05
-	done
-	[ -e "$T/swapped" ] || fail "the holder did not swap its files: $(cat "$T/holder.err")"
+	await_file "$T/swapped" "the holder did not swap its files"
 	wait "$mig" || rc=$?
 
 	[ "$rc" -eq 3 ] || fail "exit $rc, expected 3: $(cat "$T/out" "$T/err")"
@@ -326,7 +327,6 @@ holder_cdevs() { # DEV-A DEV-B
 # holder_groups A B: both groups attached to one container, a device file
 # opened through A's group only: B's group is there, B is not open.
 holder_groups() { # DEV-A DEV-B
-	local i
 	perl -e '
 		open(my $c, "+<", "/dev/vfio/vfio") or die "container: $!\n";
 		open(my $ga, "+<", $ARGV[0]) or die "$ARGV[0]: $!\n";
@@ -342,11 +342,7 @@ holder_groups() { # DEV-A DEV-B
 		2>"$T/holder.err" &
 	HOLDER=$!
 	bg_track "$HOLDER"
-	for ((i = 0; i < 100; i++)); do
-		[ ! -e "$T/ready" ] || return 0
-		sleep 0.05
-	done
-	fail "the holder never got ready: $(cat "$T/holder.err")"
+	await_file "$T/ready" "the holder never got ready"
 }
 
 @test "through a group, never a device file of our own: B's group held, only A open; info B is refused and opens nothing" {
