@@ -175,6 +175,19 @@ saved_file() { # SIZE FILE
 	expect_msim "$SRC" digest "$SRC_DIGEST"
 }
 
+@test "the output fails in PRE_COPY as its last read ends: the device never stopped for it" {
+	# Two 40 ms reads: migsim's header, then the 64 KiB of initial data
+	# in one.  The header's write into /dev/full fails while the second
+	# read is under way; when it ends nothing is left of the initial data,
+	# and the save must not go on to STOP_COPY.
+	SRC=$(migsim_create full size=1M precopy_initial=64K delay_us=40000)
+	arcs_clear "$SRC"
+	run -1 --separate-stderr vfio-migctl save --raw --precopy --buffer-size=128K "$SRC" -o /dev/full
+	expect_error save "writing the stream: no space left on device; device restored to RUNNING$"
+	expect_arcs "$SRC" "RUNNING>PRE_COPY PRE_COPY>RUNNING"
+	expect_msim_state "$SRC" RUNNING
+}
+
 @test "SIGTERM to save in save | resume: 130, RUNNING; resume refuses the stream, the destination untouched" {
 	slow_source
 	DST=$(migsim_create full size=4096)
