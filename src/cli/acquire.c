@@ -72,9 +72,9 @@ static int adopt_held(struct migctl_device_desc *desc, struct migctl_dev **dev,
 				  HOLD_ENV_FD, fd);
 	if (via && migctl_via_parse(via, &desc->via))
 		desc->via = MIGCTL_VIA_CDEV;
-	r = migctl_dev_adopt(desc, (int)n, dev);
+	r = migctl_dev_adopt(&cli.root, desc, (int)n, dev);
 	if (r)
-		return cli_fail(STAGE_OPEN, r, "the held device (fd %ld)", n);
+		return cli_fail_held(r, HOLD_ENV_FD, n);
 	if (cli.verbose)
 		cli_note("using the held device (fd %ld)", n);
 	*held = true;
@@ -155,7 +155,7 @@ int cli_open_device(const char *arg, struct migctl_dev **dev)
 const char *cli_origin_words(enum migctl_via used)
 {
 	return used == MIGCTL_VIA_CDEV ? "its cdev file, as it is"
-				       : "a second device file from its group";
+				       : "its device file (opened through its group), as it is";
 }
 
 int cli_may_change(const struct migctl_dev *dev, bool force, const char *change)

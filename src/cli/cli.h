@@ -171,10 +171,17 @@ int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
 const char *cli_error_remedy(void);
 /* The words for an error, as cli_fail() would print them */
 const char *cli_cause(enum cli_stage stage, int err);
+struct outfile;
+/* The words for a failure of the output file @of: its own, or cli_cause()'s */
+const char *cli_output_cause(int err, const struct outfile *of);
+/* "FILE: <cause>" for an output file that cannot be opened; the status */
+int cli_fail_output(int err, const char *file, const struct outfile *of);
 /* Why DEV could not be resolved (candidates of a shared group, a driver) */
 int cli_fail_resolve(int err, const struct migctl_device_desc *desc);
 /* --from-pid @pid failed with @err: no such process, no file of the device, permission */
 int cli_fail_from_pid(int err, int pid);
+/* A descriptor 'hold' passed down (in @env) that cannot be used */
+int cli_fail_held(int err, const char *env, long fd);
 /* "qemu (pid 4242), sh (pid 4250)": the first @shown of @holders */
 void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
 		       size_t size);

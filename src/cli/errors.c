@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "output.h"
 #include "util.h"
 
@@ -220,6 +221,12 @@ const char *cli_cause(enum cli_stage stage, int err)
 			return "exists; use --force to replace it";
 		case -EINVAL:
 			return "not a regular file, FIFO or character device: refused";
+		case -ENOLINK:
+			return "a symlink to nothing: refused, with or without --force "
+			       "(name the file itself)";
+		case -ESTALE:
+			return "no longer the file that was checked (it was replaced "
+			       "meanwhile): not replaced";
 		}
 		break;
 	case STAGE_USAGE:
@@ -230,6 +237,30 @@ const char *cli_cause(enum cli_stage stage, int err)
 		break;
 	}
 	return strerror(-err);
+}
+
+const char *cli_output_cause(int err, const struct outfile *of)
+{
+	switch (err) {
+	case -EEXIST:
+		/* --force replaces only what it checked, never what appears later */
+		if (of->flags & OUTFILE_REPLACE)
+			return "appeared during the save: not replaced";
+		break;
+	case -EACCES:
+		if (of->symlink)
+			return "permission denied following the symlink (fs.protected_symlinks: "
+			       "in a sticky world-writable directory, only the link's owner or "
+			       "the directory's may follow it)";
+		break;
+	}
+	return cli_cause(STAGE_OUTPUT, err);
+}
+
+int cli_fail_output(int err, const char *file, const struct outfile *of)
+{
+	cli_error("%s: %s", file, cli_output_cause(err, of));
+	return exit_status(STAGE_OUTPUT, err);
 }
 
 int cli_fail(enum cli_stage stage, int err, const char *what, ...)
@@ -325,8 +356,28 @@ int cli_fail_from_pid(int err, int pid)
 	case -ENOSYS:
 		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: this kernel cannot take "
 				  "another process's file (pidfd_getfd needs Linux 5.6)", pid);
+	case -EOPNOTSUPP:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: it holds the device's group, "
+				  "but this kernel does not say which device its device files are "
+				  "(fdinfo's vfio-device-syspath, Linux 6.18), and a new one from the "
+				  "group could be the device's first open (a reset): refused", pid);
+	case -ESTALE:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: its file for the device was "
+				  "closed or replaced while being taken: nothing was done", pid);
 	}
 	return cli_fail(STAGE_OPEN, err, "--from-pid %d", pid);
+}
+
+int cli_fail_held(int err, const char *env, long fd)
+{
+	switch (err) {
+	case -ESTALE:
+		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not this device's file (another "
+				  "device's, or no VFIO device's): refused", env, fd);
+	case -EBADF:
+		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not an open file", env, fd);
+	}
+	return cli_fail(STAGE_OPEN, err, "the held device (fd %ld)", fd);
 }
 
 int cli_fail_transition(const char *arc, int err, enum migctl_state now)

@@ -53,7 +53,8 @@ static const struct argp hold_argp = {
 	"inside CMD that names the same device uses the held one, so state set "
 	"by one command is found by the next.  Exits with CMD's status.\v"
 	"The device is passed down as VFIO_MIGCTL_HOLD_FD, VFIO_MIGCTL_HOLD_DEVICE "
-	"and VFIO_MIGCTL_HOLD_VIA.  When CMD ends, a device left mid-migration is brought "
+	"and VFIO_MIGCTL_HOLD_VIA; a command checks that the descriptor is the device's file "
+	"before it uses it.  When CMD ends, a device left mid-migration is brought "
 	"out of its data state (RESUMING by reset) and the final state is reported.",
 	cli_global_children, NULL, NULL
 };

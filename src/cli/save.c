@@ -86,9 +86,9 @@ static int run_save(int argc, char **argv)
 				  "redirect stdout or use -o FILE");
 	/* Before the device is touched: a bad FILE must cost it nothing */
 	if (a.file) {
-		r = outfile_open(&of, a.file, a.force);
+		r = outfile_open(&of, a.file, a.force ? OUTFILE_REPLACE : 0);
 		if (r)
-			return cli_fail(STAGE_OUTPUT, r, "%s", a.file);
+			return cli_fail_output(r, a.file, &of);
 		ep.fd = of.fd;
 	}
 
@@ -133,7 +133,7 @@ static int run_save(int argc, char **argv)
 
 	if (commit.err)
 		snprintf(detail, sizeof(detail), "committing %s: %s", a.file,
-			 cli_cause(STAGE_OUTPUT, commit.err));
+			 cli_output_cause(commit.err, &of));
 	status = cli_report_transfer(false, r, &res, migctl_dev_desc(dev), !a.file,
 				     commit.err ? detail : NULL, NULL,
 				     res.precopy_bytes, res.bytes - res.precopy_bytes);

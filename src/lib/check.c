@@ -18,63 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "check.h"
-
-/* ---- a stream in memory, with a bound */
-
-int check_membuf_add(struct membuf *b, const void *p, size_t n)
-{
-	size_t cap;
-	void *data;
-
-	if (n > b->max - b->len)
-		return -EFBIG;
-	if (b->len + n > b->cap) {
-		for (cap = b->cap ? b->cap : CHUNK; cap < b->len + n; cap *= 2)
-			;
-		data = realloc(b->data, cap < b->max ? cap : b->max);
-		if (!data)
-			return -ENOMEM;
-		b->data = data;
-		b->cap = cap < b->max ? cap : b->max;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	return 0;
-}
-
-void check_membuf_free(struct membuf *b)
-{
-	free(b->data);
-	*b = (struct membuf){ .max = b->max };
-}
-
-/* The transfer engine's sink and source, on memory */
-static int membuf_sink_write(void *ctx, enum migctl_phase phase, const void *buf, size_t len)
-{
-	(void)phase;
-	return check_membuf_add(ctx, buf, len);
-}
-
-struct membuf_reader {
-	const struct membuf *b;
-	size_t pos;
-};
-
-static int membuf_source_read(void *ctx, void *buf, size_t len, size_t *got)
-{
-	struct membuf_reader *rd = ctx;
-	size_t n = rd->b->len - rd->pos;
-
-	if (n > len)
-		n = len;
-	memcpy(buf, rd->b->data + rd->pos, n);
-	rd->pos += n;
-	*got = n;
-	return 0;
-}
 
 /* ---- rules' findings */
 
@@ -140,301 +85,44 @@ const char *check_eno(int err)
 	return name ? name : "an unknown errno";
 }
 
-/* ---- moving the device */
-
-void check_close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-enum migctl_state check_get_state(struct check_dev *d)
-{
-	return migctl_read_state(d->dev);
-}
-
-bool check_offers(struct check_dev *d, enum migctl_state s)
-{
-	return migctl_state_supported(d->pb.mig_flags, s);
-}
-
-/* SET @s; a data_fd it returns replaces *fd (closed at once when fd is NULL) */
-int check_set_state(struct check_dev *d, enum migctl_state s, int *fd)
-{
-	int new_fd, r;
-
-	if (!fd)
-		return migctl_request_state(d->dev, s);
-	r = migctl_set_state(d->dev, s, &new_fd);
-	if (new_fd >= 0) {
-		check_close_fd(fd);
-		*fd = new_fd;
-	}
-	return r;
-}
-
-/* Write the device's saved stream into the RESUMING session *fd */
-int check_write_saved(struct check_dev *d, int fd)
-{
-	if (!d->saved.len || fd < 0)
-		return -ENODATA;
-	return write_all(fd, d->saved.data, d->saved.len, NULL);
-}
-
-/*
- * Move to @s from wherever the device is, keeping a data state's session
- * in *fd (NULL: none is kept).  RESUMING is left by loading the saved
- * stream through *fd where that works, else by reset, the uAPI's abort;
- * ERROR and a state GET cannot tell are left by reset too.
- */
-int check_go(struct check_dev *d, enum migctl_state s, int *fd)
-{
-	enum migctl_state cur = check_get_state(d), path[MIGCTL_ARCS_MAX];
-	size_t len;
-	int none = -1, r;
-
-	if (!fd)
-		fd = &none;
-	if (cur == MIGCTL_STATE_RESUMING && s != MIGCTL_STATE_RESUMING &&
-	    check_write_saved(d, *fd) == 0 && check_set_state(d, MIGCTL_STATE_STOP, NULL) == 0)
-		cur = MIGCTL_STATE_STOP;
-	if (cur == MIGCTL_STATE_ERROR || cur == MIGCTL_NR_STATES ||
-	    (cur == MIGCTL_STATE_RESUMING && s != MIGCTL_STATE_RESUMING)) {
-		check_close_fd(fd);
-		r = migctl_dev_reset(d->dev);
-		if (r)
-			return r;
-		cur = check_get_state(d);
-	}
-	/* the kernel has no path from STOP_COPY to PRE_COPY*: go round by STOP */
-	if (cur != s && migctl_state_path(d->pb.mig_flags, cur, s, path, &len) &&
-	    check_set_state(d, MIGCTL_STATE_STOP, fd) == 0) {
-		check_close_fd(fd);
-		cur = MIGCTL_STATE_STOP;
-	}
-	r = cur == s ? 0 : check_set_state(d, s, fd);
-	if (!r && !migctl_state_is_data(s))
-		check_close_fd(fd);
-	check_close_fd(&none);
-	return r;
-}
-
-/* Read @fd to its end into @out (NULL: count only); -EFBIG past the bound */
-int check_read_to_end(struct migctl_check *c, int fd, struct membuf *out, size_t *total)
-{
-	size_t got;
-	int r;
-
-	*total = 0;
-	for (;;) {
-		r = migctl_data_read(fd, c->buf, CHUNK, &got);
-		if (r || got == 0)
-			return r;
-		if (got > c->max - *total)
-			return -EFBIG;
-		if (out && (r = check_membuf_add(out, c->buf, got)))
-			return r;
-		*total += got;
-	}
-}
-
-/* The states a device offers, in the order the rules visit them */
-size_t check_tour(struct check_dev *d, enum migctl_state states[MIGCTL_NR_STATES])
-{
-	static const enum migctl_state order[] = {
-		MIGCTL_STATE_RUNNING,  MIGCTL_STATE_RUNNING_P2P,  MIGCTL_STATE_STOP,
-		MIGCTL_STATE_STOP_COPY, MIGCTL_STATE_PRE_COPY, MIGCTL_STATE_PRE_COPY_P2P,
-		MIGCTL_STATE_RESUMING,
-	};
-	size_t n = 0;
-
-	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
-		if (check_offers(d, order[i]))
-			states[n++] = order[i];
-	return n;
-}
-
-/* ---- whole streams, through the transfer engine */
-
-int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out)
-{
-	struct migctl_sink sink = { .write = membuf_sink_write, .ctx = out };
-	struct migctl_xfer_opts opts = { .then = then };
-	struct migctl_xfer_result res;
-
-	return migctl_save(d->dev, &opts, &sink, &res);
-}
-
-int check_resume_from(struct check_dev *d, enum migctl_state then, const struct membuf *in,
-		      struct migctl_xfer_result *res)
-{
-	struct membuf_reader rd = { .b = in };
-	struct migctl_source source = { .read = membuf_source_read, .ctx = &rd };
-	struct migctl_xfer_opts opts = { .then = then, .end_session = true };
-
-	return migctl_resume(d->dev, &opts, &source, res);
-}
-
 /* ---- the table */
 
-enum {
-	NEED_STOP_COPY = 1 << 0,
-	NEED_PRE_COPY = 1 << 1,
-	NEED_SAVED = 1 << 2,  /* a stream the device accepts: its saved state */
-};
+/*
+ * The rules in the order they run.  Each rule's struct is defined beside
+ * its body, in check-<family>.c; this one list both declares it and puts
+ * it in the table, so a rule is one line here.
+ */
+#define CHECK_RULES(rule)			\
+	rule(rule_flags_stop_copy)		\
+	rule(rule_state_get)			\
+	rule(rule_fsm_arcs)			\
+	rule(rule_fsm_unsupported_einval)	\
+	rule(rule_fsm_error_refused)		\
+	rule(rule_fsm_blocked_arcs)		\
+	rule(rule_data_new_fd)			\
+	rule(rule_data_precopy_keeps_fd)	\
+	rule(rule_data_old_fd_dead)		\
+	rule(rule_data_eof_sticks)		\
+	rule(rule_data_no_seek)			\
+	rule(rule_precopy_info_states)		\
+	rule(rule_precopy_initial_decreases)	\
+	rule(rule_precopy_enomsg)		\
+	rule(rule_data_size_estimate)		\
+	rule(rule_resume_empty_refused)		\
+	rule(rule_resume_truncated_refused)	\
+	rule(rule_resume_own_accepted)		\
+	rule(rule_reset_every_state)		\
+	rule(rule_reset_flag)			\
+	rule(rule_dma_start_report_stop)	\
+	rule(rule_dma_refused)			\
+	rule(rule_roundtrip_equal)		\
+	/* the end of the list */
 
-struct rule_def {
-	struct migctl_rule rule;
-	unsigned int needs;
-	void (*run)(struct rule_run *x);
-};
+#define DECLARE_RULE(name) extern const struct check_rule name;
+CHECK_RULES(DECLARE_RULE)
 
-#define VFIO_H "include/uapi/linux/vfio.h"
-#define STOP_INVALID VFIO_H ", RESUMING -> STOP: \"If the user provided data is found to be " \
-	"incomplete, inconsistent, or otherwise invalid, the migration driver must fail the " \
-	"SET_STATE ioctl\""
-
-static const struct rule_def rules[] = {
-	{ { "flags.stop-copy",
-	    "VFIO_DEVICE_FEATURE_MIGRATION sets VFIO_MIGRATION_STOP_COPY, and no flag the uAPI "
-	    "does not define",
-	    VFIO_H ", VFIO_DEVICE_FEATURE_MIGRATION: \"at least VFIO_MIGRATION_STOP_COPY must be "
-	    "set\"; \"Other combinations of flags have behavior to be defined in the future\"" },
-	  0, check_rule_flags },
-	{ { "state.get",
-	    "MIG_DEVICE_STATE GET gives a state the migration flags offer, in every state the "
-	    "device is moved to",
-	    VFIO_H ", VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: \"Upon VFIO_DEVICE_FEATURE_GET, get the "
-	    "current migration state\"; enum vfio_device_mig_state" },
-	  0, check_rule_state_get },
-	{ { "fsm.arcs",
-	    "From every offered state, a SET to every other offered state succeeds and GET then "
-	    "gives that state",
-	    VFIO_H ": \"The kernel migration driver must fully transition the device to the new "
-	    "state value before the operation returns to the user\"; drivers/vfio/vfio_main.c, "
-	    "vfio_mig_get_next_state()" },
-	  NEED_STOP_COPY, check_rule_arcs },
-	{ { "fsm.unsupported-einval",
-	    "A SET to a state the flags do not offer, or past the enum, fails with EINVAL and "
-	    "leaves the state as it was",
-	    VFIO_H ": \"The optional states cannot be used with SET_STATE if the device does not "
-	    "support them\"; drivers/vfio/vfio_main.c, vfio_mig_get_next_state() returns -EINVAL" },
-	  NEED_STOP_COPY, check_rule_unsupported },
-	{ { "fsm.error-refused",
-	    "A SET to ERROR fails with EINVAL and leaves the state as it was",
-	    VFIO_H ", any -> ERROR: \"ERROR cannot be specified as a device state\"" },
-	  NEED_STOP_COPY, check_rule_error_refused },
-	{ { "fsm.blocked-arcs",
-	    "STOP_COPY -> PRE_COPY and STOP_COPY -> PRE_COPY_P2P fail, and the device stays in "
-	    "STOP_COPY",
-	    VFIO_H ", STOP_COPY -> PRE_COPY: \"These arcs are not permitted and return error if "
-	    "requested\"" },
-	  NEED_STOP_COPY | NEED_PRE_COPY, check_rule_blocked_arcs },
-	{ { "data.new-fd",
-	    "Entering STOP_COPY, PRE_COPY, PRE_COPY_P2P and RESUMING returns a new data_fd; the "
-	    "arcs back out return none",
-	    VFIO_H ": RUNNING -> PRE_COPY, RUNNING_P2P -> PRE_COPY_P2P, STOP -> STOP_COPY \"will "
-	    "return a new data_fd\"; STOP -> RESUMING \"will return a new data_fd\"; \"If the "
-	    "new_state starts a new data transfer session then the FD ... is returned\"" },
-	  NEED_STOP_COPY, check_rule_new_fd },
-	{ { "data.precopy-keeps-fd",
-	    "PRE_COPY -> STOP_COPY returns no new data_fd: the PRE_COPY data_fd carries the rest "
-	    "of the stream, which the device takes back",
-	    VFIO_H ": PRE_COPY, PRE_COPY_P2P and STOP_COPY \"share a data transfer session. Moving "
-	    "between these states ... does not terminate or otherwise affect the associated fd\"" },
-	  NEED_STOP_COPY | NEED_PRE_COPY, check_rule_precopy_keeps_fd },
-	{ { "data.old-fd-dead",
-	    "Once the state that owns a data session is left, its data_fd gives and takes no more "
-	    "data",
-	    VFIO_H ": \"The STOP_COPY arc will terminate a data transfer session\"; \"Leaving "
-	    "RESUMING terminates a data transfer session\"; \"The PRE_COPY arc will terminate a "
-	    "data transfer session\"" },
-	  NEED_STOP_COPY, check_rule_old_fd_dead },
-	{ { "data.eof-sticks",
-	    "In STOP_COPY, read() reaches the end of the stream (0) and keeps returning 0",
-	    VFIO_H ", VFIO_MIG_GET_PRECOPY_INFO: \"Once in STOP_COPY the migration data FD has a "
-	    "permanent end of stream signaled in the usual way by read() always returning 0\"; "
-	    "\"ENOMSG may not be returned in STOP_COPY\"" },
-	  NEED_STOP_COPY, check_rule_eof_sticks },
-	{ { "data.no-seek",
-	    "A data_fd is a stream: lseek(), pread() and pwrite() are refused",
-	    "commit 115dcec65f61 (vfio: Define device migration protocol v2): \"read() and write() "
-	    "transfer the data with normal Linux stream FD semantics\"" },
-	  NEED_STOP_COPY, check_rule_no_seek },
-	{ { "precopy.info-states",
-	    "VFIO_MIG_GET_PRECOPY_INFO works in PRE_COPY and PRE_COPY_P2P, and fails with EINVAL "
-	    "in STOP_COPY",
-	    VFIO_H ", VFIO_MIG_GET_PRECOPY_INFO: \"valid only in PRE_COPY states and kernel driver "
-	    "should return -EINVAL from any other migration state\"; \"Support for this ioctl is "
-	    "mandatory if a driver claims to support VFIO_MIGRATION_PRE_COPY\"" },
-	  NEED_STOP_COPY | NEED_PRE_COPY, check_rule_precopy_info },
-	{ { "precopy.initial-decreases",
-	    "initial_bytes starts above 0 and decreases as PRE_COPY data is read, never rising",
-	    VFIO_H ", struct vfio_precopy_info: initial_bytes \"should have a non-zero initial "
-	    "value and decrease as migration data is read from the device\"" },
-	  NEED_STOP_COPY | NEED_PRE_COPY, check_rule_initial_decreases },
-	{ { "precopy.enomsg",
-	    "At PRE_COPY's temporary end of stream (initial_bytes and dirty_bytes 0) read() fails "
-	    "with ENOMSG",
-	    VFIO_H ", VFIO_MIG_GET_PRECOPY_INFO: \"When read() is done on this temporary end of "
-	    "stream the kernel driver should return ENOMSG from read()\"" },
-	  NEED_STOP_COPY | NEED_PRE_COPY, check_rule_enomsg },
-	{ { "data-size.estimate",
-	    "MIG_DATA_SIZE, where offered, estimates the STOP_COPY length within a factor of 2 "
-	    "(the ratio is reported)",
-	    VFIO_H ", VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: \"read back the estimated data length "
-	    "that will be required to complete stop copy\"; \"Can be called on each device "
-	    "state\"" },
-	  NEED_STOP_COPY, check_rule_data_size },
-	{ { "resume.empty-refused",
-	    "RESUMING -> STOP with nothing written fails",
-	    STOP_INVALID },
-	  NEED_STOP_COPY, check_rule_empty_refused },
-	{ { "resume.truncated-refused",
-	    "RESUMING -> STOP fails after all but the last byte of the device's stream, and after "
-	    "half of it",
-	    STOP_INVALID },
-	  NEED_STOP_COPY | NEED_SAVED, check_rule_truncated_refused },
-	{ { "resume.own-accepted",
-	    "The device's own stream, written in pieces of any size, is accepted at RESUMING -> "
-	    "STOP",
-	    VFIO_H ", STOP -> RESUMING: the stream \"should be taken from the data transfer output "
-	    "of a single FD during saving from a compatible device\"; \"The user is not required "
-	    "to preserve buffer segmentation when writing the data stream\"" },
-	  NEED_STOP_COPY | NEED_SAVED, check_rule_own_accepted },
-	{ { "reset.every-state",
-	    "VFIO_DEVICE_RESET succeeds in every offered state, RESUMING included, and leaves "
-	    "the device in RUNNING",
-	    VFIO_H ": \"To abort a RESUMING session the device must be reset\"; \"To recover from "
-	    "ERROR VFIO_DEVICE_RESET must be used to return the device_state back to RUNNING\"" },
-	  NEED_STOP_COPY, check_rule_reset_states },
-	{ { "reset.flag",
-	    "A device whose VFIO_DEVICE_RESET works says so with VFIO_DEVICE_FLAGS_RESET",
-	    VFIO_H ", struct vfio_device_info: \"VFIO_DEVICE_FLAGS_RESET ... Device supports "
-	    "reset\"" },
-	  0, check_rule_reset_flag },
-	{ { "dma.start-report-stop",
-	    "Where DMA logging is offered, START on a valid range, REPORT on it and STOP succeed",
-	    VFIO_H ", VFIO_DEVICE_FEATURE_DMA_LOGGING_START: \"A single call to start device DMA "
-	    "logging can be issued and a matching stop should follow\"; DMA_LOGGING_REPORT" },
-	  0, check_rule_dma_cycle },
-	{ { "dma.refused",
-	    "DMA logging START without ranges, on an unaligned or overlapping range, or while "
-	    "logging is on, and REPORT while it is off, fail",
-	    VFIO_H ": \"Another start is not allowed in the meantime\"; \"If DMA logging is not "
-	    "enabled, an error will be returned\"; drivers/vfio/vfio_main.c, "
-	    "vfio_ioctl_device_feature_logging_start(); include/linux/vfio.h, struct "
-	    "vfio_log_ops: \"rejecting subsequent calls to log_start without an intervening "
-	    "log_stop\"" },
-	  0, check_rule_dma_refused },
-	{ { "roundtrip.equal",
-	    "DEV's stream resumed into DEV2 is accepted, and DEV2 then saves the same bytes (a "
-	    "difference is reported)",
-	    VFIO_H ", STOP -> RESUMING: the stream \"should be taken from the data transfer output "
-	    "of a single FD during saving from a compatible device\"" },
-	  NEED_STOP_COPY | NEED_SAVED, check_rule_roundtrip },
-};
+#define POINT_TO_RULE(name) &name,
+static const struct check_rule *const rules[] = { CHECK_RULES(POINT_TO_RULE) };
 
 size_t migctl_rule_count(void)
 {
@@ -443,7 +131,7 @@ size_t migctl_rule_count(void)
 
 const struct migctl_rule *migctl_rule(size_t index)
 {
-	return index < ARRAY_SIZE(rules) ? &rules[index].rule : NULL;
+	return index < ARRAY_SIZE(rules) ? &rules[index]->rule : NULL;
 }
 
 const char *migctl_verdict_name(enum migctl_verdict verdict)
@@ -562,21 +250,23 @@ static void settle(struct check_dev *d)
 
 	if (r || now != d->pb.found) {
 		d->lost = true;
-		snprintf(d->lost_why, sizeof(d->lost_why), "could not be brought back to %s (%s; "
-			 "GET says %s)", migctl_state_name(d->pb.found), r ? check_eno(r) : "no error", migctl_state_name(now));
+		snprintf(d->lost_why, sizeof(d->lost_why),
+			 "could not be brought back to %s (%s; GET says %s)",
+			 migctl_state_name(d->pb.found), r ? check_eno(r) : "no error",
+			 migctl_state_name(now));
 	}
 }
 
 int migctl_check_run(struct migctl_check *c, size_t index, struct migctl_rule_result *result)
 {
-	const struct rule_def *def;
+	const struct check_rule *def;
 	struct rule_run x = { .c = c, .d = &c->d[0], .r = result };
 	uint64_t flags = x.d->pb.mig_flags;
 	size_t used;
 
 	if (index >= ARRAY_SIZE(rules))
 		return -EINVAL;
-	def = &rules[index];
+	def = rules[index];
 	*result = (struct migctl_rule_result){ .verdict = MIGCTL_PASS };
 	if (x.d->lost)
 		check_skipped(&x, "the device %s after an earlier rule", x.d->lost_why);
@@ -586,7 +276,7 @@ int migctl_check_run(struct migctl_check *c, size_t index, struct migctl_rule_re
 		check_skipped(&x, "the device does not offer PRE_COPY");
 	else if ((def->needs & NEED_SAVED) && !x.d->saved.len)
 		check_skipped(&x, "no saved stream of the device (%s)",
-			x.d->pb.save_err ? check_eno(x.d->pb.save_err) : "it was empty");
+			      x.d->pb.save_err ? check_eno(x.d->pb.save_err) : "it was empty");
 	if (result->verdict == MIGCTL_SKIP)
 		return 0;
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * What check's engine (check.c) and its rules (check-rules.c) share: the
- * devices under check, a rule's findings, and the moves every rule makes.
- * Internal to libmigctl.
+ * What check's engine (check.c), its moves on the device (check-device.c)
+ * and its rules (check-<family>.c) share: the devices under check, a
+ * rule's findings, and the moves every rule makes.  Internal to libmigctl.
  */
 #ifndef MIGCTL_CHECK_H
 #define MIGCTL_CHECK_H
@@ -45,10 +45,27 @@ struct rule_run {
 	unsigned int more;     /* findings of the same weight beyond the one told */
 };
 
-int check_membuf_add(struct membuf *b, const void *p, size_t n);
-void check_membuf_free(struct membuf *b);
+/* What a rule needs of the device, else it is skipped */
+enum {
+	NEED_STOP_COPY = 1 << 0,
+	NEED_PRE_COPY = 1 << 1,
+	NEED_SAVED = 1 << 2,  /* a stream the device accepts: its saved state */
+};
 
-/* A finding: the heaviest is told, the first of its weight; the rest counted */
+/*
+ * A rule, defined beside its body: what it checks, where the uAPI says so,
+ * what it needs of the device.  check.c's table puts the rules in order.
+ */
+struct check_rule {
+	struct migctl_rule rule;
+	unsigned int needs;
+	void (*run)(struct rule_run *x);
+};
+
+/* The file most rules quote */
+#define VFIO_H "include/uapi/linux/vfio.h"
+
+/* check.c: a finding, the heaviest told, the first of its weight; the rest counted */
 void check_finding(struct rule_run *x, enum migctl_verdict v, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* What a rule that found nothing says */
@@ -57,6 +74,9 @@ void check_skipped(struct rule_run *x, const char *fmt, ...) __attribute__((form
 /* "EINVAL": a driver author wants the errno's name, as the uAPI spells it */
 const char *check_eno(int err);
 
+/* check-device.c: a stream in memory, and the moves on the device */
+int check_membuf_add(struct membuf *b, const void *p, size_t n);
+void check_membuf_free(struct membuf *b);
 void check_close_fd(int *fd);
 enum migctl_state check_get_state(struct check_dev *d);
 bool check_offers(struct check_dev *d, enum migctl_state s);
@@ -70,34 +90,17 @@ int check_go(struct check_dev *d, enum migctl_state s, int *fd);
 int check_read_to_end(struct migctl_check *c, int fd, struct membuf *out, size_t *total);
 /* The states a device offers, in the order the rules visit them */
 size_t check_tour(struct check_dev *d, enum migctl_state states[MIGCTL_NR_STATES]);
+/* @from, then @to with the data_fd it returns in *fd: false if none was opened */
+bool check_open_session(struct check_dev *d, enum migctl_state from, enum migctl_state to,
+			int *fd);
+/* check_open_session(), a FAIL if it does not open */
+bool check_enter_session(struct rule_run *x, enum migctl_state from, enum migctl_state to,
+			 int *fd);
+/* The FAIL of a session's arc that gave no data_fd */
+void check_no_data_fd(struct rule_run *x, enum migctl_state from, enum migctl_state to);
 /* A STOP_COPY stream of @d into @out, ending in @then; and @in back into @d */
 int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out);
 int check_resume_from(struct check_dev *d, enum migctl_state then, const struct membuf *in,
 		      struct migctl_xfer_result *res);
-
-/* The rules (check-rules.c), in the order of the table */
-void check_rule_arcs(struct rule_run *x);
-void check_rule_blocked_arcs(struct rule_run *x);
-void check_rule_data_size(struct rule_run *x);
-void check_rule_dma_cycle(struct rule_run *x);
-void check_rule_dma_refused(struct rule_run *x);
-void check_rule_empty_refused(struct rule_run *x);
-void check_rule_enomsg(struct rule_run *x);
-void check_rule_eof_sticks(struct rule_run *x);
-void check_rule_error_refused(struct rule_run *x);
-void check_rule_flags(struct rule_run *x);
-void check_rule_initial_decreases(struct rule_run *x);
-void check_rule_new_fd(struct rule_run *x);
-void check_rule_no_seek(struct rule_run *x);
-void check_rule_old_fd_dead(struct rule_run *x);
-void check_rule_own_accepted(struct rule_run *x);
-void check_rule_precopy_info(struct rule_run *x);
-void check_rule_precopy_keeps_fd(struct rule_run *x);
-void check_rule_reset_flag(struct rule_run *x);
-void check_rule_reset_states(struct rule_run *x);
-void check_rule_roundtrip(struct rule_run *x);
-void check_rule_state_get(struct rule_run *x);
-void check_rule_truncated_refused(struct rule_run *x);
-void check_rule_unsupported(struct rule_run *x);
 
 #endif

@@ -21,7 +21,7 @@ struct migctl_dev {
 	struct migctl_device_desc target;
 	int fd;
 	int iommufd;   /* cdev path */
-	int group_fd;  /* group path (with --from-pid, our reference to the holder's) */
+	int group_fd;  /* group path */
 	int container_fd;
 	int pidfd;     /* the holder of a device taken from it, else -1 */
 	struct migctl_origin origin;
@@ -156,13 +156,39 @@ int migctl_dev_open(const struct migctl_root *root,
 	return 0;
 }
 
-int migctl_dev_adopt(const struct migctl_device_desc *target, int fd,
-		     struct migctl_dev **out)
+/*
+ * Our @fd is @target's device file, as far as the uAPI can tell: a cdev by
+ * its st_rdev; a device file opened through a group by the kernel's word
+ * (fdinfo), and taken on trust where the kernel has none (before 6.18).
+ * -ESTALE if it is another file; -EBADF if none is open.
+ */
+static int check_identity(const struct migctl_root *root,
+			  const struct migctl_device_desc *target, int fd)
+{
+	char node[PATH_MAX];
+	struct stat st, want;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISCHR(st.st_mode))
+		return fd_names_target(root, target, fd) == 0 ? -ESTALE : 0;
+	if (!target->cdev[0] ||
+	    path_fmt(node, sizeof(node), "%s/vfio/devices/%s", root->dev, target->cdev) ||
+	    stat(node, &want) || !S_ISCHR(want.st_mode) || st.st_rdev != want.st_rdev)
+		return -ESTALE;
+	return 0;
+}
+
+int migctl_dev_adopt(const struct migctl_root *root, const struct migctl_device_desc *target,
+		     int fd, struct migctl_dev **out)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	struct migctl_dev *dev;
 	int r;
 
+	r = check_identity(root, target, fd);
+	if (r)
+		return r;
 	r = vfio_ioctl(fd, VFIO_DEVICE_GET_INFO, &info);
 	if (r)
 		return r == -EBADF ? -EBADF : -ENODEV;
@@ -187,19 +213,28 @@ static bool exited(int pidfd)
 	return poll(&p, 1, 0) > 0;
 }
 
-/* The holder's file @node as one of ours, or -errno */
-static int take_file(int pidfd, const struct held_node *node)
+/*
+ * The holder's file @node as one of ours, or -errno.  Its number may have
+ * been given to another file since the scan: the file we got must prove
+ * to be @target's again (-ESTALE if not), or we would act on another device.
+ */
+static int take_file(const struct migctl_root *root, const struct migctl_device_desc *target,
+		     int pidfd, const struct held_node *node)
 {
 	struct stat st;
 	int fd = pidfd_getfd(pidfd, node->fd, 0);
+	bool same;
 
 	/* EBADF: closed since we looked */
 	if (fd < 0)
 		return errno == EBADF ? -ENODEV : -errno;
-	/* Its number may have been given to another file since we looked */
-	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != node->rdev) {
+	if (node->device_file)
+		same = fd_names_target(root, target, fd) == 1;
+	else
+		same = !fstat(fd, &st) && S_ISCHR(st.st_mode) && st.st_rdev == node->rdev;
+	if (!same) {
 		close(fd);
-		return -ENODEV;
+		return -ESTALE;
 	}
 	return fd;
 }
@@ -227,22 +262,17 @@ int migctl_dev_from_pid(const struct migctl_root *root,
 	r = holder_node(root, target, pid, via, &node, dev->origin.holder.comm);
 	if (r)
 		goto fail;
-	r = take_file(dev->pidfd, &node);
+	/*
+	 * Its own file, never a new one: a device file opened here (from its
+	 * group) would be the device's first open, a reset, were the holder
+	 * not using that device after all.
+	 */
+	r = take_file(root, target, dev->pidfd, &node);
 	if (r < 0)
 		goto fail;
-	if (node.via == MIGCTL_VIA_CDEV) {
-		dev->fd = r;
-		/* Unbound, a cdev fails all but BIND with EINVAL; binding it is the holder's affair */
-		r = vfio_ioctl(dev->fd, VFIO_DEVICE_GET_INFO, &info);
-	} else {
-		dev->group_fd = r;
-		/* EINVAL: the group has no container, so the holder opened no device through it */
-		r = vfio_ioctl(dev->group_fd, VFIO_GROUP_GET_DEVICE_FD, dev->target.name);
-		if (r >= 0) {
-			dev->fd = r;
-			r = 0;
-		}
-	}
+	dev->fd = r;
+	/* Unbound, a cdev fails all but BIND with EINVAL; binding it is the holder's affair */
+	r = vfio_ioctl(dev->fd, VFIO_DEVICE_GET_INFO, &info);
 	if (r) {
 		r = (r == -EINVAL || r == -ENOTTY) ? -ENODEV : r;
 		goto fail;

@@ -43,18 +43,30 @@ void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 struct held_node {
 	int fd;              /* its number in that process */
 	enum migctl_via via; /* CDEV or GROUP */
+	bool device_file;    /* fd is a device file opened through the group node */
 	dev_t rdev;
 	char path[PATH_MAX]; /* the node under the root's /dev */
 };
 
 /*
- * Which of @pid's open files is @target's cdev or group node (only the
- * kind @via names, unless AUTO), and the process's name.  -ENODEV if none
- * is; -ESRCH if there is no such process; -EACCES if its files are not
- * ours to list.
+ * Which of @pid's open files is provably @target's: its cdev (by st_rdev),
+ * else a device file the kernel names as @target's (fdinfo's
+ * vfio-device-syspath, Linux 6.18), from its group (only the kind @via
+ * names, unless AUTO); and the process's name.  -ENODEV if none is;
+ * -EOPNOTSUPP if it has the group open with device files whose owner the
+ * kernel does not say; -ESRCH if there is no such process; -EACCES if its
+ * files are not ours to list.
  */
 int holder_node(const struct migctl_root *root, const struct migctl_device_desc *target,
 		int pid, enum migctl_via via, struct held_node *found,
 		char comm[MIGCTL_COMM_MAX]);
+
+/*
+ * Our @fd is an anonymous VFIO device file (opened through a group) and
+ * the kernel names @t as its device: 1; another device, or no device
+ * file: 0; -ENOENT if the kernel does not say whose it is (before 6.18).
+ */
+int fd_names_target(const struct migctl_root *root, const struct migctl_device_desc *t,
+		    int fd);
 
 #endif

@@ -194,22 +194,33 @@ int migctl_dev_open(const struct migctl_root *root,
 /*
  * Use a device another process opened and passed down (vfio-migctl hold):
  * @fd is duplicated, never reopened, so state the holder set survives.
- * -ENODEV if @fd is not a VFIO device.
+ * @fd must be @target's: a cdev by its st_rdev, a device file opened
+ * through a group by fdinfo's vfio-device-syspath (Linux 6.18; taken on
+ * trust on older kernels, which do not say whose it is).
+ *   -ESTALE  @fd is another device's file, or no device file
+ *   -EBADF   @fd is not open
+ *   -ENODEV  @fd is not a VFIO device (VFIO_DEVICE_GET_INFO fails)
  */
-int migctl_dev_adopt(const struct migctl_device_desc *target, int fd,
-		     struct migctl_dev **dev);
+int migctl_dev_adopt(const struct migctl_root *root, const struct migctl_device_desc *target,
+		     int fd, struct migctl_dev **dev);
 /*
  * Act through the file process @pid already has open for @target, taken
- * with pidfd_getfd(2) (which needs ptrace access to @pid): its cdev file,
- * bound to its iommufd, as it is; or, from its group file, a second device
- * file (VFIO_GROUP_GET_DEVICE_FD: the group is attached to the holder's
- * container, and a device already open is not reset by it).  @via other
- * than AUTO takes only a file of that kind.  Nothing of @pid's is changed,
- * and closing @dev closes only our own references.  desc->via and
+ * with pidfd_getfd(2) (which needs ptrace access to @pid), used as it is:
+ * its cdev file (bound to its iommufd), or a device file it opened through
+ * the group that fdinfo's vfio-device-syspath (Linux 6.18) names as
+ * @target's.  No device file is ever opened here: ours could be a device's
+ * first open, which may reset it.  The file taken is checked again after
+ * pidfd_getfd(), since its number may have been reused meanwhile.  @via
+ * other than AUTO takes only a file of that kind.  Nothing of @pid's is
+ * changed, and closing @dev closes only our own references.  desc->via and
  * desc->node say which file was used.
  *   -ESRCH          no such process, or it has exited
  *   -ENODEV         @pid holds neither the device's cdev (bound) nor a
- *                   group it opened the device through
+ *                   device file of it
+ *   -EOPNOTSUPP     @pid has the device's group open, and device files the
+ *                   kernel does not say the device of (before 6.18)
+ *   -ESTALE         the file number was given to another file between the
+ *                   look and the take
  *   -EACCES, -EPERM no ptrace access to @pid
  *   -ENOSYS         a kernel without pidfd_getfd (before Linux 5.6)
  */

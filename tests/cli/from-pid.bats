@@ -79,6 +79,21 @@ setup() {
 	stderr_has "that process has not opened this device"
 }
 
+@test "hold: an inherited descriptor that is not the named device's file is refused, one line, status 3" {
+	# /dev/null is a character device, but not this device's cdev; a pipe
+	# is no device file at all; fd 9 is not open
+	VFIO_MIGCTL_HOLD_DEVICE=$CDEV_PCI VFIO_MIGCTL_HOLD_FD=0 \
+		run -3 --separate-stderr migctl state "$CDEV_PCI" stop </dev/null
+	one_error_line "vfio-migctl: state: $CDEV_PCI: VFIO_MIGCTL_HOLD_FD=0 is not this device's file (another device's, or no VFIO device's): refused"
+	no_stdout
+	VFIO_MIGCTL_HOLD_DEVICE=$CDEV_PCI VFIO_MIGCTL_HOLD_FD=0 \
+		run -3 --separate-stderr migctl info "$CDEV_PCI" < <(:)
+	one_error_line "vfio-migctl: info: $CDEV_PCI: VFIO_MIGCTL_HOLD_FD=0 is not this device's file"
+	VFIO_MIGCTL_HOLD_DEVICE=$CDEV_PCI VFIO_MIGCTL_HOLD_FD=9 \
+		run -3 --separate-stderr migctl info "$CDEV_PCI" 9<&-
+	one_error_line "vfio-migctl: info: $CDEV_PCI: VFIO_MIGCTL_HOLD_FD=9 is not an open file"
+}
+
 @test "hold --from-pid: the commands under it take their file from that process too" {
 	# What 'hold --from-pid PID' passes down: a held device, and the process
 	# to take it from.  A command for that device goes to the process (here

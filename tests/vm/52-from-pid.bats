@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # --from-pid: looking at and acting on a device another process holds,
-# through that process's own file: its cdev file as it is, or a second
-# device file from its group.  The holder stands in for a VMM: `vfio-migctl
+# through that process's own file, as it is: its cdev file, or a device
+# file it opened through the group that the kernel names as the device's
+# (fdinfo, Linux 6.18; refused where the kernel does not say).  Never a
+# file of our own.  The holder stands in for a VMM: `vfio-migctl
 # hold --via=cdev|group DEV -- CMD`, whose process keeps the device open
 # while CMD waits for the test, then checks the device through the held
 # file.
@@ -67,10 +69,28 @@ release_holder() {
 		fail "the holder exited $holder_status: $(cat "$T/holder.err")"
 }
 
+# kernel_names_device_files PID: a device file PID opened through a group
+# says whose it is in its fdinfo (vfio-device-syspath, Linux 6.18)
+kernel_names_device_files() {
+	local f
+	for f in /proc/"$1"/fd/*; do
+		[ "$(readlink "$f")" = "anon_inode:[vfio-device]" ] || continue
+		grep -q '^vfio-device-syspath: /sys/' "/proc/$1/fdinfo/${f##*/}" && return 0
+	done
+	return 1
+}
+
+# What --from-pid says when the holder's device files do not say whose they are
+unnamed_refusal() { # PID
+	echo "--from-pid $1: it holds the device's group, but this kernel does not say which device its device files are \(fdinfo's vfio-device-syspath, Linux 6\.18\), and a new one from the group could be the device's first open \(a reset\): refused$"
+}
+
 # The same through either of the holder's files; WORDS: how -v and info
 # say which was used.
 through_holder() { # VIA WORDS
-	local via=$1 words=$2 dev
+	local via=$1 words=$2 words_re dev
+	words_re=${words//(/\\(}
+	words_re=${words_re//)/\\)}
 	dev=$(mtty_create)
 	start_holder "$via" "$dev" 'mtty-reg "$dev" set scr 0x5a' \
 		'vfio-migctl state "$dev"; mtty-reg "$dev" get scr'
@@ -79,11 +99,24 @@ through_holder() { # VIA WORDS
 	run -3 --separate-stderr vfio-migctl --via="$via" state "$dev"
 	expect_error state "in use by vfio-migctl \(pid $HOLDER\).*; --from-pid $HOLDER acts through its open file$"
 
+	# Through a group, before 6.18: nothing proves which device the
+	# holder's device file is; refused, looking included, and nothing moved
+	if [ "$via" = group ] && ! kernel_names_device_files "$HOLDER"; then
+		run -3 --separate-stderr vfio-migctl --from-pid "$HOLDER" info "$dev"
+		expect_error info "$(unnamed_refusal "$HOLDER")"
+		run -3 --separate-stderr vfio-migctl --from-pid "$HOLDER" state --force "$dev" stop
+		expect_error state "$(unnamed_refusal "$HOLDER")"
+		release_holder
+		[ "$(cat "$T/holder.out")" = $'RUNNING\n0x5a' ] ||
+			fail "the holder's file: $(cat "$T/holder.out")"
+		return 0
+	fi
+
 	# Looking is free; -v and info say which of its files was used
 	run -0 --separate-stderr vfio-migctl -v --from-pid "$HOLDER" info "$dev"
 	[[ $stderr == "vfio-migctl: info: $dev: using fd "[0-9]*" of vfio-migctl (pid $HOLDER), /dev/vfio/"*": $words" ]] ||
 		fail "-v: $stderr"
-	grep -qxE "from pid: +$HOLDER \(vfio-migctl\), its fd [0-9]+: $words" <<<"$output" ||
+	grep -qxE "from pid: +$HOLDER \(vfio-migctl\), its fd [0-9]+: $words_re" <<<"$output" ||
 		fail "info: $output"
 	grep -qxE "state: +RUNNING" <<<"$output" || fail "info: $output"
 	run -0 --separate-stderr vfio-migctl --json --from-pid "$HOLDER" info "$dev"
@@ -122,8 +155,8 @@ through_holder() { # VIA WORDS
 	through_holder cdev "its cdev file, as it is"
 }
 
-@test "through the holder's group: info, state STOP and back, hold; its file and SCR intact" {
-	through_holder group "a second device file from its group"
+@test "through the holder's group: info, state STOP and back, hold (refused before 6.18); its file and SCR intact" {
+	through_holder group "its device file (opened through its group), as it is"
 }
 
 # A migsim device pushed into ERROR while held, and reset through the holder
@@ -131,8 +164,25 @@ error_reset_through() { # VIA
 	local dev
 	require_migsim
 	dev=$(migsim_create basic "fail_arc=RUNNING STOP 5 error")
-	start_holder "$1" "$dev" '' 'vfio-migctl state "$dev"'
-	run -6 --separate-stderr vfio-migctl --from-pid "$HOLDER" state --force "$dev" stop
+	if [ "$1" = group ]; then
+		# Before 6.18 only the holder itself may reset it (its CMD, here)
+		start_holder "$1" "$dev" 'vfio-migctl state "$dev" stop || :' \
+			'vfio-migctl reset "$dev" >/dev/null; vfio-migctl state "$dev"'
+		if ! kernel_names_device_files "$HOLDER"; then
+			expect_msim_state "$dev" ERROR
+			run -3 --separate-stderr vfio-migctl --from-pid "$HOLDER" reset "$dev"
+			expect_error reset "$(unnamed_refusal "$HOLDER")"
+			expect_msim_state "$dev" ERROR
+			expect_msim "$dev" reset_count 0
+			release_holder
+			[ "$(cat "$T/holder.out")" = RUNNING ] ||
+				fail "the holder's file: $(cat "$T/holder.out")"
+			return 0
+		fi
+	else
+		start_holder "$1" "$dev" '' 'vfio-migctl state "$dev"'
+		run -6 --separate-stderr vfio-migctl --from-pid "$HOLDER" state --force "$dev" stop
+	fi
 	expect_msim_state "$dev" ERROR
 	# Out of ERROR is the operator's case: no --force
 	run -0 --separate-stderr vfio-migctl --from-pid "$HOLDER" reset "$dev"
@@ -150,7 +200,7 @@ error_reset_through() { # VIA
 	error_reset_through cdev
 }
 
-@test "ERROR while held by its group: reset through the holder without --force; its file reads RUNNING" {
+@test "ERROR while held by its group: reset through the holder without --force (refused before 6.18); its file reads RUNNING" {
 	error_reset_through group
 }
 
@@ -199,6 +249,155 @@ error_reset_through() { # VIA
 	done
 	run -3 --separate-stderr vfio-migctl --from-pid "$attached" info "$other"
 	expect_error info "--from-pid $attached: that process has not opened this device"
+}
+
+# A process that holds devices the way a VMM may, written out: perl, for
+# its ioctl().  holder_cdevs A B: both cdevs bound to one iommufd; on
+# SIGUSR1 it dup2()s B's file onto A's number (A's is closed), as a VMM
+# that closes a device and opens another may reuse the number.
+holder_cdevs() { # DEV-A DEV-B
+	local i
+	perl -MPOSIX -e '
+		open(my $iommu, "+<", "/dev/iommu") or die "/dev/iommu: $!\n";
+		open(my $a, "+<", $ARGV[0]) or die "$ARGV[0]: $!\n";
+		open(my $b, "+<", $ARGV[1]) or die "$ARGV[1]: $!\n";
+		# VFIO_DEVICE_BIND_IOMMUFD {argsz, flags, iommufd, out_devid}
+		for my $f ($a, $b) {
+			ioctl($f, 0x3B76, pack("LLlL", 16, 0, fileno($iommu), 0)) or die "BIND: $!\n";
+		}
+		$SIG{USR1} = sub {
+			POSIX::dup2(fileno($b), fileno($a)) or die "dup2: $!\n";
+			open(my $r, ">", $ARGV[3]) or die; close($r);
+		};
+		open(my $r, ">", $ARGV[2]) or die; close($r);
+		sleep 1 while 1;' "$(cdev_of "$1")" "$(cdev_of "$2")" "$T/ready" "$T/swapped" \
+		2>"$T/holder.err" &
+	HOLDER=$!
+	bg_track "$HOLDER"
+	for ((i = 0; i < 100; i++)); do
+		[ ! -e "$T/ready" ] || return 0
+		sleep 0.05
+	done
+	fail "the holder never got ready: $(cat "$T/holder.err")"
+}
+
+@test "the holder's fd number given to another device between the look and pidfd_getfd: refused, that device untouched" {
+	local a b mig rc=0 i
+	command -v strace >/dev/null || fail "strace is missing (tests/deps.sh test)"
+	vm_has_cdevs || skip "no cdevs on this kernel"
+	a=$(mtty_create)
+	b=$(mtty_create)
+	mtty-reg "$b" set scr 0x5a
+	holder_cdevs "$a" "$b"
+
+	# vfio-migctl finds A's cdev among the holder's files, then waits in
+	# pidfd_getfd (strace delays it) while the holder puts B's file there
+	strace -f -qq -o /dev/null -e trace=pidfd_getfd -e inject=pidfd_getfd:delay_enter=3000000 \
+		bash -c 'echo $$ >"$1"; exec vfio-migctl --from-pid "$2" state --force "$3" stop' \
+		- "$T/mig.pid" "$HOLDER" "$a" >"$T/out" 2>"$T/err" &
+	mig=$!
+	bg_track "$mig"
+	for ((i = 0; i < 200; i++)); do
+		# 438: pidfd_getfd on x86-64, the syscall it is stopped in
+		[ -s "$T/mig.pid" ] && grep -q '^438 ' "/proc/$(cat "$T/mig.pid")/syscall" 2>/dev/null && break
+		sleep 0.05
+	done
+	[ "$i" -lt 200 ] || fail "vfio-migctl never reached pidfd_getfd: $(cat "$T/err")"
+	kill -USR1 "$HOLDER"
+	for ((i = 0; i < 100; i++)); do
+		[ ! -e "$T/swapped" ] || break
+		sleep 0.05
+	done
+	[ -e "$T/swapped" ] || fail "the holder did not swap its files: $(cat "$T/holder.err")"
+	wait "$mig" || rc=$?
+
+	[ "$rc" -eq 3 ] || fail "exit $rc, expected 3: $(cat "$T/out" "$T/err")"
+	[ ! -s "$T/out" ] || fail "stdout: $(cat "$T/out")"
+	[ "$(cat "$T/err")" = "vfio-migctl: state: $a: --from-pid $HOLDER: its file for the device was closed or replaced while being taken: nothing was done" ] ||
+		fail "stderr: $(cat "$T/err")"
+	# B, now at A's number, was not touched: RUNNING, its SCR as it was
+	kill -KILL "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || :
+	expect_state "$b" RUNNING
+	expect_reg "$b" scr 0x5a
+	expect_state "$a" RUNNING
+}
+
+# holder_groups A B: both groups attached to one container, a device file
+# opened through A's group only: B's group is there, B is not open.
+holder_groups() { # DEV-A DEV-B
+	local i
+	perl -e '
+		open(my $c, "+<", "/dev/vfio/vfio") or die "container: $!\n";
+		open(my $ga, "+<", $ARGV[0]) or die "$ARGV[0]: $!\n";
+		open(my $gb, "+<", $ARGV[1]) or die "$ARGV[1]: $!\n";
+		# VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU type1v2 (or type1), then
+		# the second group, and VFIO_GROUP_GET_DEVICE_FD for A
+		ioctl($ga, 0x3B68, pack("i", fileno($c))) or die "SET_CONTAINER: $!\n";
+		ioctl($c, 0x3B66, 3) || ioctl($c, 0x3B66, 1) or die "SET_IOMMU: $!\n";
+		ioctl($gb, 0x3B68, pack("i", fileno($c))) or die "SET_CONTAINER: $!\n";
+		my $dev = ioctl($ga, 0x3B6A, $ARGV[2]) or die "GET_DEVICE_FD: $!\n";
+		open(my $r, ">", $ARGV[3]) or die; close($r);
+		sleep 1 while 1;' "$(group_of "$1")" "$(group_of "$2")" "$1" "$T/ready" \
+		2>"$T/holder.err" &
+	HOLDER=$!
+	bg_track "$HOLDER"
+	for ((i = 0; i < 100; i++)); do
+		[ ! -e "$T/ready" ] || return 0
+		sleep 0.05
+	done
+	fail "the holder never got ready: $(cat "$T/holder.err")"
+}
+
+@test "through a group, never a device file of our own: B's group held, only A open; info B is refused and opens nothing" {
+	local a b
+	command -v strace >/dev/null || fail "strace is missing (tests/deps.sh test)"
+	a=$(mtty_create)
+	b=$(mtty_create)
+	holder_groups "$a" "$b"
+
+	# Looking at B would have been B's first open (VFIO_GROUP_GET_DEVICE_FD
+	# on the holder's group: for vfio-pci, a function reset)
+	run -3 --separate-stderr strace -f -qq -o "$T/trace" -e trace=openat,ioctl \
+		vfio-migctl --via=group --from-pid "$HOLDER" info "$b"
+	if kernel_names_device_files "$HOLDER"; then
+		expect_error info "--from-pid $HOLDER: that process has not opened this device"
+	else
+		expect_error info "$(unnamed_refusal "$HOLDER")"
+	fi
+	if grep -E 'openat\(.*"/dev/vfio/|0x3b, 0x6a|GET_DEVICE_FD' "$T/trace"; then
+		fail "a device or group node was opened, or a device file asked for"
+	fi
+
+	# A's own device file: used as it is where the kernel says whose it is
+	if kernel_names_device_files "$HOLDER"; then
+		run -0 --separate-stderr vfio-migctl --from-pid "$HOLDER" info "$a"
+		grep -qxE "from pid: +$HOLDER \(perl\), its fd [0-9]+: its device file \(opened through its group\), as it is" <<<"$output" ||
+			fail "info: $output"
+	else
+		run -3 --separate-stderr vfio-migctl --from-pid "$HOLDER" info "$a"
+		expect_error info "$(unnamed_refusal "$HOLDER")"
+	fi
+}
+
+@test "hold: an inherited VFIO_MIGCTL_HOLD_FD that is not the named device's file is refused; neither device touched" {
+	local a b
+	vm_has_cdevs || skip "no cdevs on this kernel"
+	a=$(mtty_create)
+	b=$(mtty_create)
+	mtty-reg "$b" set scr 0x5a
+	# B's held cdev file passed off as A's
+	run -3 --separate-stderr vfio-migctl -q --via=cdev hold "$b" -- bash -c '
+		VFIO_MIGCTL_HOLD_DEVICE=$1 exec vfio-migctl state "$1" stop' - "$a"
+	expect_error state "^vfio-migctl: state: $a: VFIO_MIGCTL_HOLD_FD=[0-9]+ is not this device's file \(another device's, or no VFIO device's\): refused$"
+	expect_state "$b" RUNNING
+	expect_reg "$b" scr 0x5a
+	expect_state "$a" RUNNING
+	# Not a VFIO device's file at all
+	run -3 --separate-stderr bash -c '
+		VFIO_MIGCTL_HOLD_DEVICE=$1 VFIO_MIGCTL_HOLD_FD=0 vfio-migctl state "$1" stop </dev/zero' - "$a"
+	expect_error state "VFIO_MIGCTL_HOLD_FD=0 is not this device's file \(another device's, or no VFIO device's\): refused$"
+	expect_state "$a" RUNNING
 }
 
 @test "a holder that exits during the command: one line, status 3, after the save completed" {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # The failure and PRE_COPY policy on a device that shows what it was asked:
 # migsim's arc log (the arcs attribute) lists every arc the device took
-# and every reset, so "never woke the device", "never entered RESUMING" and
-# "never asked anything of a device in ERROR" are facts, not inferences.
+# and every reset, and error_sets counts the SETs it received in ERROR, so
+# "never woke the device", "never entered RESUMING" and "never asked
+# anything of a device in ERROR" are facts, not inferences.
 bats_require_minimum_version 1.5.0
 load helpers
 load migsim
@@ -78,7 +79,8 @@ teardown() {
 	expect_arcs "$SRC" "RUNNING>RUNNING_P2P RUNNING_P2P>STOP reset"
 	jq -e '.recovery == "reset" and .final_state == "RUNNING"' <<<"$output" >/dev/null ||
 		fail "json: $output"
-	# (and the kernel log is checked clean of WARNINGs by the teardown)
+	# a SET from ERROR fails without an arc: only migsim's count shows it
+	expect_msim "$SRC" error_sets 0
 }
 
 # ---- a bad file costs the device nothing
@@ -160,6 +162,42 @@ teardown() {
 	jq -e '.ok == false and .recovery == "restored" and .final_state == "RUNNING"' \
 		<<<"$(json_of "$(cat "$T/err")")" >/dev/null || fail "no JSON report: $(cat "$T/err")"
 	[ "$(cat "$T/s.mig")" = theirs ] || fail "their file was replaced"
+	expect_msim_state "$SRC" RUNNING
+}
+
+@test "save --force: a file that appears at a new name meanwhile is not replaced either" {
+	msim_set "$SRC" delay_us 100000
+	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" --force 2>"$T/err" &
+	pid=$!
+	bg_track "$pid"
+	wait_msim_state "$SRC" STOP_COPY
+	# --force replaces the file there was when the save began: none
+	echo "theirs" >"$T/s.mig"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 1 ] || fail "save exited $rc: $(cat "$T/err")"
+	grep -q "committing $T/s.mig: appeared during the save: not replaced; device restored to RUNNING" "$T/err" ||
+		fail "save said: $(cat "$T/err")"
+	[ "$(cat "$T/s.mig")" = theirs ] || fail "their file was replaced"
+	expect_msim_state "$SRC" RUNNING
+}
+
+@test "save --force: the file to replace turns into a FIFO meanwhile: not replaced, the device put back" {
+	echo old >"$T/s.mig"
+	msim_set "$SRC" delay_us 100000
+	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" --force 2>"$T/err" &
+	pid=$!
+	bg_track "$pid"
+	wait_msim_state "$SRC" STOP_COPY
+	mkfifo "$T/fifo"
+	mv -T "$T/fifo" "$T/s.mig"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 1 ] || fail "save exited $rc: $(cat "$T/err")"
+	grep -q "committing $T/s.mig: no longer the file that was checked (it was replaced meanwhile): not replaced; device restored to RUNNING" "$T/err" ||
+		fail "save said: $(cat "$T/err")"
+	[ -p "$T/s.mig" ] || fail "the FIFO was replaced: $(ls -l "$T/s.mig")"
+	[ "$(echo "$T"/.s.mig.*)" = "$T/.s.mig.*" ] || fail "a temporary is left: $(ls -a "$T")"
 	expect_msim_state "$SRC" RUNNING
 }
 
@@ -245,7 +283,7 @@ found() {
 # STATUS and leaves the device in FINAL; "DEV" in CMD is the device.
 matrix() {
 	local -a cmd=()
-	local cell state want final got err=""
+	local cell state want final got now sets err=""
 	while [ "$1" != -- ]; do
 		cmd+=("${1//DEV/$SRC}")
 		shift
@@ -258,8 +296,9 @@ matrix() {
 		got=0
 		"${cmd[@]}" >/dev/null 2>"$T/cell.err" </dev/null || got=$?
 		read -r now <"$mdev_bus/$SRC/migsim/state"
-		[ "$got" = "$want" ] && [ "$now" = "$final" ] ||
-			err+=" [from $state: status $got (want $want), now $now (want $final): $(head -n1 "$T/cell.err")]"
+		read -r sets <"$mdev_bus/$SRC/migsim/error_sets"
+		[ "$got" = "$want" ] && [ "$now" = "$final" ] && [ "$sets" = 0 ] ||
+			err+=" [from $state: status $got (want $want), now $now (want $final), $sets SETs in ERROR (want 0): $(head -n1 "$T/cell.err")]"
 	done
 	[ -z "$err" ] || fail "${cmd[*]}:$err"
 }

@@ -147,6 +147,15 @@ expect_same_state() { # SRC DST
 	[ "$s" = "$d" ] || fail "size of $2 is $d, source $1 has $s"
 }
 
+# The rate model (dirty_rate): DST took a stream that proved re-sent all
+# that SRC dirtied while it ran, and SRC dirtied MIN bytes at least.
+expect_dirt_carried() { # SRC DST MIN
+	local dirtied
+	read -r dirtied <"$mdev_bus/$1/migsim/dirtied"
+	((dirtied >= $3)) || fail "$1 dirtied $dirtied bytes, expected $3 at least"
+	expect_msim "$2" dirtied "$dirtied"
+}
+
 # Nothing of a failed resume reached DEV: same digest, no load accepted.
 expect_untouched() { # DEV DIGEST LOADS
 	expect_msim "$1" digest "$2"

@@ -273,7 +273,7 @@ int main(int argc, char **argv)
 		err = migctl_resolve(&root, u.dev, via, &target);
 	held = getenv("VFIO_MIGCTL_HOLD_DEVICE");
 	if (!err && held && getenv("VFIO_MIGCTL_HOLD_FD") && !strcmp(held, target.name))
-		err = migctl_dev_adopt(&target, atoi(getenv("VFIO_MIGCTL_HOLD_FD")), &dev);
+		err = migctl_dev_adopt(&root, &target, atoi(getenv("VFIO_MIGCTL_HOLD_FD")), &dev);
 	else if (!err)
 		err = migctl_dev_open(&root, &target, &dev);
 	if (err) {

@@ -240,6 +240,41 @@ has_line() {
 	expect_error check "device has no migration support$"
 }
 
+@test "--from-pid through a group: refused (3), nothing touched, as 6.1 does not say whose a device file is; hold's own commands use its file" {
+	local dev holder cmd i rc=0
+	dev=$(migsim_create basic)
+	mkfifo "$T/go"
+	exec 8<>"$T/go" # both ways: neither side blocks on opening it
+	# shellcheck disable=SC2016 # the inner shell's $1 and $2
+	vfio-migctl hold "$dev" -- bash -c 'set -e; echo $$ >"$2/cmd.pid"
+		vfio-migctl state "$1" stop; : >"$2/ready"
+		read -r _ <"$2/go"; vfio-migctl state "$1"' - "$dev" "$T" >"$T/holder.out" 2>"$T/holder.err" 8>&- &
+	holder=$!
+	bg_track "$holder"
+	for ((i = 0; i < 200; i++)); do
+		[ ! -e "$T/ready" ] || break
+		sleep 0.05
+	done
+	# CMD has the device too: teardown must end it before removing the device
+	read -r cmd <"$T/cmd.pid" && bg_track "$cmd"
+	[ -e "$T/ready" ] || fail "the holder never got ready: $(cat "$T/holder.err")"
+
+	# Its device file is anyone's as far as 6.1 says, and a new one from its
+	# group could be a first open: looking is refused too
+	run -3 --separate-stderr vfio-migctl --from-pid "$holder" info "$dev"
+	expect_error info "--from-pid $holder: it holds the device's group, but this kernel does not say which device its device files are \(fdinfo's vfio-device-syspath, Linux 6\.18\), and a new one from the group could be the device's first open \(a reset\): refused$"
+	run -3 --separate-stderr vfio-migctl --from-pid "$holder" reset --force "$dev"
+	expect_error reset "--from-pid $holder: it holds the device's group, but .*: refused$"
+	expect_msim_state "$dev" STOP
+	expect_msim "$dev" reset_count 0
+
+	echo go >&8
+	exec 8>&-
+	wait "$holder" || rc=$?
+	[ "$rc" -eq 0 ] || fail "hold exited $rc: $(cat "$T/holder.err")"
+	[ "$(cat "$T/holder.out")" = $'RUNNING -> STOP\nSTOP' ] || fail "under hold: $(cat "$T/holder.out")"
+}
+
 @test "migsim: the module unloads cleanly" {
 	expect_clean_unload
 }

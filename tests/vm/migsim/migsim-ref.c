@@ -6,6 +6,7 @@
  *   migsim-ref [-b SIZE] [--via=cdev|group] save DEV     STOP_COPY stream to stdout
  *   migsim-ref [-b SIZE] [--via=cdev|group] resume DEV   stdin into RESUMING
  *   migsim-ref [-b SIZE] [--via=cdev|group] precopy DEV  PRE_COPY probe
+ *   migsim-ref [-b SIZE] [--via=cdev|group] steps DEV STEP...  (below)
  *   migsim-ref throttle RATE        copy stdin to stdout at RATE bytes/s
  *   migsim-ref rusage FILE CMD...   run CMD, write its peak RSS (KiB), user
  *                                   and system CPU seconds to FILE, a line each
@@ -18,6 +19,21 @@
  * "read N", "enomsg"), then STOP_COPY to the end ("stopcopy N"); the
  * bytes go to stdout.  Sizes take K, M, G suffixes.
  *
+ * steps does what it is told, in order, with raw ioctls where the library
+ * has no call (feature 12, PRECOPY_INFO's flags), one line each on stderr;
+ * the data read goes to stdout:
+ *   probe12 | optin | get12   VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 with
+ *                     PROBE|SET, SET, GET: "probe12 0" or "... EINVAL"
+ *   state:NAME        go to a state (a data_fd given is kept)
+ *   info[:FLAGS]      PRECOPY_INFO passing FLAGS (default 0):
+ *                     "info INITIAL DIRTY FLAGS BEFORE AFTER", the ms
+ *                     from the last state change to the call and to its
+ *                     return
+ *   read[:N]          N reads (default 1): "read BYTES" or "enomsg"
+ *   sleep:MS          sleep
+ *   datasize          MIG_DATA_SIZE: "datasize BYTES"
+ *   stopcopy          STOP_COPY, read to the end, STOP: "stopcopy BYTES"
+ *
  * Exit: 0 ok, 1 failure, 2 usage, 3 cannot open the device; rusage exits
  * with CMD's status.
  */
@@ -26,12 +42,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "migctl.h"
+#include "vfio-uapi.h"
+
+#ifndef VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2
+#define VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 12
+#endif
 
 static const char *prog = "migsim-ref";
 
@@ -39,9 +61,10 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: %s [-b SIZE] [--via=cdev|group] save|resume|precopy DEV\n"
+		"       %s [-b SIZE] [--via=cdev|group] steps DEV STEP...\n"
 		"       %s throttle RATE\n"
 		"       %s rusage FILE CMD...\n",
-		prog, prog, prog);
+		prog, prog, prog, prog);
 	exit(2);
 }
 
@@ -143,7 +166,111 @@ static int precopy(int fd, char *buf, size_t size, unsigned long long *total)
 	}
 }
 
-static int device_cmd(const char *cmd, const char *arg, enum migctl_via via,
+/* feature 12 with FLAGS and no payload: "NAME 0" or "NAME ERRNAME" */
+static void feature12(struct migctl_dev *dev, const char *name, uint32_t flags)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = flags | VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
+	};
+	int r = ioctl(migctl_dev_fd(dev), VFIO_DEVICE_FEATURE, &f) ? errno : 0;
+
+	fprintf(stderr, "%s %s\n", name, r ? strerrorname_np(r) : "0");
+}
+
+static int steps(struct migctl_dev *dev, char **argv, char *buf, size_t size)
+{
+	unsigned long long total = 0;
+	double t_state = now();
+	int fd = -1, r = 0;
+
+	for (; *argv && !r; argv++) {
+		const char *step = *argv, *arg = strchr(step, ':');
+		size_t len = arg ? (size_t)(arg++ - step) : strlen(step);
+		unsigned long n = arg ? strtoul(arg, NULL, 0) : 1;
+		enum migctl_state state;
+
+#define IS(name) (len == strlen(name) && !strncmp(step, name, len))
+		if (IS("probe12")) {
+			feature12(dev, step, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET);
+		} else if (IS("optin")) {
+			feature12(dev, step, VFIO_DEVICE_FEATURE_SET);
+		} else if (IS("get12")) {
+			feature12(dev, step, VFIO_DEVICE_FEATURE_GET);
+		} else if (IS("state") && arg && !migctl_state_parse(arg, &state)) {
+			int nfd = -1;
+
+			r = migctl_set_state(dev, state, &nfd);
+			if (nfd >= 0) {
+				if (fd >= 0)
+					close(fd);
+				fd = nfd;
+			}
+			t_state = now();
+		} else if (IS("info")) {
+			struct vfio_precopy_info info = {
+				.argsz = sizeof(info),
+				.flags = (uint32_t)strtoul(arg ? arg : "0", NULL, 0),
+			};
+			double before = now();
+
+			if (ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info))
+				r = -errno;
+			else
+				fprintf(stderr, "info %llu %llu %u %.3f %.3f\n",
+					(unsigned long long)info.initial_bytes,
+					(unsigned long long)info.dirty_bytes, info.flags,
+					(before - t_state) * 1e3, (now() - t_state) * 1e3);
+		} else if (IS("read")) {
+			for (; n && !r; n--) {
+				ssize_t got = read(fd, buf, size);
+
+				if (got < 0 && errno == ENOMSG) {
+					fprintf(stderr, "enomsg\n");
+				} else if (got < 0) {
+					r = -errno;
+				} else {
+					fprintf(stderr, "read %zd\n", got);
+					r = write_all(STDOUT_FILENO, buf, (size_t)got);
+				}
+			}
+		} else if (IS("sleep") && arg) {
+			nanosleep(&(struct timespec){ (time_t)(n / 1000), (long)(n % 1000) * 1000000 },
+				  NULL);
+		} else if (IS("datasize")) {
+			uint64_t bytes;
+
+			r = migctl_data_size(dev, &bytes);
+			if (!r)
+				fprintf(stderr, "datasize %llu\n", (unsigned long long)bytes);
+		} else if (IS("stopcopy")) {
+			int nfd = -1;
+
+			total = 0;
+			r = migctl_set_state(dev, MIGCTL_STATE_STOP_COPY, &nfd);
+			if (nfd >= 0) {
+				if (fd >= 0)
+					close(fd);
+				fd = nfd;
+			}
+			if (!r)
+				r = pump(fd, STDOUT_FILENO, buf, size, &total);
+			if (!r)
+				fprintf(stderr, "stopcopy %llu\n", total);
+			if (!r)
+				r = migctl_set_state(dev, MIGCTL_STATE_STOP, &nfd);
+		} else {
+			fprintf(stderr, "%s: bad step '%s'\n", prog, step);
+			r = -EINVAL;
+		}
+#undef IS
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static int device_cmd(const char *cmd, const char *arg, char **rest, enum migctl_via via,
 		      size_t size)
 {
 	unsigned long long total = 0, pre = 0;
@@ -154,7 +281,8 @@ static int device_cmd(const char *cmd, const char *arg, enum migctl_via via,
 	double t0 = now();
 	char *buf;
 
-	if (strcmp(cmd, "save") && strcmp(cmd, "resume") && strcmp(cmd, "precopy"))
+	if (strcmp(cmd, "save") && strcmp(cmd, "resume") && strcmp(cmd, "precopy") &&
+	    strcmp(cmd, "steps"))
 		usage();
 
 	buf = malloc(size);
@@ -171,7 +299,9 @@ static int device_cmd(const char *cmd, const char *arg, enum migctl_via via,
 		return 3;
 	}
 
-	if (!strcmp(cmd, "resume")) {
+	if (!strcmp(cmd, "steps")) {
+		r = steps(dev, rest, buf, size);
+	} else if (!strcmp(cmd, "resume")) {
 		r = migctl_set_state(dev, MIGCTL_STATE_RESUMING, &fd);
 		if (!r)
 			r = pump(STDIN_FILENO, fd, buf, size, &total);
@@ -302,9 +432,11 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (argc >= 2 && !strcmp(argv[0], "rusage"))
 		return run_rusage(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[0], "steps"))
+		return device_cmd(argv[0], argv[1], argv + 2, via, size);
 	if (argc != 2)
 		usage();
 	if (!strcmp(argv[0], "throttle"))
 		return throttle(argv[1]);
-	return device_cmd(argv[0], argv[1], via, size);
+	return device_cmd(argv[0], argv[1], NULL, via, size);
 }

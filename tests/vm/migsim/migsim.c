@@ -19,9 +19,9 @@
  * It builds against the rig's two kernels, 6.12 and Debian 12's 6.1, and
  * offers what the kernel it is built for can carry.  Linux 6.1 predates
  * PRE_COPY, MIG_DATA_SIZE and iommufd: built for it, migsim has no PRE_COPY
- * types, no precopy_initial/dirty_bytes/dirty_rounds attributes, no
- * precopy-info ioctl, no data-size estimate, and only /dev/vfio/N (the
- * kernel's vfio-dev/vfioN class device there has no node).
+ * types, none of the PRE_COPY attributes below, no precopy-info ioctl, no
+ * feature 12, no data-size estimate, and only /dev/vfio/N (the kernel's
+ * vfio-dev/vfioN class device there has no node).
  *
  * The device state S is SIZE bytes whose content is a function of
  * (SEED, offset): nothing is held in memory, so SIZE may be many GiB.  Its
@@ -40,7 +40,27 @@
  *   precopy_initial  bytes of S sent as PRE_COPY initial data (default 0)
  *   dirty_bytes      PRE_COPY: bytes the device dirties per round ...
  *   dirty_rounds     ... for this many rounds; then reads fail ENOMSG
- *                    (these three only where the kernel has PRE_COPY)
+ *   dirty_rate       bytes a second the device dirties while it runs, in
+ *                    PRE_COPY or PRE_COPY_P2P (0: off, the default; when
+ *                    set, dirty_bytes and dirty_rounds are not used): the
+ *                    rate model, below
+ *   reinit_after     once this many bytes were read in a PRE_COPY session,
+ *                    the next VFIO_MIG_GET_PRECOPY_INFO re-initialises the
+ *                    device, once: S[0, reinit_bytes) is initial data
+ *                    again (with any initial data not yet sent), the dirt
+ *                    pending is initial data too, dirty_bytes restarts
+ *                    from 0, and that call reports VFIO_PRECOPY_INFO_REINIT
+ *                    if the device was opted in (-1: never; the default)
+ *   reinit_bytes     see reinit_after (default 4K; at most SIZE)
+ *   drop_dirty       1: once stopped, the device declares the dirt still
+ *                    pending but does not re-send it (a driver that loses
+ *                    its dirty tracking): its destination refuses the
+ *                    stream (default 0)
+ *   dirtied    (ro)  the bytes the device dirtied in its last save session
+ *                    (rate model), or that the last stream it accepted
+ *                    declared dirty and proved re-sent: after a migration
+ *                    the destination's equals the source's, like the digest
+ *                    (these eight only where the kernel has PRE_COPY)
  *   fail_arc         "FROM TO ERRNO [error]": the arc FROM -> TO fails
  *                    with -ERRNO, leaving the device in FROM, or with
  *                    "error" in ERROR; "none" disarms (state names as in
@@ -61,6 +81,9 @@
  *                    write clears it): "FROM>TO" per arc the device took,
  *                    "reset" per VFIO_DEVICE_RESET, oldest first, the last
  *                    64 at most
+ *   error_sets (ro)  SETs of the migration state received while in ERROR,
+ *                    which the uAPI leaves only by VFIO_DEVICE_RESET: a
+ *                    witness that does not depend on the core's WARN
  *   reset_count, load_count, load_errors (ro)  VFIO_DEVICE_RESETs,
  *                    streams accepted and refused at RESUMING -> STOP
  *   break            a rule of `vfio-migctl check` (its id) that the
@@ -84,6 +107,12 @@
  *     precopy.initial-decreases initial_bytes stays at its first value until
  *                               the initial data is all read
  *     precopy.enomsg            read() returns 0 at PRE_COPY's temporary end
+ *     precopy.reinit-flags      after the opt-in, PRECOPY_INFO's flags keep
+ *                               the caller's bits and gain bit 1 (undefined)
+ *     precopy.reinit-dirty      the REINIT report claims 4K more dirty_bytes
+ *                               than there are (the count not restarted)
+ *     precopy.v2-einval         feature 12 is accepted (PROBE and SET) on a
+ *                               device without PRE_COPY
  *     data-size.estimate        MIG_DATA_SIZE says an eighth of the length
  *     resume.empty-refused      RESUMING -> STOP accepts an empty stream
  *     resume.truncated-refused  RESUMING -> STOP accepts a stream cut after
@@ -99,6 +128,16 @@
  *                               stream, other bytes)
  *                    (the PRE_COPY and data-size ones only where the kernel
  *                    has those).  Data sessions take it when they start.
+ * Feature 12, VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 (Linux 7.1, where the
+ * core answers it; here migsim's device_feature op does the same): PROBE
+ * and SET (no payload) succeed on a device with PRE_COPY, GET fails
+ * EINVAL, and every use fails EINVAL on a device without PRE_COPY.  A SET
+ * opts the device in until its last close (as vfio-pci's core clears it
+ * in close_device; VFIO_DEVICE_RESET keeps it): from then on PRECOPY_INFO
+ * zeroes flags and sets VFIO_PRECOPY_INFO_REINIT in the one call that
+ * reports a re-initialisation.  Before the opt-in, flags come back as the
+ * caller passed them, as from every driver before 7.1.
+ *
  * The I/O faults and the PRE_COPY model are read when a data session
  * starts.  size and seed cannot change while a session is open (EBUSY).
  * VFIO_DEVICE_RESET (and reset_on_close) aborts any session and returns to
@@ -110,6 +149,8 @@
  * little-endian, each maybe followed by payload:
  *   HDR   a = SIZE, b = SEED, c = version
  *   DATA  a = offset, b = length; followed by S[offset, offset + length)
+ *   DIRTY a = offset, b = length: the device dirtied S[offset, offset +
+ *         length), going round S past its end (the rate model only)
  *   END   a = digest of S, b = digest of everything else before END
  * Saving sends HDR, then in PRE_COPY the initial bytes S[0, initial) and
  * one DATA record of S[0, dirty_bytes) per dirty round (the device
@@ -120,6 +161,26 @@
  * when the rounds are spent read() fails ENOMSG.  The round pending when
  * the device stops goes first in STOP_COPY.  A data_fd whose session
  * ended (a state change, reset, close of the device) fails ENODEV.
+ *
+ * The rate model (dirty_rate > 0).  The device writes S in order, round
+ * and round from offset 0, dirty_rate bytes a second from the moment the
+ * session enters PRE_COPY until the device stops; the dirt pending is the
+ * stretch it wrote since the last re-send, never more than all of S (the
+ * cursor then runs over bytes already dirty).  Since content is a function
+ * of (SEED, offset), dirt changes no byte: it is an obligation.  After the
+ * initial data, each read() in PRE_COPY takes what is dirty when it
+ * starts: a DIRTY record that declares it, then DATA records that re-send
+ * it (one per stretch between the ends of S), the first from offset 0 and
+ * each from where the last ended, so each resends or extends what was
+ * sent.  dirty_bytes counts those records' bytes; with nothing pending a
+ * read fails ENOMSG.  STOP_COPY declares and re-sends the dirt still
+ * pending, then sends the rest of S and END.  A destination follows the
+ * declarations: a DIRTY record must go on from where the last ended and
+ * may not make more than SIZE pending; a DATA record that covers the
+ * oldest pending byte cleans as far as it covers, in order; RESUMING ->
+ * STOP refuses the stream while anything it declared is still dirty.
+ * Every byte dirtied is thus proven re-sent after it was dirtied, and the
+ * digests prove which bytes those were.
  */
 #include <linux/anon_inodes.h>
 #include <linux/ctype.h>
@@ -168,12 +229,24 @@
 #include <asm/unaligned.h>
 #endif
 
+/*
+ * Linux 7.1's opt-in to a PRECOPY_INFO whose flags are output, and its one
+ * flag.  There the core answers feature 12 itself; on the kernels migsim
+ * builds for, its device_feature op does, as the core would.
+ */
+#ifndef VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2
+#define VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 12
+#endif
+#ifndef VFIO_PRECOPY_INFO_REINIT
+#define VFIO_PRECOPY_INFO_REINIT (1 << 0)
+#endif
+
 #define MSIM_MAGIC 0x4d49534d /* "MSIM" */
 #define MSIM_VERSION 1
 #define MSIM_MAX_SIZE BIT_ULL(40)
 #define MSIM_BUF_SIZE (64 * 1024)
 
-enum { REC_HDR = 1, REC_DATA, REC_END };
+enum { REC_HDR = 1, REC_DATA, REC_END, REC_DIRTY };
 
 struct msim_rec {
 	__le32 magic;
@@ -308,6 +381,9 @@ enum msim_break {
 	B_INFO_STATES,
 	B_INITIAL,
 	B_ENOMSG,
+	B_REINIT_FLAGS,
+	B_REINIT_DIRTY,
+	B_V2_EINVAL,
 	B_DATA_SIZE,
 	B_EMPTY,
 	B_TRUNCATED,
@@ -336,6 +412,9 @@ static const char *const msim_break_names[B_NR] = {
 	[B_INFO_STATES] = "precopy.info-states",
 	[B_INITIAL] = "precopy.initial-decreases",
 	[B_ENOMSG] = "precopy.enomsg",
+	[B_REINIT_FLAGS] = "precopy.reinit-flags",
+	[B_REINIT_DIRTY] = "precopy.reinit-dirty",
+	[B_V2_EINVAL] = "precopy.v2-einval",
 	[B_DATA_SIZE] = "data-size.estimate",
 	[B_EMPTY] = "resume.empty-refused",
 	[B_TRUNCATED] = "resume.truncated-refused",
@@ -356,6 +435,9 @@ static bool msim_break_available(enum msim_break b)
 	case B_INFO_STATES:
 	case B_INITIAL:
 	case B_ENOMSG:
+	case B_REINIT_FLAGS:
+	case B_REINIT_DIRTY:
+	case B_V2_EINVAL:
 		return MSIM_HAVE_PRECOPY;
 	case B_DATA_SIZE:
 		return MSIM_HAVE_DATA_SIZE;
@@ -376,13 +458,18 @@ struct msim_dev {
 	/* PRE_COPY model and faults: copied into each session */
 	u64 precopy_initial, dirty_bytes;
 	u32 dirty_rounds;
+	u64 dirty_rate, reinit_bytes;
+	s64 reinit_after;
+	bool drop_dirty;
+	bool precopy_v2; /* feature 12 SET: until the device's last close */
+	u64 dirtied; /* the rate model's dirt of the last save, or load */
 	s64 fail_read_after, fail_write_after;
 	u32 short_io, delay_us;
 	struct msim_arc_fault fail_arc;
 	bool reset_on_close;
 	u32 fail_reset;
 	s64 stall_write_after;
-	u64 reset_count, load_count, load_errors;
+	u64 error_sets, reset_count, load_count, load_errors;
 	enum msim_break brk;
 	u32 type_flags; /* the type's migration flags (break may hide one) */
 	bool logging;   /* DMA logging started */
@@ -423,6 +510,22 @@ struct msim_file {
 	u64 data_off, data_left; /* current DATA payload */
 	u64 mark; /* S[0, mark) has been sent or received */
 	u32 rounds_left;
+	u64 init_off, init_end; /* PRE_COPY initial data still to send */
+	/*
+	 * The rate model's dirt, as counts of a virtual write cursor that
+	 * goes round S (offset = count mod SIZE): the device has dirtied
+	 * [0, w), the stream has declared [0, decl) in DIRTY records and
+	 * re-sent [0, d) since; init_end: dirt before it is initial data
+	 * (a REINIT folded it in).  A destination keeps w and d alone.
+	 */
+	struct {
+		u64 rate, t0, accrued; /* bytes/s, ns at PRE_COPY, bytes so far */
+		u64 w, decl, d, init_end;
+	} dirt;
+	s64 reinit_after;
+	u64 reinit_bytes;
+	bool reinit_done, drop_dirty;
+	bool v2; /* the device's feature 12 opt-in */
 	bool hdr_done, end_done, broken;
 	enum msim_break brk; /* the device's, when the session started */
 	bool eof_told;       /* read() has returned 0 once */
@@ -501,6 +604,79 @@ static bool msim_rec_done(const struct msim_file *mf)
 	return mf->rec_pos == REC_SIZE && !mf->data_left;
 }
 
+static u64 msim_mod(u64 v, u64 size)
+{
+	u64 rem;
+
+	div64_u64_rem(v, size, &rem);
+	return rem;
+}
+
+/*
+ * The rate model: while the device runs, it dirties dirt.rate bytes a
+ * second, never more than all of S pending at once.
+ */
+static void msim_accrue(struct msim_file *mf)
+{
+	u64 total, inc, room;
+
+	if (!mf->dirt.rate || !mf->precopy)
+		return;
+	total = mul_u64_u64_div_u64(mf->dirt.rate, ktime_get_ns() - mf->dirt.t0,
+				    NSEC_PER_SEC);
+	inc = total - mf->dirt.accrued;
+	mf->dirt.accrued = total;
+	room = mf->size - (mf->dirt.w - mf->dirt.d);
+	mf->dirt.w += min(inc, room);
+}
+
+/*
+ * Accrue, and let a DIRTY record nothing of which was read yet declare
+ * all the dirt up to now: a read takes what is dirty when it starts.
+ */
+static void msim_accrue_now(struct msim_file *mf)
+{
+	msim_accrue(mf);
+	if (mf->dirt.rate && !mf->rec_pos && le32_to_cpu(mf->rec.type) == REC_DIRTY &&
+	    mf->dirt.w > mf->dirt.decl) {
+		mf->rec.b = cpu_to_le64(le64_to_cpu(mf->rec.b) + mf->dirt.w - mf->dirt.decl);
+		mf->dirt.decl = mf->dirt.w;
+	}
+}
+
+/*
+ * The rate model's next record, if any: re-send declared dirt in order,
+ * a DATA record per stretch of the cursor (split where it wraps and where
+ * folded dirt ends), else declare what was dirtied since.  The first
+ * dirty stretch starts at 0 and each one where the last ended, so each
+ * resends bytes already sent or extends them.
+ */
+static bool msim_next_dirt(struct msim_file *mf)
+{
+	u64 at, len;
+
+	/* fault drop_dirty: once stopped, the dirt is declared, not re-sent */
+	if (mf->drop_dirty && !mf->precopy)
+		mf->dirt.d = mf->dirt.decl;
+	if (mf->dirt.d == mf->dirt.decl) {
+		msim_accrue(mf);
+		if (mf->dirt.w == mf->dirt.decl)
+			return false;
+		msim_set_rec(mf, mf->dirt.decl < mf->dirt.init_end ? K_INITIAL : K_DIRTY,
+			     REC_DIRTY, msim_mod(mf->dirt.decl, mf->size),
+			     mf->dirt.w - mf->dirt.decl, 0);
+		mf->dirt.decl = mf->dirt.w;
+		return true;
+	}
+	at = msim_mod(mf->dirt.d, mf->size);
+	len = min(mf->dirt.decl - mf->dirt.d, mf->size - at);
+	if (mf->dirt.d < mf->dirt.init_end)
+		len = min(len, mf->dirt.init_end - mf->dirt.d);
+	msim_set_data(mf, mf->dirt.d < mf->dirt.init_end ? K_INITIAL : K_DIRTY, at, len);
+	mf->dirt.d += len;
+	return true;
+}
+
 /* The current record is done: choose the next one (saving) */
 static void msim_next(struct msim_file *mf)
 {
@@ -509,15 +685,21 @@ static void msim_next(struct msim_file *mf)
 		msim_set_rec(mf, K_HDR, REC_HDR, mf->size, mf->seed,
 			     MSIM_VERSION);
 	} else if (mf->precopy) {
-		if (mf->mark < mf->initial) {
-			msim_set_data(mf, K_INITIAL, mf->mark,
-				      mf->initial - mf->mark);
+		if (mf->init_off < mf->init_end) {
+			msim_set_data(mf, K_INITIAL, mf->init_off,
+				      mf->init_end - mf->init_off);
+			mf->init_off = mf->init_end;
+		} else if (mf->dirt.rate) {
+			if (!msim_next_dirt(mf))
+				mf->kind = K_NONE;
 		} else if (mf->rounds_left) {
 			mf->rounds_left--;
 			msim_set_data(mf, K_DIRTY, 0, min(mf->dirty, mf->size));
 		} else {
 			mf->kind = K_NONE;
 		}
+	} else if (mf->dirt.rate && msim_next_dirt(mf)) {
+		/* stopped: the dirt still pending goes first */
 	} else if (mf->mark < mf->size) {
 		u64 len = mf->size - mf->mark;
 
@@ -568,6 +750,33 @@ static u64 msim_rec_left(const struct msim_file *mf)
 }
 #endif
 
+#if MSIM_HAVE_PRECOPY || MSIM_HAVE_DATA_SIZE
+/* The DATA records that re-send the dirt of [lo, hi), as msim_next_dirt() cuts them */
+static void msim_dirt_records(const struct msim_file *mf, u64 lo, u64 hi,
+			      u64 *initial, u64 *dirty)
+{
+	while (lo < hi) {
+		u64 end = min(hi, lo + mf->size - msim_mod(lo, mf->size));
+
+		if (lo < mf->dirt.init_end)
+			end = min(end, mf->dirt.init_end);
+		*(lo < mf->dirt.init_end ? initial : dirty) += REC_SIZE + end - lo;
+		lo = end;
+	}
+}
+
+/* The stream bytes the rate model's pending dirt takes, as initial or dirty data */
+static void msim_dirt_len(const struct msim_file *mf, u64 *initial, u64 *dirty)
+{
+	if (!mf->dirt.rate)
+		return;
+	if (mf->dirt.w > mf->dirt.decl) /* a DIRTY record to come */
+		*(mf->dirt.decl < mf->dirt.init_end ? initial : dirty) += REC_SIZE;
+	msim_dirt_records(mf, mf->dirt.d, mf->dirt.decl, initial, dirty);
+	msim_dirt_records(mf, mf->dirt.decl, mf->dirt.w, initial, dirty);
+}
+#endif
+
 #if MSIM_HAVE_DATA_SIZE
 /* MIG_DATA_SIZE: what STOP_COPY would send from here */
 static u64 msim_stopcopy_len(const struct msim_file *mf)
@@ -581,6 +790,14 @@ static u64 msim_stopcopy_len(const struct msim_file *mf)
 	len = msim_rec_left(mf) + REC_SIZE; /* the current record, END */
 	if (mf->data_left)
 		mark = max(mark, mf->data_off + mf->data_left);
+	/* the dirt pending goes first, and may extend what was sent */
+	if (mf->dirt.d < mf->dirt.w) {
+		u64 at = msim_mod(mf->dirt.d, mf->size), dirt = 0;
+
+		msim_dirt_len(mf, &dirt, &dirt);
+		len += dirt;
+		mark = max(mark, min(mf->size, at + mf->dirt.w - mf->dirt.d));
+	}
 	if (mark < mf->size)
 		len += REC_SIZE + mf->size - mark;
 	return len;
@@ -638,13 +855,18 @@ static ssize_t msim_save_read(struct file *filp, char __user *ubuf,
 	if (ret < 0)
 		goto out;
 	len = ret;
+	msim_accrue_now(mf);
 	/* break data.eof-sticks: the end is not permanent, END comes again */
 	if (mf->brk == B_EOF && mf->eof_told && mf->kind == K_EOF)
 		mf->end_done = false;
 	while (done < len) {
 		if (msim_rec_done(mf)) {
-			/* while running, a round is dirtied after each read */
-			if (done && mf->precopy)
+			/*
+			 * While running, a read ends with its record: the
+			 * device dirties more before the next one.  A DIRTY
+			 * record goes with the data it announces.
+			 */
+			if (done && mf->precopy && le32_to_cpu(mf->rec.type) != REC_DIRTY)
 				break;
 			msim_next(mf);
 			if (mf->kind == K_NONE || mf->kind == K_EOF)
@@ -684,6 +906,21 @@ out:
 	return done ? done : ret;
 }
 
+/*
+ * A DATA record written: the dirt declared so far that it re-sends, from
+ * the oldest on, is clean again.
+ */
+static void msim_clear_dirt(struct msim_file *mf, u64 off, u64 len)
+{
+	while (mf->dirt.d < mf->dirt.w) {
+		u64 at = msim_mod(mf->dirt.d, mf->size);
+
+		if (at < off || at - off >= len)
+			break;
+		mf->dirt.d += min3(off + len - at, mf->dirt.w - mf->dirt.d, mf->size - at);
+	}
+}
+
 /* A record header has been written in full: check it, and take it */
 static int msim_parse_rec(struct msim_file *mf)
 {
@@ -709,6 +946,14 @@ static int msim_parse_rec(struct msim_file *mf)
 			return -EINVAL;
 		mf->data_off = a;
 		mf->data_left = b;
+		msim_clear_dirt(mf, a, b);
+		break;
+	case REC_DIRTY:
+		/* the next stretch of the cursor, never more than all of S pending */
+		if (!mf->size || !b || b > mf->size - (mf->dirt.w - mf->dirt.d) ||
+		    a != msim_mod(mf->dirt.w, mf->size))
+			return -EINVAL;
+		mf->dirt.w += b;
 		break;
 	case REC_END:
 		if (c != mf->size)
@@ -798,12 +1043,38 @@ out:
 }
 
 #if MSIM_HAVE_PRECOPY
+/*
+ * reinit_after: once that many bytes were read in PRE_COPY, the device
+ * re-initialises: S[0, reinit_bytes) is initial data again.  Once per
+ * session; true when it happens now.  msim_fold() makes the dirt initial.
+ */
+static bool msim_reinit(struct msim_file *mf)
+{
+	if (!mf->precopy || mf->reinit_done || mf->reinit_after < 0 ||
+	    mf->pos < mf->reinit_after)
+		return false;
+	mf->reinit_done = true;
+	/* initial data not yet sent stays initial */
+	mf->init_end = max(mf->init_off < mf->init_end ? mf->init_end : 0, mf->reinit_bytes);
+	mf->init_off = 0;
+	return true;
+}
+
+/* The dirt pending, the rest of the current record included, is initial data now */
+static void msim_fold(struct msim_file *mf)
+{
+	mf->dirt.init_end = mf->dirt.w;
+	if (mf->kind == K_DIRTY)
+		mf->kind = K_INITIAL;
+}
+
 static long msim_precopy_ioctl(struct file *filp, unsigned int cmd,
 			       unsigned long arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
 	struct msim_file *mf = filp->private_data;
 	struct vfio_precopy_info info;
+	bool reinit;
 	int ret = 0;
 
 	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
@@ -820,16 +1091,16 @@ static long msim_precopy_ioctl(struct file *filp, unsigned int cmd,
 		ret = -EINVAL;
 	if (ret)
 		goto out;
+	reinit = msim_reinit(mf);
 	if (msim_rec_done(mf))
 		msim_next(mf);
-	info.flags = 0;
+	msim_accrue_now(mf);
+	if (reinit)
+		msim_fold(mf);
 	info.initial_bytes = 0;
 	info.dirty_bytes = 0;
 	switch (mf->kind) {
 	case K_HDR:
-		info.initial_bytes = msim_rec_left(mf) +
-				     (mf->initial ? REC_SIZE + mf->initial : 0);
-		break;
 	case K_INITIAL:
 		info.initial_bytes = msim_rec_left(mf);
 		break;
@@ -839,9 +1110,29 @@ static long msim_precopy_ioctl(struct file *filp, unsigned int cmd,
 	default:
 		break;
 	}
+	if (mf->init_off < mf->init_end)
+		info.initial_bytes += REC_SIZE + mf->init_end - mf->init_off;
+	msim_dirt_len(mf, &info.initial_bytes, &info.dirty_bytes);
 	/* break precopy.initial-decreases: the first figure until all is read */
 	if (mf->brk == B_INITIAL && (mf->kind == K_HDR || mf->kind == K_INITIAL))
 		info.initial_bytes = REC_SIZE + (mf->initial ? REC_SIZE + mf->initial : 0);
+	/*
+	 * flags: output after the opt-in (7.1's vfio_check_precopy_ioctl()
+	 * zeroes them); before it, what the caller passed, as every driver
+	 * did before 7.1
+	 */
+	if (mf->v2) {
+		/* break precopy.reinit-flags: the caller's bits, and one undefined */
+		if (mf->brk == B_REINIT_FLAGS)
+			info.flags |= 1 << 1;
+		else
+			info.flags = 0;
+		if (reinit)
+			info.flags |= VFIO_PRECOPY_INFO_REINIT;
+	}
+	/* break precopy.reinit-dirty: the dirty count not restarted */
+	if (reinit && mf->brk == B_REINIT_DIRTY)
+		info.dirty_bytes += SZ_4K;
 out:
 	mutex_unlock(&mf->lock);
 	if (!ret && copy_to_user((void __user *)arg, &info, minsz))
@@ -921,6 +1212,14 @@ static struct msim_file *msim_open_session(struct msim_dev *md, bool saving,
 		mf->dirty = md->dirty_bytes;
 		if (mf->dirty && mf->size)
 			mf->rounds_left = md->dirty_rounds;
+		if (precopy)
+			mf->init_end = mf->initial;
+		mf->dirt.rate = mf->size ? md->dirty_rate : 0;
+		mf->dirt.t0 = ktime_get_ns();
+		mf->reinit_after = md->reinit_after;
+		mf->reinit_bytes = min(md->reinit_bytes, mf->size);
+		mf->drop_dirty = md->drop_dirty;
+		mf->v2 = md->precopy_v2;
 		mf->fail_after = md->fail_read_after;
 		msim_next(mf);
 		mf->stall_after = -1;
@@ -945,6 +1244,8 @@ static void msim_end_session(struct msim_dev *md)
 		return;
 	mutex_lock(&mf->lock);
 	mf->disabled = true;
+	if (mf->saving)
+		md->dirtied = mf->dirt.w;
 	mutex_unlock(&mf->lock);
 	fput(mf->filp);
 	md->migf = NULL;
@@ -959,6 +1260,7 @@ static int msim_load(struct msim_dev *md)
 	if (mf) {
 		mutex_lock(&mf->lock);
 		ok = !mf->broken && mf->end_done && mf->mark == mf->size &&
+		     mf->dirt.d == mf->dirt.w &&
 		     msim_hash_final(&mf->state_hash) == mf->end_state &&
 		     msim_hash_final(&mf->aux_hash) == mf->end_aux;
 		if (ok) {
@@ -966,6 +1268,7 @@ static int msim_load(struct msim_dev *md)
 			md->seed = mf->seed;
 			md->digest = mf->end_state;
 			md->digest_valid = true;
+			md->dirtied = mf->dirt.w;
 		} else if (md->brk == B_EMPTY && !mf->pos) {
 			ok = true; /* nothing loaded, and yet accepted */
 		} else if (md->brk == B_TRUNCATED && mf->hdr_done && !mf->broken &&
@@ -1016,7 +1319,9 @@ static struct file *msim_step(struct msim_dev *md,
 		if (msim_is_precopy(cur) && md->migf && md->brk != B_KEEPS_FD) {
 			/* the PRE_COPY data_fd carries on into STOP_COPY */
 			mutex_lock(&md->migf->lock);
+			msim_accrue_now(md->migf); /* the last dirt, up to the stop */
 			md->migf->precopy = false;
+			md->migf->init_off = md->migf->init_end; /* the rest covers it */
 			if (md->migf->kind == K_NONE)
 				msim_next(md->migf);
 			mutex_unlock(&md->migf->lock);
@@ -1114,6 +1419,8 @@ static struct file *msim_set_state(struct vfio_device *vdev,
 
 	mutex_lock(&md->lock);
 	from = md->state;
+	if (from == VFIO_DEVICE_STATE_ERROR)
+		md->error_sets++;
 	if (msim_broken_set(md, new)) {
 		mutex_unlock(&md->lock);
 		return NULL;
@@ -1168,6 +1475,7 @@ static int msim_get_data_size(struct vfio_device *vdev, unsigned long *len)
 	mutex_lock(&md->lock);
 	if (md->migf && md->migf->saving) {
 		mutex_lock(&md->migf->lock);
+		msim_accrue_now(md->migf);
 		*len = msim_stopcopy_len(md->migf);
 		mutex_unlock(&md->migf->lock);
 	} else {
@@ -1284,11 +1592,46 @@ static long msim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	return -ENOTTY;
 }
 
+#if MSIM_HAVE_PRECOPY
+/*
+ * Feature 12, VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2, as Linux 7.1's core
+ * answers it (vfio_ioctl_device_feature_migration_precopy_info_v2()): only
+ * on a device with PRE_COPY, SET only (PROBE too), no payload.  The opt-in
+ * holds for the device until its last close, as vfio-pci's does.
+ */
+static int msim_device_feature(struct vfio_device *vdev, u32 flags,
+			       void __user *arg, size_t argsz)
+{
+	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
+	int ret;
+
+	if ((flags & VFIO_DEVICE_FEATURE_MASK) != VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2)
+		return -ENOTTY;
+	/* break precopy.v2-einval: offered without PRE_COPY */
+	if (!(vdev->migration_flags & VFIO_MIGRATION_PRE_COPY) &&
+	    READ_ONCE(md->brk) != B_V2_EINVAL)
+		return -EINVAL;
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET, 0);
+	if (ret != 1)
+		return ret;
+	mutex_lock(&md->lock);
+	md->precopy_v2 = true;
+	if (md->migf) {
+		mutex_lock(&md->migf->lock);
+		md->migf->v2 = true;
+		mutex_unlock(&md->migf->lock);
+	}
+	mutex_unlock(&md->lock);
+	return 0;
+}
+#endif
+
 static void msim_close_device(struct vfio_device *vdev)
 {
 	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
 
 	mutex_lock(&md->lock);
+	md->precopy_v2 = false;
 	msim_end_session(md);
 	if (md->reset_on_close)
 		msim_reset(md);
@@ -1309,6 +1652,8 @@ static int msim_init_dev(struct vfio_device *vdev)
 	md->fail_read_after = -1;
 	md->fail_write_after = -1;
 	md->stall_write_after = -1;
+	md->reinit_after = -1;
+	md->reinit_bytes = SZ_4K;
 	vdev->migration_flags = md->type_flags = type->mig_flags;
 	if (type->mig_flags) {
 		vdev->mig_ops = &msim_mig_ops;
@@ -1330,6 +1675,9 @@ static const struct vfio_device_ops msim_dev_ops = {
 	.release = msim_release_dev,
 	.ioctl = msim_ioctl,
 	.close_device = msim_close_device,
+#if MSIM_HAVE_PRECOPY
+	.device_feature = msim_device_feature,
+#endif
 #if MSIM_HAVE_IOMMUFD
 	.bind_iommufd = vfio_iommufd_emulated_bind,
 	.unbind_iommufd = vfio_iommufd_emulated_unbind,
@@ -1436,6 +1784,11 @@ MSIM_ATTR(seed, "%llu", msim_parse_u64, msim_content_change(md));
 MSIM_ATTR(precopy_initial, "%llu", msim_parse_size, 0);
 MSIM_ATTR(dirty_bytes, "%llu", msim_parse_size, 0);
 MSIM_ATTR(dirty_rounds, "%u", msim_parse_u32, 0);
+MSIM_ATTR(dirty_rate, "%llu", msim_parse_size, v > MSIM_MAX_SIZE ? -EINVAL : 0);
+MSIM_ATTR(reinit_after, "%lld", msim_parse_after, 0);
+MSIM_ATTR(reinit_bytes, "%llu", msim_parse_size, v > MSIM_MAX_SIZE ? -EINVAL : 0);
+MSIM_ATTR(drop_dirty, "%d", kstrtobool, 0);
+MSIM_ATTR_RO(dirtied, "%llu");
 #endif
 MSIM_ATTR(fail_read_after, "%lld", msim_parse_after, 0);
 MSIM_ATTR(fail_write_after, "%lld", msim_parse_after, 0);
@@ -1444,6 +1797,7 @@ MSIM_ATTR(delay_us, "%u", msim_parse_u32, v > 10 * USEC_PER_SEC ? -EINVAL : 0);
 MSIM_ATTR(reset_on_close, "%d", kstrtobool, 0);
 MSIM_ATTR(fail_reset, "%u", msim_parse_u32, v > MAX_ERRNO ? -EINVAL : 0);
 MSIM_ATTR(stall_write_after, "%lld", msim_parse_after, 0);
+MSIM_ATTR_RO(error_sets, "%llu");
 MSIM_ATTR_RO(reset_count, "%llu");
 MSIM_ATTR_RO(load_count, "%llu");
 MSIM_ATTR_RO(load_errors, "%llu");
@@ -1598,6 +1952,11 @@ static struct attribute *msim_attrs[] = {
 	&dev_attr_precopy_initial.attr,
 	&dev_attr_dirty_bytes.attr,
 	&dev_attr_dirty_rounds.attr,
+	&dev_attr_dirty_rate.attr,
+	&dev_attr_reinit_after.attr,
+	&dev_attr_reinit_bytes.attr,
+	&dev_attr_drop_dirty.attr,
+	&dev_attr_dirtied.attr,
 #endif
 	&dev_attr_fail_arc.attr,
 	&dev_attr_fail_read_after.attr,
@@ -1609,6 +1968,7 @@ static struct attribute *msim_attrs[] = {
 	&dev_attr_stall_write_after.attr,
 	&dev_attr_arcs.attr,
 	&dev_attr_break.attr,
+	&dev_attr_error_sets.attr,
 	&dev_attr_reset_count.attr,
 	&dev_attr_load_count.attr,
 	&dev_attr_load_errors.attr,
