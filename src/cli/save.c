@@ -2,8 +2,9 @@
 /*
  * vfio-migctl save DEV: PRE_COPY (optional) and STOP_COPY to stdout or a
  * file.  A file is part of the transaction: it is committed (fsync, link)
- * before the device moves to --then, so a failed commit puts the device
- * back like any other failure, and a file appears only once it is whole.
+ * only once the device is in the --then state, so a file appears only when
+ * the save succeeded whole, and a failed commit puts the device back like
+ * any other failure.
  */
 #include <errno.h>
 #include <limits.h>
@@ -38,9 +39,10 @@ static const struct argp save_argp = {
 	save_options, cli_parse_transfer, "DEV",
 	"Save the device's migration state to stdout or FILE.\v"
 	"The device goes to STOP_COPY (after PRE_COPY with --precopy, which a "
-	"stopped device skips), its data is streamed out, FILE is committed, then "
-	"the device is put in the --then state.  On any failure it is put back as "
-	"--on-error says and the final state is reported.",
+	"stopped device skips), its data is streamed out, the device is put in the "
+	"--then state, and only then is the stream ended and FILE committed.  On "
+	"any failure, or SIGINT, SIGTERM or SIGHUP, it is put back as --on-error "
+	"says and the final state is reported.",
 	cli_global_children, NULL, NULL
 };
 

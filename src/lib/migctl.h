@@ -421,7 +421,10 @@ struct migctl_sink {
 	int (*emit)(void *ctx, const struct migctl_chunk *c, volatile sig_atomic_t *stop);
 	/* The most bytes one chunk may carry (a record's bound); 0: any */
 	size_t max_chunk;
-	/* The device said end of stream: flush, finish.  Optional. */
+	/*
+	 * The data is all out and the device in its final state: end the
+	 * stream (its commit point).  Optional.
+	 */
 	int (*finish)(void *ctx);
 	void *ctx;
 };
@@ -463,9 +466,9 @@ struct migctl_xfer_opts {
 	 */
 	bool end_session;
 	/*
-	 * save: called once the stream is whole (the sink finished), before
-	 * the device's last state change; a failure (-errno) is the sink's,
-	 * and the device is put back like for any other.  Optional: an output
+	 * save: called last, once the device is in @then and the stream is
+	 * whole (the sink finished); a failure (-errno) is the sink's, and
+	 * the device is put back like for any other.  Optional: an output
 	 * file committed (fsync, link) as part of the transaction.
 	 */
 	int (*commit)(void *commit_arg);
@@ -507,7 +510,8 @@ struct migctl_xfer_result {
 	enum migctl_state ended_session;
 	uint64_t estimate;              /* MIG_DATA_SIZE at start, 0 if unknown */
 	double seconds;                 /* whole transfer */
-	double stopped_seconds;         /* save: from entering STOP_COPY to @then */
+	/* save: from entering STOP_COPY to @then (failed: to the recovery's end) */
+	double stopped_seconds;
 	/*
 	 * Where the time went: how long the device's I/O waited for the
 	 * stream's side (its I/O or the checksums) and the stream's I/O for
@@ -525,11 +529,13 @@ struct migctl_xfer_result {
 /*
  * PRE_COPY (optional) and STOP_COPY into @sink, then opts->then.  PRE_COPY
  * never wakes the device: PRE_COPY from RUNNING, PRE_COPY_P2P from
- * RUNNING_P2P, and none from STOP (result->precopy_skipped).  The sink's
- * finish() is the last step before opts->then: a sink that commits (a
- * file) fails the save while the device can still be put back.  On any
- * failure the device is recovered per opts->on_error and the first error
- * is returned; result->final_state says where it ended.
+ * RUNNING_P2P, and none from STOP (result->precopy_skipped).  The commit
+ * point is the device's final state: the sink's finish() (END) and
+ * opts->commit come only after opts->then was reached, so a failure to
+ * reach it leaves no finished stream; a failure of either puts the device
+ * back all the same.  opts->cancel is looked at by every stage after each
+ * chunk.  On any failure the device is recovered per opts->on_error and
+ * the first error is returned; result->final_state says where it ended.
  *   -EBADFD      the device is in ERROR (nothing was tried)
  *   -EBUSY       the device is already in a data state (a session is open)
  *   -EOPNOTSUPP  --precopy on a device without PRE_COPY; no STOP_COPY

@@ -728,8 +728,14 @@ int migctl_stream_scan(struct migctl_stream_reader *r,
 {
 	/* Whatever is still buffered was verified and counted already */
 	r->pos = r->avail = 0;
-	while (!r->err && !r->ended)
+	while (!r->err && !r->ended) {
+		/* A whole file can take a while: a signal is heeded at each record */
+		if (r->cancel && *r->cancel) {
+			reader_fail(r, -EINTR);
+			break;
+		}
 		next_record(r);
+	}
 	*st = r->stats;
 	st->stream_bytes = r->offset;
 	st->intact = r->ended && !r->err;

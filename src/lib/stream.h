@@ -183,8 +183,10 @@ void migctl_stream_reader_source(struct migctl_stream_reader *r,
 				 struct migctl_source *src);
 /*
  * Walk the remaining records to the end without buffering them, for
- * `inspect`.  @st gets the counts of everything verified (also on failure).
- * 0 if the stream is intact, else the first error (-EBADMSG: see error).
+ * `inspect` and resume's verify pass.  @st gets the counts of everything
+ * verified (also on failure).  0 if the stream is intact, else the first
+ * error (-EBADMSG: see error; -EINTR once the open's *@cancel is set,
+ * looked at before each record).
  */
 int migctl_stream_scan(struct migctl_stream_reader *r,
 		       struct migctl_stream_stats *st);

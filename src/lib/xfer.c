@@ -34,6 +34,7 @@ struct xfer {
 	int data_fd;
 	bool touched;         /* a state change was asked for: recovery is owed */
 	double started, stopped_at;
+	bool stopped;         /* save: STOP_COPY was entered at stopped_at */
 	enum migctl_state precopy; /* save: the PRE_COPY state to enter, or NR */
 	struct migctl_progress progress;
 	const struct migctl_sink *sink;
@@ -67,6 +68,34 @@ static int note_failure(struct xfer *x, enum migctl_fail_at at, int err)
 	pthread_mutex_unlock(&x->ring.lock);
 	ring_stop(&x->ring);
 	return err;
+}
+
+/*
+ * Every stage asks before each chunk and around each blocking step, so a
+ * signal is acted on within a chunk whichever stage is busy: the first to
+ * see the flag records the cancel and stops the ring for all.  True once
+ * the ring has stopped, for whatever reason (the failure is recorded).
+ */
+static bool stopping(struct xfer *x)
+{
+	if (cancelled(x) && !ring_stopped(&x->ring))
+		note_failure(x, MIGCTL_FAIL_CANCEL, -EINTR);
+	return ring_stopped(&x->ring);
+}
+
+/* The caller's thread, between steps: -EINTR (recorded) if a signal came */
+static int cancel_point(struct xfer *x)
+{
+	return cancelled(x) ? note_failure(x, MIGCTL_FAIL_CANCEL, -EINTR) : 0;
+}
+
+/* ring_take(), unless the transfer is stopping: -ECANCELED */
+static int take(struct xfer *x, enum ring_stage stage, int timeout_ms,
+		struct migctl_chunk **c)
+{
+	if (stopping(x))
+		return -ECANCELED;
+	return ring_take(&x->ring, stage, timeout_ms, c);
 }
 
 static void close_data_fd(struct xfer *x)
@@ -233,6 +262,9 @@ static int finish(struct xfer *x, int r, bool resuming)
 		recover_device(x->dev, x->opts->on_error, resuming, x->res);
 	else if (!r)
 		x->res->final_state = migctl_read_state(x->dev);
+	/* A save that failed before opts->then: stopped until put back */
+	if (r && x->stopped && !x->res->stopped_seconds)
+		x->res->stopped_seconds = monotonic_seconds() - x->stopped_at;
 	ring_free(&x->ring);
 	x->res->seconds = monotonic_seconds() - x->started;
 	return r;
@@ -255,7 +287,9 @@ static void xfer_init(struct xfer *x, struct migctl_dev *dev,
 
 /*
  * The caller's thread: the middle stage, in order, until the last chunk.
- * While it waits it watches the cancel flag and draws the progress.
+ * It watches the cancel flag, after each chunk and every 100 ms it waits
+ * (the I/O threads may be blocked where only a stop wakes them), and
+ * draws the progress.
  */
 static int middle_stage(struct xfer *x, enum migctl_phase progress_phase,
 			int (*work)(struct xfer *x, struct migctl_chunk *c))
@@ -266,12 +300,10 @@ static int middle_stage(struct xfer *x, enum migctl_phase progress_phase,
 	int r;
 
 	for (;;) {
-		r = ring_take(&x->ring, RING_CHECK, 100, &c);
-		if (r == -ETIMEDOUT) {
-			if (cancelled(x))
-				return note_failure(x, MIGCTL_FAIL_CANCEL, -EINTR);
+		/* Looked at after every chunk too: they may never stop coming */
+		r = take(x, RING_CHECK, 100, &c);
+		if (r == -ETIMEDOUT)
 			continue;
-		}
 		if (r)
 			return 0; /* stopped: the failure is recorded */
 		r = work(x, c);
@@ -332,7 +364,7 @@ static int produce(struct xfer *x, enum migctl_phase phase)
 			if (initial == 0)
 				return 0;
 		}
-		if (ring_take(&x->ring, RING_PRODUCE, -1, &c))
+		if (take(x, RING_PRODUCE, -1, &c))
 			return -EINTR;
 		n = read(x->data_fd, c->buf, x->chunk_size);
 		if (n < 0 && errno == EINTR && !cancelled(x) && !ring_stopped(&x->ring))
@@ -358,22 +390,30 @@ static void *save_device_thread(void *arg)
 {
 	struct xfer *x = arg;
 	struct migctl_chunk *c;
-	int r = 0;
+	int r = stopping(x) ? -ECANCELED : 0;
 
-	if (x->precopy != MIGCTL_NR_STATES) {
+	if (!r && x->precopy != MIGCTL_NR_STATES) {
 		r = enter_session(x, x->precopy);
 		if (!r)
 			r = produce(x, MIGCTL_PHASE_PRE_COPY);
 	}
+	/*
+	 * PRE_COPY ends without an error however the other stages fared (no
+	 * initial bytes left, ENOMSG): a running device is not stopped for a
+	 * transfer that has already failed or been cancelled.
+	 */
+	if (!r && stopping(x))
+		r = -ECANCELED;
 	if (!r) {
 		x->stopped_at = monotonic_seconds();
 		/* From PRE_COPY the session carries on: the old data_fd stays */
 		r = enter_session(x, MIGCTL_STATE_STOP_COPY);
+		x->stopped = !r;
 	}
 	if (!r)
 		r = produce(x, MIGCTL_PHASE_STOP_COPY);
 	/* The end of the stream travels the ring like the data */
-	if (!r && !ring_take(&x->ring, RING_PRODUCE, -1, &c)) {
+	if (!r && !take(x, RING_PRODUCE, -1, &c)) {
 		*c = (struct migctl_chunk){ .buf = c->buf, .cap = c->cap, .last = true,
 					    .phase = MIGCTL_PHASE_STOP_COPY };
 		ring_give(&x->ring, RING_PRODUCE);
@@ -400,7 +440,7 @@ static void *save_stream_thread(void *arg)
 	struct migctl_chunk *c;
 	int r;
 
-	while (!ring_take(&x->ring, RING_CONSUME, -1, &c) && !c->last) {
+	while (!take(x, RING_CONSUME, -1, &c) && !c->last) {
 		if (sink->emit)
 			r = sink->emit(sink->ctx, c, &x->ring.stop);
 		else
@@ -451,17 +491,29 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		r = middle_stage(&x, MIGCTL_PHASE_STOP_COPY, frame);
 	join(&x);
 	r = r ? r : x.ring.err;
-	/* The stream is out: END, and a file committed, before the device moves on */
-	if (!r && sink->finish && (r = sink->finish(sink->ctx)))
-		note_failure(&x, MIGCTL_FAIL_SINK, r);
-	if (!r && opts->commit && (r = opts->commit(opts->commit_arg)))
-		note_failure(&x, MIGCTL_FAIL_SINK, r);
+	if (!r)
+		r = cancel_point(&x);
 	if (r)
 		return finish(&x, r, false);
 
+	/*
+	 * The commit point is the source's final state: END, and the file's
+	 * link, only once the device is in opts->then.  A failure before them
+	 * (the transition, a signal) leaves no stream a destination would
+	 * take; a failure of either puts the device back all the same.
+	 */
 	close_data_fd(&x);
 	r = enter(&x, opts->then, MIGCTL_FAIL_TRANSITION);
-	res->stopped_seconds = monotonic_seconds() - x.stopped_at;
+	if (!r)
+		res->stopped_seconds = monotonic_seconds() - x.stopped_at;
+	if (!r)
+		r = cancel_point(&x);
+	if (!r && sink->finish && (r = sink->finish(sink->ctx)))
+		note_failure(&x, MIGCTL_FAIL_SINK, r);
+	if (!r && opts->commit)
+		r = cancel_point(&x);
+	if (!r && opts->commit && (r = opts->commit(opts->commit_arg)))
+		note_failure(&x, MIGCTL_FAIL_SINK, r);
 	return finish(&x, r, false);
 }
 
@@ -476,7 +528,7 @@ static void *resume_stream_thread(void *arg)
 	size_t got;
 	bool last = false;
 
-	while (!last && !ring_take(&x->ring, RING_PRODUCE, -1, &c)) {
+	while (!last && !take(x, RING_PRODUCE, -1, &c)) {
 		*c = (struct migctl_chunk){ .buf = c->buf, .cap = c->cap,
 					    .phase = MIGCTL_PHASE_RESUMING };
 		if (source->fetch) {
@@ -503,7 +555,7 @@ static void *resume_device_thread(void *arg)
 	struct migctl_chunk *c;
 	int r;
 
-	while (!ring_take(&x->ring, RING_CONSUME, -1, &c) && !c->last) {
+	while (!take(x, RING_CONSUME, -1, &c) && !c->last) {
 		/* Any write error is fatal: a driver may still accept STOP after it */
 		r = write_all(x->data_fd, c->buf, c->data_len, &x->ring.stop);
 		if (r) {
@@ -572,6 +624,9 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		r = middle_stage(&x, MIGCTL_PHASE_RESUMING, check);
 	join(&x);
 	r = r ? r : x.ring.err;
+	/* The last moment a signal can still abort: STOP loads the stream */
+	if (!r)
+		r = cancel_point(&x);
 	if (r)
 		return finish(&x, r, true);
 

@@ -31,7 +31,8 @@ int write_all(int fd, const void *buf, size_t len, volatile sig_atomic_t *cancel
 		p += n;
 		len -= (size_t)n;
 	}
-	return cancelled(cancel) ? -EINTR : 0;
+	/* All of it went out: a signal that came meanwhile changes nothing of that */
+	return 0;
 }
 
 int read_full(int fd, void *buf, size_t len, size_t *got,
@@ -52,7 +53,7 @@ int read_full(int fd, void *buf, size_t len, size_t *got,
 			break;
 		*got += (size_t)n;
 	}
-	return cancelled(cancel) ? -EINTR : 0;
+	return 0;
 }
 
 void pipe_grow(int fd, size_t size)

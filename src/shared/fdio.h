@@ -8,10 +8,12 @@
 
 /*
  * Write all of @buf.  EINTR is retried unless *@cancel is set (-EINTR); a
- * write() that returns 0 (no progress, no error) is -EIO.
+ * write() that returns 0 (no progress, no error) is -EIO.  A transfer that
+ * completed is 0, whatever *@cancel became meanwhile: the caller decides
+ * what a signal means once the bytes are out.
  */
 int write_all(int fd, const void *buf, size_t len, volatile sig_atomic_t *cancel);
-/* Read until @len bytes or end of file; *got says how many. */
+/* Read until @len bytes or end of file; *got says how many.  EINTR as above. */
 int read_full(int fd, void *buf, size_t len, size_t *got,
 	      volatile sig_atomic_t *cancel);
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -1302,6 +1303,35 @@ static void test_scan_partial(void)
 	mem_free(&s);
 }
 
+/*
+ * Resume's verify pass is a scan: a signal stops it at the next record,
+ * even though every read that came before it was whole.
+ */
+static void test_scan_cancel(void)
+{
+	struct migctl_stream_reader r;
+	struct migctl_stream_stats st;
+	volatile sig_atomic_t cancel = 0;
+	struct span spans[8];
+	uint8_t data[18];
+	struct mem s = { 0 };
+	size_t n;
+	int fd, ret;
+
+	small_stream(&s, data, spans, &n);
+	fd = mem_fd(s.p, s.len);
+	ret = migctl_stream_reader_open(&r, fd, &cancel);
+	cancel = 1;
+	if (!ret)
+		ret = migctl_stream_scan(&r, &st);
+	CHECK(ret == -EINTR && !st.intact && st.records == 1,
+	      "scan with the cancel flag set: -EINTR before the next record (%d, %" PRIu64
+	      " records)", ret, st.records);
+	migctl_stream_reader_close(&r);
+	close(fd);
+	mem_free(&s);
+}
+
 static void test_identity(void)
 {
 	struct migctl_stream_header h = { .bus = MIGCTL_BUS_MDEV, .driver = "mtty",
@@ -1442,6 +1472,7 @@ int main(void)
 	test_preamble_and_header();
 	test_sticky();
 	test_scan_partial();
+	test_scan_cancel();
 	test_identity();
 	test_writer_errors();
 	return unit_done();

@@ -23,6 +23,10 @@
 # 5. The fixed cost of one run (process start, threads, the session's
 #    ioctls): a 1 MiB save beside /bin/true and vfio-migctl --version.
 # 6. Peak RSS of a framed save | resume at 64 MiB and 1 GiB.
+# 7. From a signal (SIGINT) to the exit, the device put back, per phase:
+#    a slow device (2 ms per read() or write() of 64 KiB) so that it lands
+#    while data flows.  The promise is 250 ms plus the device's own state
+#    changes; the tests check a loose bound (tests/vm/42-signals.bats).
 #
 # When VM_TEST_BENCH_BASELINE names another vfio-migctl binary (an
 # earlier build, e.g. before the pipelined engine), its framed figures are
@@ -31,7 +35,7 @@
 # It ends with one line per figure for scripts: "RATIO <name> <framed/ref>"
 # (save_devnull, resume_file, slow_device, save_pipe_resume), the same of
 # the median runs as "RATIO_MEDIAN <name> <framed/ref>", "RSS_KIB
-# <name> <KiB>", and "THROUGHPUT <case> <ref> <raw> <framed> [<base>]" in
+# <name> <KiB>", "CANCEL_MS <phase> <ms>" (the median of 3), and "THROUGHPUT <case> <ref> <raw> <framed> [<base>]" in
 # MiB/s for the picture tests/bench/plot.sh draws.
 set -eu
 
@@ -281,6 +285,60 @@ for size in 64 1024; do
 	printf '%-22s save %s, resume %s\n' "$size MiB" "$s_rss" "$r_rss"
 	summary+=("RSS_KIB save_${size}M $s_rss" "RSS_KIB resume_${size}M $r_rss")
 done
+
+echo
+echo "7. from SIGINT to the exit, the device put back, ms (3 runs; 2 ms per 64 KiB of data)"
+until_state() { # DEV STATE: wait (10 s at most) until the device is there
+	local i
+	for ((i = 0; i < 1000; i++)); do
+		[ "$(attr "$1" state)" = "$2" ] && return 0
+		sleep 0.01
+	done
+	echo "bench: $1 never reached $2" >&2
+	exit 1
+}
+# interrupt DEV STATE CMD...: start CMD, SIGINT once DEV is in STATE and
+# data has flowed for a moment; the ms to its exit in $ms
+interrupt() {
+	local dev=$1 state=$2 pid t0 st=0
+	shift 2
+	"$@" >/dev/null 2>&1 &
+	pid=$!
+	until_state "$dev" "$state"
+	sleep 0.3
+	t0=$EPOCHREALTIME
+	kill -INT "$pid"
+	wait "$pid" || st=$?
+	ms=$(echo "($EPOCHREALTIME - $t0) * 1000 / 1" | bc)
+	# a figure, not a test: but one of something else would mislead
+	[ "$st" = 130 ] || echo "bench: $* exited $st, not 130 (interrupted)" >&2
+}
+cancel_row() { # PHASE DEV STATE CMD...
+	local phase=$1 all=() i
+	shift
+	for ((i = 0; i < 3; i++)); do
+		running "$A"
+		interrupt "$@"
+		all+=("$ms")
+	done
+	printf '%-22s %s\n' "$phase" "${all[*]}"
+	summary+=("CANCEL_MS $phase $(printf '%s\n' "${all[@]}" | sort -n | sed -n 2p)")
+}
+set_attr "$A" size 256M
+set_attr "$A" precopy_initial 192M
+set_attr "$A" dirty_rounds 0
+set_attr "$A" delay_us 2000
+cancel_row precopy "$A" PRE_COPY vfio-migctl save --precopy --buffer-size=64K "$A" -o /dev/null
+cancel_row stopcopy "$A" STOP_COPY vfio-migctl save --buffer-size=64K "$A" -o /dev/null
+cancel_row stopcopy_raw "$A" STOP_COPY vfio-migctl save --raw --buffer-size=64K "$A" -o /dev/null
+set_attr "$A" delay_us 0
+set_attr "$A" size 64M
+running "$A"
+vfio-migctl save -q --buffer-size=64K "$A" -o "$tmp/s.mig"
+set_attr "$B" delay_us 2000
+cancel_row load "$B" RESUMING vfio-migctl resume --single-pass --buffer-size=64K "$B" -i "$tmp/s.mig"
+set_attr "$B" delay_us 0
+rm -f "$tmp/s.mig"
 
 echo
 printf '%s\n' "${summary[@]}"
