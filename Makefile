@@ -109,6 +109,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-cli
 	$(Q)$(MAKE) --no-print-directory check-vm
+	$(Q)$(MAKE) --no-print-directory check-torture
 
 include tests/vm/vm.mk
 include tests/vm/migsim/migsim.mk

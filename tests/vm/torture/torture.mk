@@ -7,7 +7,7 @@
 #                                     (default 600); the base seed is printed
 #   make torture SEED=N [STEPS=40]    replay one seed (STEPS: how far)
 #   make torture DURATION=1800        run as long as asked
-#   make check-torture                the fixed seeds below, ~2 min under TCG
+#   make check-torture                the fixed seeds below, about a minute under TCG
 #
 # Other knobs: CANCEL_S (the signal-to-exit bound, default 5 s), BASE_SEED,
 # KEEP_GOING (0: stop at the first violation).  One VM, VM_MEM as usual.
@@ -18,7 +18,7 @@ TORTURE := tests/vm/torture/torture.sh
 # while data flows through each kind of transfer, a failing --then arc
 # behind a file and behind a pipe, and SIGKILL's recovery.
 TORTURE_CHECK_SEEDS ?= 45 623 194 180
-TORTURE_CHECK_STEPS ?= 6
+TORTURE_CHECK_STEPS ?= 12
 
 TORTURE_VARS = $(foreach v,SEED SEEDS STEPS DURATION BASE_SEED CANCEL_S STEP_TIMEOUT KEEP_GOING,\
 	$(if $($(v)),VM_TEST_TORTURE_$(v)=$($(v))))
