@@ -248,7 +248,7 @@ static int put_back(struct migctl_check *chk, struct migctl_dev *dev, struct mig
 static int run_check(int argc, char **argv)
 {
 	struct check_args a = { .pos = { NULL, NULL } };
-	struct migctl_check_opts opts = { 0 };
+	struct migctl_check_opts opts = { .cancel = &cli_cancel };
 	struct migctl_check *chk = NULL;
 	struct migctl_dev *dev = NULL, *dev2 = NULL;
 	size_t counts[MIGCTL_NR_VERDICTS] = { 0 };

@@ -146,7 +146,15 @@ int check_go(struct check_dev *d, enum migctl_state s, int *fd)
 	return r;
 }
 
-/* Read @fd to its end into @out (NULL: count only); -EFBIG past the bound */
+bool check_cancelled(const struct migctl_check *c)
+{
+	return c->opts.cancel && *c->opts.cancel;
+}
+
+/*
+ * Read @fd to its end into @out (NULL: count only); -EFBIG past the
+ * bound, -EINTR on a cancel
+ */
 int check_read_to_end(struct migctl_check *c, int fd, struct membuf *out, size_t *total)
 {
 	size_t got;
@@ -154,6 +162,9 @@ int check_read_to_end(struct migctl_check *c, int fd, struct membuf *out, size_t
 
 	*total = 0;
 	for (;;) {
+		/* Up to the bound, 64 MiB: a signal is not kept waiting for it */
+		if (check_cancelled(c))
+			return -EINTR;
 		r = migctl_data_read(fd, c->buf, CHUNK, &got);
 		if (r || got == 0)
 			return r;

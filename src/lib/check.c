@@ -281,6 +281,11 @@ int migctl_check_run(struct migctl_check *c, size_t index, struct migctl_rule_re
 		return 0;
 
 	def->run(&x);
+	/* Cut short by a signal: what it found so far is no verdict */
+	if (check_cancelled(c)) {
+		settle(x.d);
+		return -EINTR;
+	}
 	used = strlen(result->detail);
 	if (x.more)
 		snprintf(result->detail + used, sizeof(result->detail) - used, " (and %u more)",

@@ -86,7 +86,9 @@ int check_set_state(struct check_dev *d, enum migctl_state s, int *fd);
 int check_write_saved(struct check_dev *d, int fd);
 /* Move to @s from wherever the device is, keeping a data session in *fd */
 int check_go(struct check_dev *d, enum migctl_state s, int *fd);
-/* Read @fd to its end into @out (NULL: count only); -EFBIG past the bound */
+/* Was a signal's cancel asked for (opts->cancel)? */
+bool check_cancelled(const struct migctl_check *c);
+/* Read @fd to its end into @out (NULL: count only); -EFBIG past the bound, -EINTR on a cancel */
 int check_read_to_end(struct migctl_check *c, int fd, struct membuf *out, size_t *total);
 /* The states a device offers, in the order the rules visit them */
 size_t check_tour(struct check_dev *d, enum migctl_state states[MIGCTL_NR_STATES]);

@@ -602,6 +602,8 @@ struct migctl_check_opts {
 	/* run even where the device's state cannot be saved to be put back */
 	bool force;
 	size_t state_max; /* 0: MIGCTL_CHECK_STATE_MAX */
+	/* a rule's reads stop when it is set; the device is still put back */
+	volatile sig_atomic_t *cancel;
 };
 
 /* What check found on a device, and how it left it */
@@ -637,7 +639,11 @@ void migctl_check_free(struct migctl_check *check);
  * 1) is the device that refused.
  */
 int migctl_check_save(struct migctl_check *check, int *which);
-/* Run rule @index; every rule leaves the device as it found it */
+/*
+ * Run rule @index; every rule leaves the device as it found it.  -EINTR
+ * when opts->cancel was set meanwhile: the rule did not finish, and
+ * @result is not a verdict.
+ */
 int migctl_check_run(struct migctl_check *check, size_t index,
 		     struct migctl_rule_result *result);
 /*

@@ -333,6 +333,27 @@ saved_file() { # SIZE FILE
 	expect_msim_state "$SRC" STOP
 }
 
+# ---- check
+
+@test "SIGINT to check while a rule reads the whole stream: 130 at once, the device put back" {
+	# 48 MiB read in check's 64 KiB chunks, 4 ms each: seconds of reading
+	# in the rule; its own save and put-back move 1 MiB at a time
+	SRC=$(migsim_create full size=48M delay_us=4000)
+	read -r SRC_DIGEST <"$mdev_bus/$SRC/migsim/digest"
+	arcs_clear "$SRC"
+	start_bg check --rule data.eof-sticks "$SRC"
+	# the second STOP_COPY is the rule's (the first, check's own save)
+	for ((i = 0; i < 600; i++)); do
+		[ "$(grep -o 'STOP>STOP_COPY' "$mdev_bus/$SRC/migsim/arcs" | wc -l)" -lt 2 ] || break
+		sleep 0.05
+	done
+	flowing "$SRC" STOP_COPY
+	signal_pid INT
+	expect_interrupted check
+	expect_msim_state "$SRC" RUNNING
+	expect_msim "$SRC" digest "$SRC_DIGEST"
+}
+
 @test "migsim unloads cleanly after the signals" {
 	expect_clean_unload
 }
