@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The vfio-migctl front end.  Each command is one file exporting its table
- * entry; it returns an exit status it got from errors.c (or 0), never
- * -errno, and never decides a status itself.
+ * entry, with the messages only it says.  It returns 0 or an exit status,
+ * never -errno: statuses are named constants from the map (enum
+ * exit_status, and errors.c's status of a stage and an error), never
+ * numbers of its own.
  */
 #ifndef MIGCTL_CLI_H
 #define MIGCTL_CLI_H
@@ -133,6 +135,20 @@ void cli_catch_signals(void);
 
 /* ---- errors.c: the one place where an error becomes words and a status */
 
+/* The exit statuses: the man page's EXIT STATUS, and nothing else */
+enum exit_status {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_OPEN = 3,
+	EXIT_UNSUPPORTED = 4,
+	EXIT_TRANSITION = 5,
+	EXIT_DEVICE_ERROR = 6,
+	EXIT_STREAM = 7,
+	EXIT_RULE_FAILED = 8, /* check: a rule failed */
+	EXIT_INTERRUPTED = 130,
+};
+
 /* What was being done when an error came back: the same errno means
  * different things when opening a device and when changing its state. */
 enum cli_stage {
@@ -167,6 +183,13 @@ int cli_fail(enum cli_stage stage, int err, const char *what, ...)
 /* Print the message as given; the status is the one of (stage, err) */
 int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * The status map, for a message worded where it is said: the status of
+ * @err met at @stage, and that status overridden by where the device
+ * ended up (ERROR is its own).
+ */
+int cli_exit_status(enum cli_stage stage, int err);
+int cli_status_for_state(int status, enum migctl_state now);
 /* "recover it with 'vfio-migctl reset DEV'": the one way out of ERROR, spelled once */
 const char *cli_error_remedy(void);
 /* The words for an error, as cli_fail() would print them */

@@ -19,19 +19,6 @@
 #include "output.h"
 #include "util.h"
 
-enum exit_status {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-	EXIT_OPEN = 3,
-	EXIT_UNSUPPORTED = 4,
-	EXIT_TRANSITION = 5,
-	EXIT_DEVICE_ERROR = 6,
-	EXIT_STREAM = 7,
-	EXIT_RULE_FAILED = 8, /* check: a rule failed */
-	EXIT_INTERRUPTED = 130,
-};
-
 static const char *error_context;
 
 void cli_error_context(const char *context)
@@ -101,7 +88,7 @@ void cli_exit_after_output(void)
 	exit(EXIT_OK);
 }
 
-static int exit_status(enum cli_stage stage, int err)
+int cli_exit_status(enum cli_stage stage, int err)
 {
 	/* Errors that mean the same thing wherever they come from */
 	switch (err) {
@@ -142,7 +129,7 @@ static int exit_status(enum cli_stage stage, int err)
 }
 
 /* Where a device ended up can override the status: ERROR is its own (6) */
-static int status_for_state(int status, enum migctl_state now)
+int cli_status_for_state(int status, enum migctl_state now)
 {
 	return now == MIGCTL_STATE_ERROR ? EXIT_DEVICE_ERROR : status;
 }
@@ -260,7 +247,7 @@ const char *cli_output_cause(int err, const struct outfile *of)
 int cli_fail_output(int err, const char *file, const struct outfile *of)
 {
 	cli_error("%s: %s", file, cli_output_cause(err, of));
-	return exit_status(STAGE_OUTPUT, err);
+	return cli_exit_status(STAGE_OUTPUT, err);
 }
 
 int cli_fail(enum cli_stage stage, int err, const char *what, ...)
@@ -275,7 +262,7 @@ int cli_fail(enum cli_stage stage, int err, const char *what, ...)
 		cli_error("%s: %s", buf, cli_cause(stage, err));
 	else
 		cli_error("%s", cli_cause(stage, err));
-	return exit_status(stage, err);
+	return cli_exit_status(stage, err);
 }
 
 int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
@@ -285,7 +272,7 @@ int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vline(true, error_context, fmt, ap);
 	va_end(ap);
-	return exit_status(stage, err);
+	return cli_exit_status(stage, err);
 }
 
 int cli_fail_resolve(int err, const struct migctl_device_desc *desc)
@@ -388,7 +375,7 @@ int cli_fail_transition(const char *arc, int err, enum migctl_state now)
 				now == MIGCTL_STATE_ERROR ? "; " : "",
 				now == MIGCTL_STATE_ERROR ? cli_error_remedy() : "");
 
-	return status_for_state(status, now);
+	return cli_status_for_state(status, now);
 }
 
 int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming)
@@ -518,7 +505,7 @@ static int transfer_status(const struct migctl_xfer_result *res, int err, bool r
 	default:
 		break;
 	}
-	return exit_status(*stage, err);
+	return cli_exit_status(*stage, err);
 }
 
 int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
@@ -541,10 +528,10 @@ int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *r
 	cli_error("%s", message);
 	/* A failed abort is a failed transition; ERROR is reported as ERROR */
 	if (res->recovery == MIGCTL_RECOVERY_FAILED)
-		return status_for_state(EXIT_TRANSITION, res->final_state);
+		return cli_status_for_state(EXIT_TRANSITION, res->final_state);
 	/* A transition that left ERROR (RESUMING -> STOP too, under --on-error=leave) */
 	if (res->fail_at == MIGCTL_FAIL_TRANSITION || res->fail_at == MIGCTL_FAIL_LOAD)
-		return status_for_state(status, res->final_state);
+		return cli_status_for_state(status, res->final_state);
 	return status;
 }
 
@@ -593,7 +580,7 @@ int cli_fail_put_back(const char *who, const struct migctl_putback *pb)
 		  migctl_state_name(pb->final), pb->reset ? " (after a reset)" : "",
 		  pb->final == MIGCTL_STATE_ERROR ? "; " : "",
 		  pb->final == MIGCTL_STATE_ERROR ? cli_error_remedy() : "");
-	return status_for_state(EXIT_TRANSITION, pb->final);
+	return cli_status_for_state(EXIT_TRANSITION, pb->final);
 }
 
 int cli_fail_rules(size_t failed, const char *ids)
