@@ -231,16 +231,6 @@ void cli_open_session_words(enum migctl_state state, const struct migctl_holder 
  */
 int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
 		      const char *detail, char *message, size_t size);
-/*
- * check could not save a device's state to put it back (putback->save_err),
- * or refused it (ERROR, a session open, no migration): nothing was changed.
- * @who: "" for DEV, "DEV2 NAME" for the second device.
- */
-int cli_fail_check_save(const char *who, int err, uint64_t estimate, size_t bound);
-/* check could not put a device back as found (@pb says why and where it is) */
-int cli_fail_put_back(const char *who, const struct migctl_putback *pb);
-/* check: @failed rules failed (@ids, comma-separated): status 8 */
-int cli_fail_rules(size_t failed, const char *ids);
 /* Flush the report; a failed write (> /dev/full) is an error */
 int cli_finish(int status);
 

@@ -535,60 +535,6 @@ int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *r
 	return status;
 }
 
-int cli_fail_check_save(const char *who, int err, uint64_t estimate, size_t bound)
-{
-	char cause[160], limit[32];
-
-	switch (err) {
-	case -EOPNOTSUPP:
-		snprintf(cause, sizeof(cause), "its migration flags have no STOP_COPY");
-		break;
-	case -EFBIG:
-		format_bytes(bound, limit, sizeof(limit));
-		if (estimate > bound)
-			snprintf(cause, sizeof(cause), "MIG_DATA_SIZE says %llu bytes, above "
-				 "check's bound of %s", (unsigned long long)estimate, limit);
-		else
-			snprintf(cause, sizeof(cause), "it is above check's bound of %s", limit);
-		break;
-	default:
-		/* a refused device is left as found: these are check's own limits */
-		if (err == -EBADFD || err == -EBUSY || err == -ENOTTY)
-			return cli_fail(STAGE_QUERY, err, "%s%s", who, who[0] ? ": " : "");
-		snprintf(cause, sizeof(cause), "saving it failed: %s", cli_cause(STAGE_QUERY, err));
-		break;
-	}
-	cli_error("%s%scannot save its state to put it back afterwards: %s; nothing was "
-		  "changed (--force checks it anyway)", who, who[0] ? ": " : "", cause);
-	return EXIT_UNSUPPORTED;
-}
-
-int cli_fail_put_back(const char *who, const struct migctl_putback *pb)
-{
-	char cause[256];
-
-	if (pb->restore_err == -EPROTO && pb->fail_at == MIGCTL_FAIL_NONE)
-		snprintf(cause, sizeof(cause), "it did not return to %s",
-			 migctl_state_name(pb->found));
-	else if (pb->fail_at == MIGCTL_FAIL_LOAD)
-		snprintf(cause, sizeof(cause), "RESUMING -> STOP refused its saved state: %s",
-			 cli_cause(STAGE_TRANSITION, pb->restore_err));
-	else
-		snprintf(cause, sizeof(cause), "%s", cli_cause(STAGE_TRANSITION, pb->restore_err));
-	cli_error("%s%scould not be put back: %s; found in %s, it is now %s%s%s%s", who,
-		  who[0] ? ": " : "", cause, migctl_state_name(pb->found),
-		  migctl_state_name(pb->final), pb->reset ? " (after a reset)" : "",
-		  pb->final == MIGCTL_STATE_ERROR ? "; " : "",
-		  pb->final == MIGCTL_STATE_ERROR ? cli_error_remedy() : "");
-	return cli_status_for_state(EXIT_TRANSITION, pb->final);
-}
-
-int cli_fail_rules(size_t failed, const char *ids)
-{
-	cli_error("%zu rule%s failed: %s", failed, failed == 1 ? "" : "s", ids);
-	return EXIT_RULE_FAILED;
-}
-
 int cli_finish(int status)
 {
 	int r = out_finish();
