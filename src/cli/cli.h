@@ -190,6 +190,8 @@ int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
  */
 int cli_exit_status(enum cli_stage stage, int err);
 int cli_status_for_state(int status, enum migctl_state now);
+/* DEV as the user named it ("DEV" if none), for a command line to retry */
+const char *cli_device_arg(void);
 /* "recover it with 'vfio-migctl reset DEV'": the one way out of ERROR, spelled once */
 const char *cli_error_remedy(void);
 /* The words for an error, as cli_fail() would print them */
@@ -218,19 +220,6 @@ int cli_fail_transition(const char *arc, int err, enum migctl_state now);
  * device was touched; for resume, with the --raw hint where it fits.
  */
 int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming);
-/*
- * The words for a device found in the data state @state (a session open):
- * held by @holder, or left by a process that is gone (@holder NULL), and
- * the way out.
- */
-void cli_open_session_words(enum migctl_state state, const struct migctl_holder *holder,
-			    char *buf, size_t size);
-/*
- * A failed save or resume: the one error line (@detail, when given, in
- * place of the errno's words) into @message, printed; returns the status.
- */
-int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
-		      const char *detail, char *message, size_t size);
 /* Flush the report; a failed write (> /dev/full) is an error */
 int cli_finish(int status);
 

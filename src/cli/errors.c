@@ -134,8 +134,7 @@ int cli_status_for_state(int status, enum migctl_state now)
 	return now == MIGCTL_STATE_ERROR ? EXIT_DEVICE_ERROR : status;
 }
 
-/* DEV as the user named it, for a command line to retry */
-static const char *device_arg(void)
+const char *cli_device_arg(void)
 {
 	return cli.device ? cli.device : "DEV";
 }
@@ -146,7 +145,7 @@ const char *cli_error_remedy(void)
 	static char remedy[PATH_MAX + 64];
 
 	snprintf(remedy, sizeof(remedy), "recover it with 'vfio-migctl reset %s'",
-		 device_arg());
+		 cli_device_arg());
 	return remedy;
 }
 
@@ -387,152 +386,6 @@ int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming)
 	return cli_refuse(STAGE_STREAM, err, "%s%s%s", reason,
 			  not_framed && resuming ? "; for a bare kernel stream use --raw" : "",
 			  device);
-}
-
-void cli_open_session_words(enum migctl_state state, const struct migctl_holder *holder,
-			    char *buf, size_t size)
-{
-	const char *dev = device_arg();
-	char way_out[PATH_MAX + 64];
-
-	if (state == MIGCTL_STATE_RESUMING)
-		snprintf(way_out, sizeof(way_out), "'vfio-migctl reset %s'", dev);
-	else
-		snprintf(way_out, sizeof(way_out), "'vfio-migctl state %s %s'", dev,
-			 state == MIGCTL_STATE_STOP_COPY	  ? "stop"
-			 : state == MIGCTL_STATE_PRE_COPY_P2P ? "running_p2p"
-							      : "running");
-	if (holder)
-		snprintf(buf, size,
-			 "device is in %s: a migration session open through %s (pid %d)",
-			 migctl_state_name(state), holder->comm, holder->pid);
-	else
-		snprintf(buf, size,
-			 "device is in %s: a migration session left open by a process "
-			 "that is gone; end it with %s, or add --end-session",
-			 migctl_state_name(state), way_out);
-}
-
-/* The words for where a transfer failed: "entering STOP_COPY failed" */
-static void describe_step(const struct migctl_xfer_result *res, bool resuming,
-			  char *buf, size_t size)
-{
-	const char *state = migctl_state_name(res->failed_state);
-
-	switch (res->fail_at) {
-	case MIGCTL_FAIL_CHECK:
-		if (res->failed_state != MIGCTL_NR_STATES)
-			snprintf(buf, size, "%s", state);
-		break;
-	case MIGCTL_FAIL_TRANSITION:
-		snprintf(buf, size, "entering %s failed", state);
-		break;
-	case MIGCTL_FAIL_LOAD:
-		snprintf(buf, size, "the device refused the stream (RESUMING -> STOP)");
-		break;
-	case MIGCTL_FAIL_DEVICE_IO:
-		snprintf(buf, size, resuming ? "the device refused the data"
-					     : "reading the device's data");
-		break;
-	case MIGCTL_FAIL_SINK:
-		snprintf(buf, size, "writing the stream");
-		break;
-	case MIGCTL_FAIL_SOURCE:
-		snprintf(buf, size, "reading the stream");
-		break;
-	case MIGCTL_FAIL_NONE:
-	case MIGCTL_FAIL_CANCEL:
-		break;
-	}
-}
-
-/* "; device restored to RUNNING" */
-static void describe_recovery(const struct migctl_xfer_result *res, char *buf,
-			      size_t size)
-{
-	const char *state = migctl_state_name(res->final_state);
-
-	switch (res->recovery) {
-	case MIGCTL_RECOVERY_NONE:
-		if (res->final_state == MIGCTL_NR_STATES)
-			snprintf(buf, size, "; device unchanged");
-		else
-			snprintf(buf, size, "; device unchanged (%s)", state);
-		break;
-	case MIGCTL_RECOVERY_RESTORED:
-		snprintf(buf, size, "; device restored to %s", state);
-		break;
-	case MIGCTL_RECOVERY_RESET:
-		snprintf(buf, size, "; device reset, now %s", state);
-		break;
-	case MIGCTL_RECOVERY_LEFT:
-		snprintf(buf, size, "; device left in %s", state);
-		break;
-	case MIGCTL_RECOVERY_FAILED:
-		/* The abort itself failed: say where the device is and what is left */
-		snprintf(buf, size, "; the reset failed (%s): device left in %s; retry "
-			 "'vfio-migctl reset %s', or unbind and rebind its driver",
-			 strerror(-res->recovery_err), state, device_arg());
-		break;
-	case MIGCTL_RECOVERY_KEPT:
-		snprintf(buf, size, "; the device accepted the stream and keeps it, in %s",
-			 state);
-		break;
-	}
-}
-
-/* The status of a failed transfer, and the stage its cause is worded for */
-static int transfer_status(const struct migctl_xfer_result *res, int err, bool resuming,
-			   enum cli_stage *stage)
-{
-	*stage = resuming ? STAGE_INPUT : STAGE_OUTPUT;
-	switch (res->fail_at) {
-	case MIGCTL_FAIL_CHECK:
-		*stage = STAGE_QUERY;
-		break;
-	case MIGCTL_FAIL_TRANSITION:
-		*stage = STAGE_TRANSITION;
-		break;
-	case MIGCTL_FAIL_LOAD:
-		/* RESUMING -> STOP is where the driver checks what it was given */
-		*stage = STAGE_TRANSITION;
-		return err == -EINTR ? EXIT_INTERRUPTED : EXIT_STREAM;
-	case MIGCTL_FAIL_DEVICE_IO:
-		/* A device that refuses written bytes refuses the stream */
-		if (resuming && err != -EINTR)
-			return EXIT_STREAM;
-		break;
-	default:
-		break;
-	}
-	return cli_exit_status(*stage, err);
-}
-
-int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
-		      const char *detail, char *message, size_t size)
-{
-	char step[128] = "", recovery[PATH_MAX + 256];
-	bool in_error = res->final_state == MIGCTL_STATE_ERROR;
-	enum cli_stage stage;
-	int status = transfer_status(res, err, resuming, &stage);
-
-	describe_step(res, resuming, step, sizeof(step));
-	describe_recovery(res, recovery, sizeof(recovery));
-	/* A device in ERROR names its remedy once, whatever the cause said */
-	/* One remedy at most: the failed reset's, or ERROR's */
-	bool remedy = in_error && err != -EBADFD && res->recovery != MIGCTL_RECOVERY_FAILED;
-
-	snprintf(message, size, "%s%s%s%s%s%s", step, step[0] ? ": " : "",
-		 detail ? detail : cli_cause(stage, err), recovery, remedy ? "; " : "",
-		 remedy ? cli_error_remedy() : "");
-	cli_error("%s", message);
-	/* A failed abort is a failed transition; ERROR is reported as ERROR */
-	if (res->recovery == MIGCTL_RECOVERY_FAILED)
-		return cli_status_for_state(EXIT_TRANSITION, res->final_state);
-	/* A transition that left ERROR (RESUMING -> STOP too, under --on-error=leave) */
-	if (res->fail_at == MIGCTL_FAIL_TRANSITION || res->fail_at == MIGCTL_FAIL_LOAD)
-		return cli_status_for_state(status, res->final_state);
-	return status;
 }
 
 int cli_finish(int status)
