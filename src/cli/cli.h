@@ -146,6 +146,9 @@ enum exit_status {
 	EXIT_DEVICE_ERROR = 6,
 	EXIT_STREAM = 7,
 	EXIT_RULE_FAILED = 8, /* check: a rule failed */
+	/* hold: CMD could not be run, as a shell says it */
+	EXIT_CMD_NOT_RUNNABLE = 126,
+	EXIT_CMD_NOT_FOUND = 127,
 	EXIT_INTERRUPTED = 130,
 };
 
@@ -173,8 +176,6 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_error_context(const char *context);
 /* A usage error: one line naming the problem, then exit */
 void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-/* CMD could not be run (then: what became of the device); a shell's status */
-int cli_fail_exec(const char *cmd, int err, const char *then);
 /* After --help or --version: exit, failing if stdout could not be written */
 void cli_exit_after_output(void) __attribute__((noreturn));
 /* Print "<what>: <cause of err>" and return the exit status for it */

@@ -72,13 +72,6 @@ void cli_usage(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-int cli_fail_exec(const char *cmd, int err, const char *then)
-{
-	cli_error("cannot run %s: %s; %s", cmd, strerror(-err), then);
-	/* The shell's statuses: 127 not found, 126 found but not runnable */
-	return err == -ENOENT ? 127 : 126;
-}
-
 void cli_exit_after_output(void)
 {
 	if (fflush(stdout) == EOF || ferror(stdout)) {
