@@ -214,8 +214,6 @@ void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *
 /* "in use by qemu (pid 4242); --from-pid 4242 acts through its open file" */
 int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t shown,
 		  size_t count);
-/* A state change failed on the arc @arc; @now is where the device is */
-int cli_fail_transition(const char *arc, int err, enum migctl_state now);
 /*
  * The stream does not verify (-EBADMSG) or could not be read, before any
  * device was touched; for resume, with the --raw hint where it fits.

@@ -359,17 +359,6 @@ int cli_fail_held(int err, const char *env, long fd)
 	return cli_fail(STAGE_OPEN, err, "the held device (fd %ld)", fd);
 }
 
-int cli_fail_transition(const char *arc, int err, enum migctl_state now)
-{
-	int status = cli_refuse(STAGE_TRANSITION, err, "%s failed: %s; device is now %s%s%s",
-				arc, cli_cause(STAGE_TRANSITION, err),
-				migctl_state_name(now),
-				now == MIGCTL_STATE_ERROR ? "; " : "",
-				now == MIGCTL_STATE_ERROR ? cli_error_remedy() : "");
-
-	return cli_status_for_state(status, now);
-}
-
 int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming)
 {
 	const char *device = resuming ? "; device unchanged" : "";
