@@ -113,6 +113,9 @@ int cli_may_change(const struct migctl_dev *dev, bool force, const char *change)
  */
 size_t cli_find_holders(const struct migctl_device_desc *desc, struct migctl_holder *holders,
 			size_t max, size_t *count);
+/* "qemu (pid 4242), sh (pid 4250)": the first @shown of @holders */
+void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
+		       size_t size);
 /* How a file taken with --from-pid was used: "its cdev file, as it is" */
 const char *cli_origin_words(enum migctl_via used);
 /*
@@ -204,16 +207,6 @@ const char *cli_output_cause(int err, const struct outfile *of);
 int cli_fail_output(int err, const char *file, const struct outfile *of);
 /* Why DEV could not be resolved (candidates of a shared group, a driver) */
 int cli_fail_resolve(int err, const struct migctl_device_desc *desc);
-/* --from-pid @pid failed with @err: no such process, no file of the device, permission */
-int cli_fail_from_pid(int err, int pid);
-/* A descriptor 'hold' passed down (in @env) that cannot be used */
-int cli_fail_held(int err, const char *env, long fd);
-/* "qemu (pid 4242), sh (pid 4250)": the first @shown of @holders */
-void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
-		       size_t size);
-/* "in use by qemu (pid 4242); --from-pid 4242 acts through its open file" */
-int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t shown,
-		  size_t count);
 /*
  * The stream does not verify (-EBADMSG) or could not be read, before any
  * device was touched; for resume, with the --raw hint where it fits.
