@@ -179,8 +179,6 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_error_context(const char *context);
 /* A usage error: one line naming the problem, then exit */
 void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-/* After --help or --version: exit, failing if stdout could not be written */
-void cli_exit_after_output(void) __attribute__((noreturn));
 /* Print "<what>: <cause of err>" and return the exit status for it */
 int cli_fail(enum cli_stage stage, int err, const char *what, ...)
 	__attribute__((format(printf, 3, 4)));

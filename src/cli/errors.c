@@ -72,15 +72,6 @@ void cli_usage(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-void cli_exit_after_output(void)
-{
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		cli_error("cannot write output: %s", strerror(errno));
-		exit(EXIT_FAIL);
-	}
-	exit(EXIT_OK);
-}
-
 int cli_exit_status(enum cli_stage stage, int err)
 {
 	/* Errors that mean the same thing wherever they come from */

@@ -50,6 +50,16 @@ static const char *help_name(void)
 	return name;
 }
 
+/* After --help or --version: exit, failing if stdout could not be written */
+static void __attribute__((noreturn)) exit_after_output(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		cli_error("cannot write output: %s", strerror(errno));
+		exit(EXIT_FAIL);
+	}
+	exit(EXIT_OK);
+}
+
 static error_t parse_global(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
@@ -63,13 +73,13 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 	case 'h':
 	case '?':
 		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, (char *)help_name());
-		cli_exit_after_output();
+		exit_after_output();
 	case OPT_USAGE:
 		argp_help(state->root_argp, stdout, ARGP_HELP_USAGE, (char *)help_name());
-		cli_exit_after_output();
+		exit_after_output();
 	case 'V':
 		printf("%s\n", argp_program_version);
-		cli_exit_after_output();
+		exit_after_output();
 	case 'j':
 		cli.json = true;
 		return 0;
