@@ -76,18 +76,6 @@ void cli_parse_timeout(const char *arg, double *seconds);
 /* A process id: decimal, 1 to INT_MAX; -EINVAL for anything else */
 int cli_parse_pid(const char *arg, int *pid);
 
-/* Options of save and resume; one parser serves both tables */
-struct transfer_args {
-	const char *pos[1]; /* DEV */
-	const char *file;   /* -o FILE / -i FILE; NULL: stdout / stdin (also "-") */
-	bool force;         /* save: replace FILE; resume: accept another device's stream */
-	bool raw;
-	bool single_pass;   /* resume: no verifying pass over a regular file first */
-	struct migctl_xfer_opts opts;
-};
-
-error_t cli_parse_transfer(int key, char *arg, struct argp_state *state);
-
 /* ---- acquire.c: from a DEV argument to an open device */
 
 /*
@@ -214,6 +202,18 @@ int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming)
 int cli_finish(int status);
 
 /* ---- transfer.c: what save and resume share */
+
+/* Options of save and resume; one parser serves both tables */
+struct transfer_args {
+	const char *pos[1]; /* DEV */
+	const char *file;   /* -o FILE / -i FILE; NULL: stdout / stdin (also "-") */
+	bool force;         /* save: replace FILE; resume: accept another device's stream */
+	bool raw;
+	bool single_pass;   /* resume: no verifying pass over a regular file first */
+	struct migctl_xfer_opts opts;
+};
+
+error_t cli_parse_transfer(int key, char *arg, struct argp_state *state);
 
 /* Progress bar on stderr when it is a terminal and not -q */
 void cli_progress(void *arg, const struct migctl_progress *p);

@@ -1,15 +1,93 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* What save and resume share: the progress bar, the report and its error line. */
+/*
+ * What save and resume share: their options, the progress bar, the report
+ * and its error line.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "output.h"
 #include "util.h"
+
+/* "4096", "64K", "1M": 1 byte to MIGCTL_MAX_BUFFER */
+static int parse_size(const char *arg, size_t *size)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || arg[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'G': case 'g':
+		v <<= 10;
+		/* fallthrough */
+	case 'M': case 'm':
+		v <<= 10;
+		/* fallthrough */
+	case 'K': case 'k':
+		v <<= 10;
+		end++;
+		break;
+	}
+	if (*end || v == 0 || v > MIGCTL_MAX_BUFFER)
+		return -EINVAL;
+	*size = (size_t)v;
+	return 0;
+}
+
+error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
+{
+	struct transfer_args *a = state->input;
+
+	switch (key) {
+	case 'o':
+	case 'i':
+		if (!arg[0])
+			cli_usage("-%c needs a file name (- for std%s)", key,
+				  key == 'o' ? "out" : "in");
+		/* "-" is the standard stream, as no option at all */
+		a->file = strcmp(arg, "-") ? arg : NULL;
+		return 0;
+	case OPT_END_SESSION:
+		a->opts.end_session = true;
+		return 0;
+	case OPT_SINGLE_PASS:
+		a->single_pass = true;
+		return 0;
+	case OPT_FORCE:
+		a->force = true;
+		return 0;
+	case OPT_RAW:
+		a->raw = true;
+		return 0;
+	case OPT_PRECOPY:
+		a->opts.precopy = true;
+		return 0;
+	case OPT_THEN:
+		if (migctl_state_parse(arg, &a->opts.then) ||
+		    migctl_state_is_data(a->opts.then) || a->opts.then == MIGCTL_STATE_ERROR)
+			cli_usage("--then takes stop, running or running_p2p, not '%s'", arg);
+		return 0;
+	case OPT_ON_ERROR:
+		if (migctl_on_error_parse(arg, &a->opts.on_error))
+			cli_usage("--on-error takes restore, reset or leave, not '%s'", arg);
+		return 0;
+	case OPT_BUFFER_SIZE:
+		if (parse_size(arg, &a->opts.buffer_size))
+			cli_usage("--buffer-size takes 1 to 256M (suffixes K, M, G), not '%s'",
+				  arg);
+		return 0;
+	}
+	return cli_positionals(state, key, arg, a->pos, 1, 1);
+}
 
 static struct {
 	bool shown;
