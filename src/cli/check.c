@@ -378,6 +378,8 @@ out:
 }
 
 const struct cli_command cmd_check = {
-	"check", run_check,
-	"check a device against the migration uAPI's rules", false
+	.name = "check",
+	.run = run_check,
+	.summary = "check a device against the migration uAPI's rules",
+	.no_from_pid = false,
 };

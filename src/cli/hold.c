@@ -202,5 +202,8 @@ static int run_hold(int argc, char **argv)
 }
 
 const struct cli_command cmd_hold = {
-	"hold", run_hold, "keep the device open while a command runs", false
+	.name = "hold",
+	.run = run_hold,
+	.summary = "keep the device open while a command runs",
+	.no_from_pid = false,
 };

@@ -225,5 +225,8 @@ static int run_state(int argc, char **argv)
 }
 
 const struct cli_command cmd_state = {
-	"state", run_state, "print or set the migration state", false
+	.name = "state",
+	.run = run_state,
+	.summary = "print or set the migration state",
+	.no_from_pid = false,
 };
