@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The one place where an error becomes words and an exit status.  The
- * stage says what was being attempted: EINVAL from a device name and
- * EINVAL from a state change are different failures.  Every line starts
- * "vfio-migctl: COMMAND: DEV: ", and every status a command returns comes
- * from here (the contract is the man page's EXIT STATUS).
+ * The one map from an error to words and an exit status: the printer, the
+ * status of a stage and an error, the causes and the remedies.  The stage
+ * says what was being attempted: EINVAL from a device name and EINVAL from
+ * a state change are different failures.  Every line starts "vfio-migctl:
+ * COMMAND: DEV: ", and every status is one of the map's (the contract is
+ * the man page's EXIT STATUS).  A message only one command says is worded
+ * in that command's file, from these pieces.
  */
 #include <errno.h>
 #include <limits.h>
