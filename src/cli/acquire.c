@@ -42,6 +42,19 @@ void cli_hold_export(struct migctl_dev *dev)
 	}
 }
 
+/* A descriptor 'hold' passed down (in @env) that cannot be used */
+static int fail_held(int err, const char *env, long fd)
+{
+	switch (err) {
+	case -ESTALE:
+		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not this device's file (another "
+				  "device's, or no VFIO device's): refused", env, fd);
+	case -EBADF:
+		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not an open file", env, fd);
+	}
+	return cli_fail(STAGE_OPEN, err, "the held device (fd %ld)", fd);
+}
+
 /*
  * A device held open by 'vfio-migctl hold' above us: use its fd, so that
  * the state it was left in is the state we find.  A hold that took its
@@ -74,7 +87,7 @@ static int adopt_held(struct migctl_device_desc *desc, struct migctl_dev **dev,
 		desc->via = MIGCTL_VIA_CDEV;
 	r = migctl_dev_adopt(&cli.root, desc, (int)n, dev);
 	if (r)
-		return cli_fail_held(r, HOLD_ENV_FD, n);
+		return fail_held(r, HOLD_ENV_FD, n);
 	if (cli.verbose)
 		cli_note("using the held device (fd %ld)", n);
 	*held = true;
@@ -98,13 +111,61 @@ size_t cli_find_holders(const struct migctl_device_desc *desc, struct migctl_hol
 	return *count < max ? *count : max;
 }
 
+void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
+		       size_t size)
+{
+	char one[sizeof(holders->comm) + 32];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < shown; i++) {
+		snprintf(one, sizeof(one), "%s (pid %d)", holders[i].comm, holders[i].pid);
+		str_list_add(buf, size, one);
+	}
+}
+
 /* "in use by qemu-system-x86 (pid 1234)", when /proc tells who */
 static int report_busy(const struct migctl_device_desc *desc)
 {
 	struct migctl_holder holders[4];
 	size_t n, shown = cli_find_holders(desc, holders, ARRAY_SIZE(holders), &n);
+	char who[256];
 
-	return cli_fail_busy(desc->node, holders, shown, n);
+	if (n == 0)
+		return cli_fail(STAGE_OPEN, -EBUSY, "cannot open %s", desc->node);
+	cli_holders_words(holders, shown, who, sizeof(who));
+	return cli_refuse(STAGE_OPEN, -EBUSY,
+			  "cannot open %s: device is in use by %s%s; --from-pid %d acts through "
+			  "its open file",
+			  desc->node, who, n > shown ? ", ..." : "", holders[0].pid);
+}
+
+/* --from-pid @pid failed with @err: no such process, no file of the device, permission */
+static int fail_from_pid(int err, int pid)
+{
+	switch (err) {
+	case -ESRCH:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: no such process (or it has "
+				  "exited)", pid);
+	case -ENODEV:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: that process has not opened "
+				  "this device (by its cdev, or through its group)", pid);
+	case -EACCES:
+	case -EPERM:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: permission denied; taking "
+				  "its files needs ptrace access (its user, or CAP_SYS_PTRACE)", pid);
+	case -ENOSYS:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: this kernel cannot take "
+				  "another process's file (pidfd_getfd needs Linux 5.6)", pid);
+	case -EOPNOTSUPP:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: it holds the device's group, "
+				  "but this kernel does not say which device its device files are "
+				  "(fdinfo's vfio-device-syspath, Linux 6.18), and a new one from the "
+				  "group could be the device's first open (a reset): refused", pid);
+	case -ESTALE:
+		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: its file for the device was "
+				  "closed or replaced while being taken: nothing was done", pid);
+	}
+	return cli_fail(STAGE_OPEN, err, "--from-pid %d", pid);
 }
 
 static int take_from_pid(const struct migctl_device_desc *desc, struct migctl_dev **dev)
@@ -116,7 +177,7 @@ static int take_from_pid(const struct migctl_device_desc *desc, struct migctl_de
 	/* --via, if given, says which of the holder's files may be used */
 	r = migctl_dev_from_pid(&cli.root, desc, cli.from_pid, cli.via, dev);
 	if (r)
-		return cli_fail_from_pid(r, cli.from_pid);
+		return fail_from_pid(r, cli.from_pid);
 	used = migctl_dev_desc(*dev);
 	if (cli.verbose && migctl_dev_origin(*dev, &origin))
 		cli_note("using fd %d of %s (pid %d), %s: %s", origin.fd, origin.holder.comm,

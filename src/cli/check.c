@@ -213,6 +213,67 @@ static void run_rules(struct migctl_check *chk, const struct check_args *a, size
 	out_close_array();
 }
 
+/*
+ * check could not save a device's state to put it back (putback->save_err),
+ * or refused it (ERROR, a session open, no migration): nothing was changed.
+ * @who: "" for DEV, "DEV2 NAME" for the second device.
+ */
+static int fail_check_save(const char *who, int err, uint64_t estimate, size_t bound)
+{
+	char cause[160], limit[32];
+
+	switch (err) {
+	case -EOPNOTSUPP:
+		snprintf(cause, sizeof(cause), "its migration flags have no STOP_COPY");
+		break;
+	case -EFBIG:
+		format_bytes(bound, limit, sizeof(limit));
+		if (estimate > bound)
+			snprintf(cause, sizeof(cause), "MIG_DATA_SIZE says %llu bytes, above "
+				 "check's bound of %s", (unsigned long long)estimate, limit);
+		else
+			snprintf(cause, sizeof(cause), "it is above check's bound of %s", limit);
+		break;
+	default:
+		/* a refused device is left as found: these are check's own limits */
+		if (err == -EBADFD || err == -EBUSY || err == -ENOTTY)
+			return cli_fail(STAGE_QUERY, err, "%s%s", who, who[0] ? ": " : "");
+		snprintf(cause, sizeof(cause), "saving it failed: %s", cli_cause(STAGE_QUERY, err));
+		break;
+	}
+	cli_error("%s%scannot save its state to put it back afterwards: %s; nothing was "
+		  "changed (--force checks it anyway)", who, who[0] ? ": " : "", cause);
+	return EXIT_UNSUPPORTED;
+}
+
+/* check could not put a device back as found (@pb says why and where it is) */
+static int fail_put_back(const char *who, const struct migctl_putback *pb)
+{
+	char cause[256];
+
+	if (pb->restore_err == -EPROTO && pb->fail_at == MIGCTL_FAIL_NONE)
+		snprintf(cause, sizeof(cause), "it did not return to %s",
+			 migctl_state_name(pb->found));
+	else if (pb->fail_at == MIGCTL_FAIL_LOAD)
+		snprintf(cause, sizeof(cause), "RESUMING -> STOP refused its saved state: %s",
+			 cli_cause(STAGE_TRANSITION, pb->restore_err));
+	else
+		snprintf(cause, sizeof(cause), "%s", cli_cause(STAGE_TRANSITION, pb->restore_err));
+	cli_error("%s%scould not be put back: %s; found in %s, it is now %s%s%s%s", who,
+		  who[0] ? ": " : "", cause, migctl_state_name(pb->found),
+		  migctl_state_name(pb->final), pb->reset ? " (after a reset)" : "",
+		  pb->final == MIGCTL_STATE_ERROR ? "; " : "",
+		  pb->final == MIGCTL_STATE_ERROR ? cli_error_remedy() : "");
+	return cli_status_for_state(EXIT_TRANSITION, pb->final);
+}
+
+/* check: @failed rules failed (@ids, comma-separated): status 8 */
+static int fail_rules(size_t failed, const char *ids)
+{
+	cli_error("%zu rule%s failed: %s", failed, failed == 1 ? "" : "s", ids);
+	return EXIT_RULE_FAILED;
+}
+
 /* "DEV2 NAME: " in front of what is said of DEV2; nothing for DEV */
 static void who_of(int which, struct migctl_dev *dev2, char *who, size_t size)
 {
@@ -238,7 +299,7 @@ static int put_back(struct migctl_check *chk, struct migctl_dev *dev, struct mig
 			char who[MIGCTL_NAME_MAX + 8];
 
 			who_of(i, dev2, who, sizeof(who));
-			status = cli_fail_put_back(who, pb);
+			status = fail_put_back(who, pb);
 		}
 	}
 	out_close_array();
@@ -281,7 +342,7 @@ static int run_check(int argc, char **argv)
 		char who[MIGCTL_NAME_MAX + 8];
 
 		who_of(which, dev2, who, sizeof(who));
-		status = cli_fail_check_save(who, r, pb->estimate, MIGCTL_CHECK_STATE_MAX);
+		status = fail_check_save(who, r, pb->estimate, MIGCTL_CHECK_STATE_MAX);
 		goto out;
 	}
 
@@ -307,7 +368,7 @@ static int run_check(int argc, char **argv)
 	if (!status && cli_cancel)
 		status = cli_fail(STAGE_RUN, -EINTR, "%s", "");
 	else if (!status && counts[MIGCTL_FAIL])
-		status = cli_fail_rules(counts[MIGCTL_FAIL], failed);
+		status = fail_rules(counts[MIGCTL_FAIL], failed);
 out:
 	migctl_check_free(chk);
 	migctl_dev_close(dev);
@@ -317,6 +378,8 @@ out:
 }
 
 const struct cli_command cmd_check = {
-	"check", run_check,
-	"check a device against the migration uAPI's rules", false
+	.name = "check",
+	.run = run_check,
+	.summary = "check a device against the migration uAPI's rules",
+	.no_from_pid = false,
 };

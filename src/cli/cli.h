@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The vfio-migctl front end.  Each command is one file exporting its table
- * entry; it returns an exit status it got from errors.c (or 0), never
- * -errno, and never decides a status itself.
+ * entry, with the messages only it says.  It returns 0 or an exit status,
+ * never -errno: statuses are named constants from the map (enum
+ * exit_status, and errors.c's status of a stage and an error), never
+ * numbers of its own.
  */
 #ifndef MIGCTL_CLI_H
 #define MIGCTL_CLI_H
@@ -74,18 +76,6 @@ void cli_parse_timeout(const char *arg, double *seconds);
 /* A process id: decimal, 1 to INT_MAX; -EINVAL for anything else */
 int cli_parse_pid(const char *arg, int *pid);
 
-/* Options of save and resume; one parser serves both tables */
-struct transfer_args {
-	const char *pos[1]; /* DEV */
-	const char *file;   /* -o FILE / -i FILE; NULL: stdout / stdin (also "-") */
-	bool force;         /* save: replace FILE; resume: accept another device's stream */
-	bool raw;
-	bool single_pass;   /* resume: no verifying pass over a regular file first */
-	struct migctl_xfer_opts opts;
-};
-
-error_t cli_parse_transfer(int key, char *arg, struct argp_state *state);
-
 /* ---- acquire.c: from a DEV argument to an open device */
 
 /*
@@ -111,6 +101,9 @@ int cli_may_change(const struct migctl_dev *dev, bool force, const char *change)
  */
 size_t cli_find_holders(const struct migctl_device_desc *desc, struct migctl_holder *holders,
 			size_t max, size_t *count);
+/* "qemu (pid 4242), sh (pid 4250)": the first @shown of @holders */
+void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
+		       size_t size);
 /* How a file taken with --from-pid was used: "its cdev file, as it is" */
 const char *cli_origin_words(enum migctl_via used);
 /*
@@ -132,6 +125,23 @@ extern volatile sig_atomic_t cli_cancel;
 void cli_catch_signals(void);
 
 /* ---- errors.c: the one place where an error becomes words and a status */
+
+/* The exit statuses: the man page's EXIT STATUS, and nothing else */
+enum exit_status {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_OPEN = 3,
+	EXIT_UNSUPPORTED = 4,
+	EXIT_TRANSITION = 5,
+	EXIT_DEVICE_ERROR = 6,
+	EXIT_STREAM = 7,
+	EXIT_RULE_FAILED = 8, /* check: a rule failed */
+	/* hold: CMD could not be run, as a shell says it */
+	EXIT_CMD_NOT_RUNNABLE = 126,
+	EXIT_CMD_NOT_FOUND = 127,
+	EXIT_INTERRUPTED = 130,
+};
 
 /* What was being done when an error came back: the same errno means
  * different things when opening a device and when changing its state. */
@@ -157,16 +167,21 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_error_context(const char *context);
 /* A usage error: one line naming the problem, then exit */
 void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-/* CMD could not be run (then: what became of the device); a shell's status */
-int cli_fail_exec(const char *cmd, int err, const char *then);
-/* After --help or --version: exit, failing if stdout could not be written */
-void cli_exit_after_output(void) __attribute__((noreturn));
 /* Print "<what>: <cause of err>" and return the exit status for it */
 int cli_fail(enum cli_stage stage, int err, const char *what, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Print the message as given; the status is the one of (stage, err) */
 int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * The status map, for a message worded where it is said: the status of
+ * @err met at @stage, and that status overridden by where the device
+ * ended up (ERROR is its own).
+ */
+int cli_exit_status(enum cli_stage stage, int err);
+int cli_status_for_state(int status, enum migctl_state now);
+/* DEV as the user named it ("DEV" if none), for a command line to retry */
+const char *cli_device_arg(void);
 /* "recover it with 'vfio-migctl reset DEV'": the one way out of ERROR, spelled once */
 const char *cli_error_remedy(void);
 /* The words for an error, as cli_fail() would print them */
@@ -178,50 +193,27 @@ const char *cli_output_cause(int err, const struct outfile *of);
 int cli_fail_output(int err, const char *file, const struct outfile *of);
 /* Why DEV could not be resolved (candidates of a shared group, a driver) */
 int cli_fail_resolve(int err, const struct migctl_device_desc *desc);
-/* --from-pid @pid failed with @err: no such process, no file of the device, permission */
-int cli_fail_from_pid(int err, int pid);
-/* A descriptor 'hold' passed down (in @env) that cannot be used */
-int cli_fail_held(int err, const char *env, long fd);
-/* "qemu (pid 4242), sh (pid 4250)": the first @shown of @holders */
-void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
-		       size_t size);
-/* "in use by qemu (pid 4242); --from-pid 4242 acts through its open file" */
-int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t shown,
-		  size_t count);
-/* A state change failed on the arc @arc; @now is where the device is */
-int cli_fail_transition(const char *arc, int err, enum migctl_state now);
 /*
  * The stream does not verify (-EBADMSG) or could not be read, before any
  * device was touched; for resume, with the --raw hint where it fits.
  */
 int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming);
-/*
- * The words for a device found in the data state @state (a session open):
- * held by @holder, or left by a process that is gone (@holder NULL), and
- * the way out.
- */
-void cli_open_session_words(enum migctl_state state, const struct migctl_holder *holder,
-			    char *buf, size_t size);
-/*
- * A failed save or resume: the one error line (@detail, when given, in
- * place of the errno's words) into @message, printed; returns the status.
- */
-int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
-		      const char *detail, char *message, size_t size);
-/*
- * check could not save a device's state to put it back (putback->save_err),
- * or refused it (ERROR, a session open, no migration): nothing was changed.
- * @who: "" for DEV, "DEV2 NAME" for the second device.
- */
-int cli_fail_check_save(const char *who, int err, uint64_t estimate, size_t bound);
-/* check could not put a device back as found (@pb says why and where it is) */
-int cli_fail_put_back(const char *who, const struct migctl_putback *pb);
-/* check: @failed rules failed (@ids, comma-separated): status 8 */
-int cli_fail_rules(size_t failed, const char *ids);
 /* Flush the report; a failed write (> /dev/full) is an error */
 int cli_finish(int status);
 
 /* ---- transfer.c: what save and resume share */
+
+/* Options of save and resume; one parser serves both tables */
+struct transfer_args {
+	const char *pos[1]; /* DEV */
+	const char *file;   /* -o FILE / -i FILE; NULL: stdout / stdin (also "-") */
+	bool force;         /* save: replace FILE; resume: accept another device's stream */
+	bool raw;
+	bool single_pass;   /* resume: no verifying pass over a regular file first */
+	struct migctl_xfer_opts opts;
+};
+
+error_t cli_parse_transfer(int key, char *arg, struct argp_state *state);
 
 /* Progress bar on stderr when it is a terminal and not -q */
 void cli_progress(void *arg, const struct migctl_progress *p);

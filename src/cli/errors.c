@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The one place where an error becomes words and an exit status.  The
- * stage says what was being attempted: EINVAL from a device name and
- * EINVAL from a state change are different failures.  Every line starts
- * "vfio-migctl: COMMAND: DEV: ", and every status a command returns comes
- * from here (the contract is the man page's EXIT STATUS).
+ * The one map from an error to words and an exit status: the printer, the
+ * status of a stage and an error, the causes and the remedies.  The stage
+ * says what was being attempted: EINVAL from a device name and EINVAL from
+ * a state change are different failures.  Every line starts "vfio-migctl:
+ * COMMAND: DEV: ", and every status is one of the map's (the contract is
+ * the man page's EXIT STATUS).  A message only one command says is worded
+ * in that command's file, from these pieces.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,19 +20,6 @@
 #include "outfile.h"
 #include "output.h"
 #include "util.h"
-
-enum exit_status {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-	EXIT_OPEN = 3,
-	EXIT_UNSUPPORTED = 4,
-	EXIT_TRANSITION = 5,
-	EXIT_DEVICE_ERROR = 6,
-	EXIT_STREAM = 7,
-	EXIT_RULE_FAILED = 8, /* check: a rule failed */
-	EXIT_INTERRUPTED = 130,
-};
 
 static const char *error_context;
 
@@ -85,23 +74,7 @@ void cli_usage(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-int cli_fail_exec(const char *cmd, int err, const char *then)
-{
-	cli_error("cannot run %s: %s; %s", cmd, strerror(-err), then);
-	/* The shell's statuses: 127 not found, 126 found but not runnable */
-	return err == -ENOENT ? 127 : 126;
-}
-
-void cli_exit_after_output(void)
-{
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		cli_error("cannot write output: %s", strerror(errno));
-		exit(EXIT_FAIL);
-	}
-	exit(EXIT_OK);
-}
-
-static int exit_status(enum cli_stage stage, int err)
+int cli_exit_status(enum cli_stage stage, int err)
 {
 	/* Errors that mean the same thing wherever they come from */
 	switch (err) {
@@ -142,13 +115,12 @@ static int exit_status(enum cli_stage stage, int err)
 }
 
 /* Where a device ended up can override the status: ERROR is its own (6) */
-static int status_for_state(int status, enum migctl_state now)
+int cli_status_for_state(int status, enum migctl_state now)
 {
 	return now == MIGCTL_STATE_ERROR ? EXIT_DEVICE_ERROR : status;
 }
 
-/* DEV as the user named it, for a command line to retry */
-static const char *device_arg(void)
+const char *cli_device_arg(void)
 {
 	return cli.device ? cli.device : "DEV";
 }
@@ -159,7 +131,7 @@ const char *cli_error_remedy(void)
 	static char remedy[PATH_MAX + 64];
 
 	snprintf(remedy, sizeof(remedy), "recover it with 'vfio-migctl reset %s'",
-		 device_arg());
+		 cli_device_arg());
 	return remedy;
 }
 
@@ -260,7 +232,7 @@ const char *cli_output_cause(int err, const struct outfile *of)
 int cli_fail_output(int err, const char *file, const struct outfile *of)
 {
 	cli_error("%s: %s", file, cli_output_cause(err, of));
-	return exit_status(STAGE_OUTPUT, err);
+	return cli_exit_status(STAGE_OUTPUT, err);
 }
 
 int cli_fail(enum cli_stage stage, int err, const char *what, ...)
@@ -275,7 +247,7 @@ int cli_fail(enum cli_stage stage, int err, const char *what, ...)
 		cli_error("%s: %s", buf, cli_cause(stage, err));
 	else
 		cli_error("%s", cli_cause(stage, err));
-	return exit_status(stage, err);
+	return cli_exit_status(stage, err);
 }
 
 int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
@@ -285,7 +257,7 @@ int cli_refuse(enum cli_stage stage, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vline(true, error_context, fmt, ap);
 	va_end(ap);
-	return exit_status(stage, err);
+	return cli_exit_status(stage, err);
 }
 
 int cli_fail_resolve(int err, const struct migctl_device_desc *desc)
@@ -315,82 +287,6 @@ int cli_fail_resolve(int err, const struct migctl_device_desc *desc)
 	return cli_fail(STAGE_RESOLVE, err, "%s", "");
 }
 
-void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
-		       size_t size)
-{
-	char one[sizeof(holders->comm) + 32];
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < shown; i++) {
-		snprintf(one, sizeof(one), "%s (pid %d)", holders[i].comm, holders[i].pid);
-		str_list_add(buf, size, one);
-	}
-}
-
-int cli_fail_busy(const char *node, const struct migctl_holder *holders, size_t shown,
-		  size_t count)
-{
-	char who[256];
-
-	if (count == 0)
-		return cli_fail(STAGE_OPEN, -EBUSY, "cannot open %s", node);
-	cli_holders_words(holders, shown, who, sizeof(who));
-	return cli_refuse(STAGE_OPEN, -EBUSY,
-			  "cannot open %s: device is in use by %s%s; --from-pid %d acts through "
-			  "its open file", node, who, count > shown ? ", ..." : "", holders[0].pid);
-}
-
-int cli_fail_from_pid(int err, int pid)
-{
-	switch (err) {
-	case -ESRCH:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: no such process (or it has "
-				  "exited)", pid);
-	case -ENODEV:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: that process has not opened "
-				  "this device (by its cdev, or through its group)", pid);
-	case -EACCES:
-	case -EPERM:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: permission denied; taking "
-				  "its files needs ptrace access (its user, or CAP_SYS_PTRACE)", pid);
-	case -ENOSYS:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: this kernel cannot take "
-				  "another process's file (pidfd_getfd needs Linux 5.6)", pid);
-	case -EOPNOTSUPP:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: it holds the device's group, "
-				  "but this kernel does not say which device its device files are "
-				  "(fdinfo's vfio-device-syspath, Linux 6.18), and a new one from the "
-				  "group could be the device's first open (a reset): refused", pid);
-	case -ESTALE:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: its file for the device was "
-				  "closed or replaced while being taken: nothing was done", pid);
-	}
-	return cli_fail(STAGE_OPEN, err, "--from-pid %d", pid);
-}
-
-int cli_fail_held(int err, const char *env, long fd)
-{
-	switch (err) {
-	case -ESTALE:
-		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not this device's file (another "
-				  "device's, or no VFIO device's): refused", env, fd);
-	case -EBADF:
-		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not an open file", env, fd);
-	}
-	return cli_fail(STAGE_OPEN, err, "the held device (fd %ld)", fd);
-}
-
-int cli_fail_transition(const char *arc, int err, enum migctl_state now)
-{
-	int status = cli_refuse(STAGE_TRANSITION, err, "%s failed: %s; device is now %s%s%s",
-				arc, cli_cause(STAGE_TRANSITION, err),
-				migctl_state_name(now),
-				now == MIGCTL_STATE_ERROR ? "; " : "",
-				now == MIGCTL_STATE_ERROR ? cli_error_remedy() : "");
-
-	return status_for_state(status, now);
-}
-
 int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming)
 {
 	const char *device = resuming ? "; device unchanged" : "";
@@ -400,206 +296,6 @@ int cli_fail_stream(int err, const char *reason, bool not_framed, bool resuming)
 	return cli_refuse(STAGE_STREAM, err, "%s%s%s", reason,
 			  not_framed && resuming ? "; for a bare kernel stream use --raw" : "",
 			  device);
-}
-
-void cli_open_session_words(enum migctl_state state, const struct migctl_holder *holder,
-			    char *buf, size_t size)
-{
-	const char *dev = device_arg();
-	char way_out[PATH_MAX + 64];
-
-	if (state == MIGCTL_STATE_RESUMING)
-		snprintf(way_out, sizeof(way_out), "'vfio-migctl reset %s'", dev);
-	else
-		snprintf(way_out, sizeof(way_out), "'vfio-migctl state %s %s'", dev,
-			 state == MIGCTL_STATE_STOP_COPY	  ? "stop"
-			 : state == MIGCTL_STATE_PRE_COPY_P2P ? "running_p2p"
-							      : "running");
-	if (holder)
-		snprintf(buf, size,
-			 "device is in %s: a migration session open through %s (pid %d)",
-			 migctl_state_name(state), holder->comm, holder->pid);
-	else
-		snprintf(buf, size,
-			 "device is in %s: a migration session left open by a process "
-			 "that is gone; end it with %s, or add --end-session",
-			 migctl_state_name(state), way_out);
-}
-
-/* The words for where a transfer failed: "entering STOP_COPY failed" */
-static void describe_step(const struct migctl_xfer_result *res, bool resuming,
-			  char *buf, size_t size)
-{
-	const char *state = migctl_state_name(res->failed_state);
-
-	switch (res->fail_at) {
-	case MIGCTL_FAIL_CHECK:
-		if (res->failed_state != MIGCTL_NR_STATES)
-			snprintf(buf, size, "%s", state);
-		break;
-	case MIGCTL_FAIL_TRANSITION:
-		snprintf(buf, size, "entering %s failed", state);
-		break;
-	case MIGCTL_FAIL_LOAD:
-		snprintf(buf, size, "the device refused the stream (RESUMING -> STOP)");
-		break;
-	case MIGCTL_FAIL_DEVICE_IO:
-		snprintf(buf, size, resuming ? "the device refused the data"
-					     : "reading the device's data");
-		break;
-	case MIGCTL_FAIL_SINK:
-		snprintf(buf, size, "writing the stream");
-		break;
-	case MIGCTL_FAIL_SOURCE:
-		snprintf(buf, size, "reading the stream");
-		break;
-	case MIGCTL_FAIL_NONE:
-	case MIGCTL_FAIL_CANCEL:
-		break;
-	}
-}
-
-/* "; device restored to RUNNING" */
-static void describe_recovery(const struct migctl_xfer_result *res, char *buf,
-			      size_t size)
-{
-	const char *state = migctl_state_name(res->final_state);
-
-	switch (res->recovery) {
-	case MIGCTL_RECOVERY_NONE:
-		if (res->final_state == MIGCTL_NR_STATES)
-			snprintf(buf, size, "; device unchanged");
-		else
-			snprintf(buf, size, "; device unchanged (%s)", state);
-		break;
-	case MIGCTL_RECOVERY_RESTORED:
-		snprintf(buf, size, "; device restored to %s", state);
-		break;
-	case MIGCTL_RECOVERY_RESET:
-		snprintf(buf, size, "; device reset, now %s", state);
-		break;
-	case MIGCTL_RECOVERY_LEFT:
-		snprintf(buf, size, "; device left in %s", state);
-		break;
-	case MIGCTL_RECOVERY_FAILED:
-		/* The abort itself failed: say where the device is and what is left */
-		snprintf(buf, size, "; the reset failed (%s): device left in %s; retry "
-			 "'vfio-migctl reset %s', or unbind and rebind its driver",
-			 strerror(-res->recovery_err), state, device_arg());
-		break;
-	case MIGCTL_RECOVERY_KEPT:
-		snprintf(buf, size, "; the device accepted the stream and keeps it, in %s",
-			 state);
-		break;
-	}
-}
-
-/* The status of a failed transfer, and the stage its cause is worded for */
-static int transfer_status(const struct migctl_xfer_result *res, int err, bool resuming,
-			   enum cli_stage *stage)
-{
-	*stage = resuming ? STAGE_INPUT : STAGE_OUTPUT;
-	switch (res->fail_at) {
-	case MIGCTL_FAIL_CHECK:
-		*stage = STAGE_QUERY;
-		break;
-	case MIGCTL_FAIL_TRANSITION:
-		*stage = STAGE_TRANSITION;
-		break;
-	case MIGCTL_FAIL_LOAD:
-		/* RESUMING -> STOP is where the driver checks what it was given */
-		*stage = STAGE_TRANSITION;
-		return err == -EINTR ? EXIT_INTERRUPTED : EXIT_STREAM;
-	case MIGCTL_FAIL_DEVICE_IO:
-		/* A device that refuses written bytes refuses the stream */
-		if (resuming && err != -EINTR)
-			return EXIT_STREAM;
-		break;
-	default:
-		break;
-	}
-	return exit_status(*stage, err);
-}
-
-int cli_fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
-		      const char *detail, char *message, size_t size)
-{
-	char step[128] = "", recovery[PATH_MAX + 256];
-	bool in_error = res->final_state == MIGCTL_STATE_ERROR;
-	enum cli_stage stage;
-	int status = transfer_status(res, err, resuming, &stage);
-
-	describe_step(res, resuming, step, sizeof(step));
-	describe_recovery(res, recovery, sizeof(recovery));
-	/* A device in ERROR names its remedy once, whatever the cause said */
-	/* One remedy at most: the failed reset's, or ERROR's */
-	bool remedy = in_error && err != -EBADFD && res->recovery != MIGCTL_RECOVERY_FAILED;
-
-	snprintf(message, size, "%s%s%s%s%s%s", step, step[0] ? ": " : "",
-		 detail ? detail : cli_cause(stage, err), recovery, remedy ? "; " : "",
-		 remedy ? cli_error_remedy() : "");
-	cli_error("%s", message);
-	/* A failed abort is a failed transition; ERROR is reported as ERROR */
-	if (res->recovery == MIGCTL_RECOVERY_FAILED)
-		return status_for_state(EXIT_TRANSITION, res->final_state);
-	/* A transition that left ERROR (RESUMING -> STOP too, under --on-error=leave) */
-	if (res->fail_at == MIGCTL_FAIL_TRANSITION || res->fail_at == MIGCTL_FAIL_LOAD)
-		return status_for_state(status, res->final_state);
-	return status;
-}
-
-int cli_fail_check_save(const char *who, int err, uint64_t estimate, size_t bound)
-{
-	char cause[160], limit[32];
-
-	switch (err) {
-	case -EOPNOTSUPP:
-		snprintf(cause, sizeof(cause), "its migration flags have no STOP_COPY");
-		break;
-	case -EFBIG:
-		format_bytes(bound, limit, sizeof(limit));
-		if (estimate > bound)
-			snprintf(cause, sizeof(cause), "MIG_DATA_SIZE says %llu bytes, above "
-				 "check's bound of %s", (unsigned long long)estimate, limit);
-		else
-			snprintf(cause, sizeof(cause), "it is above check's bound of %s", limit);
-		break;
-	default:
-		/* a refused device is left as found: these are check's own limits */
-		if (err == -EBADFD || err == -EBUSY || err == -ENOTTY)
-			return cli_fail(STAGE_QUERY, err, "%s%s", who, who[0] ? ": " : "");
-		snprintf(cause, sizeof(cause), "saving it failed: %s", cli_cause(STAGE_QUERY, err));
-		break;
-	}
-	cli_error("%s%scannot save its state to put it back afterwards: %s; nothing was "
-		  "changed (--force checks it anyway)", who, who[0] ? ": " : "", cause);
-	return EXIT_UNSUPPORTED;
-}
-
-int cli_fail_put_back(const char *who, const struct migctl_putback *pb)
-{
-	char cause[256];
-
-	if (pb->restore_err == -EPROTO && pb->fail_at == MIGCTL_FAIL_NONE)
-		snprintf(cause, sizeof(cause), "it did not return to %s",
-			 migctl_state_name(pb->found));
-	else if (pb->fail_at == MIGCTL_FAIL_LOAD)
-		snprintf(cause, sizeof(cause), "RESUMING -> STOP refused its saved state: %s",
-			 cli_cause(STAGE_TRANSITION, pb->restore_err));
-	else
-		snprintf(cause, sizeof(cause), "%s", cli_cause(STAGE_TRANSITION, pb->restore_err));
-	cli_error("%s%scould not be put back: %s; found in %s, it is now %s%s%s%s", who,
-		  who[0] ? ": " : "", cause, migctl_state_name(pb->found),
-		  migctl_state_name(pb->final), pb->reset ? " (after a reset)" : "",
-		  pb->final == MIGCTL_STATE_ERROR ? "; " : "",
-		  pb->final == MIGCTL_STATE_ERROR ? cli_error_remedy() : "");
-	return status_for_state(EXIT_TRANSITION, pb->final);
-}
-
-int cli_fail_rules(size_t failed, const char *ids)
-{
-	cli_error("%zu rule%s failed: %s", failed, failed == 1 ? "" : "s", ids);
-	return EXIT_RULE_FAILED;
 }
 
 int cli_finish(int status)

@@ -106,7 +106,7 @@ static int run(char **cmd, int *exec_err)
 		/* The parent says what failed: this status is never seen */
 		while (write(report[1], &err, sizeof(err)) < 0 && errno == EINTR)
 			;
-		_exit(127);
+		_exit(EXIT_CMD_NOT_FOUND);
 	}
 	close(report[1]);
 	do
@@ -121,6 +121,13 @@ static int run(char **cmd, int *exec_err)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+/* CMD could not be run (then: what became of the device); a shell's status */
+static int fail_exec(const char *cmd, int err, const char *then)
+{
+	cli_error("cannot run %s: %s; %s", cmd, strerror(-err), then);
+	return err == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_NOT_RUNNABLE;
 }
 
 static int run_hold(int argc, char **argv)
@@ -172,7 +179,7 @@ static int run_hold(int argc, char **argv)
 		 r ? "" : migctl_state_name(state));
 
 	if (exec_err) {
-		cmd_status = cli_fail_exec(a.cmd[0], exec_err, released);
+		cmd_status = fail_exec(a.cmd[0], exec_err, released);
 	} else if (cli.json) {
 		out_open_object(NULL);
 		out_string("device", NULL, desc.name);
@@ -195,5 +202,8 @@ static int run_hold(int argc, char **argv)
 }
 
 const struct cli_command cmd_hold = {
-	"hold", run_hold, "keep the device open while a command runs", false
+	.name = "hold",
+	.run = run_hold,
+	.summary = "keep the device open while a command runs",
+	.no_from_pid = false,
 };

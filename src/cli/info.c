@@ -166,6 +166,8 @@ out:
 }
 
 const struct cli_command cmd_info = {
-	"info", run_info,
-	"show a device's identity, migration flags and state", false
+	.name = "info",
+	.run = run_info,
+	.summary = "show a device's identity, migration flags and state",
+	.no_from_pid = false,
 };

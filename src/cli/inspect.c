@@ -130,6 +130,8 @@ static int run_inspect(int argc, char **argv)
 }
 
 const struct cli_command cmd_inspect = {
-	"inspect", run_inspect,
-	"show what a saved stream holds, and verify it", true
+	.name = "inspect",
+	.run = run_inspect,
+	.summary = "show what a saved stream holds, and verify it",
+	.no_from_pid = true,
 };

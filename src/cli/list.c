@@ -152,5 +152,8 @@ static int run_list(int argc, char **argv)
 }
 
 const struct cli_command cmd_list = {
-	"list", run_list, "list VFIO-bound devices (opens nothing)", true
+	.name = "list",
+	.run = run_list,
+	.summary = "list VFIO-bound devices (opens nothing)",
+	.no_from_pid = true,
 };

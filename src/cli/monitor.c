@@ -128,6 +128,8 @@ static int run_monitor(int argc, char **argv)
 }
 
 const struct cli_command cmd_monitor = {
-	"monitor", run_monitor,
-	"print VFIO-related kernel uevents", true
+	.name = "monitor",
+	.run = run_monitor,
+	.summary = "print VFIO-related kernel uevents",
+	.no_from_pid = true,
 };

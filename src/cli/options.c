@@ -50,6 +50,16 @@ static const char *help_name(void)
 	return name;
 }
 
+/* After --help or --version: exit, failing if stdout could not be written */
+static void __attribute__((noreturn)) exit_after_output(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		cli_error("cannot write output: %s", strerror(errno));
+		exit(EXIT_FAIL);
+	}
+	exit(EXIT_OK);
+}
+
 static error_t parse_global(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
@@ -63,13 +73,13 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 	case 'h':
 	case '?':
 		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, (char *)help_name());
-		cli_exit_after_output();
+		exit_after_output();
 	case OPT_USAGE:
 		argp_help(state->root_argp, stdout, ARGP_HELP_USAGE, (char *)help_name());
-		cli_exit_after_output();
+		exit_after_output();
 	case 'V':
 		printf("%s\n", argp_program_version);
-		cli_exit_after_output();
+		exit_after_output();
 	case 'j':
 		cli.json = true;
 		return 0;
@@ -174,78 +184,4 @@ int cli_parse_pid(const char *arg, int *pid)
 		return -EINVAL;
 	*pid = (int)n;
 	return 0;
-}
-
-/* "4096", "64K", "1M": 1 byte to MIGCTL_MAX_BUFFER */
-static int parse_size(const char *arg, size_t *size)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno || end == arg || arg[0] == '-')
-		return -EINVAL;
-	switch (*end) {
-	case 'G': case 'g':
-		v <<= 10;
-		/* fallthrough */
-	case 'M': case 'm':
-		v <<= 10;
-		/* fallthrough */
-	case 'K': case 'k':
-		v <<= 10;
-		end++;
-		break;
-	}
-	if (*end || v == 0 || v > MIGCTL_MAX_BUFFER)
-		return -EINVAL;
-	*size = (size_t)v;
-	return 0;
-}
-
-error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
-{
-	struct transfer_args *a = state->input;
-
-	switch (key) {
-	case 'o':
-	case 'i':
-		if (!arg[0])
-			cli_usage("-%c needs a file name (- for std%s)", key,
-				  key == 'o' ? "out" : "in");
-		/* "-" is the standard stream, as no option at all */
-		a->file = strcmp(arg, "-") ? arg : NULL;
-		return 0;
-	case OPT_END_SESSION:
-		a->opts.end_session = true;
-		return 0;
-	case OPT_SINGLE_PASS:
-		a->single_pass = true;
-		return 0;
-	case OPT_FORCE:
-		a->force = true;
-		return 0;
-	case OPT_RAW:
-		a->raw = true;
-		return 0;
-	case OPT_PRECOPY:
-		a->opts.precopy = true;
-		return 0;
-	case OPT_THEN:
-		if (migctl_state_parse(arg, &a->opts.then) ||
-		    migctl_state_is_data(a->opts.then) || a->opts.then == MIGCTL_STATE_ERROR)
-			cli_usage("--then takes stop, running or running_p2p, not '%s'", arg);
-		return 0;
-	case OPT_ON_ERROR:
-		if (migctl_on_error_parse(arg, &a->opts.on_error))
-			cli_usage("--on-error takes restore, reset or leave, not '%s'", arg);
-		return 0;
-	case OPT_BUFFER_SIZE:
-		if (parse_size(arg, &a->opts.buffer_size))
-			cli_usage("--buffer-size takes 1 to 256M (suffixes K, M, G), not '%s'",
-				  arg);
-		return 0;
-	}
-	return cli_positionals(state, key, arg, a->pos, 1, 1);
 }

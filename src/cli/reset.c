@@ -84,6 +84,8 @@ out:
 }
 
 const struct cli_command cmd_reset = {
-	"reset", run_reset,
-	"reset the device (the way out of ERROR)", false
+	.name = "reset",
+	.run = run_reset,
+	.summary = "reset the device (the way out of ERROR)",
+	.no_from_pid = false,
 };

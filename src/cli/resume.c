@@ -218,5 +218,8 @@ out:
 }
 
 const struct cli_command cmd_resume = {
-	"resume", run_resume, "load a saved state into a device", false
+	.name = "resume",
+	.run = run_resume,
+	.summary = "load a saved state into a device",
+	.no_from_pid = false,
 };

@@ -141,5 +141,8 @@ static int run_save(int argc, char **argv)
 }
 
 const struct cli_command cmd_save = {
-	"save", run_save, "save the device's migration state to stdout or a file", false
+	.name = "save",
+	.run = run_save,
+	.summary = "save the device's migration state to stdout or a file",
+	.no_from_pid = false,
 };

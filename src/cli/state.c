@@ -83,13 +83,16 @@ static int transition_failed(struct migctl_dev *dev, enum migctl_state from,
 			     enum migctl_state to, int err)
 {
 	enum migctl_state now;
-	char arc[64];
+	int status;
 
 	if (migctl_get_state(dev, &now))
 		now = MIGCTL_NR_STATES;
-	snprintf(arc, sizeof(arc), "%s -> %s", migctl_state_name(from),
-		 migctl_state_name(to));
-	return cli_fail_transition(arc, err, now);
+	status = cli_refuse(STAGE_TRANSITION, err, "%s -> %s failed: %s; device is now %s%s%s",
+			    migctl_state_name(from), migctl_state_name(to),
+			    cli_cause(STAGE_TRANSITION, err), migctl_state_name(now),
+			    now == MIGCTL_STATE_ERROR ? "; " : "",
+			    now == MIGCTL_STATE_ERROR ? cli_error_remedy() : "");
+	return cli_status_for_state(status, now);
 }
 
 /* One SET per arc, so a failure names its arc and each arc is timed */
@@ -222,5 +225,8 @@ static int run_state(int argc, char **argv)
 }
 
 const struct cli_command cmd_state = {
-	"state", run_state, "print or set the migration state", false
+	.name = "state",
+	.run = run_state,
+	.summary = "print or set the migration state",
+	.no_from_pid = false,
 };

@@ -1,14 +1,93 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* What save and resume share: the progress bar and the report. */
+/*
+ * What save and resume share: their options, the progress bar, the report
+ * and its error line.
+ */
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "output.h"
 #include "util.h"
+
+/* "4096", "64K", "1M": 1 byte to MIGCTL_MAX_BUFFER */
+static int parse_size(const char *arg, size_t *size)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || arg[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'G': case 'g':
+		v <<= 10;
+		/* fallthrough */
+	case 'M': case 'm':
+		v <<= 10;
+		/* fallthrough */
+	case 'K': case 'k':
+		v <<= 10;
+		end++;
+		break;
+	}
+	if (*end || v == 0 || v > MIGCTL_MAX_BUFFER)
+		return -EINVAL;
+	*size = (size_t)v;
+	return 0;
+}
+
+error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
+{
+	struct transfer_args *a = state->input;
+
+	switch (key) {
+	case 'o':
+	case 'i':
+		if (!arg[0])
+			cli_usage("-%c needs a file name (- for std%s)", key,
+				  key == 'o' ? "out" : "in");
+		/* "-" is the standard stream, as no option at all */
+		a->file = strcmp(arg, "-") ? arg : NULL;
+		return 0;
+	case OPT_END_SESSION:
+		a->opts.end_session = true;
+		return 0;
+	case OPT_SINGLE_PASS:
+		a->single_pass = true;
+		return 0;
+	case OPT_FORCE:
+		a->force = true;
+		return 0;
+	case OPT_RAW:
+		a->raw = true;
+		return 0;
+	case OPT_PRECOPY:
+		a->opts.precopy = true;
+		return 0;
+	case OPT_THEN:
+		if (migctl_state_parse(arg, &a->opts.then) ||
+		    migctl_state_is_data(a->opts.then) || a->opts.then == MIGCTL_STATE_ERROR)
+			cli_usage("--then takes stop, running or running_p2p, not '%s'", arg);
+		return 0;
+	case OPT_ON_ERROR:
+		if (migctl_on_error_parse(arg, &a->opts.on_error))
+			cli_usage("--on-error takes restore, reset or leave, not '%s'", arg);
+		return 0;
+	case OPT_BUFFER_SIZE:
+		if (parse_size(arg, &a->opts.buffer_size))
+			cli_usage("--buffer-size takes 1 to 256M (suffixes K, M, G), not '%s'",
+				  arg);
+		return 0;
+	}
+	return cli_positionals(state, key, arg, a->pos, 1, 1);
+}
 
 static struct {
 	bool shown;
@@ -64,6 +143,35 @@ static const char *known_state(enum migctl_state state)
 	return state != MIGCTL_NR_STATES ? migctl_state_name(state) : NULL;
 }
 
+/*
+ * The words for a device found in the data state @state (a session open):
+ * held by @holder, or left by a process that is gone (@holder NULL), and
+ * the way out.
+ */
+static void open_session_words(enum migctl_state state, const struct migctl_holder *holder,
+			       char *buf, size_t size)
+{
+	const char *dev = cli_device_arg();
+	char way_out[PATH_MAX + 64];
+
+	if (state == MIGCTL_STATE_RESUMING)
+		snprintf(way_out, sizeof(way_out), "'vfio-migctl reset %s'", dev);
+	else
+		snprintf(way_out, sizeof(way_out), "'vfio-migctl state %s %s'", dev,
+			 state == MIGCTL_STATE_STOP_COPY	  ? "stop"
+			 : state == MIGCTL_STATE_PRE_COPY_P2P ? "running_p2p"
+							      : "running");
+	if (holder)
+		snprintf(buf, size,
+			 "device is in %s: a migration session open through %s (pid %d)",
+			 migctl_state_name(state), holder->comm, holder->pid);
+	else
+		snprintf(buf, size,
+			 "device is in %s: a migration session left open by a process "
+			 "that is gone; end it with %s, or add --end-session",
+			 migctl_state_name(state), way_out);
+}
+
 /* A device found in a data state: whose session it is, and the way out */
 static const char *open_session(const struct migctl_device_desc *desc,
 				enum migctl_state state, char *buf, size_t size)
@@ -71,9 +179,137 @@ static const char *open_session(const struct migctl_device_desc *desc,
 	struct migctl_holder holder;
 	size_t n;
 
-	cli_open_session_words(state, cli_find_holders(desc, &holder, 1, &n) ? &holder : NULL,
-			       buf, size);
+	open_session_words(state, cli_find_holders(desc, &holder, 1, &n) ? &holder : NULL, buf,
+			   size);
 	return buf;
+}
+
+/* The words for where a transfer failed: "entering STOP_COPY failed" */
+static void describe_step(const struct migctl_xfer_result *res, bool resuming,
+			  char *buf, size_t size)
+{
+	const char *state = migctl_state_name(res->failed_state);
+
+	switch (res->fail_at) {
+	case MIGCTL_FAIL_CHECK:
+		if (res->failed_state != MIGCTL_NR_STATES)
+			snprintf(buf, size, "%s", state);
+		break;
+	case MIGCTL_FAIL_TRANSITION:
+		snprintf(buf, size, "entering %s failed", state);
+		break;
+	case MIGCTL_FAIL_LOAD:
+		snprintf(buf, size, "the device refused the stream (RESUMING -> STOP)");
+		break;
+	case MIGCTL_FAIL_DEVICE_IO:
+		snprintf(buf, size, resuming ? "the device refused the data"
+					     : "reading the device's data");
+		break;
+	case MIGCTL_FAIL_SINK:
+		snprintf(buf, size, "writing the stream");
+		break;
+	case MIGCTL_FAIL_SOURCE:
+		snprintf(buf, size, "reading the stream");
+		break;
+	case MIGCTL_FAIL_NONE:
+	case MIGCTL_FAIL_CANCEL:
+		break;
+	}
+}
+
+/* "; device restored to RUNNING" */
+static void describe_recovery(const struct migctl_xfer_result *res, char *buf,
+			      size_t size)
+{
+	const char *state = migctl_state_name(res->final_state);
+
+	switch (res->recovery) {
+	case MIGCTL_RECOVERY_NONE:
+		if (res->final_state == MIGCTL_NR_STATES)
+			snprintf(buf, size, "; device unchanged");
+		else
+			snprintf(buf, size, "; device unchanged (%s)", state);
+		break;
+	case MIGCTL_RECOVERY_RESTORED:
+		snprintf(buf, size, "; device restored to %s", state);
+		break;
+	case MIGCTL_RECOVERY_RESET:
+		snprintf(buf, size, "; device reset, now %s", state);
+		break;
+	case MIGCTL_RECOVERY_LEFT:
+		snprintf(buf, size, "; device left in %s", state);
+		break;
+	case MIGCTL_RECOVERY_FAILED:
+		/* The abort itself failed: say where the device is and what is left */
+		snprintf(buf, size, "; the reset failed (%s): device left in %s; retry "
+			 "'vfio-migctl reset %s', or unbind and rebind its driver",
+			 strerror(-res->recovery_err), state, cli_device_arg());
+		break;
+	case MIGCTL_RECOVERY_KEPT:
+		snprintf(buf, size, "; the device accepted the stream and keeps it, in %s",
+			 state);
+		break;
+	}
+}
+
+/* The status of a failed transfer, and the stage its cause is worded for */
+static int transfer_status(const struct migctl_xfer_result *res, int err, bool resuming,
+			   enum cli_stage *stage)
+{
+	*stage = resuming ? STAGE_INPUT : STAGE_OUTPUT;
+	switch (res->fail_at) {
+	case MIGCTL_FAIL_CHECK:
+		*stage = STAGE_QUERY;
+		break;
+	case MIGCTL_FAIL_TRANSITION:
+		*stage = STAGE_TRANSITION;
+		break;
+	case MIGCTL_FAIL_LOAD:
+		/* RESUMING -> STOP is where the driver checks what it was given */
+		*stage = STAGE_TRANSITION;
+		return err == -EINTR ? EXIT_INTERRUPTED : EXIT_STREAM;
+	case MIGCTL_FAIL_DEVICE_IO:
+		/* A device that refuses written bytes refuses the stream */
+		if (resuming && err != -EINTR)
+			return EXIT_STREAM;
+		break;
+	default:
+		break;
+	}
+	return cli_exit_status(*stage, err);
+}
+
+/*
+ * A failed save or resume: the one error line (@detail, when given, in
+ * place of the errno's words) into @message, printed; returns the status.
+ */
+static int fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
+			 const char *detail, char *message, size_t size)
+{
+	char step[128] = "", recovery[PATH_MAX + 256];
+	bool in_error = res->final_state == MIGCTL_STATE_ERROR;
+	enum cli_stage stage;
+	int status = transfer_status(res, err, resuming, &stage);
+
+	describe_step(res, resuming, step, sizeof(step));
+	describe_recovery(res, recovery, sizeof(recovery));
+	/* A device in ERROR names its remedy once, whatever the cause said */
+	/* One remedy at most: the failed reset's, or ERROR's */
+	bool remedy = in_error && err != -EBADFD && res->recovery != MIGCTL_RECOVERY_FAILED;
+
+	/* Cut at @size, as it always was: only device paths near PATH_MAX reach it */
+	if (snprintf(message, size, "%s%s%s%s%s%s", step, step[0] ? ": " : "",
+		     detail ? detail : cli_cause(stage, err), recovery, remedy ? "; " : "",
+		     remedy ? cli_error_remedy() : "") < 0)
+		message[0] = '\0';
+	cli_error("%s", message);
+	/* A failed abort is a failed transition; ERROR is reported as ERROR */
+	if (res->recovery == MIGCTL_RECOVERY_FAILED)
+		return cli_status_for_state(EXIT_TRANSITION, res->final_state);
+	/* A transition that left ERROR (RESUMING -> STOP too, under --on-error=leave) */
+	if (res->fail_at == MIGCTL_FAIL_TRANSITION || res->fail_at == MIGCTL_FAIL_LOAD)
+		return cli_status_for_state(status, res->final_state);
+	return status;
 }
 
 int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
@@ -92,8 +328,7 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 	/* The note rides on the one line there is: the error, or the summary */
 	cli_error_context(err ? note : NULL);
 	if (err)
-		status = cli_fail_transfer(resuming, err, res, detail, message,
-					   sizeof(message));
+		status = fail_transfer(resuming, err, res, detail, message, sizeof(message));
 	cli_error_context(NULL);
 
 	out_init(cli.json, to_stderr ? stderr : stdout);

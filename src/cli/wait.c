@@ -132,6 +132,8 @@ static int run_wait(int argc, char **argv)
 }
 
 const struct cli_command cmd_wait = {
-	"wait", run_wait,
-	"wait until a device is there and bound to VFIO", true
+	.name = "wait",
+	.run = run_wait,
+	.summary = "wait until a device is there and bound to VFIO",
+	.no_from_pid = true,
 };
