@@ -189,8 +189,6 @@ const char *cli_cause(enum cli_stage stage, int err);
 struct outfile;
 /* The words for a failure of the output file @of: its own, or cli_cause()'s */
 const char *cli_output_cause(int err, const struct outfile *of);
-/* "FILE: <cause>" for an output file that cannot be opened; the status */
-int cli_fail_output(int err, const char *file, const struct outfile *of);
 /* Why DEV could not be resolved (candidates of a shared group, a driver) */
 int cli_fail_resolve(int err, const struct migctl_device_desc *desc);
 /*

@@ -229,12 +229,6 @@ const char *cli_output_cause(int err, const struct outfile *of)
 	return cli_cause(STAGE_OUTPUT, err);
 }
 
-int cli_fail_output(int err, const char *file, const struct outfile *of)
-{
-	cli_error("%s: %s", file, cli_output_cause(err, of));
-	return cli_exit_status(STAGE_OUTPUT, err);
-}
-
 int cli_fail(enum cli_stage stage, int err, const char *what, ...)
 {
 	char buf[512];

@@ -60,6 +60,13 @@ static int commit_output(void *arg)
 	return c->err;
 }
 
+/* "FILE: <cause>" for an output file that cannot be opened; the status */
+static int fail_output(int err, const char *file, const struct outfile *of)
+{
+	cli_error("%s: %s", file, cli_output_cause(err, of));
+	return cli_exit_status(STAGE_OUTPUT, err);
+}
+
 static int run_save(int argc, char **argv)
 {
 	struct transfer_args a = {
@@ -88,7 +95,7 @@ static int run_save(int argc, char **argv)
 	if (a.file) {
 		r = outfile_open(&of, a.file, a.force ? OUTFILE_REPLACE : 0);
 		if (r)
-			return cli_fail_output(r, a.file, &of);
+			return fail_output(r, a.file, &of);
 		ep.fd = of.fd;
 	}
 
