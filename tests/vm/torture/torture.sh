@@ -464,12 +464,13 @@ exited() {
 # (One read of the whole file: a loop over a redirected file that
 # returns from inside can leave bash's stdin on that file.)
 catches() {
-	local comm status mask bit
+	local comm status="" mask bit
 	read -r comm 2>/dev/null <"/proc/$1/comm" || return 1
 	[ "$comm" = vfio-migctl ] || return 1
 	[ "$2" = KILL ] && return 0
 	case "$2" in INT) bit=2 ;; TERM) bit=15 ;; HUP) bit=1 ;; esac
 	read -r -d '' status 2>/dev/null <"/proc/$1/status"
+	# (empty if it exited meanwhile: not catching, then)
 	[[ $status =~ SigCgt:[[:space:]]*([0-9a-f]+) ]] || return 1
 	mask=$((16#${BASH_REMATCH[1]}))
 	[ $(((mask >> (bit - 1)) & 1)) = 1 ]
