@@ -34,7 +34,7 @@ int migctl_return_to(struct migctl_dev *dev, enum migctl_state now, enum migctl_
 
 /*
  * After a failed transfer, bring the device to a known state as @policy
- * says (policy.c); fills res->recovery, recovery_err and final_state.
+ * says (recovery.c); fills res->recovery, recovery_err and final_state.
  */
 void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
 		    bool resuming, struct migctl_xfer_result *res);

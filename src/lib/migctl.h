@@ -377,13 +377,13 @@ struct migctl_chunk {
 	enum migctl_phase phase;
 	/* a record header, before buf in the stream: sink->frame's or source->fetch's */
 	uint8_t head[MIGCTL_CHUNK_HEAD_MAX];
-	/* resume: how much of buf (from its start) the device gets, from source->check */
+	/* resume: how much of buf (from its start) the device gets, from source->verify */
 	size_t data_len;
 	bool last;          /* nothing follows this chunk */
 	/* resume: an input error met in order (source->fetch), and its words */
 	int err;
 	char why[256];
-	/* the framed reader's record bookkeeping (fetch to check) */
+	/* the framed reader's record bookkeeping (fetch to verify) */
 	uint64_t start;
 	bool trailing;
 	bool hashed;        /* fetch checksummed it (c->sum): a record not kept */
@@ -398,7 +398,7 @@ struct migctl_chunk {
  * The engine runs three stages at once, so that framing costs nothing a
  * user can see: the device's I/O, the checksums (on the calling thread),
  * and the stream's I/O.  A sink or source that checksums splits its work
- * in two for that (frame/emit, fetch/check); each half is called in
+ * in two for that (frame/emit, fetch/verify); each half is called in
  * order, from one thread at a time.  Without the split, write() or read()
  * is called on the stream's I/O thread.
  */
@@ -440,13 +440,13 @@ struct migctl_source {
 	 * Optional.  fetch(): the next unit's bytes into @c, c->buf realloc()ed
 	 * if it does not fit (an error is put in c->err, to be met in order),
 	 * giving up with -EINTR when a signal interrupts it and *@stop is set;
-	 * check(): verify it, and say how much of it the device gets
+	 * verify(): verify it, and say how much of it the device gets
 	 * (c->data_len) and whether it is the verified end (c->last).
-	 * Without check(), all of a fetched unit goes to the device and an
+	 * Without verify(), all of a fetched unit goes to the device and an
 	 * empty one is the end.
 	 */
 	int (*fetch)(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t *stop);
-	int (*check)(void *ctx, struct migctl_chunk *c);
+	int (*verify)(void *ctx, struct migctl_chunk *c);
 	void *ctx;
 };
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The transfer engine's ring: a few chunks handed, in order, from the
- * stage that produces them to the stage that checks them to the stage
+ * stage that produces them to the stage that verifies them to the stage
  * that consumes them, each stage on a thread of its own.  Internal to
  * libmigctl.
  */
@@ -18,7 +18,7 @@
 /* Enough for three stages to each hold one chunk and one to spare */
 #define RING_CHUNKS 4
 
-enum ring_stage { RING_PRODUCE, RING_CHECK, RING_CONSUME, RING_STAGES };
+enum ring_stage { RING_PRODUCE, RING_VERIFY, RING_CONSUME, RING_STAGES };
 
 struct ring {
 	pthread_mutex_t lock;

@@ -8,7 +8,7 @@
  *
  * Each side is two halves that the transfer engine runs on two threads:
  * the writer's frame() (checksums, record header) and emit() (the I/O),
- * the reader's fetch() (the I/O, a record's bytes) and check() (checksums
+ * the reader's fetch() (the I/O, a record's bytes) and verify() (checksums
  * and meaning).  Their sequential forms, write() and read(), are the two
  * halves in turn.
  */
@@ -437,7 +437,7 @@ static int discard(struct migctl_stream_reader *r, struct migctl_chunk *c, uint3
  * The reader's fetch(): the next record's header and payload into @c, the
  * length bounded before anything is allocated for it; after END, one
  * byte more to see whether the file has anything after it.  Only I/O and
- * the bound: whether the bytes mean anything is check()'s to say.
+ * the bound: whether the bytes mean anything is verify()'s to say.
  */
 static int reader_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t *stop)
 {
@@ -475,7 +475,7 @@ static int reader_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t
 		return bad_fetch(c, &rec, "truncated at byte %" PRIu64, r->offset);
 	r->fetched++;
 	if (rec.type == MIGCTL_REC_END) {
-		/* One stream per file: whatever follows END is check()'s to refuse */
+		/* One stream per file: whatever follows END is verify()'s to refuse */
 		ret = get(r, &extra, 1, &got, stop);
 		c->trailing = got == 1;
 		c->last = true;
@@ -513,11 +513,11 @@ static int end_record(struct migctl_stream_reader *r, const struct migctl_chunk 
 }
 
 /*
- * The reader's check(): the checksum, the numbering and what the record
+ * The reader's verify(): the checksum, the numbering and what the record
  * says, in order.  A data record's payload is the device's part of @c;
  * END makes @c the verified end.  Every error is sticky.
  */
-static int reader_check(void *ctx, struct migctl_chunk *c)
+static int reader_verify(void *ctx, struct migctl_chunk *c)
 {
 	struct migctl_stream_reader *r = ctx;
 	struct record rec;
@@ -589,7 +589,7 @@ static int reader_check(void *ctx, struct migctl_chunk *c)
 static int next_record(struct migctl_stream_reader *r)
 {
 	r->chunk.err = reader_fetch(r, &r->chunk, r->cancel);
-	return reader_check(r, &r->chunk);
+	return reader_verify(r, &r->chunk);
 }
 
 static void release(struct migctl_stream_reader *r)
@@ -718,7 +718,7 @@ void migctl_stream_reader_source(struct migctl_stream_reader *r,
 	*src = (struct migctl_source){
 		.read = reader_read,
 		.fetch = reader_fetch,
-		.check = reader_check,
+		.verify = reader_verify,
 		.ctx = r,
 	};
 }

@@ -301,7 +301,7 @@ static int middle_stage(struct xfer *x, enum migctl_phase progress_phase,
 
 	for (;;) {
 		/* Looked at after every chunk too: they may never stop coming */
-		r = take(x, RING_CHECK, 100, &c);
+		r = take(x, RING_VERIFY, 100, &c);
 		if (r == -ETIMEDOUT)
 			continue;
 		if (r)
@@ -312,7 +312,7 @@ static int middle_stage(struct xfer *x, enum migctl_phase progress_phase,
 		/* Read before it is passed on: the chunk is another stage's then */
 		last = c->last;
 		phase = last ? progress_phase : c->phase;
-		ring_give(&x->ring, RING_CHECK);
+		ring_give(&x->ring, RING_VERIFY);
 		if (x->consumed_here) {
 			ring_give(&x->ring, RING_CONSUME);
 			x->consumed_here = false;
@@ -481,7 +481,7 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		r = start(&x, &x.device_thread, &x.device_started, save_device_thread);
 	/*
 	 * The ring's fresh pages, faulted in while the device thread moves
-	 * the device and this stage has nothing to check yet: zeroing them
+	 * the device and this stage has nothing to verify yet: zeroing them
 	 * is off the device's time (under an emulator it costs half as much
 	 * as the device's copy into them).  No more than the state will fill.
 	 */
@@ -538,9 +538,9 @@ static void *resume_stream_thread(void *arg)
 			c->len = got;
 		}
 		/* A plain stream ends at its end of file; a framed one at END */
-		if (!source->check && !c->err && c->len == 0)
+		if (!source->verify && !c->err && c->len == 0)
 			c->last = true;
-		/* An error is met in order, by the check stage */
+		/* An error is met in order, by the verify stage */
 		last = c->last || c->err;
 		ring_give(&x->ring, RING_PRODUCE);
 	}
@@ -572,18 +572,18 @@ static void *resume_device_thread(void *arg)
 }
 
 /*
- * The check stage of resume.  The device enters RESUMING only with the
+ * The verify stage of resume.  The device enters RESUMING only with the
  * first verified data in hand: an empty or unreadable stream must not cost
  * it its state.
  */
-static int check(struct xfer *x, struct migctl_chunk *c)
+static int verify(struct xfer *x, struct migctl_chunk *c)
 {
 	const struct migctl_source *source = x->source;
 	int r;
 
-	/* A source that checks meets fetch()'s errors in their place, too */
-	if (source->check) {
-		r = source->check(source->ctx, c);
+	/* A source that verifies meets fetch()'s errors in their place, too */
+	if (source->verify) {
+		r = source->verify(source->ctx, c);
 	} else {
 		r = c->err;
 		c->data_len = c->len;
@@ -621,7 +621,7 @@ int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 
 	r = start(&x, &x.stream_thread, &x.stream_started, resume_stream_thread);
 	if (!r)
-		r = middle_stage(&x, MIGCTL_PHASE_RESUMING, check);
+		r = middle_stage(&x, MIGCTL_PHASE_RESUMING, verify);
 	join(&x);
 	r = r ? r : x.ring.err;
 	/* The last moment a signal can still abort: STOP loads the stream */

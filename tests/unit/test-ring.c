@@ -47,7 +47,7 @@ static void *run_stage(void *arg)
 			c->len = s->seen;
 			c->data_len = 0;
 			break;
-		case RING_CHECK:
+		case RING_VERIFY:
 			s->in_order &= c->len == s->seen;
 			c->data_len = c->len + 1;
 			break;
@@ -127,9 +127,9 @@ static void test_timeout(void)
 
 	ring_init(&r);
 	ring_alloc(&r, 64, false);
-	CHECK_EQ_INT(ring_take(&r, RING_CHECK, 30, &c), -ETIMEDOUT,
+	CHECK_EQ_INT(ring_take(&r, RING_VERIFY, 30, &c), -ETIMEDOUT,
 		     "a timed take with nothing produced: -ETIMEDOUT");
-	CHECK(r.waited[RING_CHECK] >= 0.025, "its wait is counted (%.3f s)", r.waited[RING_CHECK]);
+	CHECK(r.waited[RING_VERIFY] >= 0.025, "its wait is counted (%.3f s)", r.waited[RING_VERIFY]);
 	CHECK_EQ_INT(ring_take(&r, RING_PRODUCE, 30, &c), 0, "the producer has room at once");
 	CHECK(r.waited[RING_PRODUCE] == 0, "and did not wait");
 	ring_free(&r);
@@ -213,9 +213,9 @@ int main(void)
 	/* A lost wake-up leaves a stage blocked for ever: fail, do not hang */
 	alarm(20);
 	test_in_order();
-	test_stop_wakes("empty ring", (uint64_t[]){ 0, 0, 0 }, RING_CHECK, RING_CONSUME);
+	test_stop_wakes("empty ring", (uint64_t[]){ 0, 0, 0 }, RING_VERIFY, RING_CONSUME);
 	test_stop_wakes("full ring, all checked", (uint64_t[]){ RING_CHUNKS, RING_CHUNKS, 0 },
-			RING_PRODUCE, RING_CHECK);
+			RING_PRODUCE, RING_VERIFY);
 	test_timeout();
 	test_memory();
 	test_prefault();
