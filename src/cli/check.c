@@ -79,15 +79,17 @@ static error_t parse_check(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp check_argp = {
-	check_options, parse_check, "DEV [DEV2]",
-	"Check a device against the VFIO migration protocol v2: one line per rule "
-	"(PASS, FAIL, WARN or SKIP) and a summary.\v"
-	"DEV's state is saved into memory first and put back at the end, with the "
-	"migration state it was found in; DEV2, a device of the same kind, takes "
-	"DEV's stream for the round trip and is put back too.  FAIL is a \"must\" "
-	"of the uAPI broken, WARN a \"should\" departed from.  Status 8 when a rule "
-	"failed; man vfio-migctl lists the rules and their sources.",
-	cli_global_children, NULL, NULL
+	.options = check_options,
+	.parser = parse_check,
+	.args_doc = "DEV [DEV2]",
+	.doc = "Check a device against the VFIO migration protocol v2: one line per rule "
+	       "(PASS, FAIL, WARN or SKIP) and a summary.\v"
+	       "DEV's state is saved into memory first and put back at the end, with the "
+	       "migration state it was found in; DEV2, a device of the same kind, takes "
+	       "DEV's stream for the round trip and is put back too.  FAIL is a \"must\" "
+	       "of the uAPI broken, WARN a \"should\" departed from.  Status 8 when a rule "
+	       "failed; man vfio-migctl lists the rules and their sources.",
+	.children = cli_global_children,
 };
 
 static int list_rules(void)

@@ -48,15 +48,16 @@ static error_t parse_hold(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp hold_argp = {
-	NULL, parse_hold, "DEV -- CMD [ARGS...]",
-	"Open DEV once and run CMD with it held open.  Every vfio-migctl run "
-	"inside CMD that names the same device uses the held one, so state set "
-	"by one command is found by the next.  Exits with CMD's status.\v"
-	"The device is passed down as VFIO_MIGCTL_HOLD_FD, VFIO_MIGCTL_HOLD_DEVICE "
-	"and VFIO_MIGCTL_HOLD_VIA; a command checks that the descriptor is the device's file "
-	"before it uses it.  When CMD ends, a device left mid-migration is brought "
-	"out of its data state (RESUMING by reset) and the final state is reported.",
-	cli_global_children, NULL, NULL
+	.parser = parse_hold,
+	.args_doc = "DEV -- CMD [ARGS...]",
+	.doc = "Open DEV once and run CMD with it held open.  Every vfio-migctl run "
+	       "inside CMD that names the same device uses the held one, so state set "
+	       "by one command is found by the next.  Exits with CMD's status.\v"
+	       "The device is passed down as VFIO_MIGCTL_HOLD_FD, VFIO_MIGCTL_HOLD_DEVICE "
+	       "and VFIO_MIGCTL_HOLD_VIA; a command checks that the descriptor is the device's file "
+	       "before it uses it.  When CMD ends, a device left mid-migration is brought "
+	       "out of its data state (RESUMING by reset) and the final state is reported.",
+	.children = cli_global_children,
 };
 
 static pid_t child;

@@ -8,9 +8,10 @@
 #include "output.h"
 
 static const struct argp info_argp = {
-	NULL, cli_parse_dev, "DEV",
-	"Show a device's identity, migration flags, state and estimates.",
-	cli_global_children, NULL, NULL
+	.parser = cli_parse_dev,
+	.args_doc = "DEV",
+	.doc = "Show a device's identity, migration flags, state and estimates.",
+	.children = cli_global_children,
 };
 
 static void print_identity(const struct migctl_device_desc *t)

@@ -23,11 +23,12 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp inspect_argp = {
-	NULL, parse_inspect, "FILE|-",
-	"Show what a saved stream holds (source device, flags, records and bytes "
-	"per phase) and verify every record and the final digest.  Exits 0 for an "
-	"intact stream, 7 for one that is not, 1 if FILE cannot be read.",
-	cli_global_children, NULL, NULL
+	.parser = parse_inspect,
+	.args_doc = "FILE|-",
+	.doc = "Show what a saved stream holds (source device, flags, records and bytes "
+	       "per phase) and verify every record and the final digest.  Exits 0 for an "
+	       "intact stream, 7 for one that is not, 1 if FILE cannot be read.",
+	.children = cli_global_children,
 };
 
 static void print_header(const struct migctl_stream_header *h)

@@ -42,9 +42,10 @@ static error_t parse_list(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp list_argp = {
-	list_options, parse_list, NULL,
-	"List devices bound to a VFIO driver.  Nothing is opened unless --probe.",
-	cli_global_children, NULL, NULL
+	.options = list_options,
+	.parser = parse_list,
+	.doc = "List devices bound to a VFIO driver.  Nothing is opened unless --probe.",
+	.children = cli_global_children,
 };
 
 /* The MIGRATION and STATE columns: what opening the device tells */

@@ -63,12 +63,14 @@ static char *root_help_filter(int key, const char *text, void *input)
 }
 
 static const struct argp root_argp = {
-	NULL, parse_root, "COMMAND [ARGS...]",
-	"Drive VFIO device migration (protocol v2) for one device.\v"
-	"DEV is /dev/vfio/devices/vfioN, /dev/vfio/N, a PCI address, an mdev UUID "
-	"or a sysfs path.  'vfio-migctl COMMAND --help' describes a command; "
-	"man vfio-migctl has the exit statuses.",
-	cli_global_children, root_help_filter, NULL
+	.parser = parse_root,
+	.args_doc = "COMMAND [ARGS...]",
+	.doc = "Drive VFIO device migration (protocol v2) for one device.\v"
+	       "DEV is /dev/vfio/devices/vfioN, /dev/vfio/N, a PCI address, an mdev UUID "
+	       "or a sysfs path.  'vfio-migctl COMMAND --help' describes a command; "
+	       "man vfio-migctl has the exit statuses.",
+	.children = cli_global_children,
+	.help_filter = root_help_filter,
 };
 
 int main(int argc, char **argv)

@@ -35,11 +35,12 @@ static error_t parse_monitor(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp monitor_argp = {
-	monitor_options, parse_monitor, NULL,
-	"Print VFIO-related kernel uevents (devices, groups, cdevs, mdevs, "
-	"binds to VFIO drivers) until interrupted.  With --json, one JSON "
-	"object per line.",
-	cli_global_children, NULL, NULL
+	.options = monitor_options,
+	.parser = parse_monitor,
+	.doc = "Print VFIO-related kernel uevents (devices, groups, cdevs, mdevs, "
+	       "binds to VFIO drivers) until interrupted.  With --json, one JSON "
+	       "object per line.",
+	.children = cli_global_children,
 };
 
 static void print_event(const struct migctl_uevent *ev)

@@ -105,8 +105,7 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 	}
 }
 
-static const struct argp global_argp = { global_options, parse_global, NULL, NULL,
-					  NULL, NULL, NULL };
+static const struct argp global_argp = { .options = global_options, .parser = parse_global };
 
 const struct argp_child cli_global_children[] = {
 	{ &global_argp, 0, "Global options:", 1 },

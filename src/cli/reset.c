@@ -29,10 +29,12 @@ static error_t parse_reset(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp reset_argp = {
-	reset_options, parse_reset, "DEV",
-	"Reset the device.  Its migration state becomes RUNNING; this is the "
-	"only way out of ERROR and the uAPI's abort for RESUMING.",
-	cli_global_children, NULL, NULL
+	.options = reset_options,
+	.parser = parse_reset,
+	.args_doc = "DEV",
+	.doc = "Reset the device.  Its migration state becomes RUNNING; this is the "
+	       "only way out of ERROR and the uAPI's abort for RESUMING.",
+	.children = cli_global_children,
 };
 
 /* Devices without migration support have no state: NULL.  @in_error is optional. */

@@ -38,13 +38,15 @@ static const struct argp_option resume_options[] = {
 };
 
 static const struct argp resume_argp = {
-	resume_options, cli_parse_transfer, "DEV",
-	"Load a saved migration state into the device from stdin or FILE.\v"
-	"A regular file is verified whole before the device is touched "
-	"(--single-pass skips that read).  Any failure before the driver accepts "
-	"the data (a write the device refuses, a stream that does not verify, an "
-	"interrupt) aborts RESUMING with a reset; the final state is reported.",
-	cli_global_children, NULL, NULL
+	.options = resume_options,
+	.parser = cli_parse_transfer,
+	.args_doc = "DEV",
+	.doc = "Load a saved migration state into the device from stdin or FILE.\v"
+	       "A regular file is verified whole before the device is touched "
+	       "(--single-pass skips that read).  Any failure before the driver accepts "
+	       "the data (a write the device refuses, a stream that does not verify, an "
+	       "interrupt) aborts RESUMING with a reset; the final state is reported.",
+	.children = cli_global_children,
 };
 
 static int open_framed(struct migctl_stream_reader *reader, int fd)

@@ -36,14 +36,16 @@ static const struct argp_option save_options[] = {
 };
 
 static const struct argp save_argp = {
-	save_options, cli_parse_transfer, "DEV",
-	"Save the device's migration state to stdout or FILE.\v"
-	"The device goes to STOP_COPY (after PRE_COPY with --precopy, which a "
-	"stopped device skips), its data is streamed out, the device is put in the "
-	"--then state, and only then is the stream ended and FILE committed.  On "
-	"any failure, or SIGINT, SIGTERM or SIGHUP, it is put back as --on-error "
-	"says and the final state is reported.",
-	cli_global_children, NULL, NULL
+	.options = save_options,
+	.parser = cli_parse_transfer,
+	.args_doc = "DEV",
+	.doc = "Save the device's migration state to stdout or FILE.\v"
+	       "The device goes to STOP_COPY (after PRE_COPY with --precopy, which a "
+	       "stopped device skips), its data is streamed out, the device is put in the "
+	       "--then state, and only then is the stream ended and FILE committed.  On "
+	       "any failure, or SIGINT, SIGTERM or SIGHUP, it is put back as --on-error "
+	       "says and the final state is reported.",
+	.children = cli_global_children,
 };
 
 /* The output file's commit (fsync, link), once the stream is whole */

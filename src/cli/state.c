@@ -59,12 +59,14 @@ static error_t parse_state(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp state_argp = {
-	state_options, parse_state, "DEV [NEW]",
-	"Print the device's migration state, or move it to NEW.\v"
-	"States: stop running stop_copy resuming running_p2p pre_copy pre_copy_p2p "
-	"(any case; '-' and '_' alike).  The kernel takes the shortest path of "
-	"single arcs; --dry-run shows it for this device's flags.",
-	cli_global_children, NULL, NULL
+	.options = state_options,
+	.parser = parse_state,
+	.args_doc = "DEV [NEW]",
+	.doc = "Print the device's migration state, or move it to NEW.\v"
+	       "States: stop running stop_copy resuming running_p2p pre_copy pre_copy_p2p "
+	       "(any case; '-' and '_' alike).  The kernel takes the shortest path of "
+	       "single arcs; --dry-run shows it for this device's flags.",
+	.children = cli_global_children,
 };
 
 static void print_path(enum migctl_state from, const enum migctl_state *path, size_t len)

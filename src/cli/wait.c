@@ -35,12 +35,14 @@ static error_t parse_wait(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp wait_argp = {
-	wait_options, parse_wait, "DEV",
-	"Wait until DEV exists, is bound to a VFIO driver and its /dev node is "
-	"there.  Exits 0 when it is, 3 on timeout (saying what is missing).  A name "
-	"that can never become ready is refused at once: malformed or a shared "
-	"group (2), bound to another driver (3).  Opens nothing.",
-	cli_global_children, NULL, NULL
+	.options = wait_options,
+	.parser = parse_wait,
+	.args_doc = "DEV",
+	.doc = "Wait until DEV exists, is bound to a VFIO driver and its /dev node is "
+	       "there.  Exits 0 when it is, 3 on timeout (saying what is missing).  A name "
+	       "that can never become ready is refused at once: malformed or a shared "
+	       "group (2), bound to another driver (3).  Opens nothing.",
+	.children = cli_global_children,
 };
 
 /*

@@ -37,7 +37,6 @@ say(struct rule_run *x, enum migctl_verdict v, const char *fmt, va_list ap)
 }
 
 /* A finding: the heaviest is told, the first of its weight; the rest counted */
-__attribute__((format(printf, 3, 4)))
 void check_finding(struct rule_run *x, enum migctl_verdict v, const char *fmt, ...)
 {
 	va_list ap;
@@ -55,7 +54,6 @@ void check_finding(struct rule_run *x, enum migctl_verdict v, const char *fmt, .
 }
 
 /* What a rule that found nothing says */
-__attribute__((format(printf, 2, 3)))
 void check_passed(struct rule_run *x, const char *fmt, ...)
 {
 	va_list ap;
@@ -67,7 +65,6 @@ void check_passed(struct rule_run *x, const char *fmt, ...)
 	va_end(ap);
 }
 
-__attribute__((format(printf, 2, 3)))
 void check_skipped(struct rule_run *x, const char *fmt, ...)
 {
 	va_list ap;
@@ -92,6 +89,7 @@ const char *check_eno(int err)
  * its body, in check-<family>.c; this one list both declares it and puts
  * it in the table, so a rule is one line here.
  */
+/* clang-format off: one rule a line */
 #define CHECK_RULES(rule)			\
 	rule(rule_flags_stop_copy)		\
 	rule(rule_state_get)			\
@@ -117,6 +115,7 @@ const char *check_eno(int err)
 	rule(rule_dma_refused)			\
 	rule(rule_roundtrip_equal)		\
 	/* the end of the list */
+/* clang-format on */
 
 #define DECLARE_RULE(name) extern const struct check_rule name;
 CHECK_RULES(DECLARE_RULE)
