@@ -47,8 +47,10 @@ static int fail_held(int err, const char *env, long fd)
 {
 	switch (err) {
 	case -ESTALE:
-		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not this device's file (another "
-				  "device's, or no VFIO device's): refused", env, fd);
+		return cli_refuse(STAGE_OPEN, err,
+				  "%s=%ld is not this device's file (another "
+				  "device's, or no VFIO device's): refused",
+				  env, fd);
 	case -EBADF:
 		return cli_refuse(STAGE_OPEN, err, "%s=%ld is not an open file", env, fd);
 	}
@@ -61,8 +63,7 @@ static int fail_held(int err, const char *env, long fd)
  * file from another process (--from-pid) makes us take ours from there
  * too, with the same care (changes need --force).
  */
-static int adopt_held(struct migctl_device_desc *desc, struct migctl_dev **dev,
-		      bool *held)
+static int adopt_held(struct migctl_device_desc *desc, struct migctl_dev **dev, bool *held)
 {
 	const char *name = getenv(HOLD_ENV_DEVICE), *fd = getenv(HOLD_ENV_FD);
 	const char *via = getenv(HOLD_ENV_VIA), *from = getenv(HOLD_ENV_FROM_PID);
@@ -81,8 +82,8 @@ static int adopt_held(struct migctl_device_desc *desc, struct migctl_dev **dev,
 	}
 	n = strtol(fd, &end, 10);
 	if (*end || end == fd || n < 0 || n > INT_MAX)
-		return cli_refuse(STAGE_OPEN, -EBADF, "%s=%s is not a file descriptor",
-				  HOLD_ENV_FD, fd);
+		return cli_refuse(STAGE_OPEN, -EBADF, "%s=%s is not a file descriptor", HOLD_ENV_FD,
+				  fd);
 	if (via && migctl_via_parse(via, &desc->via))
 		desc->via = MIGCTL_VIA_CDEV;
 	r = migctl_dev_adopt(&cli.root, desc, (int)n, dev);
@@ -111,8 +112,7 @@ size_t cli_find_holders(const struct migctl_device_desc *desc, struct migctl_hol
 	return *count < max ? *count : max;
 }
 
-void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
-		       size_t size)
+void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf, size_t size)
 {
 	char one[sizeof(holders->comm) + 32];
 
@@ -144,26 +144,39 @@ static int fail_from_pid(int err, int pid)
 {
 	switch (err) {
 	case -ESRCH:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: no such process (or it has "
-				  "exited)", pid);
+		return cli_refuse(STAGE_OPEN, err,
+				  "--from-pid %d: no such process (or it has "
+				  "exited)",
+				  pid);
 	case -ENODEV:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: that process has not opened "
-				  "this device (by its cdev, or through its group)", pid);
+		return cli_refuse(STAGE_OPEN, err,
+				  "--from-pid %d: that process has not opened "
+				  "this device (by its cdev, or through its group)",
+				  pid);
 	case -EACCES:
 	case -EPERM:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: permission denied; taking "
-				  "its files needs ptrace access (its user, or CAP_SYS_PTRACE)", pid);
+		return cli_refuse(STAGE_OPEN, err,
+				  "--from-pid %d: permission denied; taking "
+				  "its files needs ptrace access (its user, or CAP_SYS_PTRACE)",
+				  pid);
 	case -ENOSYS:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: this kernel cannot take "
-				  "another process's file (pidfd_getfd needs Linux 5.6)", pid);
+		return cli_refuse(STAGE_OPEN, err,
+				  "--from-pid %d: this kernel cannot take "
+				  "another process's file (pidfd_getfd needs Linux 5.6)",
+				  pid);
 	case -EOPNOTSUPP:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: it holds the device's group, "
-				  "but this kernel does not say which device its device files are "
-				  "(fdinfo's vfio-device-syspath, Linux 6.18), and a new one from the "
-				  "group could be the device's first open (a reset): refused", pid);
+		return cli_refuse(
+			STAGE_OPEN, err,
+			"--from-pid %d: it holds the device's group, "
+			"but this kernel does not say which device its device files are "
+			"(fdinfo's vfio-device-syspath, Linux 6.18), and a new one from the "
+			"group could be the device's first open (a reset): refused",
+			pid);
 	case -ESTALE:
-		return cli_refuse(STAGE_OPEN, err, "--from-pid %d: its file for the device was "
-				  "closed or replaced while being taken: nothing was done", pid);
+		return cli_refuse(STAGE_OPEN, err,
+				  "--from-pid %d: its file for the device was "
+				  "closed or replaced while being taken: nothing was done",
+				  pid);
 	}
 	return cli_fail(STAGE_OPEN, err, "--from-pid %d", pid);
 }
@@ -215,8 +228,8 @@ int cli_open_device(const char *arg, struct migctl_dev **dev)
 
 const char *cli_origin_words(enum migctl_via used)
 {
-	return used == MIGCTL_VIA_CDEV ? "its cdev file, as it is"
-				       : "its device file (opened through its group), as it is";
+	return used == MIGCTL_VIA_CDEV ? "its cdev file, as it is" :
+					 "its device file (opened through its group), as it is";
 }
 
 int cli_may_change(const struct migctl_dev *dev, bool force, const char *change)

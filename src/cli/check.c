@@ -20,7 +20,7 @@ struct check_args {
 	const char *pos[2]; /* DEV, DEV2 */
 	bool force;
 	bool list;
-	bool *picked;       /* one per rule; all run when none is picked */
+	bool *picked; /* one per rule; all run when none is picked */
 	bool any_picked;
 };
 
@@ -31,7 +31,8 @@ static const struct argp_option check_options[] = {
 	  "Run only rule ID, or a family of rules (fsm, data, ...); may be repeated", 0 },
 	{ "force", OPT_FORCE, NULL, 0,
 	  "Check a device whose state cannot be saved to be put back afterwards, "
-	  "or one taken from a running process (--from-pid)", 0 },
+	  "or one taken from a running process (--from-pid)",
+	  0 },
 	{ "list", OPT_LIST, NULL, 0, "List the rules: id, statement and source", 0 },
 	{ 0 }
 };
@@ -231,8 +232,10 @@ static int fail_check_save(const char *who, int err, uint64_t estimate, size_t b
 	case -EFBIG:
 		format_bytes(bound, limit, sizeof(limit));
 		if (estimate > bound)
-			snprintf(cause, sizeof(cause), "MIG_DATA_SIZE says %llu bytes, above "
-				 "check's bound of %s", (unsigned long long)estimate, limit);
+			snprintf(cause, sizeof(cause),
+				 "MIG_DATA_SIZE says %llu bytes, above "
+				 "check's bound of %s",
+				 (unsigned long long)estimate, limit);
 		else
 			snprintf(cause, sizeof(cause), "it is above check's bound of %s", limit);
 		break;
@@ -244,7 +247,8 @@ static int fail_check_save(const char *who, int err, uint64_t estimate, size_t b
 		break;
 	}
 	cli_error("%s%scannot save its state to put it back afterwards: %s; nothing was "
-		  "changed (--force checks it anyway)", who, who[0] ? ": " : "", cause);
+		  "changed (--force checks it anyway)",
+		  who, who[0] ? ": " : "", cause);
 	return EXIT_UNSUPPORTED;
 }
 

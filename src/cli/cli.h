@@ -23,8 +23,8 @@ struct cli_command {
 	bool no_from_pid; /* acts on no one device's file: --from-pid is refused */
 };
 
-extern const struct cli_command cmd_list, cmd_info, cmd_state, cmd_save,
-	cmd_resume, cmd_reset, cmd_inspect, cmd_hold, cmd_wait, cmd_monitor, cmd_check;
+extern const struct cli_command cmd_list, cmd_info, cmd_state, cmd_save, cmd_resume, cmd_reset,
+	cmd_inspect, cmd_hold, cmd_wait, cmd_monitor, cmd_check;
 
 /* ---- options.c: options every command accepts, and value parsing */
 
@@ -34,7 +34,7 @@ struct cli_globals {
 	bool verbose;
 	const char *sysroot;
 	enum migctl_via via;
-	int from_pid;        /* act through this process's file of the device; 0: none */
+	int from_pid; /* act through this process's file of the device; 0: none */
 	struct migctl_root root;
 	const char *command; /* "save", for messages */
 	bool no_from_pid;    /* the command's: --from-pid means nothing to it */
@@ -64,11 +64,10 @@ enum {
  * @flags are extra argp flags (ARGP_IN_ORDER for a command line that ends
  * in another command's).
  */
-void cli_parse(const struct argp *argp, unsigned int flags, int argc, char **argv,
-	       void *input);
+void cli_parse(const struct argp *argp, unsigned int flags, int argc, char **argv, void *input);
 /* Collect positionals into @slots (NULL-initialised); "missing DEV" below @min */
-error_t cli_positionals(struct argp_state *state, int key, char *arg,
-			const char **slots, int min, int max);
+error_t cli_positionals(struct argp_state *state, int key, char *arg, const char **slots, int min,
+			int max);
 /* The parser of a command whose only argument is DEV (input: const char *[1]) */
 error_t cli_parse_dev(int key, char *arg, struct argp_state *state);
 /* --timeout SECONDS (0 to 86400) */
@@ -102,8 +101,7 @@ int cli_may_change(const struct migctl_dev *dev, bool force, const char *change)
 size_t cli_find_holders(const struct migctl_device_desc *desc, struct migctl_holder *holders,
 			size_t max, size_t *count);
 /* "qemu (pid 4242), sh (pid 4250)": the first @shown of @holders */
-void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf,
-		       size_t size);
+void cli_holders_words(const struct migctl_holder *holders, size_t shown, char *buf, size_t size);
 /* How a file taken with --from-pid was used: "its cdev file, as it is" */
 const char *cli_origin_words(enum migctl_via used);
 /*
@@ -146,16 +144,16 @@ enum exit_status {
 /* What was being done when an error came back: the same errno means
  * different things when opening a device and when changing its state. */
 enum cli_stage {
-	STAGE_USAGE,      /* the command line */
-	STAGE_RESOLVE,    /* naming the device */
-	STAGE_OPEN,       /* opening it */
-	STAGE_QUERY,      /* asking it something */
+	STAGE_USAGE,	  /* the command line */
+	STAGE_RESOLVE,	  /* naming the device */
+	STAGE_OPEN,	  /* opening it */
+	STAGE_QUERY,	  /* asking it something */
 	STAGE_TRANSITION, /* changing its state */
-	STAGE_STREAM,     /* the stream's content */
-	STAGE_INPUT,      /* the file or pipe the stream comes from */
-	STAGE_OUTPUT,     /* the file or pipe a stream or report goes to */
-	STAGE_EVENTS,     /* kernel uevents */
-	STAGE_RUN,        /* hold's command */
+	STAGE_STREAM,	  /* the stream's content */
+	STAGE_INPUT,	  /* the file or pipe the stream comes from */
+	STAGE_OUTPUT,	  /* the file or pipe a stream or report goes to */
+	STAGE_EVENTS,	  /* kernel uevents */
+	STAGE_RUN,	  /* hold's command */
 };
 
 /* "vfio-migctl: save: 0000:3b:00.1: <message>" on stderr */
@@ -205,9 +203,9 @@ int cli_finish(int status);
 struct transfer_args {
 	const char *pos[1]; /* DEV */
 	const char *file;   /* -o FILE / -i FILE; NULL: stdout / stdin (also "-") */
-	bool force;         /* save: replace FILE; resume: accept another device's stream */
+	bool force;	    /* save: replace FILE; resume: accept another device's stream */
 	bool raw;
-	bool single_pass;   /* resume: no verifying pass over a regular file first */
+	bool single_pass; /* resume: no verifying pass over a regular file first */
 	struct migctl_xfer_opts opts;
 };
 
@@ -222,8 +220,7 @@ void cli_progress(void *arg, const struct migctl_progress *p);
  * the summary).  @precopy_bytes/@stopcopy_bytes split res->bytes by phase.
  */
 int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
-			const struct migctl_device_desc *desc, bool to_stderr,
-			const char *detail, const char *note, uint64_t precopy_bytes,
-			uint64_t stopcopy_bytes);
+			const struct migctl_device_desc *desc, bool to_stderr, const char *detail,
+			const char *note, uint64_t precopy_bytes, uint64_t stopcopy_bytes);
 
 #endif

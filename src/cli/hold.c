@@ -165,8 +165,8 @@ static int run_hold(int argc, char **argv)
 	if (!r && !theirs)
 		r = migctl_leave_data_state(dev, &state);
 	if (r && r != -ENOTTY) {
-		status = cli_close_device(dev, cli_fail(STAGE_TRANSITION, r,
-							"releasing the device"));
+		status = cli_close_device(dev,
+					  cli_fail(STAGE_TRANSITION, r, "releasing the device"));
 		return cmd_status ? cmd_status : status;
 	}
 	closed = cli_close_device(dev, 0);

@@ -30,8 +30,7 @@ static void print_identity(const struct migctl_device_desc *t)
 	if (t->bus == MIGCTL_BUS_PCI) {
 		snprintf(id, sizeof(id), "%04x:%04x", t->vendor, t->device);
 		out_string("id", "id:          %s", id);
-		snprintf(id, sizeof(id), "%04x:%04x", t->subsystem_vendor,
-			 t->subsystem_device);
+		snprintf(id, sizeof(id), "%04x:%04x", t->subsystem_vendor, t->subsystem_device);
 		out_string("subsystem_id", " (subsystem %s)\n", id);
 	}
 	if (t->group >= 0)

@@ -81,8 +81,8 @@ static void print_stats(const struct migctl_stream_stats *st)
 {
 	print_phase("pre_copy", "pre-copy:", st->precopy_records, st->precopy_bytes);
 	print_phase("stop_copy", "stop-copy:", st->stopcopy_records, st->stopcopy_bytes);
-	out_uint("skipped_records", st->skipped_records ?
-			"skipped:     %" PRIu64 " optional records\n" : NULL,
+	out_uint("skipped_records",
+		 st->skipped_records ? "skipped:     %" PRIu64 " optional records\n" : NULL,
 		 st->skipped_records);
 	out_uint("records", NULL, st->records);
 	out_uint("stream_bytes", "stream:      %" PRIu64 " bytes\n", st->stream_bytes);

@@ -18,8 +18,7 @@ struct list_args {
 enum { OPT_PROBE = 0x200, OPT_NAMES };
 
 static const struct argp_option list_options[] = {
-	{ "probe", OPT_PROBE, NULL, 0,
-	  "Open each device to add its migration flags and state", 0 },
+	{ "probe", OPT_PROBE, NULL, 0, "Open each device to add its migration flags and state", 0 },
 	{ "names", OPT_NAMES, NULL, 0, "Print only device names, one per line", 0 },
 	{ 0 }
 };

@@ -13,8 +13,8 @@
 const char *argp_program_version = "vfio-migctl " MIGCTL_VERSION;
 
 static const struct cli_command *const commands[] = {
-	&cmd_list, &cmd_info,	 &cmd_state, &cmd_save, &cmd_resume,
-	&cmd_reset, &cmd_inspect, &cmd_hold,  &cmd_wait, &cmd_monitor, &cmd_check,
+	&cmd_list,    &cmd_info, &cmd_state, &cmd_save,	   &cmd_resume, &cmd_reset,
+	&cmd_inspect, &cmd_hold, &cmd_wait,  &cmd_monitor, &cmd_check,
 };
 
 static const struct cli_command *find_command(const char *name)

@@ -16,8 +16,7 @@ struct monitor_args {
 };
 
 static const struct argp_option monitor_options[] = {
-	{ "timeout", OPT_TIMEOUT, "SECONDS", 0, "Stop after SECONDS", 0 },
-	{ 0 }
+	{ "timeout", OPT_TIMEOUT, "SECONDS", 0, "Stop after SECONDS", 0 }, { 0 }
 };
 
 static error_t parse_monitor(int key, char *arg, struct argp_state *state)
@@ -52,8 +51,7 @@ static void print_event(const struct migctl_uevent *ev)
 	out_string("devpath", " %s", ev->devpath);
 	out_string_or_null("devname", " /dev/%s", ev->devname[0] ? ev->devname : NULL, NULL);
 	out_string_or_null("driver", " driver=%s", ev->driver[0] ? ev->driver : NULL, NULL);
-	out_string_or_null("mdev_type", " type=%s", ev->mdev_type[0] ? ev->mdev_type : NULL,
-			   NULL);
+	out_string_or_null("mdev_type", " type=%s", ev->mdev_type[0] ? ev->mdev_type : NULL, NULL);
 	out_text("\n");
 	out_close_object();
 }
@@ -72,7 +70,8 @@ static void print_overrun(void)
 	out_null("devname", NULL);
 	out_null("driver", NULL);
 	out_null("mdev_type", NULL);
-	out_text(" events were lost (receive buffer overrun); 'vfio-migctl list' shows what is there now\n");
+	out_text(
+		" events were lost (receive buffer overrun); 'vfio-migctl list' shows what is there now\n");
 	out_close_object();
 }
 

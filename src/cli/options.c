@@ -32,7 +32,8 @@ static const struct argp_option global_options[] = {
 	  "Open the device through its cdev or its group (default: auto)", 0 },
 	{ "from-pid", OPT_FROM_PID, "PID", 0,
 	  "Do not open the device: act through the file process PID has open for it; "
-	  "a change to the device also needs its command's force option (--force)", 0 },
+	  "a change to the device also needs its command's force option (--force)",
+	  0 },
 	{ "help", 'h', NULL, 0, "Give this help list", -1 },
 	{ NULL, '?', NULL, OPTION_ALIAS, NULL, -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },
@@ -107,13 +108,10 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 
 static const struct argp global_argp = { .options = global_options, .parser = parse_global };
 
-const struct argp_child cli_global_children[] = {
-	{ &global_argp, 0, "Global options:", 1 },
-	{ 0 }
-};
+const struct argp_child cli_global_children[] = { { &global_argp, 0, "Global options:", 1 },
+						  { 0 } };
 
-void cli_parse(const struct argp *argp, unsigned int flags, int argc, char **argv,
-	       void *input)
+void cli_parse(const struct argp *argp, unsigned int flags, int argc, char **argv, void *input)
 {
 	char name[64];
 	int r;
@@ -135,8 +133,8 @@ void cli_parse(const struct argp *argp, unsigned int flags, int argc, char **arg
 		cli_usage("--sysroot: %s", strerror(-r));
 }
 
-error_t cli_positionals(struct argp_state *state, int key, char *arg,
-			const char **slots, int min, int max)
+error_t cli_positionals(struct argp_state *state, int key, char *arg, const char **slots, int min,
+			int max)
 {
 	int n = 0;
 

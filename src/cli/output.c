@@ -98,12 +98,12 @@ void out_close_array(void)
 	close_container();
 }
 
-#define OUT_VALUE(key, text_fmt, value, new_json)                  \
-	do {                                                       \
-		if (out.json)                                      \
-			attach(key, new_json);                     \
-		else if (text_fmt)                                 \
-			fprintf(out.stream, text_fmt, value);      \
+#define OUT_VALUE(key, text_fmt, value, new_json)             \
+	do {                                                  \
+		if (out.json)                                 \
+			attach(key, new_json);                \
+		else if (text_fmt)                            \
+			fprintf(out.stream, text_fmt, value); \
 	} while (0)
 
 /* Text formats come from this program, never from data */

@@ -13,7 +13,8 @@ struct reset_args {
 static const struct argp_option reset_options[] = {
 	{ "force", OPT_FORCE, NULL, 0,
 	  "Reset a device reached through --from-pid (a running process's) that is "
-	  "not in ERROR", 0 },
+	  "not in ERROR",
+	  0 },
 	{ 0 }
 };
 

@@ -29,7 +29,8 @@ static const struct argp_option resume_options[] = {
 	  "First end a migration session left open on the device", 0 },
 	{ "single-pass", OPT_SINGLE_PASS, NULL, 0,
 	  "Do not verify a regular file whole before the device is touched; check "
-	  "record by record as it is loaded (as for a pipe)", 0 },
+	  "record by record as it is loaded (as for a pipe)",
+	  0 },
 	{ "buffer-size", OPT_BUFFER_SIZE, "SIZE", 0, "Bytes per write (default 1M)", 0 },
 	{ "raw", OPT_RAW, NULL, 0,
 	  "Read a bare kernel stream, not the framed format of vfio-migctl-stream(5)", 0 },
@@ -74,8 +75,7 @@ static int check_identity(const struct migctl_stream_reader *reader,
 		return 0;
 	}
 	return cli_refuse(STAGE_STREAM, -EBADMSG,
-			  "incompatible stream: %s (--force to try anyway); device unchanged",
-			  why);
+			  "incompatible stream: %s (--force to try anyway); device unchanged", why);
 }
 
 /*
@@ -136,8 +136,10 @@ static bool regular_file(int fd)
 static int run_resume(int argc, char **argv)
 {
 	struct transfer_args a = {
-		.opts = { .then = MIGCTL_STATE_RUNNING, .buffer_size = MIGCTL_DEFAULT_BUFFER,
-			  .cancel = &cli_cancel, .progress = cli_progress,
+		.opts = { .then = MIGCTL_STATE_RUNNING,
+			  .buffer_size = MIGCTL_DEFAULT_BUFFER,
+			  .cancel = &cli_cancel,
+			  .progress = cli_progress,
 			  .wake_signal = CLI_WAKE_SIGNAL },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDIN_FILENO, .cancel = &cli_cancel };
@@ -202,14 +204,14 @@ static int run_resume(int argc, char **argv)
 	r = migctl_resume(dev, &a.opts, &source, &res);
 	/* The framed stream says which of the bytes were PRE_COPY data */
 	if (!a.raw)
-		precopy = reader.stats.precopy_bytes < res.bytes ? reader.stats.precopy_bytes
-								 : res.bytes;
+		precopy = reader.stats.precopy_bytes < res.bytes ? reader.stats.precopy_bytes :
+								   res.bytes;
 	if (r == -EBADMSG && raw.framed)
 		detail = "this is a framed vfio-migctl stream; drop --raw";
 	else if (r == -EBADMSG && !a.raw)
 		detail = migctl_stream_reader_error(&reader);
-	status = cli_report_transfer(true, r, &res, &desc, false, detail,
-				     note[0] ? note : NULL, precopy, res.bytes - precopy);
+	status = cli_report_transfer(true, r, &res, &desc, false, detail, note[0] ? note : NULL,
+				     precopy, res.bytes - precopy);
 out:
 	status = cli_close_device(dev, status);
 	if (!a.raw)

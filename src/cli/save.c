@@ -30,8 +30,7 @@ static const struct argp_option save_options[] = {
 	  "First end a migration session left open on the device", 0 },
 	{ "buffer-size", OPT_BUFFER_SIZE, "SIZE", 0, "Bytes per read (default 1M)", 0 },
 	{ "raw", OPT_RAW, NULL, 0,
-	  "Write the bare kernel stream, not the framed format of vfio-migctl-stream(5)",
-	  0 },
+	  "Write the bare kernel stream, not the framed format of vfio-migctl-stream(5)", 0 },
 	{ 0 }
 };
 
@@ -72,8 +71,10 @@ static int fail_output(int err, const char *file, const struct outfile *of)
 static int run_save(int argc, char **argv)
 {
 	struct transfer_args a = {
-		.opts = { .then = MIGCTL_STATE_STOP, .buffer_size = MIGCTL_DEFAULT_BUFFER,
-			  .cancel = &cli_cancel, .progress = cli_progress,
+		.opts = { .then = MIGCTL_STATE_STOP,
+			  .buffer_size = MIGCTL_DEFAULT_BUFFER,
+			  .cancel = &cli_cancel,
+			  .progress = cli_progress,
 			  .wake_signal = CLI_WAKE_SIGNAL },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
@@ -144,8 +145,8 @@ static int run_save(int argc, char **argv)
 		snprintf(detail, sizeof(detail), "committing %s: %s", a.file,
 			 cli_output_cause(commit.err, &of));
 	status = cli_report_transfer(false, r, &res, migctl_dev_desc(dev), !a.file,
-				     commit.err ? detail : NULL, NULL,
-				     res.precopy_bytes, res.bytes - res.precopy_bytes);
+				     commit.err ? detail : NULL, NULL, res.precopy_bytes,
+				     res.bytes - res.precopy_bytes);
 	return cli_close_device(dev, status);
 }
 

@@ -18,13 +18,14 @@ struct state_args {
 enum { OPT_DRY_RUN = 0x200, OPT_STEP };
 
 static const struct argp_option state_options[] = {
-	{ "dry-run", OPT_DRY_RUN, NULL, 0,
-	  "Print the arcs the kernel would take, change nothing", 0 },
+	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Print the arcs the kernel would take, change nothing",
+	  0 },
 	{ "step", OPT_STEP, NULL, 0,
 	  "Take the arcs one at a time, timing each and naming the one that fails", 0 },
 	{ "force", OPT_FORCE, NULL, 0,
 	  "Change the state of a device reached through --from-pid (a running "
-	  "process's)", 0 },
+	  "process's)",
+	  0 },
 	{ 0 }
 };
 
@@ -45,12 +46,12 @@ static error_t parse_state(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (a->pos[1] && migctl_state_parse(a->pos[1], &a->target))
 			cli_usage("unknown state '%s' (states: stop, running, stop_copy, "
-				  "resuming, running_p2p, pre_copy, pre_copy_p2p)", a->pos[1]);
+				  "resuming, running_p2p, pre_copy, pre_copy_p2p)",
+				  a->pos[1]);
 		if (a->pos[1] && a->target == MIGCTL_STATE_ERROR)
 			cli_usage("ERROR cannot be requested; use 'reset'");
 		if ((a->dry_run || a->step) && !a->pos[1])
-			cli_usage("--%s needs the NEW state",
-			  a->dry_run ? "dry-run" : "step");
+			cli_usage("--%s needs the NEW state", a->dry_run ? "dry-run" : "step");
 		if (a->dry_run && a->step)
 			cli_usage("--dry-run and --step exclude each other");
 		break;
@@ -81,8 +82,8 @@ static void print_path(enum migctl_state from, const enum migctl_state *path, si
 }
 
 /* Report a failed SET: where the device ended up decides the status */
-static int transition_failed(struct migctl_dev *dev, enum migctl_state from,
-			     enum migctl_state to, int err)
+static int transition_failed(struct migctl_dev *dev, enum migctl_state from, enum migctl_state to,
+			     int err)
 {
 	enum migctl_state now;
 	int status;
@@ -98,8 +99,8 @@ static int transition_failed(struct migctl_dev *dev, enum migctl_state from,
 }
 
 /* One SET per arc, so a failure names its arc and each arc is timed */
-static int step_path(struct migctl_dev *dev, enum migctl_state cur,
-		     const enum migctl_state *path, size_t len)
+static int step_path(struct migctl_dev *dev, enum migctl_state cur, const enum migctl_state *path,
+		     size_t len)
 {
 	double t0, ms;
 	int r;
@@ -124,16 +125,15 @@ static int step_path(struct migctl_dev *dev, enum migctl_state cur,
 	return 0;
 }
 
-static int set_state(struct migctl_dev *dev, const struct state_args *a,
-		     uint64_t flags, enum migctl_state cur)
+static int set_state(struct migctl_dev *dev, const struct state_args *a, uint64_t flags,
+		     enum migctl_state cur)
 {
 	enum migctl_state path[MIGCTL_ARCS_MAX];
 	size_t len;
 	int status, r;
 
 	if (!migctl_state_supported(flags, a->target))
-		return cli_fail(STAGE_TRANSITION, -EOPNOTSUPP, "%s",
-				migctl_state_name(a->target));
+		return cli_fail(STAGE_TRANSITION, -EOPNOTSUPP, "%s", migctl_state_name(a->target));
 	if (cur == MIGCTL_STATE_ERROR)
 		return cli_fail(STAGE_TRANSITION, -EBADFD, "%s", "");
 	/*
@@ -144,7 +144,8 @@ static int set_state(struct migctl_dev *dev, const struct state_args *a,
 	if (cur == MIGCTL_STATE_RESUMING && a->target != MIGCTL_STATE_RESUMING && !a->dry_run)
 		return cli_refuse(STAGE_TRANSITION, -EBUSY,
 				  "device is RESUMING; leaving it by STOP would load a partial "
-				  "stream: abort with 'vfio-migctl reset %s'", cli.device);
+				  "stream: abort with 'vfio-migctl reset %s'",
+				  cli.device);
 	if (migctl_state_path(flags, cur, a->target, path, &len))
 		return cli_refuse(STAGE_TRANSITION, -EINVAL,
 				  "the kernel has no path from %s to %s; device left in %s",

@@ -26,13 +26,16 @@ static int parse_size(const char *arg, size_t *size)
 	if (errno || end == arg || arg[0] == '-')
 		return -EINVAL;
 	switch (*end) {
-	case 'G': case 'g':
+	case 'G':
+	case 'g':
 		v <<= 10;
 		/* fallthrough */
-	case 'M': case 'm':
+	case 'M':
+	case 'm':
 		v <<= 10;
 		/* fallthrough */
-	case 'K': case 'k':
+	case 'K':
+	case 'k':
 		v <<= 10;
 		end++;
 		break;
@@ -72,8 +75,8 @@ error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
 		a->opts.precopy = true;
 		return 0;
 	case OPT_THEN:
-		if (migctl_state_parse(arg, &a->opts.then) ||
-		    migctl_state_is_data(a->opts.then) || a->opts.then == MIGCTL_STATE_ERROR)
+		if (migctl_state_parse(arg, &a->opts.then) || migctl_state_is_data(a->opts.then) ||
+		    a->opts.then == MIGCTL_STATE_ERROR)
 			cli_usage("--then takes stop, running or running_p2p, not '%s'", arg);
 		return 0;
 	case OPT_ON_ERROR:
@@ -111,8 +114,7 @@ void cli_progress(void *arg, const struct migctl_progress *p)
 	bar.last = t;
 	elapsed = t - bar.start;
 	format_bytes(p->bytes, done, sizeof(done));
-	format_bytes(elapsed > 0 ? (uint64_t)((double)p->bytes / elapsed) : 0, rate,
-		     sizeof(rate));
+	format_bytes(elapsed > 0 ? (uint64_t)((double)p->bytes / elapsed) : 0, rate, sizeof(rate));
 	if (p->estimate && p->bytes <= p->estimate) {
 		unsigned int pct = (unsigned int)(p->bytes * 100 / p->estimate);
 		char fill[21];
@@ -121,8 +123,8 @@ void cli_progress(void *arg, const struct migctl_progress *p)
 		memset(fill, '#', pct / 5);
 		memset(fill + pct / 5, '.', 20 - pct / 5);
 		fill[20] = '\0';
-		fprintf(stderr, "\r%-9s [%s] %3u%% %s / %s  %s/s ",
-			migctl_phase_name(p->phase), fill, pct, done, total, rate);
+		fprintf(stderr, "\r%-9s [%s] %3u%% %s / %s  %s/s ", migctl_phase_name(p->phase),
+			fill, pct, done, total, rate);
 	} else {
 		fprintf(stderr, "\r%-9s %s  %s/s ", migctl_phase_name(p->phase), done, rate);
 	}
@@ -158,12 +160,11 @@ static void open_session_words(enum migctl_state state, const struct migctl_hold
 		snprintf(way_out, sizeof(way_out), "'vfio-migctl reset %s'", dev);
 	else
 		snprintf(way_out, sizeof(way_out), "'vfio-migctl state %s %s'", dev,
-			 state == MIGCTL_STATE_STOP_COPY	  ? "stop"
-			 : state == MIGCTL_STATE_PRE_COPY_P2P ? "running_p2p"
-							      : "running");
+			 state == MIGCTL_STATE_STOP_COPY    ? "stop" :
+			 state == MIGCTL_STATE_PRE_COPY_P2P ? "running_p2p" :
+							      "running");
 	if (holder)
-		snprintf(buf, size,
-			 "device is in %s: a migration session open through %s (pid %d)",
+		snprintf(buf, size, "device is in %s: a migration session open through %s (pid %d)",
 			 migctl_state_name(state), holder->comm, holder->pid);
 	else
 		snprintf(buf, size,
@@ -173,8 +174,8 @@ static void open_session_words(enum migctl_state state, const struct migctl_hold
 }
 
 /* A device found in a data state: whose session it is, and the way out */
-static const char *open_session(const struct migctl_device_desc *desc,
-				enum migctl_state state, char *buf, size_t size)
+static const char *open_session(const struct migctl_device_desc *desc, enum migctl_state state,
+				char *buf, size_t size)
 {
 	struct migctl_holder holder;
 	size_t n;
@@ -185,8 +186,8 @@ static const char *open_session(const struct migctl_device_desc *desc,
 }
 
 /* The words for where a transfer failed: "entering STOP_COPY failed" */
-static void describe_step(const struct migctl_xfer_result *res, bool resuming,
-			  char *buf, size_t size)
+static void describe_step(const struct migctl_xfer_result *res, bool resuming, char *buf,
+			  size_t size)
 {
 	const char *state = migctl_state_name(res->failed_state);
 
@@ -202,8 +203,8 @@ static void describe_step(const struct migctl_xfer_result *res, bool resuming,
 		snprintf(buf, size, "the device refused the stream (RESUMING -> STOP)");
 		break;
 	case MIGCTL_FAIL_DEVICE_IO:
-		snprintf(buf, size, resuming ? "the device refused the data"
-					     : "reading the device's data");
+		snprintf(buf, size,
+			 resuming ? "the device refused the data" : "reading the device's data");
 		break;
 	case MIGCTL_FAIL_SINK:
 		snprintf(buf, size, "writing the stream");
@@ -218,8 +219,7 @@ static void describe_step(const struct migctl_xfer_result *res, bool resuming,
 }
 
 /* "; device restored to RUNNING" */
-static void describe_recovery(const struct migctl_xfer_result *res, char *buf,
-			      size_t size)
+static void describe_recovery(const struct migctl_xfer_result *res, char *buf, size_t size)
 {
 	const char *state = migctl_state_name(res->final_state);
 
@@ -241,13 +241,13 @@ static void describe_recovery(const struct migctl_xfer_result *res, char *buf,
 		break;
 	case MIGCTL_RECOVERY_FAILED:
 		/* The abort itself failed: say where the device is and what is left */
-		snprintf(buf, size, "; the reset failed (%s): device left in %s; retry "
+		snprintf(buf, size,
+			 "; the reset failed (%s): device left in %s; retry "
 			 "'vfio-migctl reset %s', or unbind and rebind its driver",
 			 strerror(-res->recovery_err), state, cli_device_arg());
 		break;
 	case MIGCTL_RECOVERY_KEPT:
-		snprintf(buf, size, "; the device accepted the stream and keeps it, in %s",
-			 state);
+		snprintf(buf, size, "; the device accepted the stream and keeps it, in %s", state);
 		break;
 	}
 }
@@ -313,13 +313,12 @@ static int fail_transfer(bool resuming, int err, const struct migctl_xfer_result
 }
 
 int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
-			const struct migctl_device_desc *desc, bool to_stderr,
-			const char *detail, const char *note, uint64_t precopy_bytes,
-			uint64_t stopcopy_bytes)
+			const struct migctl_device_desc *desc, bool to_stderr, const char *detail,
+			const char *note, uint64_t precopy_bytes, uint64_t stopcopy_bytes)
 {
 	char message[PATH_MAX + 1024] = "", session[PATH_MAX + 256], rate[32];
-	enum migctl_state found = res->ended_session != MIGCTL_NR_STATES ? res->ended_session
-									  : res->initial_state;
+	enum migctl_state found =
+		res->ended_session != MIGCTL_NR_STATES ? res->ended_session : res->initial_state;
 	int status = 0;
 
 	progress_done();
@@ -336,16 +335,15 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 	if (!cli.json && (err || cli.quiet))
 		return cli_finish(status);
 
-	format_bytes(res->seconds > 0 ? (uint64_t)((double)res->bytes / res->seconds) : 0,
-		     rate, sizeof(rate));
+	format_bytes(res->seconds > 0 ? (uint64_t)((double)res->bytes / res->seconds) : 0, rate,
+		     sizeof(rate));
 	out_open_object(NULL);
 	out_string("command", NULL, resuming ? "resume" : "save");
 	out_string("device", NULL, cli.device);
 	out_bool("ok", NULL, !err);
 	out_uint("bytes", resuming ? "resumed %" PRIu64 " bytes" : "saved %" PRIu64 " bytes",
 		 res->bytes);
-	out_uint("precopy_bytes", precopy_bytes ? " (precopy %" PRIu64 ")" : NULL,
-		 precopy_bytes);
+	out_uint("precopy_bytes", precopy_bytes ? " (precopy %" PRIu64 ")" : NULL, precopy_bytes);
 	out_uint("stopcopy_bytes", NULL, stopcopy_bytes);
 	out_uint("estimate", NULL, res->estimate);
 	out_double("seconds", " in %.3f s", res->seconds);
@@ -355,9 +353,9 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 	out_double("device_waited_seconds", NULL, res->device_waited_seconds);
 	out_double("stream_waited_seconds", NULL, res->stream_waited_seconds);
 	/* PRE_COPY never wakes a device: from STOP there was nothing to do */
-	out_string_or_null("precopy_skipped", "; precopy skipped (%s)",
-			   res->precopy_skipped ? "the device was stopped: nothing to pre-copy"
-						: NULL, NULL);
+	out_string_or_null(
+		"precopy_skipped", "; precopy skipped (%s)",
+		res->precopy_skipped ? "the device was stopped: nothing to pre-copy" : NULL, NULL);
 	out_string_or_null("ended_session", "; ended the %s session found open",
 			   known_state(res->ended_session), NULL);
 	out_string_or_null("initial_state", NULL, known_state(found), NULL);
@@ -366,8 +364,7 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 	out_text("\n");
 	out_string("recovery", NULL, migctl_recovery_name(res->recovery));
 	/* Where it failed: the device's data (device-io) or the file (sink/source) */
-	out_string_or_null("failed_at", NULL, err ? migctl_fail_at_name(res->fail_at) : NULL,
-			   NULL);
+	out_string_or_null("failed_at", NULL, err ? migctl_fail_at_name(res->fail_at) : NULL, NULL);
 	if (err)
 		out_string("error", NULL, message);
 	out_close_object();

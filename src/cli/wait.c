@@ -19,8 +19,7 @@ struct wait_args {
 };
 
 static const struct argp_option wait_options[] = {
-	{ "timeout", OPT_TIMEOUT, "SECONDS", 0, "Give up after SECONDS (default 30)", 0 },
-	{ 0 }
+	{ "timeout", OPT_TIMEOUT, "SECONDS", 0, "Give up after SECONDS (default 30)", 0 }, { 0 }
 };
 
 static error_t parse_wait(int key, char *arg, struct argp_state *state)
@@ -115,8 +114,9 @@ static int run_wait(int argc, char **argv)
 		/* After lost events (-ENOBUFS) sysfs is looked at again, as after any */
 		if (r && r != -ETIMEDOUT && r != -EAGAIN && r != -ENOBUFS) {
 			migctl_uevent_close(mon);
-			return r == -EINTR ? cli_refuse(STAGE_EVENTS, r, "interrupted; not ready: %s", why)
-					   : cli_fail(STAGE_EVENTS, r, "reading kernel uevents");
+			return r == -EINTR ? cli_refuse(STAGE_EVENTS, r,
+							"interrupted; not ready: %s", why) :
+					     cli_fail(STAGE_EVENTS, r, "reading kernel uevents");
 		}
 	}
 	migctl_uevent_close(mon);

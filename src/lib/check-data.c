@@ -23,8 +23,8 @@ static const struct {
 };
 
 /* Leave a session's state by its own arc, loading the saved stream from RESUMING */
-static int leave_session(struct check_dev *d, enum migctl_state from, enum migctl_state to,
-			 int *fd, int *leave_fd)
+static int leave_session(struct check_dev *d, enum migctl_state from, enum migctl_state to, int *fd,
+			 int *leave_fd)
 {
 	int r;
 

@@ -180,8 +180,8 @@ int check_read_to_end(struct migctl_check *c, int fd, struct membuf *out, size_t
 size_t check_tour(struct check_dev *d, enum migctl_state states[MIGCTL_NR_STATES])
 {
 	static const enum migctl_state order[] = {
-		MIGCTL_STATE_RUNNING,  MIGCTL_STATE_RUNNING_P2P,  MIGCTL_STATE_STOP,
-		MIGCTL_STATE_STOP_COPY, MIGCTL_STATE_PRE_COPY, MIGCTL_STATE_PRE_COPY_P2P,
+		MIGCTL_STATE_RUNNING,	MIGCTL_STATE_RUNNING_P2P, MIGCTL_STATE_STOP,
+		MIGCTL_STATE_STOP_COPY, MIGCTL_STATE_PRE_COPY,	  MIGCTL_STATE_PRE_COPY_P2P,
 		MIGCTL_STATE_RESUMING,
 	};
 	size_t n = 0;

@@ -15,8 +15,8 @@
 static void check_flags_stop_copy(struct rule_run *x)
 {
 	uint64_t f = x->d->pb.mig_flags;
-	uint64_t undefined = f & ~(uint64_t)(MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P |
-					     MIGCTL_FLAG_PRE_COPY);
+	uint64_t undefined =
+		f & ~(uint64_t)(MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P | MIGCTL_FLAG_PRE_COPY);
 	char names[64];
 
 	migctl_flags_format(f, names, sizeof(names));

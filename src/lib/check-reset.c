@@ -75,8 +75,8 @@ static void check_reset_flag(struct rule_run *x)
 		check_finding(x, MIGCTL_FAIL,
 			      "VFIO_DEVICE_FLAGS_RESET is set, but VFIO_DEVICE_RESET fails with %s",
 			      check_eno(r));
-	check_passed(x, says ? "VFIO_DEVICE_FLAGS_RESET set, and VFIO_DEVICE_RESET works"
-			     : "neither VFIO_DEVICE_FLAGS_RESET nor a working VFIO_DEVICE_RESET");
+	check_passed(x, says ? "VFIO_DEVICE_FLAGS_RESET set, and VFIO_DEVICE_RESET works" :
+			       "neither VFIO_DEVICE_FLAGS_RESET nor a working VFIO_DEVICE_RESET");
 }
 
 const struct check_rule rule_reset_flag = {

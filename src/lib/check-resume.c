@@ -12,9 +12,10 @@
 
 #include "check.h"
 
-#define STOP_INVALID VFIO_H ", RESUMING -> STOP: \"If the user provided data is found to be " \
-	"incomplete, inconsistent, or otherwise invalid, the migration driver must fail the " \
-	"SET_STATE ioctl\""
+#define STOP_INVALID                                                                                 \
+	VFIO_H ", RESUMING -> STOP: \"If the user provided data is found to be "                     \
+	       "incomplete, inconsistent, or otherwise invalid, the migration driver must fail the " \
+	       "SET_STATE ioctl\""
 
 /*
  * STOP -> RESUMING, the first @len bytes of the saved stream, RESUMING ->

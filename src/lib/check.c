@@ -90,31 +90,18 @@ const char *check_eno(int err)
  * it in the table, so a rule is one line here.
  */
 /* clang-format off: one rule a line */
-#define CHECK_RULES(rule)			\
-	rule(rule_flags_stop_copy)		\
-	rule(rule_state_get)			\
-	rule(rule_fsm_arcs)			\
-	rule(rule_fsm_unsupported_einval)	\
-	rule(rule_fsm_error_refused)		\
-	rule(rule_fsm_blocked_arcs)		\
-	rule(rule_data_new_fd)			\
-	rule(rule_data_precopy_keeps_fd)	\
-	rule(rule_data_old_fd_dead)		\
-	rule(rule_data_eof_sticks)		\
-	rule(rule_data_no_seek)			\
-	rule(rule_precopy_info_states)		\
-	rule(rule_precopy_initial_decreases)	\
-	rule(rule_precopy_enomsg)		\
-	rule(rule_data_size_estimate)		\
-	rule(rule_resume_empty_refused)		\
-	rule(rule_resume_truncated_refused)	\
-	rule(rule_resume_own_accepted)		\
-	rule(rule_reset_every_state)		\
-	rule(rule_reset_flag)			\
-	rule(rule_dma_start_report_stop)	\
-	rule(rule_dma_refused)			\
-	rule(rule_roundtrip_equal)		\
-	/* the end of the list */
+#define CHECK_RULES(rule)                                                                             \
+	rule(rule_flags_stop_copy) rule(rule_state_get) rule(rule_fsm_arcs) rule(                     \
+		rule_fsm_unsupported_einval) rule(rule_fsm_error_refused) rule(rule_fsm_blocked_arcs) \
+		rule(rule_data_new_fd) rule(rule_data_precopy_keeps_fd) rule(                         \
+			rule_data_old_fd_dead) rule(rule_data_eof_sticks) rule(rule_data_no_seek)     \
+			rule(rule_precopy_info_states) rule(rule_precopy_initial_decreases) rule(     \
+				rule_precopy_enomsg) rule(rule_data_size_estimate)                    \
+				rule(rule_resume_empty_refused) rule(                                 \
+					rule_resume_truncated_refused) rule(rule_resume_own_accepted) \
+					rule(rule_reset_every_state) rule(rule_reset_flag) rule(      \
+						rule_dma_start_report_stop) rule(rule_dma_refused)    \
+						rule(rule_roundtrip_equal) /* the end of the list */
 /* clang-format on */
 
 #define DECLARE_RULE(name) extern const struct check_rule name;
@@ -188,8 +175,10 @@ static void compare_devices(struct migctl_check *c)
 	int r = migctl_stream_header_from_desc(&h, migctl_dev_desc(c->d[0].dev), 0, 0);
 
 	if (r)
-		snprintf(c->dev2_unlike, sizeof(c->dev2_unlike), "DEV's identity does not fit "
-			 "a stream header (%s)", check_eno(r));
+		snprintf(c->dev2_unlike, sizeof(c->dev2_unlike),
+			 "DEV's identity does not fit "
+			 "a stream header (%s)",
+			 check_eno(r));
 	else
 		migctl_stream_identity_check(&h, migctl_dev_desc(c->d[1].dev), c->dev2_unlike,
 					     sizeof(c->dev2_unlike));

@@ -24,9 +24,9 @@ struct membuf {
 struct check_dev {
 	struct migctl_dev *dev;
 	struct migctl_putback pb;
-	bool used;             /* saved (or refused) and to be put back */
-	struct membuf saved;   /* its STOP_COPY stream as found */
-	bool lost;             /* could not be brought back to pb.found */
+	bool used;	     /* saved (or refused) and to be put back */
+	struct membuf saved; /* its STOP_COPY stream as found */
+	bool lost;	     /* could not be brought back to pb.found */
 	char lost_why[160];
 };
 
@@ -35,21 +35,21 @@ struct migctl_check {
 	char dev2_unlike[256]; /* why DEV2 cannot take DEV's stream ("" if it can) */
 	struct migctl_check_opts opts;
 	size_t max;
-	uint8_t *buf;          /* CHUNK bytes for reads */
+	uint8_t *buf; /* CHUNK bytes for reads */
 };
 
 struct rule_run {
 	struct migctl_check *c;
-	struct check_dev *d;   /* DEV */
+	struct check_dev *d; /* DEV */
 	struct migctl_rule_result *r;
-	unsigned int more;     /* findings of the same weight beyond the one told */
+	unsigned int more; /* findings of the same weight beyond the one told */
 };
 
 /* What a rule needs of the device, else it is skipped */
 enum {
 	NEED_STOP_COPY = 1 << 0,
 	NEED_PRE_COPY = 1 << 1,
-	NEED_SAVED = 1 << 2,  /* a stream the device accepts: its saved state */
+	NEED_SAVED = 1 << 2, /* a stream the device accepts: its saved state */
 };
 
 /*
@@ -93,11 +93,9 @@ int check_read_to_end(struct migctl_check *c, int fd, struct membuf *out, size_t
 /* The states a device offers, in the order the rules visit them */
 size_t check_tour(struct check_dev *d, enum migctl_state states[MIGCTL_NR_STATES]);
 /* @from, then @to with the data_fd it returns in *fd: false if none was opened */
-bool check_open_session(struct check_dev *d, enum migctl_state from, enum migctl_state to,
-			int *fd);
+bool check_open_session(struct check_dev *d, enum migctl_state from, enum migctl_state to, int *fd);
 /* check_open_session(), a FAIL if it does not open */
-bool check_enter_session(struct rule_run *x, enum migctl_state from, enum migctl_state to,
-			 int *fd);
+bool check_enter_session(struct rule_run *x, enum migctl_state from, enum migctl_state to, int *fd);
 /* The FAIL of a session's arc that gave no data_fd */
 void check_no_data_fd(struct rule_run *x, enum migctl_state from, enum migctl_state to);
 /* A STOP_COPY stream of @d into @out, ending in @then; and @in back into @d */

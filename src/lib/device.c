@@ -20,10 +20,10 @@
 struct migctl_dev {
 	struct migctl_device_desc target;
 	int fd;
-	int iommufd;   /* cdev path */
-	int group_fd;  /* group path */
+	int iommufd;  /* cdev path */
+	int group_fd; /* group path */
 	int container_fd;
-	int pidfd;     /* the holder of a device taken from it, else -1 */
+	int pidfd; /* the holder of a device taken from it, else -1 */
 	struct migctl_origin origin;
 };
 
@@ -138,8 +138,8 @@ static int open_group(const struct migctl_root *root, struct migctl_dev *dev)
 	return 0;
 }
 
-int migctl_dev_open(const struct migctl_root *root,
-		    const struct migctl_device_desc *target, struct migctl_dev **out)
+int migctl_dev_open(const struct migctl_root *root, const struct migctl_device_desc *target,
+		    struct migctl_dev **out)
 {
 	struct migctl_dev *dev;
 	int r;
@@ -162,8 +162,8 @@ int migctl_dev_open(const struct migctl_root *root,
  * (fdinfo), and taken on trust where the kernel has none (before 6.18).
  * -ESTALE if it is another file; -EBADF if none is open.
  */
-static int check_identity(const struct migctl_root *root,
-			  const struct migctl_device_desc *target, int fd)
+static int check_identity(const struct migctl_root *root, const struct migctl_device_desc *target,
+			  int fd)
 {
 	char node[PATH_MAX];
 	struct stat st, want;
@@ -239,9 +239,8 @@ static int take_file(const struct migctl_root *root, const struct migctl_device_
 	return fd;
 }
 
-int migctl_dev_from_pid(const struct migctl_root *root,
-			const struct migctl_device_desc *target, int pid,
-			enum migctl_via via, struct migctl_dev **out)
+int migctl_dev_from_pid(const struct migctl_root *root, const struct migctl_device_desc *target,
+			int pid, enum migctl_via via, struct migctl_dev **out)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	struct held_node node;
@@ -351,9 +350,9 @@ const char *migctl_dev_kind(uint32_t dev_flags)
 		uint32_t flag;
 		const char *name;
 	} kinds[] = {
-		{ MIGCTL_DEV_PCI, "pci" },	   { MIGCTL_DEV_PLATFORM, "platform" },
-		{ MIGCTL_DEV_AMBA, "amba" },	   { MIGCTL_DEV_CCW, "ccw" },
-		{ MIGCTL_DEV_AP, "ap" },	   { MIGCTL_DEV_FSL_MC, "fsl-mc" },
+		{ MIGCTL_DEV_PCI, "pci" },   { MIGCTL_DEV_PLATFORM, "platform" },
+		{ MIGCTL_DEV_AMBA, "amba" }, { MIGCTL_DEV_CCW, "ccw" },
+		{ MIGCTL_DEV_AP, "ap" },     { MIGCTL_DEV_FSL_MC, "fsl-mc" },
 		{ MIGCTL_DEV_CDX, "cdx" },
 	};
 
@@ -369,8 +368,7 @@ int migctl_dev_reset(struct migctl_dev *dev)
 }
 
 /* VFIO_DEVICE_FEATURE with @size bytes of payload in and out of @data */
-static int device_feature(struct migctl_dev *dev, uint32_t flags, void *data,
-			  size_t size)
+static int device_feature(struct migctl_dev *dev, uint32_t flags, void *data, size_t size)
 {
 	/* u64 storage: the payloads hold __aligned_u64 fields (32 bytes at most) */
 	uint64_t buf[(sizeof(struct vfio_device_feature) + 32) / sizeof(uint64_t)];
@@ -397,8 +395,8 @@ int migctl_mig_flags(struct migctl_dev *dev, uint64_t *mig_flags)
 	struct vfio_device_feature_migration mig = { 0 };
 	int r;
 
-	r = device_feature(dev, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION,
-			   &mig, sizeof(mig));
+	r = device_feature(dev, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION, &mig,
+			   sizeof(mig));
 	if (r)
 		return r;
 	*mig_flags = mig.flags;
@@ -410,9 +408,8 @@ int migctl_get_state(struct migctl_dev *dev, enum migctl_state *state)
 	struct vfio_device_feature_mig_state ms = { .data_fd = -1 };
 	int r;
 
-	r = device_feature(dev, VFIO_DEVICE_FEATURE_GET |
-				VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-			   &ms, sizeof(ms));
+	r = device_feature(dev, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &ms,
+			   sizeof(ms));
 	if (r)
 		return r;
 	if (ms.device_state >= MIGCTL_NR_STATES)
@@ -430,9 +427,8 @@ int migctl_set_state(struct migctl_dev *dev, enum migctl_state state, int *data_
 	int r;
 
 	*data_fd = -1;
-	r = device_feature(dev, VFIO_DEVICE_FEATURE_SET |
-				VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-			   &ms, sizeof(ms));
+	r = device_feature(dev, VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &ms,
+			   sizeof(ms));
 	if (r)
 		return r;
 	*data_fd = ms.data_fd;
@@ -444,9 +440,8 @@ int migctl_data_size(struct migctl_dev *dev, uint64_t *bytes)
 	struct vfio_device_feature_mig_data_size ds = { 0 };
 	int r;
 
-	r = device_feature(dev, VFIO_DEVICE_FEATURE_GET |
-				VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-			   &ds, sizeof(ds));
+	r = device_feature(dev, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, &ds,
+			   sizeof(ds));
 	if (r)
 		return r;
 	*bytes = ds.stop_copy_length;
@@ -457,16 +452,16 @@ int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported)
 {
 	int r;
 
-	r = device_feature(dev, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
-				VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	r = device_feature(dev,
+			   VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+				   VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
 			   NULL, 0);
 	*supported = r == 0;
 	/* "not offered" is an answer, not an error */
 	return (r == 0 || r == -ENOTTY || r == -EOPNOTSUPP) ? 0 : r;
 }
 
-int migctl_precopy_info(int data_fd, uint64_t *initial_bytes,
-			uint64_t *dirty_bytes)
+int migctl_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes)
 {
 	/* flags stay 0: REINIT reporting is opt-in on newer kernels */
 	struct vfio_precopy_info info = { .argsz = sizeof(info) };

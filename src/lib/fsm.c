@@ -15,14 +15,10 @@
 #include "internal.h"
 
 static const char *const state_names[MIGCTL_NR_STATES] = {
-	[MIGCTL_STATE_ERROR] = "ERROR",
-	[MIGCTL_STATE_STOP] = "STOP",
-	[MIGCTL_STATE_RUNNING] = "RUNNING",
-	[MIGCTL_STATE_STOP_COPY] = "STOP_COPY",
-	[MIGCTL_STATE_RESUMING] = "RESUMING",
-	[MIGCTL_STATE_RUNNING_P2P] = "RUNNING_P2P",
-	[MIGCTL_STATE_PRE_COPY] = "PRE_COPY",
-	[MIGCTL_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
+	[MIGCTL_STATE_ERROR] = "ERROR",	      [MIGCTL_STATE_STOP] = "STOP",
+	[MIGCTL_STATE_RUNNING] = "RUNNING",   [MIGCTL_STATE_STOP_COPY] = "STOP_COPY",
+	[MIGCTL_STATE_RESUMING] = "RESUMING", [MIGCTL_STATE_RUNNING_P2P] = "RUNNING_P2P",
+	[MIGCTL_STATE_PRE_COPY] = "PRE_COPY", [MIGCTL_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
 };
 
 /* The migration flags a state needs; ERROR needs every bit, so never "supported" */
@@ -34,7 +30,8 @@ static const uint64_t state_needs[MIGCTL_NR_STATES] = {
 	[MIGCTL_STATE_RESUMING] = MIGCTL_FLAG_STOP_COPY,
 	[MIGCTL_STATE_RUNNING_P2P] = MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P,
 	[MIGCTL_STATE_PRE_COPY] = MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_PRE_COPY,
-	[MIGCTL_STATE_PRE_COPY_P2P] = MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P | MIGCTL_FLAG_PRE_COPY,
+	[MIGCTL_STATE_PRE_COPY_P2P] =
+		MIGCTL_FLAG_STOP_COPY | MIGCTL_FLAG_P2P | MIGCTL_FLAG_PRE_COPY,
 };
 
 /*
@@ -51,14 +48,14 @@ static const uint64_t state_needs[MIGCTL_NR_STATES] = {
 #define E MIGCTL_STATE_ERROR
 static const enum migctl_state next_step[MIGCTL_NR_STATES][MIGCTL_NR_STATES] = {
 	/*               ERROR STOP RUNNING STOP_COPY RESUMING RUNNING_P2P PRE_COPY PRE_COPY_P2P */
-	[MIGCTL_STATE_STOP]         = { E, S,  RP, SC, RS, RP, RP, RP },
-	[MIGCTL_STATE_RUNNING]      = { E, RP, R,  RP, RP, RP, PC, RP },
-	[MIGCTL_STATE_STOP_COPY]    = { E, S,  S,  SC, S,  S,  E,  E  },
-	[MIGCTL_STATE_RESUMING]     = { E, S,  S,  S,  RS, S,  S,  S  },
-	[MIGCTL_STATE_RUNNING_P2P]  = { E, S,  R,  S,  S,  RP, R,  PP },
-	[MIGCTL_STATE_PRE_COPY]     = { E, R,  R,  PP, R,  R,  PC, PP },
+	[MIGCTL_STATE_STOP] = { E, S, RP, SC, RS, RP, RP, RP },
+	[MIGCTL_STATE_RUNNING] = { E, RP, R, RP, RP, RP, PC, RP },
+	[MIGCTL_STATE_STOP_COPY] = { E, S, S, SC, S, S, E, E },
+	[MIGCTL_STATE_RESUMING] = { E, S, S, S, RS, S, S, S },
+	[MIGCTL_STATE_RUNNING_P2P] = { E, S, R, S, S, RP, R, PP },
+	[MIGCTL_STATE_PRE_COPY] = { E, R, R, PP, R, R, PC, PP },
 	[MIGCTL_STATE_PRE_COPY_P2P] = { E, RP, RP, SC, RP, RP, PC, PP },
-	[MIGCTL_STATE_ERROR]        = { E, E,  E,  E,  E,  E,  E,  E  },
+	[MIGCTL_STATE_ERROR] = { E, E, E, E, E, E, E, E },
 };
 #undef S
 #undef R
@@ -111,13 +108,12 @@ bool migctl_state_is_data(enum migctl_state state)
 }
 
 int migctl_state_path(uint64_t mig_flags, enum migctl_state from, enum migctl_state to,
-		   enum migctl_state path[MIGCTL_ARCS_MAX], size_t *len)
+		      enum migctl_state path[MIGCTL_ARCS_MAX], size_t *len)
 {
 	enum migctl_state cur = from;
 
 	*len = 0;
-	if (!migctl_state_supported(mig_flags, from) ||
-	    !migctl_state_supported(mig_flags, to))
+	if (!migctl_state_supported(mig_flags, from) || !migctl_state_supported(mig_flags, to))
 		return -EINVAL;
 
 	while (cur != to) {
@@ -152,13 +148,13 @@ void migctl_flags_format(uint64_t mig_flags, char *buf, size_t size)
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (!(mig_flags & names[i].bit))
 			continue;
-		used += snprintf(buf + used, used < size ? size - used : 0,
-				 "%s%s", used ? "|" : "", names[i].name);
+		used += snprintf(buf + used, used < size ? size - used : 0, "%s%s", used ? "|" : "",
+				 names[i].name);
 		mig_flags &= ~names[i].bit;
 	}
 	if (mig_flags)
-		snprintf(buf + used, used < size ? size - used : 0,
-			 "%s0x%llx", used ? "|" : "", (unsigned long long)mig_flags);
+		snprintf(buf + used, used < size ? size - used : 0, "%s0x%llx", used ? "|" : "",
+			 (unsigned long long)mig_flags);
 }
 
 /* ---- the names of the other enums of the API, beside the states' */
@@ -210,12 +206,9 @@ int migctl_on_error_parse(const char *name, enum migctl_on_error *policy)
 const char *migctl_recovery_name(enum migctl_recovery recovery)
 {
 	static const char *const names[] = {
-		[MIGCTL_RECOVERY_NONE] = "none",
-		[MIGCTL_RECOVERY_RESTORED] = "restored",
-		[MIGCTL_RECOVERY_RESET] = "reset",
-		[MIGCTL_RECOVERY_LEFT] = "left",
-		[MIGCTL_RECOVERY_FAILED] = "failed",
-		[MIGCTL_RECOVERY_KEPT] = "kept",
+		[MIGCTL_RECOVERY_NONE] = "none",     [MIGCTL_RECOVERY_RESTORED] = "restored",
+		[MIGCTL_RECOVERY_RESET] = "reset",   [MIGCTL_RECOVERY_LEFT] = "left",
+		[MIGCTL_RECOVERY_FAILED] = "failed", [MIGCTL_RECOVERY_KEPT] = "kept",
 	};
 
 	return name_in(names, ARRAY_SIZE(names), recovery, "unknown");
@@ -224,12 +217,9 @@ const char *migctl_recovery_name(enum migctl_recovery recovery)
 const char *migctl_fail_at_name(enum migctl_fail_at at)
 {
 	static const char *const names[] = {
-		[MIGCTL_FAIL_CHECK] = "check",
-		[MIGCTL_FAIL_TRANSITION] = "transition",
-		[MIGCTL_FAIL_DEVICE_IO] = "device-io",
-		[MIGCTL_FAIL_LOAD] = "load",
-		[MIGCTL_FAIL_SINK] = "sink",
-		[MIGCTL_FAIL_SOURCE] = "source",
+		[MIGCTL_FAIL_CHECK] = "check",	       [MIGCTL_FAIL_TRANSITION] = "transition",
+		[MIGCTL_FAIL_DEVICE_IO] = "device-io", [MIGCTL_FAIL_LOAD] = "load",
+		[MIGCTL_FAIL_SINK] = "sink",	       [MIGCTL_FAIL_SOURCE] = "source",
 		[MIGCTL_FAIL_CANCEL] = "cancel",
 	};
 

@@ -16,23 +16,21 @@
 #include "internal.h"
 
 /* The nodes a holder may have open, of the kinds @via allows */
-static size_t device_nodes(const struct migctl_root *root,
-			   const struct migctl_device_desc *t, enum migctl_via via,
-			   struct held_node nodes[2])
+static size_t device_nodes(const struct migctl_root *root, const struct migctl_device_desc *t,
+			   enum migctl_via via, struct held_node nodes[2])
 {
 	struct stat st;
 	size_t n = 0;
 
 	if (t->cdev[0] && via != MIGCTL_VIA_GROUP &&
-	    !path_fmt(nodes[n].path, sizeof(nodes[n].path), "%s/vfio/devices/%s",
-		      root->dev, t->cdev) &&
+	    !path_fmt(nodes[n].path, sizeof(nodes[n].path), "%s/vfio/devices/%s", root->dev,
+		      t->cdev) &&
 	    stat(nodes[n].path, &st) == 0 && S_ISCHR(st.st_mode)) {
 		nodes[n].rdev = st.st_rdev;
 		nodes[n++].via = MIGCTL_VIA_CDEV;
 	}
 	if (t->group >= 0 && via != MIGCTL_VIA_CDEV &&
-	    !path_fmt(nodes[n].path, sizeof(nodes[n].path), "%s/vfio/%d", root->dev,
-		      t->group) &&
+	    !path_fmt(nodes[n].path, sizeof(nodes[n].path), "%s/vfio/%d", root->dev, t->group) &&
 	    stat(nodes[n].path, &st) == 0 && S_ISCHR(st.st_mode)) {
 		nodes[n].rdev = st.st_rdev;
 		nodes[n++].via = MIGCTL_VIA_GROUP;
@@ -57,7 +55,7 @@ static bool is_vfio_device_file(const char *fd_path)
  * then anyone's), -errno if it cannot be read.
  */
 static int fdinfo_names_target(const struct migctl_root *root, const struct migctl_device_desc *t,
-			const char *fdinfo)
+			       const char *fdinfo)
 {
 	static const char key[] = "vfio-device-syspath: /sys/";
 	size_t sys_len = strlen(root->sys);
@@ -85,8 +83,8 @@ static int fdinfo_names_target(const struct migctl_root *root, const struct migc
  * *fd and which node in *which.  -ENODEV if none; -errno if the process's
  * files cannot be listed (-ENOENT: no such process).
  */
-static int find_node_fd(const char *pid, const struct held_node *nodes, size_t n_nodes,
-			int *fd, size_t *which)
+static int find_node_fd(const char *pid, const struct held_node *nodes, size_t n_nodes, int *fd,
+			size_t *which)
 {
 	char dir[64], path[PATH_MAX];
 	struct dirent *de;
@@ -100,8 +98,9 @@ static int find_node_fd(const char *pid, const struct held_node *nodes, size_t n
 	if (!d)
 		return -errno;
 	while (r && (de = readdir(d))) {
-		if (de->d_name[0] == '.' || path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) ||
-		    stat(path, &st) || !S_ISCHR(st.st_mode))
+		if (de->d_name[0] == '.' ||
+		    path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) || stat(path, &st) ||
+		    !S_ISCHR(st.st_mode))
 			continue;
 		for (size_t i = 0; i < n_nodes && r; i++)
 			if (st.st_rdev == nodes[i].rdev) {
@@ -119,13 +118,11 @@ static void comm_of(const char *pid, char comm[MIGCTL_COMM_MAX])
 	char dir[64], buf[MIGCTL_COMM_MAX + 1];
 
 	if (path_fmt(dir, sizeof(dir), "/proc/%s", pid) ||
-	    read_first_line(dir, "comm", buf, sizeof(buf)) ||
-	    str_copy(comm, MIGCTL_COMM_MAX, buf))
+	    read_first_line(dir, "comm", buf, sizeof(buf)) || str_copy(comm, MIGCTL_COMM_MAX, buf))
 		comm[0] = '\0';
 }
 
-int migctl_find_holders(const struct migctl_root *root,
-			const struct migctl_device_desc *target,
+int migctl_find_holders(const struct migctl_root *root, const struct migctl_device_desc *target,
 			struct migctl_holder *holders, size_t max, size_t *count)
 {
 	struct held_node nodes[2];
@@ -157,9 +154,9 @@ int migctl_find_holders(const struct migctl_root *root,
 
 /* What a holder's open files say about @t */
 struct holder_scan {
-	int cdev_fd;         /* its cdev file, or -1 */
-	int device_fd;       /* a device file the kernel says is @t's, or -1 */
-	bool group;          /* it has @t's group open */
+	int cdev_fd;	     /* its cdev file, or -1 */
+	int device_fd;	     /* a device file the kernel says is @t's, or -1 */
+	bool group;	     /* it has @t's group open */
 	bool unnamed_device; /* a device file whose owner the kernel does not say */
 };
 
@@ -179,8 +176,8 @@ static int scan_holder(const struct migctl_root *root, const struct migctl_devic
 	if (!d)
 		return -errno;
 	while (scan->cdev_fd < 0 && (de = readdir(d))) {
-		if (de->d_name[0] == '.' || path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) ||
-		    stat(path, &st))
+		if (de->d_name[0] == '.' ||
+		    path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) || stat(path, &st))
 			continue;
 		for (size_t i = 0; S_ISCHR(st.st_mode) && i < n_nodes; i++) {
 			if (st.st_rdev != nodes[i].rdev)
@@ -206,9 +203,8 @@ static int scan_holder(const struct migctl_root *root, const struct migctl_devic
 	return 0;
 }
 
-int holder_node(const struct migctl_root *root, const struct migctl_device_desc *target,
-		int pid, enum migctl_via via, struct held_node *found,
-		char comm[MIGCTL_COMM_MAX])
+int holder_node(const struct migctl_root *root, const struct migctl_device_desc *target, int pid,
+		enum migctl_via via, struct held_node *found, char comm[MIGCTL_COMM_MAX])
 {
 	struct held_node nodes[2];
 	struct holder_scan scan;
@@ -255,8 +251,7 @@ int holder_node(const struct migctl_root *root, const struct migctl_device_desc 
 	return 0;
 }
 
-int fd_names_target(const struct migctl_root *root, const struct migctl_device_desc *t,
-		    int fd)
+int fd_names_target(const struct migctl_root *root, const struct migctl_device_desc *t, int fd)
 {
 	char path[64], info[64];
 

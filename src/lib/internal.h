@@ -36,12 +36,12 @@ int migctl_return_to(struct migctl_dev *dev, enum migctl_state now, enum migctl_
  * After a failed transfer, bring the device to a known state as @policy
  * says (recovery.c); fills res->recovery, recovery_err and final_state.
  */
-void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
-		    bool resuming, struct migctl_xfer_result *res);
+void recover_device(struct migctl_dev *dev, enum migctl_on_error policy, bool resuming,
+		    struct migctl_xfer_result *res);
 
 /* One of a device's nodes, as an open file of some process (holders.c) */
 struct held_node {
-	int fd;              /* its number in that process */
+	int fd;		     /* its number in that process */
 	enum migctl_via via; /* CDEV or GROUP */
 	bool device_file;    /* fd is a device file opened through the group node */
 	dev_t rdev;
@@ -57,16 +57,14 @@ struct held_node {
  * kernel does not say; -ESRCH if there is no such process; -EACCES if its
  * files are not ours to list.
  */
-int holder_node(const struct migctl_root *root, const struct migctl_device_desc *target,
-		int pid, enum migctl_via via, struct held_node *found,
-		char comm[MIGCTL_COMM_MAX]);
+int holder_node(const struct migctl_root *root, const struct migctl_device_desc *target, int pid,
+		enum migctl_via via, struct held_node *found, char comm[MIGCTL_COMM_MAX]);
 
 /*
  * Our @fd is an anonymous VFIO device file (opened through a group) and
  * the kernel names @t as its device: 1; another device, or no device
  * file: 0; -ENOENT if the kernel does not say whose it is (before 6.18).
  */
-int fd_names_target(const struct migctl_root *root, const struct migctl_device_desc *t,
-		    int fd);
+int fd_names_target(const struct migctl_root *root, const struct migctl_device_desc *t, int fd);
 
 #endif

@@ -50,7 +50,7 @@ bool migctl_state_is_data(enum migctl_state state);
  * STOP_COPY -> PRE_COPY*).  @from == @to gives *len = 0.
  */
 int migctl_state_path(uint64_t mig_flags, enum migctl_state from, enum migctl_state to,
-		   enum migctl_state path[MIGCTL_ARCS_MAX], size_t *len);
+		      enum migctl_state path[MIGCTL_ARCS_MAX], size_t *len);
 /* Names of the flags set in @mig_flags: "STOP_COPY|P2P|PRE_COPY" */
 void migctl_flags_format(uint64_t mig_flags, char *buf, size_t size);
 
@@ -94,21 +94,21 @@ const char *migctl_bus_name(enum migctl_bus bus);
 
 /* A device as sysfs describes it; nothing here is opened. */
 struct migctl_device_desc {
-	char name[MIGCTL_NAME_MAX];   /* PCI address or mdev UUID */
-	char sysfs_path[PATH_MAX];    /* resolved path of its sysfs directory */
+	char name[MIGCTL_NAME_MAX]; /* PCI address or mdev UUID */
+	char sysfs_path[PATH_MAX];  /* resolved path of its sysfs directory */
 	enum migctl_bus bus;
 	char driver[MIGCTL_NAME_MAX]; /* bound driver, "" if none */
-	bool vfio_bound;              /* bound to a VFIO driver (has a group node or cdev) */
-	int group;                    /* IOMMU group number, -1 if none */
+	bool vfio_bound;	      /* bound to a VFIO driver (has a group node or cdev) */
+	int group;		      /* IOMMU group number, -1 if none */
 	char cdev[MIGCTL_NAME_MAX];   /* "vfio3", "" if the kernel has none */
 	/* identity, for reports and stream headers */
 	uint16_t vendor, device, subsystem_vendor, subsystem_device;
 	uint8_t revision;
-	char mdev_type[MIGCTL_NAME_MAX];   /* "mtty-2", "" unless an mdev */
-	char parent[MIGCTL_NAME_MAX];      /* mdev parent device name */
+	char mdev_type[MIGCTL_NAME_MAX]; /* "mtty-2", "" unless an mdev */
+	char parent[MIGCTL_NAME_MAX];	 /* mdev parent device name */
 	/* how it will be opened */
-	enum migctl_via via;          /* CDEV or GROUP after resolve */
-	char node[PATH_MAX];          /* /dev path that will be opened */
+	enum migctl_via via; /* CDEV or GROUP after resolve */
+	char node[PATH_MAX]; /* /dev path that will be opened */
 	/* set when resolve fails with -ENOTUNIQ: the devices of a shared group */
 	size_t n_candidates;
 	char candidates[MIGCTL_CANDIDATES_MAX][MIGCTL_NAME_MAX];
@@ -125,12 +125,11 @@ struct migctl_device_desc {
  *              device or kernel lacks (desc->via says which)
  *   -EINVAL    @arg is none of the forms above
  */
-int migctl_resolve(const struct migctl_root *root, const char *arg,
-		   enum migctl_via via, struct migctl_device_desc *target);
+int migctl_resolve(const struct migctl_root *root, const char *arg, enum migctl_via via,
+		   struct migctl_device_desc *target);
 
 /* Every VFIO-bound device, sorted by name.  Free with free(). */
-int migctl_list(const struct migctl_root *root, struct migctl_device_desc **targets,
-		size_t *count);
+int migctl_list(const struct migctl_root *root, struct migctl_device_desc **targets, size_t *count);
 
 /* A process holding a device open */
 #define MIGCTL_COMM_MAX 16 /* the kernel's TASK_COMM_LEN */
@@ -144,8 +143,7 @@ struct migctl_holder {
  * The processes that have @target's group or cdev node open (this one
  * excluded).  Fills up to @max; *count is how many there are.
  */
-int migctl_find_holders(const struct migctl_root *root,
-			const struct migctl_device_desc *target,
+int migctl_find_holders(const struct migctl_root *root, const struct migctl_device_desc *target,
 			struct migctl_holder *holders, size_t max, size_t *count);
 
 /* Whether @target's /dev node is there to open (udev/devtmpfs may lag sysfs) */
@@ -154,7 +152,7 @@ bool migctl_desc_ready(const struct migctl_device_desc *target);
 /* ---- kernel uevents (NETLINK_KOBJECT_UEVENT, through libnl-3) */
 
 struct migctl_uevent {
-	char action[16];    /* add, remove, bind, unbind, change, move */
+	char action[16]; /* add, remove, bind, unbind, change, move */
 	char devpath[PATH_MAX];
 	char subsystem[32];
 	char driver[MIGCTL_NAME_MAX];
@@ -174,8 +172,7 @@ void migctl_uevent_close(struct migctl_uevent_monitor *mon);
  * (call again); -ENOBUFS when a burst overran the socket and events were
  * lost (look at sysfs again, then call again).
  */
-int migctl_uevent_next(struct migctl_uevent_monitor *mon, int timeout_ms,
-		       struct migctl_uevent *ev);
+int migctl_uevent_next(struct migctl_uevent_monitor *mon, int timeout_ms, struct migctl_uevent *ev);
 /* Devices, groups and cdevs of VFIO, mdevs, and bindings to VFIO drivers */
 bool migctl_uevent_is_vfio(const struct migctl_uevent *ev);
 
@@ -189,8 +186,8 @@ struct migctl_dev;
  * (the kernel says EINVAL on a second cdev bind); -EACCES/-EPERM for
  * permissions.
  */
-int migctl_dev_open(const struct migctl_root *root,
-		    const struct migctl_device_desc *target, struct migctl_dev **dev);
+int migctl_dev_open(const struct migctl_root *root, const struct migctl_device_desc *target,
+		    struct migctl_dev **dev);
 /*
  * Use a device another process opened and passed down (vfio-migctl hold):
  * @fd is duplicated, never reopened, so state the holder set survives.
@@ -224,14 +221,13 @@ int migctl_dev_adopt(const struct migctl_root *root, const struct migctl_device_
  *   -EACCES, -EPERM no ptrace access to @pid
  *   -ENOSYS         a kernel without pidfd_getfd (before Linux 5.6)
  */
-int migctl_dev_from_pid(const struct migctl_root *root,
-			const struct migctl_device_desc *target, int pid,
-			enum migctl_via via, struct migctl_dev **dev);
+int migctl_dev_from_pid(const struct migctl_root *root, const struct migctl_device_desc *target,
+			int pid, enum migctl_via via, struct migctl_dev **dev);
 
 /* Where a device taken with migctl_dev_from_pid() came from */
 struct migctl_origin {
 	struct migctl_holder holder;
-	int fd;     /* the file's number in the holder */
+	int fd;	    /* the file's number in the holder */
 	bool alive; /* the holder still runs (asked when the origin is read) */
 };
 
@@ -276,8 +272,7 @@ int migctl_data_size(struct migctl_dev *dev, uint64_t *bytes);
 /* Whether DMA_LOGGING_START is offered (probe only, nothing is started) */
 int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported);
 /* VFIO_MIG_GET_PRECOPY_INFO on a PRE_COPY data_fd */
-int migctl_precopy_info(int data_fd, uint64_t *initial_bytes,
-			uint64_t *dirty_bytes);
+int migctl_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes);
 
 /* An IOVA range for DMA logging */
 struct migctl_dma_range {
@@ -325,8 +320,8 @@ int migctl_leave_data_state(struct migctl_dev *dev, enum migctl_state *state);
 enum migctl_on_error {
 	MIGCTL_ON_ERROR_DEFAULT, /* save: RESTORE; resume: RESET */
 	MIGCTL_ON_ERROR_RESTORE, /* back to the state found (reset if that fails) */
-	MIGCTL_ON_ERROR_RESET,   /* VFIO_DEVICE_RESET */
-	MIGCTL_ON_ERROR_LEAVE,   /* touch nothing */
+	MIGCTL_ON_ERROR_RESET,	 /* VFIO_DEVICE_RESET */
+	MIGCTL_ON_ERROR_LEAVE,	 /* touch nothing */
 };
 
 /* "restore", "reset", "leave" (-EINVAL for others; DEFAULT has no name) */
@@ -340,7 +335,7 @@ enum migctl_recovery {
 	MIGCTL_RECOVERY_RESET,
 	MIGCTL_RECOVERY_LEFT,
 	MIGCTL_RECOVERY_FAILED, /* restore and reset both failed */
-	MIGCTL_RECOVERY_KEPT,   /* resume: the loaded state is kept (no reset) */
+	MIGCTL_RECOVERY_KEPT,	/* resume: the loaded state is kept (no reset) */
 };
 
 /* "none", "restored", "reset", "left", "failed", "kept" */
@@ -357,7 +352,7 @@ const char *migctl_phase_name(enum migctl_phase phase);
 
 struct migctl_progress {
 	enum migctl_phase phase;
-	uint64_t bytes;    /* moved so far, all phases */
+	uint64_t bytes;	   /* moved so far, all phases */
 	uint64_t estimate; /* MIG_DATA_SIZE (+ precopy), 0 if unknown */
 };
 
@@ -371,22 +366,22 @@ typedef void (*migctl_progress_fn)(void *arg, const struct migctl_progress *p);
 #define MIGCTL_CHUNK_HEAD_MAX 32
 
 struct migctl_chunk {
-	uint8_t *buf;       /* malloc'd; a stage may grow it (realloc, update cap) */
+	uint8_t *buf; /* malloc'd; a stage may grow it (realloc, update cap) */
 	size_t cap;
-	size_t len;         /* bytes in buf */
+	size_t len; /* bytes in buf */
 	enum migctl_phase phase;
 	/* a record header, before buf in the stream: sink->frame's or source->fetch's */
 	uint8_t head[MIGCTL_CHUNK_HEAD_MAX];
 	/* resume: how much of buf (from its start) the device gets, from source->verify */
 	size_t data_len;
-	bool last;          /* nothing follows this chunk */
+	bool last; /* nothing follows this chunk */
 	/* resume: an input error met in order (source->fetch), and its words */
 	int err;
 	char why[256];
 	/* the framed reader's record bookkeeping (fetch to verify) */
 	uint64_t start;
 	bool trailing;
-	bool hashed;        /* fetch checksummed it (c->sum): a record not kept */
+	bool hashed; /* fetch checksummed it (c->sum): a record not kept */
 	uint64_t sum;
 };
 
@@ -451,9 +446,9 @@ struct migctl_source {
 };
 
 struct migctl_xfer_opts {
-	size_t buffer_size;               /* bytes per read(); 0 = 1 MiB */
-	bool precopy;                     /* save: PRE_COPY before STOP_COPY */
-	enum migctl_state then;              /* state to end in */
+	size_t buffer_size;	/* bytes per read(); 0 = 1 MiB */
+	bool precopy;		/* save: PRE_COPY before STOP_COPY */
+	enum migctl_state then; /* state to end in */
 	enum migctl_on_error on_error;
 	/* set from a signal handler: stop, recover, return -EINTR */
 	volatile sig_atomic_t *cancel;
@@ -485,13 +480,13 @@ struct migctl_xfer_opts {
 /* Where a transfer failed, so the front end can name the cause */
 enum migctl_fail_at {
 	MIGCTL_FAIL_NONE,
-	MIGCTL_FAIL_CHECK,      /* before anything was changed (state, flags) */
+	MIGCTL_FAIL_CHECK,	/* before anything was changed (state, flags) */
 	MIGCTL_FAIL_TRANSITION, /* a state change; see failed_state */
-	MIGCTL_FAIL_DEVICE_IO,  /* read() or write() on the data_fd */
-	MIGCTL_FAIL_LOAD,       /* RESUMING -> STOP: the driver refused the data */
-	MIGCTL_FAIL_SINK,       /* writing the saved stream out */
-	MIGCTL_FAIL_SOURCE,     /* reading or verifying the stream in */
-	MIGCTL_FAIL_CANCEL,     /* opts->cancel */
+	MIGCTL_FAIL_DEVICE_IO,	/* read() or write() on the data_fd */
+	MIGCTL_FAIL_LOAD,	/* RESUMING -> STOP: the driver refused the data */
+	MIGCTL_FAIL_SINK,	/* writing the saved stream out */
+	MIGCTL_FAIL_SOURCE,	/* reading or verifying the stream in */
+	MIGCTL_FAIL_CANCEL,	/* opts->cancel */
 };
 
 /* "check", "transition", "device-io", "load", "sink", "source", "cancel"; NULL for NONE */
@@ -499,17 +494,17 @@ const char *migctl_fail_at_name(enum migctl_fail_at at);
 
 struct migctl_xfer_result {
 	enum migctl_state initial_state;
-	enum migctl_state final_state;     /* MIGCTL_NR_STATES if it could not be read */
+	enum migctl_state final_state; /* MIGCTL_NR_STATES if it could not be read */
 	enum migctl_recovery recovery;
-	int recovery_err;               /* why the last step of the recovery failed */
-	uint64_t bytes;                 /* through the data_fd, all phases */
-	uint64_t precopy_bytes;         /* save: how many of them in PRE_COPY */
-	bool precopy_skipped;           /* save: precopy asked, device found stopped */
-	bool loaded;                    /* resume: the driver accepted the stream */
+	int recovery_err;	/* why the last step of the recovery failed */
+	uint64_t bytes;		/* through the data_fd, all phases */
+	uint64_t precopy_bytes; /* save: how many of them in PRE_COPY */
+	bool precopy_skipped;	/* save: precopy asked, device found stopped */
+	bool loaded;		/* resume: the driver accepted the stream */
 	/* opts->end_session: the data state that was left, else MIGCTL_NR_STATES */
 	enum migctl_state ended_session;
-	uint64_t estimate;              /* MIG_DATA_SIZE at start, 0 if unknown */
-	double seconds;                 /* whole transfer */
+	uint64_t estimate; /* MIG_DATA_SIZE at start, 0 if unknown */
+	double seconds;	   /* whole transfer */
 	/* save: from entering STOP_COPY to @then (failed: to the recovery's end) */
 	double stopped_seconds;
 	/*
@@ -520,7 +515,7 @@ struct migctl_xfer_result {
 	double device_waited_seconds;
 	double stream_waited_seconds;
 	enum migctl_fail_at fail_at;
-	enum migctl_state failed_state;    /* the state being entered, for TRANSITION/LOAD */
+	enum migctl_state failed_state; /* the state being entered, for TRANSITION/LOAD */
 };
 
 #define MIGCTL_DEFAULT_BUFFER (1u << 20)
@@ -552,8 +547,7 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
  * (MIGCTL_RECOVERY_KEPT) unless the device is in ERROR.
  */
 int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
-		  const struct migctl_source *source,
-		  struct migctl_xfer_result *result);
+		  const struct migctl_source *source, struct migctl_xfer_result *result);
 
 /* ---- plain fd endpoints (the bare kernel stream) */
 
@@ -579,7 +573,7 @@ enum migctl_verdict {
 const char *migctl_verdict_name(enum migctl_verdict verdict);
 
 struct migctl_rule {
-	const char *id;        /* stable: "fsm.arcs" */
+	const char *id;	       /* stable: "fsm.arcs" */
 	const char *statement; /* what the device must (or should) do, one line */
 	const char *source;    /* where the uAPI says so */
 };
@@ -608,16 +602,16 @@ struct migctl_check_opts {
 
 /* What check found on a device, and how it left it */
 struct migctl_putback {
-	enum migctl_state found;  /* MIGCTL_NR_STATES: not read */
+	enum migctl_state found; /* MIGCTL_NR_STATES: not read */
 	uint64_t mig_flags;
-	int save_err;             /* 0: the state was saved (saved_bytes) */
+	int save_err; /* 0: the state was saved (saved_bytes) */
 	uint64_t saved_bytes;
-	uint64_t estimate;        /* MIG_DATA_SIZE when found; 0 if not offered */
-	bool attempted;           /* the put back was tried */
-	int restore_err;          /* 0: put back as found */
+	uint64_t estimate;	     /* MIG_DATA_SIZE when found; 0 if not offered */
+	bool attempted;		     /* the put back was tried */
+	int restore_err;	     /* 0: put back as found */
 	enum migctl_fail_at fail_at; /* where resuming the saved state failed, if it did */
-	enum migctl_state final;  /* MIGCTL_NR_STATES: unknown */
-	bool reset;               /* a reset was needed to get it back */
+	enum migctl_state final;     /* MIGCTL_NR_STATES: unknown */
+	bool reset;		     /* a reset was needed to get it back */
 };
 
 struct migctl_check;
@@ -644,15 +638,13 @@ int migctl_check_save(struct migctl_check *check, int *which);
  * when opts->cancel was set meanwhile: the rule did not finish, and
  * @result is not a verdict.
  */
-int migctl_check_run(struct migctl_check *check, size_t index,
-		     struct migctl_rule_result *result);
+int migctl_check_run(struct migctl_check *check, size_t index, struct migctl_rule_result *result);
 /*
  * Resume each saved state and return the device to the state found;
  * an unsaved one only to the state.  The first failure's -errno.
  */
 int migctl_check_restore(struct migctl_check *check);
 /* Device 0 (DEV) or 1 (DEV2; NULL without one) */
-const struct migctl_putback *migctl_check_putback(const struct migctl_check *check,
-						  int which);
+const struct migctl_putback *migctl_check_putback(const struct migctl_check *check, int which);
 
 #endif /* MIGCTL_H */

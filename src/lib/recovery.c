@@ -65,8 +65,8 @@ enum migctl_state migctl_read_state(struct migctl_dev *dev)
  * Nothing but a reset is ever asked of a device in ERROR: the uAPI allows
  * no other way out, and the kernel warns about a SET from ERROR.
  */
-void recover_device(struct migctl_dev *dev, enum migctl_on_error policy,
-		    bool resuming, struct migctl_xfer_result *res)
+void recover_device(struct migctl_dev *dev, enum migctl_on_error policy, bool resuming,
+		    struct migctl_xfer_result *res)
 {
 	enum migctl_state now;
 	int r;

@@ -70,8 +70,8 @@ static bool parse_pci_address(const char *s, char out[MIGCTL_NAME_MAX])
 	unsigned int domain = 0, bus, slot, func;
 	int n = 0;
 
-	if (sscanf(s, "%x:%x:%x.%x%n", &domain, &bus, &slot, &func, &n) == 4 &&
-	    s[n] == '\0' && is_hex_run(s, 4) && s[4] == ':')
+	if (sscanf(s, "%x:%x:%x.%x%n", &domain, &bus, &slot, &func, &n) == 4 && s[n] == '\0' &&
+	    is_hex_run(s, 4) && s[4] == ':')
 		goto ok;
 	domain = 0;
 	n = 0;
@@ -141,8 +141,7 @@ static int group_device(const struct migctl_root *root, const char *group,
  * Linux 6.1 registers vfio-dev/vfioN without either; such a device, or one
  * whose node is missing, is reached through its group.
  */
-static void find_cdev(const struct migctl_root *root, const char *devdir, char *cdev,
-		      size_t size)
+static void find_cdev(const struct migctl_root *root, const char *devdir, char *cdev, size_t size)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct dirent *de;
@@ -215,8 +214,7 @@ static int describe(const struct migctl_root *root, const char *devdir,
 	if (t->bus == MIGCTL_BUS_PCI)
 		read_pci_identity(t);
 	if (t->bus == MIGCTL_BUS_MDEV) {
-		sysfs_link_name(t->sysfs_path, "mdev_type", t->mdev_type,
-				sizeof(t->mdev_type));
+		sysfs_link_name(t->sysfs_path, "mdev_type", t->mdev_type, sizeof(t->mdev_type));
 		str_copy(parent, sizeof(parent), t->sysfs_path);
 		str_copy(t->parent, sizeof(t->parent), path_base(dirname(parent)));
 	}
@@ -236,8 +234,8 @@ static int describe(const struct migctl_root *root, const char *devdir,
 	return 0;
 }
 
-static int choose_node(const struct migctl_root *root, enum migctl_via via,
-		       enum named_as named, struct migctl_device_desc *t)
+static int choose_node(const struct migctl_root *root, enum migctl_via via, enum named_as named,
+		       struct migctl_device_desc *t)
 {
 	char node[PATH_MAX];
 
@@ -245,14 +243,12 @@ static int choose_node(const struct migctl_root *root, enum migctl_via via,
 	if (via == MIGCTL_VIA_AUTO && named == NAMED_CDEV)
 		via = MIGCTL_VIA_CDEV;
 	else if (via == MIGCTL_VIA_AUTO)
-		via = (named == NAMED_GROUP || !t->cdev[0]) ? MIGCTL_VIA_GROUP
-							     : MIGCTL_VIA_CDEV;
+		via = (named == NAMED_GROUP || !t->cdev[0]) ? MIGCTL_VIA_GROUP : MIGCTL_VIA_CDEV;
 	t->via = via;
 	if (via == MIGCTL_VIA_CDEV) {
 		if (!t->cdev[0])
 			return -ENXIO;
-		return path_fmt(t->node, sizeof(t->node), "%s/vfio/devices/%s",
-				root->dev, t->cdev);
+		return path_fmt(t->node, sizeof(t->node), "%s/vfio/devices/%s", root->dev, t->cdev);
 	}
 	if (t->group < 0)
 		return -ENXIO;
@@ -265,9 +261,8 @@ static int choose_node(const struct migctl_root *root, enum migctl_via via,
 }
 
 /* A /sys path: a device directory, its vfio-dev/vfioN, or an IOMMU group */
-static int sysfs_arg(const struct migctl_root *root, const char *rel,
-		     struct migctl_device_desc *t, char *devdir, size_t size,
-		     enum named_as *named)
+static int sysfs_arg(const struct migctl_root *root, const char *rel, struct migctl_device_desc *t,
+		     char *devdir, size_t size, enum named_as *named)
 {
 	char path[PATH_MAX], real[PATH_MAX], parent[PATH_MAX];
 	const char *base;
@@ -294,8 +289,8 @@ static int sysfs_arg(const struct migctl_root *root, const char *rel,
 	return path_fmt(devdir, size, "%s", real);
 }
 
-int migctl_resolve(const struct migctl_root *root, const char *arg,
-		   enum migctl_via via, struct migctl_device_desc *t)
+int migctl_resolve(const struct migctl_root *root, const char *arg, enum migctl_via via,
+		   struct migctl_device_desc *t)
 {
 	enum named_as named = NAMED_DEVICE;
 	char devdir[PATH_MAX], name[MIGCTL_NAME_MAX];
@@ -306,8 +301,8 @@ int migctl_resolve(const struct migctl_root *root, const char *arg,
 	t->group = -1;
 
 	if ((rel = under(arg, "/dev", root->dev))) {
-		if (strncmp(rel, "/vfio/devices/", 14) == 0 &&
-		    strncmp(rel + 14, "vfio", 4) == 0 && all_digits(rel + 18)) {
+		if (strncmp(rel, "/vfio/devices/", 14) == 0 && strncmp(rel + 14, "vfio", 4) == 0 &&
+		    all_digits(rel + 18)) {
 			named = NAMED_CDEV;
 			r = path_fmt(devdir, sizeof(devdir), "%s/class/vfio-dev/%s/device",
 				     root->sys, rel + 14);
@@ -323,11 +318,9 @@ int migctl_resolve(const struct migctl_root *root, const char *arg,
 		str_copy(name, sizeof(name), arg);
 		for (char *p = name; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
-		r = path_fmt(devdir, sizeof(devdir), "%s/bus/mdev/devices/%s",
-			     root->sys, name);
+		r = path_fmt(devdir, sizeof(devdir), "%s/bus/mdev/devices/%s", root->sys, name);
 	} else if (parse_pci_address(arg, name)) {
-		r = path_fmt(devdir, sizeof(devdir), "%s/bus/pci/devices/%s",
-			     root->sys, name);
+		r = path_fmt(devdir, sizeof(devdir), "%s/bus/pci/devices/%s", root->sys, name);
 	} else {
 		return -EINVAL;
 	}
@@ -401,8 +394,7 @@ static int by_name(const void *a, const void *b)
 		      ((const struct migctl_device_desc *)b)->name);
 }
 
-int migctl_list(const struct migctl_root *root, struct migctl_device_desc **targets,
-		size_t *count)
+int migctl_list(const struct migctl_root *root, struct migctl_device_desc **targets, size_t *count)
 {
 	char dir[PATH_MAX], gdir[PATH_MAX];
 	struct migctl_device_desc *list = NULL;

@@ -46,8 +46,8 @@ int ring_alloc(struct ring *r, size_t size, bool growable)
 	/* One mapping, page-aligned, that ring_prefault() faults in */
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	stride = (size + page - 1) / page * page;
-	mem = mmap(NULL, stride * RING_CHUNKS, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mem = mmap(NULL, stride * RING_CHUNKS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
 	if (mem == MAP_FAILED)
 		return -ENOMEM;
 	r->mem = mem;
@@ -127,8 +127,8 @@ int ring_take(struct ring *r, enum ring_stage stage, int timeout_ms, struct migc
 	if (!r->stop && !ready(r, stage))
 		since = monotonic_seconds();
 	while (!r->stop && !ready(r, stage) && ret != ETIMEDOUT)
-		ret = timeout_ms < 0 ? pthread_cond_wait(&r->ready[stage], &r->lock)
-				     : pthread_cond_timedwait(&r->ready[stage], &r->lock, &until);
+		ret = timeout_ms < 0 ? pthread_cond_wait(&r->ready[stage], &r->lock) :
+				       pthread_cond_timedwait(&r->ready[stage], &r->lock, &until);
 	if (since)
 		r->waited[stage] += monotonic_seconds() - since;
 	if (r->stop)

@@ -30,12 +30,12 @@ struct ring {
 	pthread_cond_t ready[RING_STAGES];
 	pthread_cond_t exit; /* ring_exit() */
 	struct migctl_chunk chunk[RING_CHUNKS];
-	void *mem;       /* the chunks' one mapping, unless growable */
+	void *mem; /* the chunks' one mapping, unless growable */
 	size_t mem_size;
 	uint64_t done[RING_STAGES]; /* chunks each stage has passed on */
 	double waited[RING_STAGES]; /* seconds each stage was blocked for a chunk */
-	bool exited[2];             /* the I/O threads (0: device, 1: stream) */
-	int err;                    /* the first failure, under lock */
+	bool exited[2];		    /* the I/O threads (0: device, 1: stream) */
+	int err;		    /* the first failure, under lock */
 	volatile sig_atomic_t stop; /* set once: every stage gives up */
 };
 

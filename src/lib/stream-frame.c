@@ -33,8 +33,7 @@
 #include "fdio.h"
 #include "stream-wire.h"
 
-_Static_assert(sizeof(MIGCTL_STREAM_MAGIC) == MIGCTL_STREAM_MAGIC_SIZE + 1,
-	       "the magic is 8 bytes");
+_Static_assert(sizeof(MIGCTL_STREAM_MAGIC) == MIGCTL_STREAM_MAGIC_SIZE + 1, "the magic is 8 bytes");
 
 /* Preamble: magic, version, low 32 bits of XXH3-64 of the 12 bytes before */
 #define PRE_VERSION 8
@@ -105,8 +104,7 @@ static const char *type_name(uint16_t type)
 }
 
 /* Feed @buf to the record checksum and, for data, to the stream digest */
-static void hash_payload(XXH3_state_t *rec, XXH3_state_t *digest,
-			 const void *buf, size_t len)
+static void hash_payload(XXH3_state_t *rec, XXH3_state_t *digest, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
@@ -127,8 +125,8 @@ static void hash_payload(XXH3_state_t *rec, XXH3_state_t *digest,
  * A record's header for @payload, checksummed; the stream's digest and
  * numbering move on.  Called in order (the framing stage).
  */
-static void seal(struct migctl_stream_writer *w, uint16_t type, const void *payload,
-		 uint32_t len, uint8_t head[MIGCTL_STREAM_RECORD_HEADER_SIZE])
+static void seal(struct migctl_stream_writer *w, uint16_t type, const void *payload, uint32_t len,
+		 uint8_t head[MIGCTL_STREAM_RECORD_HEADER_SIZE])
 {
 	put16(head + REC_TYPE, type);
 	put16(head + REC_FLAGS, 0);
@@ -142,8 +140,8 @@ static void seal(struct migctl_stream_writer *w, uint16_t type, const void *payl
 }
 
 /* A sealed record out: its header, then its payload (the I/O stage) */
-static int put(struct migctl_stream_writer *w, const uint8_t *head, const void *payload,
-	       size_t len, volatile sig_atomic_t *stop)
+static int put(struct migctl_stream_writer *w, const uint8_t *head, const void *payload, size_t len,
+	       volatile sig_atomic_t *stop)
 {
 	int ret = write_all(w->fd, head, MIGCTL_STREAM_RECORD_HEADER_SIZE, stop);
 
@@ -151,8 +149,8 @@ static int put(struct migctl_stream_writer *w, const uint8_t *head, const void *
 }
 
 /* HEADER and END, written in the caller's thread */
-static int emit_record(struct migctl_stream_writer *w, uint16_t type,
-		       const void *payload, uint32_t len)
+static int emit_record(struct migctl_stream_writer *w, uint16_t type, const void *payload,
+		       uint32_t len)
 {
 	uint8_t head[MIGCTL_STREAM_RECORD_HEADER_SIZE];
 	int ret;
@@ -163,8 +161,7 @@ static int emit_record(struct migctl_stream_writer *w, uint16_t type,
 }
 
 int migctl_stream_writer_init(struct migctl_stream_writer *w, int fd,
-			      const struct migctl_stream_header *h,
-			      volatile sig_atomic_t *cancel)
+			      const struct migctl_stream_header *h, volatile sig_atomic_t *cancel)
 {
 	uint8_t hdr[STREAM_HEADER_ENCODED_MAX];
 	size_t len;
@@ -253,8 +250,7 @@ static int writer_emit(void *ctx, const struct migctl_chunk *c, volatile sig_ato
 	return ret;
 }
 
-static int writer_write(void *ctx, enum migctl_phase phase, const void *buf,
-			size_t len)
+static int writer_write(void *ctx, enum migctl_phase phase, const void *buf, size_t len)
 {
 	struct migctl_stream_writer *w = ctx;
 	struct migctl_chunk c = { .phase = phase };
@@ -298,8 +294,7 @@ static int writer_finish(void *ctx)
 	return emit_record(w, MIGCTL_REC_END, end, sizeof(end));
 }
 
-void migctl_stream_writer_sink(struct migctl_stream_writer *w,
-			       struct migctl_sink *sink)
+void migctl_stream_writer_sink(struct migctl_stream_writer *w, struct migctl_sink *sink)
 {
 	*sink = (struct migctl_sink){
 		.begin = writer_begin,
@@ -342,8 +337,8 @@ vsay(char *msg, size_t size, const struct record *rec, const char *fmt, va_list 
 	int n = 0;
 
 	if (rec)
-		n = snprintf(msg, size, "record %" PRIu64 " at byte %" PRIu64 ": ",
-			     rec->index, rec->start);
+		n = snprintf(msg, size, "record %" PRIu64 " at byte %" PRIu64 ": ", rec->index,
+			     rec->start);
 	if (n >= 0 && (size_t)n < size)
 		vsnprintf(msg + n, size - (size_t)n, fmt, ap);
 }
@@ -498,7 +493,8 @@ static int end_record(struct migctl_stream_reader *r, const struct migctl_chunk 
 			   get64(p + END_DATA_BYTES), carried);
 	if (get64(p + END_RECORDS) != rec->index)
 		return bad(r, rec,
-			   "end record counts %" PRIu64 " records before it, the stream had %" PRIu64,
+			   "end record counts %" PRIu64
+			   " records before it, the stream had %" PRIu64,
 			   get64(p + END_RECORDS), rec->index);
 	d = XXH3_128bits_digest(r->digest);
 	if (get64(p + END_DIGEST_LOW) != d.low64 || get64(p + END_DIGEST_HIGH) != d.high64)
@@ -573,9 +569,10 @@ static int reader_verify(void *ctx, struct migctl_chunk *c)
 		return end_record(r, c, &rec);
 	default:
 		if (!(rec.flags & MIGCTL_REC_OPTIONAL))
-			return bad(r, &rec,
-				   "unknown record type 0x%04x, not optional (from a newer vfio-migctl?)",
-				   rec.type);
+			return bad(
+				r, &rec,
+				"unknown record type 0x%04x, not optional (from a newer vfio-migctl?)",
+				rec.type);
 		r->stats.skipped_records++;
 		r->stats.skipped_bytes += rec.len;
 		return 0;
@@ -604,8 +601,7 @@ static void release(struct migctl_stream_reader *r)
 	r->avail = r->pos = 0;
 }
 
-int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
-			      volatile sig_atomic_t *cancel)
+int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd, volatile sig_atomic_t *cancel)
 {
 	uint8_t pre[MIGCTL_STREAM_PREAMBLE_SIZE];
 	char why[sizeof(r->error.msg)];
@@ -654,7 +650,9 @@ int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd,
 	}
 	version = get32(pre + PRE_VERSION);
 	if (version != MIGCTL_STREAM_VERSION) {
-		ret = bad(r, NULL, "format version %" PRIu32 " is not supported (this vfio-migctl reads version %d)",
+		ret = bad(r, NULL,
+			  "format version %" PRIu32
+			  " is not supported (this vfio-migctl reads version %d)",
 			  version, MIGCTL_STREAM_VERSION);
 		goto out;
 	}
@@ -676,8 +674,7 @@ out:
 	return ret;
 }
 
-const struct migctl_stream_header *
-migctl_stream_reader_header(const struct migctl_stream_reader *r)
+const struct migctl_stream_header *migctl_stream_reader_header(const struct migctl_stream_reader *r)
 {
 	return &r->header;
 }
@@ -712,8 +709,7 @@ static int reader_read(void *ctx, void *buf, size_t len, size_t *got)
 	return 0;
 }
 
-void migctl_stream_reader_source(struct migctl_stream_reader *r,
-				 struct migctl_source *src)
+void migctl_stream_reader_source(struct migctl_stream_reader *r, struct migctl_source *src)
 {
 	*src = (struct migctl_source){
 		.read = reader_read,
@@ -723,8 +719,7 @@ void migctl_stream_reader_source(struct migctl_stream_reader *r,
 	};
 }
 
-int migctl_stream_scan(struct migctl_stream_reader *r,
-		       struct migctl_stream_stats *st)
+int migctl_stream_scan(struct migctl_stream_reader *r, struct migctl_stream_stats *st)
 {
 	/* Whatever is still buffered was verified and counted already */
 	r->pos = r->avail = 0;

@@ -57,8 +57,8 @@ static int copy_name(char *dst, const char *src)
 }
 
 int migctl_stream_header_from_desc(struct migctl_stream_header *h,
-				     const struct migctl_device_desc *d,
-				     uint64_t mig_flags, uint64_t estimate)
+				   const struct migctl_device_desc *d, uint64_t mig_flags,
+				   uint64_t estimate)
 {
 	int ret;
 
@@ -95,8 +95,8 @@ static int put_string(uint8_t *p, size_t *off, const char *s)
 	return 0;
 }
 
-int stream_header_encode(const struct migctl_stream_header *h,
-			 uint8_t p[STREAM_HEADER_ENCODED_MAX], size_t *len)
+int stream_header_encode(const struct migctl_stream_header *h, uint8_t p[STREAM_HEADER_ENCODED_MAX],
+			 size_t *len)
 {
 	uint16_t bus = WIRE_BUS_OTHER;
 	size_t off = HDR_STRINGS;
@@ -136,8 +136,7 @@ struct decoder {
 	size_t why_size;
 };
 
-static int __attribute__((format(printf, 2, 3)))
-invalid(struct decoder *d, const char *fmt, ...)
+static int __attribute__((format(printf, 2, 3))) invalid(struct decoder *d, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -156,8 +155,8 @@ static int get_string(struct decoder *d, char *dst, const char *what)
 	n = get16(d->p + d->off);
 	d->off += 2;
 	if (n >= MIGCTL_NAME_MAX)
-		return invalid(d, "header: %s is %zu bytes long, the limit is %d", what,
-			       n, MIGCTL_NAME_MAX - 1);
+		return invalid(d, "header: %s is %zu bytes long, the limit is %d", what, n,
+			       MIGCTL_NAME_MAX - 1);
 	if (d->off + n > d->len)
 		return invalid(d, "header ends inside the %s", what);
 	if (!printable((const char *)d->p + d->off, n))
@@ -168,11 +167,12 @@ static int get_string(struct decoder *d, char *dst, const char *what)
 	return 0;
 }
 
-int stream_header_decode(const uint8_t *p, size_t len,
-			 struct migctl_stream_header *h, char *why, size_t why_size)
+int stream_header_decode(const uint8_t *p, size_t len, struct migctl_stream_header *h, char *why,
+			 size_t why_size)
 {
-	struct decoder d = { .p = p, .len = len, .off = HDR_STRINGS,
-			     .why = why, .why_size = why_size };
+	struct decoder d = {
+		.p = p, .len = len, .off = HDR_STRINGS, .why = why, .why_size = why_size
+	};
 	int ret;
 
 	memset(h, 0, sizeof(*h));

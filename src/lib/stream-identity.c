@@ -9,17 +9,16 @@
 
 #include "stream.h"
 
-static void identity_text(char *buf, size_t len, enum migctl_bus bus,
-		     const char *driver, const char *mdev_type, uint16_t vendor,
-		     uint16_t device, uint16_t subvendor, uint16_t subdevice)
+static void identity_text(char *buf, size_t len, enum migctl_bus bus, const char *driver,
+			  const char *mdev_type, uint16_t vendor, uint16_t device,
+			  uint16_t subvendor, uint16_t subdevice)
 {
 	const char *drv = driver[0] ? driver : "none";
 
 	switch (bus) {
 	case MIGCTL_BUS_PCI:
-		snprintf(buf, len,
-			 "PCI %04x:%04x subsystem %04x:%04x (driver %s)",
-			 vendor, device, subvendor, subdevice, drv);
+		snprintf(buf, len, "PCI %04x:%04x subsystem %04x:%04x (driver %s)", vendor, device,
+			 subvendor, subdevice, drv);
 		break;
 	case MIGCTL_BUS_MDEV:
 		snprintf(buf, len, "mdev type %s (driver %s)", mdev_type, drv);
@@ -31,8 +30,7 @@ static void identity_text(char *buf, size_t len, enum migctl_bus bus,
 }
 
 int migctl_stream_identity_check(const struct migctl_stream_header *h,
-				 const struct migctl_device_desc *dst, char *why,
-				 size_t len)
+				 const struct migctl_device_desc *dst, char *why, size_t len)
 {
 	char from[160], to[160];
 	bool same = h->bus == dst->bus && !strcmp(h->driver, dst->driver);
@@ -49,13 +47,11 @@ int migctl_stream_identity_check(const struct migctl_stream_header *h,
 		return 0;
 	}
 
-	identity_text(from, sizeof(from), h->bus, h->driver, h->mdev_type, h->vendor,
-		 h->device, h->subsystem_vendor, h->subsystem_device);
-	identity_text(to, sizeof(to), dst->bus, dst->driver, dst->mdev_type,
-		 dst->vendor, dst->device, dst->subsystem_vendor,
-		 dst->subsystem_device);
+	identity_text(from, sizeof(from), h->bus, h->driver, h->mdev_type, h->vendor, h->device,
+		      h->subsystem_vendor, h->subsystem_device);
+	identity_text(to, sizeof(to), dst->bus, dst->driver, dst->mdev_type, dst->vendor,
+		      dst->device, dst->subsystem_vendor, dst->subsystem_device);
 	if (len)
 		snprintf(why, len, "stream is from %s, device is %s", from, to);
 	return -EBADMSG;
 }
-

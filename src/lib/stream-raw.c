@@ -2,8 +2,7 @@
 /* The bare kernel stream: a plain fd as a transfer sink or source. */
 #include "internal.h"
 
-static int fd_sink_write(void *ctx, enum migctl_phase phase, const void *buf,
-			 size_t len)
+static int fd_sink_write(void *ctx, enum migctl_phase phase, const void *buf, size_t len)
 {
 	struct migctl_fd_endpoint *ep = ctx;
 
@@ -12,8 +11,7 @@ static int fd_sink_write(void *ctx, enum migctl_phase phase, const void *buf,
 }
 
 /* On the engine's stream thread: its stop flag, not only the cancel */
-static int fd_sink_emit(void *ctx, const struct migctl_chunk *c,
-			volatile sig_atomic_t *stop)
+static int fd_sink_emit(void *ctx, const struct migctl_chunk *c, volatile sig_atomic_t *stop)
 {
 	struct migctl_fd_endpoint *ep = ctx;
 
@@ -22,8 +20,7 @@ static int fd_sink_emit(void *ctx, const struct migctl_chunk *c,
 
 void migctl_fd_sink(struct migctl_fd_endpoint *ep, struct migctl_sink *sink)
 {
-	*sink = (struct migctl_sink){ .write = fd_sink_write, .emit = fd_sink_emit,
-				      .ctx = ep };
+	*sink = (struct migctl_sink){ .write = fd_sink_write, .emit = fd_sink_emit, .ctx = ep };
 }
 
 static int fd_source_read(void *ctx, void *buf, size_t len, size_t *got)
@@ -42,6 +39,7 @@ static int fd_source_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomi
 
 void migctl_fd_source(struct migctl_fd_endpoint *ep, struct migctl_source *source)
 {
-	*source = (struct migctl_source){ .read = fd_source_read, .fetch = fd_source_fetch,
+	*source = (struct migctl_source){ .read = fd_source_read,
+					  .fetch = fd_source_fetch,
 					  .ctx = ep };
 }

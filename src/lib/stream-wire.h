@@ -51,10 +51,10 @@ static inline uint64_t get64(const uint8_t *p)
 #define STREAM_HEADER_ENCODED_MAX (36 + 4 * (2 + MIGCTL_NAME_MAX - 1))
 
 /* -EINVAL if a name is too long or not printable ASCII */
-int stream_header_encode(const struct migctl_stream_header *h,
-			 uint8_t p[STREAM_HEADER_ENCODED_MAX], size_t *len);
+int stream_header_encode(const struct migctl_stream_header *h, uint8_t p[STREAM_HEADER_ENCODED_MAX],
+			 size_t *len);
 /* -EBADMSG for a payload that is not a valid header, with @why saying why */
-int stream_header_decode(const uint8_t *p, size_t len,
-			 struct migctl_stream_header *h, char *why, size_t why_size);
+int stream_header_decode(const uint8_t *p, size_t len, struct migctl_stream_header *h, char *why,
+			 size_t why_size);
 
 #endif

@@ -46,16 +46,16 @@
 
 struct migctl_stream_header {
 	char tool_version[MIGCTL_NAME_MAX]; /* vfio-migctl that wrote it */
-	uint64_t created;                   /* seconds since the epoch, UTC */
+	uint64_t created;		    /* seconds since the epoch, UTC */
 	/* source device identity */
 	enum migctl_bus bus;
-	char name[MIGCTL_NAME_MAX];         /* PCI address or mdev UUID */
+	char name[MIGCTL_NAME_MAX]; /* PCI address or mdev UUID */
 	char driver[MIGCTL_NAME_MAX];
-	char mdev_type[MIGCTL_NAME_MAX];    /* "" unless an mdev */
+	char mdev_type[MIGCTL_NAME_MAX]; /* "" unless an mdev */
 	uint16_t vendor, device, subsystem_vendor, subsystem_device;
 	uint8_t revision;
-	uint64_t mig_flags;                 /* MIGCTL_FLAG_* of the source */
-	uint64_t estimate;                  /* MIG_DATA_SIZE at save, 0 = unknown */
+	uint64_t mig_flags; /* MIGCTL_FLAG_* of the source */
+	uint64_t estimate;  /* MIG_DATA_SIZE at save, 0 = unknown */
 };
 
 /*
@@ -63,8 +63,8 @@ struct migctl_stream_header {
  * creation time now.  -ENAMETOOLONG if a name does not fit.
  */
 int migctl_stream_header_from_desc(struct migctl_stream_header *h,
-				     const struct migctl_device_desc *d,
-				     uint64_t mig_flags, uint64_t estimate);
+				   const struct migctl_device_desc *d, uint64_t mig_flags,
+				   uint64_t estimate);
 
 /*
  * Can a stream with header @h be resumed into @dst?  Compares bus, driver,
@@ -73,8 +73,7 @@ int migctl_stream_header_from_desc(struct migctl_stream_header *h,
  * revision.  0 if compatible; -EBADMSG if not, with @why naming both sides.
  */
 int migctl_stream_identity_check(const struct migctl_stream_header *h,
-				 const struct migctl_device_desc *dst, char *why,
-				 size_t len);
+				 const struct migctl_device_desc *dst, char *why, size_t len);
 
 /* ---- writer */
 
@@ -86,13 +85,13 @@ struct migctl_stream_writer {
 	struct migctl_stream_header header;
 	struct XXH3_state_s *rec;    /* checksum of the record being written */
 	struct XXH3_state_s *digest; /* XXH3-128 of all data bytes */
-	uint64_t seq;                /* number of the next record */
+	uint64_t seq;		     /* number of the next record */
 	uint64_t data_bytes;
-	bool begun;                  /* preamble and HEADER written */
-	int io_err;                  /* emit()'s, on the engine's stream thread */
-	bool stopcopy;               /* STOP_COPY data written: no PRE_COPY after */
+	bool begun;    /* preamble and HEADER written */
+	int io_err;    /* emit()'s, on the engine's stream thread */
+	bool stopcopy; /* STOP_COPY data written: no PRE_COPY after */
 	bool finished;
-	int err;                     /* sticky: after a failed write the stream is broken */
+	int err; /* sticky: after a failed write the stream is broken */
 };
 
 /*
@@ -101,8 +100,7 @@ struct migctl_stream_writer {
  * that cannot be encoded; -ENOMEM.  On failure closing is still allowed.
  */
 int migctl_stream_writer_init(struct migctl_stream_writer *w, int fd,
-			      const struct migctl_stream_header *h,
-			      volatile sig_atomic_t *cancel);
+			      const struct migctl_stream_header *h, volatile sig_atomic_t *cancel);
 /*
  * A sink for migctl_save().  begin() writes the preamble and the HEADER,
  * with the migration flags and estimate the engine read from the device;
@@ -111,8 +109,7 @@ int migctl_stream_writer_init(struct migctl_stream_writer *w, int fd,
  * RESUMING, a write before begin() or after finish() is -EINVAL.  A write
  * error is sticky.
  */
-void migctl_stream_writer_sink(struct migctl_stream_writer *w,
-			       struct migctl_sink *sink);
+void migctl_stream_writer_sink(struct migctl_stream_writer *w, struct migctl_sink *sink);
 /* Free what init allocated; safe after a failed init and more than once. */
 void migctl_stream_writer_close(struct migctl_stream_writer *w);
 
@@ -120,22 +117,22 @@ void migctl_stream_writer_close(struct migctl_stream_writer *w);
 
 /* What kind of problem -EBADMSG was: callers may add a hint for some */
 enum migctl_stream_fault {
-	MIGCTL_STREAM_INVALID,    /* a framed stream that does not verify */
+	MIGCTL_STREAM_INVALID,	  /* a framed stream that does not verify */
 	MIGCTL_STREAM_NOT_FRAMED, /* no magic: not this format at all (a bare kernel stream?) */
 };
 
 struct migctl_stream_error {
 	enum migctl_stream_fault fault;
-	char msg[256];   /* "record 3 at byte 1048620: checksum mismatch" */
+	char msg[256]; /* "record 3 at byte 1048620: checksum mismatch" */
 };
 
 struct migctl_stream_stats {
-	uint64_t records;          /* verified records, HEADER and END included */
+	uint64_t records; /* verified records, HEADER and END included */
 	uint64_t precopy_records, precopy_bytes;
 	uint64_t stopcopy_records, stopcopy_bytes;
 	uint64_t skipped_records, skipped_bytes; /* unknown optional records */
-	uint64_t stream_bytes;     /* bytes consumed from the stream */
-	bool intact;               /* a valid END, nothing wrong before or after */
+	uint64_t stream_bytes;			 /* bytes consumed from the stream */
+	bool intact;				 /* a valid END, nothing wrong before or after */
 };
 
 struct migctl_stream_reader {
@@ -143,21 +140,21 @@ struct migctl_stream_reader {
 	volatile sig_atomic_t *cancel;
 	struct migctl_stream_header header;
 	/* fetch()'s side: the bytes */
-	uint64_t offset;             /* bytes consumed so far */
-	uint64_t fetched;            /* records fetched */
-	struct XXH3_state_s *skip;   /* checksum of a record fetch() does not keep */
+	uint64_t offset;	   /* bytes consumed so far */
+	uint64_t fetched;	   /* records fetched */
+	struct XXH3_state_s *skip; /* checksum of a record fetch() does not keep */
 	/* check()'s side: their meaning */
 	struct XXH3_state_s *rec;
 	struct XXH3_state_s *digest;
-	uint64_t seq;                /* number the next record must carry */
+	uint64_t seq; /* number the next record must carry */
 	struct migctl_stream_stats stats;
 	bool stopcopy;
-	bool ended;                  /* valid END seen and nothing after it */
-	int err;                     /* sticky: the first error */
+	bool ended;			  /* valid END seen and nothing after it */
+	int err;			  /* sticky: the first error */
 	struct migctl_stream_error error; /* filled for -EBADMSG */
 	/* read() and scan(): the two halves in turn, on this chunk */
 	struct migctl_chunk chunk;
-	size_t avail, pos;           /* chunk.buf[pos..avail) not yet handed out */
+	size_t avail, pos; /* chunk.buf[pos..avail) not yet handed out */
 };
 
 /*
@@ -179,8 +176,7 @@ migctl_stream_reader_header(const struct migctl_stream_reader *r);
  * check() are read()'s two halves for the engine: one record per chunk,
  * its payload the device's part when it is data.
  */
-void migctl_stream_reader_source(struct migctl_stream_reader *r,
-				 struct migctl_source *src);
+void migctl_stream_reader_source(struct migctl_stream_reader *r, struct migctl_source *src);
 /*
  * Walk the remaining records to the end without buffering them, for
  * `inspect` and resume's verify pass.  @st gets the counts of everything
@@ -188,8 +184,7 @@ void migctl_stream_reader_source(struct migctl_stream_reader *r,
  * error (-EBADMSG: see error; -EINTR once the open's *@cancel is set,
  * looked at before each record).
  */
-int migctl_stream_scan(struct migctl_stream_reader *r,
-		       struct migctl_stream_stats *st);
+int migctl_stream_scan(struct migctl_stream_reader *r, struct migctl_stream_stats *st);
 /* The reason for the last -EBADMSG, "" if none */
 const char *migctl_stream_reader_error(const struct migctl_stream_reader *r);
 /* True if @buf (the first @len bytes of a stream) starts with the magic */

@@ -64,4 +64,3 @@ int sysfs_link_name(const char *dir, const char *link, char *buf, size_t size)
 	base = path_base(target);
 	return str_copy(buf, size, base);
 }
-

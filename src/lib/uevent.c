@@ -99,10 +99,10 @@ static int parse(const char *buf, size_t len, struct migctl_uevent *ev)
 		if (!eq)
 			continue;
 		klen = (size_t)(eq - p);
-#define FIELD(key, dst)                                                      \
-	if (klen == sizeof(key) - 1 && memcmp(p, key, klen) == 0) {          \
-		set_field(ev->dst, sizeof(ev->dst), eq + 1);                 \
-		continue;                                                    \
+#define FIELD(key, dst)                                             \
+	if (klen == sizeof(key) - 1 && memcmp(p, key, klen) == 0) { \
+		set_field(ev->dst, sizeof(ev->dst), eq + 1);        \
+		continue;                                           \
 	}
 		FIELD("ACTION", action)
 		FIELD("DEVPATH", devpath)
@@ -133,8 +133,7 @@ static void find_mdev_type(struct migctl_uevent *ev)
 		ev->mdev_type[0] = '\0';
 }
 
-int migctl_uevent_next(struct migctl_uevent_monitor *mon, int timeout_ms,
-		       struct migctl_uevent *ev)
+int migctl_uevent_next(struct migctl_uevent_monitor *mon, int timeout_ms, struct migctl_uevent *ev)
 {
 	struct pollfd pfd = { .fd = nl_socket_get_fd(mon->sock), .events = POLLIN };
 	struct sockaddr_nl peer;
@@ -177,9 +176,7 @@ out:
 
 bool migctl_uevent_is_vfio(const struct migctl_uevent *ev)
 {
-	return strcmp(ev->subsystem, "vfio") == 0 ||
-	       strcmp(ev->subsystem, "vfio-dev") == 0 ||
-	       strcmp(ev->subsystem, "mdev") == 0 ||
-	       strstr(ev->driver, "vfio") != NULL ||
+	return strcmp(ev->subsystem, "vfio") == 0 || strcmp(ev->subsystem, "vfio-dev") == 0 ||
+	       strcmp(ev->subsystem, "mdev") == 0 || strstr(ev->driver, "vfio") != NULL ||
 	       strncmp(ev->devname, "vfio/", 5) == 0;
 }

@@ -32,9 +32,9 @@ struct xfer {
 	struct ring ring;
 	size_t chunk_size;
 	int data_fd;
-	bool touched;         /* a state change was asked for: recovery is owed */
+	bool touched; /* a state change was asked for: recovery is owed */
 	double started, stopped_at;
-	bool stopped;         /* save: STOP_COPY was entered at stopped_at */
+	bool stopped;		   /* save: STOP_COPY was entered at stopped_at */
 	enum migctl_state precopy; /* save: the PRE_COPY state to enter, or NR */
 	struct migctl_progress progress;
 	const struct migctl_sink *sink;
@@ -90,8 +90,7 @@ static int cancel_point(struct xfer *x)
 }
 
 /* ring_take(), unless the transfer is stopping: -ECANCELED */
-static int take(struct xfer *x, enum ring_stage stage, int timeout_ms,
-		struct migctl_chunk **c)
+static int take(struct xfer *x, enum ring_stage stage, int timeout_ms, struct migctl_chunk **c)
 {
 	if (stopping(x))
 		return -ECANCELED;
@@ -270,12 +269,12 @@ static int finish(struct xfer *x, int r, bool resuming)
 	return r;
 }
 
-static void xfer_init(struct xfer *x, struct migctl_dev *dev,
-		      const struct migctl_xfer_opts *opts,
+static void xfer_init(struct xfer *x, struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		      struct migctl_xfer_result *res)
 {
-	*x = (struct xfer){ .dev = dev, .opts = opts, .res = res, .data_fd = -1,
-			    .precopy = MIGCTL_NR_STATES };
+	*x = (struct xfer){
+		.dev = dev, .opts = opts, .res = res, .data_fd = -1, .precopy = MIGCTL_NR_STATES
+	};
 	*res = (struct migctl_xfer_result){
 		.final_state = MIGCTL_NR_STATES,
 		.failed_state = MIGCTL_NR_STATES,
@@ -375,8 +374,9 @@ static int produce(struct xfer *x, enum migctl_phase phase)
 			return note_failure(x, MIGCTL_FAIL_DEVICE_IO, -errno);
 		if (n == 0)
 			return 0;
-		*c = (struct migctl_chunk){ .buf = c->buf, .cap = c->cap, .len = (size_t)n,
-					    .phase = phase };
+		*c = (struct migctl_chunk){
+			.buf = c->buf, .cap = c->cap, .len = (size_t)n, .phase = phase
+		};
 		pthread_mutex_lock(&x->ring.lock);
 		x->res->bytes += (uint64_t)n;
 		if (phase == MIGCTL_PHASE_PRE_COPY)
@@ -414,8 +414,9 @@ static void *save_device_thread(void *arg)
 		r = produce(x, MIGCTL_PHASE_STOP_COPY);
 	/* The end of the stream travels the ring like the data */
 	if (!r && !take(x, RING_PRODUCE, -1, &c)) {
-		*c = (struct migctl_chunk){ .buf = c->buf, .cap = c->cap, .last = true,
-					    .phase = MIGCTL_PHASE_STOP_COPY };
+		*c = (struct migctl_chunk){
+			.buf = c->buf, .cap = c->cap, .last = true, .phase = MIGCTL_PHASE_STOP_COPY
+		};
 		ring_give(&x->ring, RING_PRODUCE);
 	}
 	ring_exit(&x->ring, 0);
@@ -529,7 +530,8 @@ static void *resume_stream_thread(void *arg)
 	bool last = false;
 
 	while (!last && !take(x, RING_PRODUCE, -1, &c)) {
-		*c = (struct migctl_chunk){ .buf = c->buf, .cap = c->cap,
+		*c = (struct migctl_chunk){ .buf = c->buf,
+					    .cap = c->cap,
 					    .phase = MIGCTL_PHASE_RESUMING };
 		if (source->fetch) {
 			c->err = source->fetch(source->ctx, c, &x->ring.stop);
@@ -606,8 +608,7 @@ static int verify(struct xfer *x, struct migctl_chunk *c)
 }
 
 int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
-		  const struct migctl_source *source,
-		  struct migctl_xfer_result *res)
+		  const struct migctl_source *source, struct migctl_xfer_result *res)
 {
 	struct xfer x;
 	uint64_t flags;

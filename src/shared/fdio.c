@@ -35,8 +35,7 @@ int write_all(int fd, const void *buf, size_t len, volatile sig_atomic_t *cancel
 	return 0;
 }
 
-int read_full(int fd, void *buf, size_t len, size_t *got,
-	      volatile sig_atomic_t *cancel)
+int read_full(int fd, void *buf, size_t len, size_t *got, volatile sig_atomic_t *cancel)
 {
 	char *p = buf;
 

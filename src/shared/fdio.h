@@ -14,8 +14,7 @@
  */
 int write_all(int fd, const void *buf, size_t len, volatile sig_atomic_t *cancel);
 /* Read until @len bytes or end of file; *got says how many.  EINTR as above. */
-int read_full(int fd, void *buf, size_t len, size_t *got,
-	      volatile sig_atomic_t *cancel);
+int read_full(int fd, void *buf, size_t len, size_t *got, volatile sig_atomic_t *cancel);
 
 /*
  * If @fd is a pipe, ask for a buffer of @size bytes (best effort, capped by

@@ -222,8 +222,7 @@ static int open_stream(struct outfile *of, const char *path, const struct stat *
 }
 
 /* A regular file, to be replaced at commit if it is still this one */
-static int open_replacement(struct outfile *of, const char *path, int fd,
-			    const struct stat *st)
+static int open_replacement(struct outfile *of, const char *path, int fd, const struct stat *st)
 {
 	int r = locate(of, path, fd, st);
 

@@ -20,12 +20,12 @@
 
 enum outfile_kind {
 	OUTFILE_TMPFILE, /* O_TMPFILE, linked in at commit */
-	OUTFILE_RENAME,  /* a hidden temporary name, renamed at commit */
-	OUTFILE_STREAM,  /* a FIFO or character device, written in place */
+	OUTFILE_RENAME,	 /* a hidden temporary name, renamed at commit */
+	OUTFILE_STREAM,	 /* a FIFO or character device, written in place */
 };
 
 enum outfile_flags {
-	OUTFILE_REPLACE = 1 << 0,   /* an existing regular file may be replaced */
+	OUTFILE_REPLACE = 1 << 0, /* an existing regular file may be replaced */
 	/* Take the paths of filesystems without O_TMPFILE or RENAME_EXCHANGE (tests) */
 	OUTFILE_FALLBACKS = 1 << 1,
 };

@@ -12,8 +12,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* snprintf that reports truncation as -ENAMETOOLONG */
-int path_fmt(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int path_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Copy @src whole or not at all: -ENAMETOOLONG if it does not fit */
 int str_copy(char *dst, size_t size, const char *src);
 /* Add @item to the ", "-separated list in @buf (NUL-terminated; cut at @size) */
