@@ -102,8 +102,16 @@ check-clang:
 		$(CLANG) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -fsyntax-only $$f || exit 1; \
 	done
 
+# The tree as .clang-format lays it out: a file it would change fails
+CLANG_FORMAT ?= clang-format-14
+check-format:
+	$(quiet) FORMAT "src/*/*.[ch]"
+	$(Q)$(CLANG_FORMAT) --dry-run --Werror $(SHARED_SRCS) $(LIB_SRCS) $(CLI_SRCS) \
+		$(wildcard src/*/*.h)
+
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check-format
 	$(Q)$(MAKE) --no-print-directory check-clang
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-fuzz
@@ -144,7 +152,7 @@ uninstall:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps check check-clang check-unit check-cli fixture-streams install uninstall clean
+.PHONY: all deps check check-format check-clang check-unit check-cli fixture-streams install uninstall clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -4,7 +4,7 @@
 set -eu
 
 build="gcc make pkg-config libnl-3-dev libjson-c-dev libxxhash-dev libsmartcols-dev"
-test="bats jq strace zsh fish groff-base mandoc man-db clang-14 libclang-rt-14-dev"
+test="bats jq strace zsh fish groff-base mandoc man-db clang-14 clang-format-14 libclang-rt-14-dev"
 vm="qemu-system-x86 linux-source-6.12 linux-source-6.1 bc bison flex libelf-dev libssl-dev
     busybox-static xz-utils kmod cpio"
 bench="gnuplot-nox"
