@@ -78,7 +78,7 @@ static int print_migration(struct migctl_dev *dev)
 	char names[64];
 	uint64_t flags, size;
 	enum migctl_state state;
-	bool dma;
+	bool dma, reinit;
 	int r;
 
 	r = migctl_mig_flags(dev, &flags);
@@ -89,6 +89,7 @@ static int print_migration(struct migctl_dev *dev)
 		out_null("pre_copy", NULL);
 		out_null("data_size", NULL);
 		out_null("dma_logging", NULL);
+		out_null("precopy_reinit", NULL);
 		return 0;
 	}
 	if (r)
@@ -130,6 +131,19 @@ static int print_migration(struct migctl_dev *dev)
 	if (r)
 		return cli_fail(STAGE_QUERY, r, "probing DMA logging");
 	out_bool("dma_logging", "dma logging: %s\n", dma);
+
+	/* Re-initialization is a PRE_COPY feature: nothing to say without it */
+	if (!(flags & MIGCTL_FLAG_PRE_COPY)) {
+		out_null("precopy_reinit", NULL);
+	} else {
+		r = migctl_precopy_reinit_supported(dev, &reinit);
+		if (r)
+			return cli_fail(STAGE_QUERY, r, "probing PRE_COPY re-initialization");
+		out_bool("precopy_reinit", NULL, reinit);
+		out_text("reinit:      %s\n",
+			 reinit ? "offered (PRE_COPY initial data may be re-sent, Linux 7.1)" :
+				  "not offered");
+	}
 
 	if (state == MIGCTL_STATE_ERROR)
 		out_text("note:        device is in ERROR; %s\n", cli_error_remedy());

@@ -461,6 +461,22 @@ int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported)
 	return (r == 0 || r == -ENOTTY || r == -EOPNOTSUPP) ? 0 : r;
 }
 
+int migctl_precopy_reinit_supported(struct migctl_dev *dev, bool *supported)
+{
+	int r;
+
+	r = device_feature(dev,
+			   VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+				   VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
+			   NULL, 0);
+	*supported = r == 0;
+	/*
+	 * EINVAL: a device without PRE_COPY (7.1), or a core that hands the
+	 * unknown feature to a driver without a device_feature op (before)
+	 */
+	return (r == 0 || r == -ENOTTY || r == -EOPNOTSUPP || r == -EINVAL) ? 0 : r;
+}
+
 int migctl_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes)
 {
 	/* flags stay 0: REINIT reporting is opt-in on newer kernels */

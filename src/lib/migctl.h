@@ -271,6 +271,11 @@ int migctl_set_state(struct migctl_dev *dev, enum migctl_state state, int *data_
 int migctl_data_size(struct migctl_dev *dev, uint64_t *bytes);
 /* Whether DMA_LOGGING_START is offered (probe only, nothing is started) */
 int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported);
+/*
+ * Whether PRE_COPY re-initialization (MIG_PRECOPY_INFOv2, Linux 7.1) is
+ * offered: a probe of the opt-in, which opts nothing in
+ */
+int migctl_precopy_reinit_supported(struct migctl_dev *dev, bool *supported);
 /* VFIO_MIG_GET_PRECOPY_INFO on a PRE_COPY data_fd */
 int migctl_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes);
 

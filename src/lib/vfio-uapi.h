@@ -126,4 +126,16 @@ struct vfio_precopy_info {
 #define VFIO_MIG_GET_PRECOPY_INFO MIGCTL_VFIO_IO(21)
 #endif
 
+/*
+ * Linux 7.1: a client opts in (SET, no payload) to PRE_COPY
+ * re-initialization; PRECOPY_INFO's flags then say REINIT when new initial
+ * data is present.  Without the opt-in flags are the caller's, echoed.
+ */
+#ifndef VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2
+#define VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 12
+#endif
+#ifndef VFIO_PRECOPY_INFO_REINIT
+#define VFIO_PRECOPY_INFO_REINIT (1 << 0)
+#endif
+
 #endif /* MIGCTL_VFIO_UAPI_H */

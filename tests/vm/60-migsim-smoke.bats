@@ -56,6 +56,16 @@ info_has() {
 		info_has "mdev type" "migsim-$t"
 		# HDR + DATA + END records of 32 bytes, and the 1000 bytes
 		info_has "data size" "1096 bytes (estimate)"
+		# migsim has Linux 7.1's PRECOPY_INFOv2 where it has PRE_COPY
+		if [[ $t == *p2p* || $t == basic ]]; then
+			! grep -q "^reinit:" <<<"$output" || fail "a reinit line without PRE_COPY:" "$output"
+		else
+			info_has "reinit" "offered (PRE_COPY initial data may be re-sent, Linux 7.1)"
+		fi
+		run -0 --separate-stderr vfio-migctl --json info "$dev"
+		want=$([[ $t == *p2p* || $t == basic ]] && echo null || echo true)
+		[ "$(jq -c .precopy_reinit <<<"$output")" = "$want" ] ||
+			fail "migsim-$t: precopy_reinit is $(jq -c .precopy_reinit <<<"$output"), not $want"
 	done
 	dev=$(migsim_create none)
 	run -0 --separate-stderr vfio-migctl info "$dev"
@@ -190,7 +200,8 @@ stopcopy $((32 + 100000 - 4096 + 32))"
 	# info: every key, null where there is nothing
 	run -0 --separate-stderr vfio-migctl --json info "$dev"
 	jq -e '.migration == null and .state == null and .data_size == null and
-		.dma_logging == null and has("state") and has("data_size") and has("dma_logging")' \
+		.dma_logging == null and has("state") and has("data_size") and has("dma_logging") and
+		.precopy_reinit == null and has("precopy_reinit")' \
 		<<<"$output" >/dev/null || fail "json: $output"
 }
 
