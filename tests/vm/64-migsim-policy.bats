@@ -158,6 +158,8 @@ teardown() {
 # ---- the output file is part of the save
 
 @test "save: a file that cannot be committed puts the device back, and is reported" {
+	# 2 MiB, 100 ms per 64 KiB read: seconds for the test to act on the save mid-way
+	msim_set "$SRC" size 2M
 	msim_set "$SRC" delay_us 100000
 	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" 2>"$T/err" &
 	pid=$!
@@ -177,6 +179,8 @@ teardown() {
 }
 
 @test "save --force: a file that appears at a new name meanwhile is not replaced either" {
+	# 2 MiB, 100 ms per 64 KiB read: seconds for the test to act on the save mid-way
+	msim_set "$SRC" size 2M
 	msim_set "$SRC" delay_us 100000
 	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" --force 2>"$T/err" &
 	pid=$!
@@ -195,6 +199,8 @@ teardown() {
 
 @test "save --force: the file to replace turns into a FIFO meanwhile: not replaced, the device put back" {
 	echo old >"$T/s.mig"
+	# 2 MiB, 100 ms per 64 KiB read: seconds for the test to act on the save mid-way
+	msim_set "$SRC" size 2M
 	msim_set "$SRC" delay_us 100000
 	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" --force 2>"$T/err" &
 	pid=$!
@@ -242,6 +248,8 @@ teardown() {
 
 @test "a save killed mid-way leaves STOP_COPY: the next one says so and how out; --end-session" {
 	msim_set "$SRC" reset_on_close 0
+	# 2 MiB, 100 ms per 64 KiB read: seconds for the test to act on the save mid-way
+	msim_set "$SRC" size 2M
 	msim_set "$SRC" delay_us 100000
 	vfio-migctl save --buffer-size=64K "$SRC" -o "$T/killed.mig" 2>/dev/null &
 	pid=$!
