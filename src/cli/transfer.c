@@ -212,6 +212,9 @@ static void describe_step(const struct migctl_xfer_result *res, bool resuming, c
 	case MIGCTL_FAIL_SOURCE:
 		snprintf(buf, size, "reading the stream");
 		break;
+	case MIGCTL_FAIL_PEER:
+		snprintf(buf, size, "stopped: another device of the set failed");
+		break;
 	case MIGCTL_FAIL_NONE:
 	case MIGCTL_FAIL_CANCEL:
 		break;

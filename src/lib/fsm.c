@@ -220,7 +220,7 @@ const char *migctl_fail_at_name(enum migctl_fail_at at)
 		[MIGCTL_FAIL_CHECK] = "check",	       [MIGCTL_FAIL_TRANSITION] = "transition",
 		[MIGCTL_FAIL_DEVICE_IO] = "device-io", [MIGCTL_FAIL_LOAD] = "load",
 		[MIGCTL_FAIL_SINK] = "sink",	       [MIGCTL_FAIL_SOURCE] = "source",
-		[MIGCTL_FAIL_CANCEL] = "cancel",
+		[MIGCTL_FAIL_CANCEL] = "cancel",       [MIGCTL_FAIL_PEER] = "peer",
 	};
 
 	return name_in(names, ARRAY_SIZE(names), at, NULL);

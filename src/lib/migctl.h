@@ -492,9 +492,10 @@ enum migctl_fail_at {
 	MIGCTL_FAIL_SINK,	/* writing the saved stream out */
 	MIGCTL_FAIL_SOURCE,	/* reading or verifying the stream in */
 	MIGCTL_FAIL_CANCEL,	/* opts->cancel */
+	MIGCTL_FAIL_PEER,	/* another member of the set failed: stopped, put back */
 };
 
-/* "check", "transition", "device-io", "load", "sink", "source", "cancel"; NULL for NONE */
+/* "check", "transition", "device-io", "load", "sink", "source", "cancel", "peer"; NULL for NONE */
 const char *migctl_fail_at_name(enum migctl_fail_at at);
 
 struct migctl_xfer_result {

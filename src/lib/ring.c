@@ -16,17 +16,11 @@
 
 void ring_init(struct ring *r)
 {
-	pthread_condattr_t attr;
-
 	*r = (struct ring){ 0 };
 	pthread_mutex_init(&r->lock, NULL);
 	/* Timed waits on the monotonic clock: a clock change cannot stall them */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	for (size_t i = 0; i < RING_STAGES; i++)
-		pthread_cond_init(&r->ready[i], &attr);
-	pthread_cond_init(&r->exit, &attr);
-	pthread_condattr_destroy(&attr);
+		monotonic_cond_init(&r->ready[i]);
 }
 
 int ring_alloc(struct ring *r, size_t size, bool growable)
@@ -92,7 +86,6 @@ void ring_free(struct ring *r)
 	r->mem = NULL;
 	for (size_t i = 0; i < RING_STAGES; i++)
 		pthread_cond_destroy(&r->ready[i]);
-	pthread_cond_destroy(&r->exit);
 	pthread_mutex_destroy(&r->lock);
 }
 
@@ -103,17 +96,6 @@ static bool ready(const struct ring *r, enum ring_stage stage)
 	return r->done[stage] < r->done[stage - 1];
 }
 
-static void deadline(struct timespec *ts, int timeout_ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += timeout_ms / 1000;
-	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 int ring_take(struct ring *r, enum ring_stage stage, int timeout_ms, struct migctl_chunk **c)
 {
 	struct timespec until;
@@ -121,7 +103,7 @@ int ring_take(struct ring *r, enum ring_stage stage, int timeout_ms, struct migc
 	int ret = 0;
 
 	if (timeout_ms >= 0)
-		deadline(&until, timeout_ms);
+		monotonic_deadline(&until, timeout_ms);
 	pthread_mutex_lock(&r->lock);
 	/* Only a stage that blocks reads the clock: the ring's hot path stays cheap */
 	if (!r->stop && !ready(r, stage))
@@ -166,26 +148,4 @@ void ring_stop(struct ring *r)
 bool ring_stopped(struct ring *r)
 {
 	return r->stop;
-}
-
-void ring_exit(struct ring *r, int which)
-{
-	pthread_mutex_lock(&r->lock);
-	r->exited[which] = true;
-	pthread_cond_broadcast(&r->exit);
-	pthread_mutex_unlock(&r->lock);
-}
-
-int ring_wait_exit(struct ring *r, int which, int timeout_ms)
-{
-	struct timespec until;
-	int ret = 0;
-
-	deadline(&until, timeout_ms);
-	pthread_mutex_lock(&r->lock);
-	while (!r->exited[which] && ret != ETIMEDOUT)
-		ret = pthread_cond_timedwait(&r->exit, &r->lock, &until);
-	ret = r->exited[which] ? 0 : -ETIMEDOUT;
-	pthread_mutex_unlock(&r->lock);
-	return ret;
 }

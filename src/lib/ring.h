@@ -28,14 +28,11 @@ struct ring {
 	 * an emulator every needless wake-up is a costly cross-CPU interrupt).
 	 */
 	pthread_cond_t ready[RING_STAGES];
-	pthread_cond_t exit; /* ring_exit() */
 	struct migctl_chunk chunk[RING_CHUNKS];
 	void *mem; /* the chunks' one mapping, unless growable */
 	size_t mem_size;
 	uint64_t done[RING_STAGES]; /* chunks each stage has passed on */
 	double waited[RING_STAGES]; /* seconds each stage was blocked for a chunk */
-	bool exited[2];		    /* the I/O threads (0: device, 1: stream) */
-	int err;		    /* the first failure, under lock */
 	volatile sig_atomic_t stop; /* set once: every stage gives up */
 };
 
@@ -64,9 +61,5 @@ void ring_give(struct ring *r, enum ring_stage stage);
 /* Every stage gives up: its waits return -ECANCELED */
 void ring_stop(struct ring *r);
 bool ring_stopped(struct ring *r);
-/* I/O thread @which has returned (or will, without touching the ring) */
-void ring_exit(struct ring *r, int which);
-/* Wait up to @timeout_ms for ring_exit(@which): 0 or -ETIMEDOUT */
-int ring_wait_exit(struct ring *r, int which, int timeout_ms);
 
 #endif

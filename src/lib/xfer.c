@@ -13,8 +13,12 @@
  *
  * Device state changes happen on one thread at a time: the caller's
  * before and after the data moves, the device thread's in between (save's
- * PRE_COPY -> STOP_COPY).  Every stage stops at the first error anywhere;
- * the caller's thread then recovers the device, as before threads.
+ * PRE_COPY -> STOP_COPY, through the switchover hook).  Every stage stops
+ * at the first error anywhere; the caller's thread then recovers the
+ * device, as before threads.
+ *
+ * The steps (engine.h) are what migctl_save() and migctl_resume() run in
+ * order, and what a coordinator of several devices runs across them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,26 +26,41 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "internal.h"
 #include "ring.h"
 
+/* The I/O threads; the checksum stage is the caller's */
+enum io_thread { IO_DEVICE, IO_STREAM, IO_THREADS };
+
+struct io_state {
+	pthread_t id;
+	bool started, exited;
+};
+
 struct xfer {
-	struct migctl_dev *dev;
+	struct migctl_dev *dev; /* NULL: a bare data_fd, no state to change */
 	const struct migctl_xfer_opts *opts;
 	struct migctl_xfer_result *res;
+	struct xfer_hooks hooks;
 	struct ring ring;
+	/* res->fail_at, res->bytes and the threads' exits, shared by the stages */
+	pthread_mutex_t lock;
+	pthread_cond_t exit;
+	int err; /* the first failure */
+	struct io_state io[IO_THREADS];
 	size_t chunk_size;
 	int data_fd;
-	bool touched; /* a state change was asked for: recovery is owed */
+	bool resuming;
+	bool touched;		 /* a state change was asked for: recovery is owed */
+	enum migctl_state state; /* where the engine put the device (or found it) */
+	uint64_t mig_flags;
 	double started, stopped_at;
 	bool stopped;		   /* save: STOP_COPY was entered at stopped_at */
 	enum migctl_state precopy; /* save: the PRE_COPY state to enter, or NR */
 	struct migctl_progress progress;
 	const struct migctl_sink *sink;
 	const struct migctl_source *source;
-	/* the two I/O threads */
-	pthread_t device_thread, stream_thread;
-	bool device_started, stream_started;
 	/* resume: a chunk with nothing for the device, before its thread runs */
 	bool consumed_here;
 };
@@ -59,13 +78,13 @@ static int note_failure(struct xfer *x, enum migctl_fail_at at, int err)
 {
 	struct migctl_xfer_result *res = x->res;
 
-	pthread_mutex_lock(&x->ring.lock);
+	pthread_mutex_lock(&x->lock);
 	if (res->fail_at == MIGCTL_FAIL_NONE) {
 		/* A signal interrupting a blocked read or write is the cancel */
 		res->fail_at = (err == -EINTR && cancelled(x)) ? MIGCTL_FAIL_CANCEL : at;
-		x->ring.err = err;
+		x->err = err;
 	}
-	pthread_mutex_unlock(&x->ring.lock);
+	pthread_mutex_unlock(&x->lock);
 	ring_stop(&x->ring);
 	return err;
 }
@@ -113,12 +132,15 @@ static int enter(struct xfer *x, enum migctl_state state, enum migctl_fail_at at
 {
 	int fd, r;
 
+	if (!x->dev)
+		return 0;
 	x->touched = true;
 	r = migctl_set_state(x->dev, state, &fd);
 	if (r) {
 		x->res->failed_state = state;
 		return note_failure(x, at, r);
 	}
+	x->state = state;
 	if (fd >= 0) {
 		close_data_fd(x);
 		x->data_fd = fd;
@@ -141,21 +163,39 @@ static void report_progress(struct xfer *x, enum migctl_phase phase)
 {
 	if (!x->opts->progress)
 		return;
-	pthread_mutex_lock(&x->ring.lock);
+	pthread_mutex_lock(&x->lock);
 	x->progress.phase = phase;
 	x->progress.bytes = x->res->bytes;
 	/* PRE_COPY data comes on top of the STOP_COPY estimate */
 	x->progress.estimate = x->res->estimate ? x->res->estimate + x->res->precopy_bytes : 0;
-	pthread_mutex_unlock(&x->ring.lock);
+	pthread_mutex_unlock(&x->lock);
 	x->opts->progress(x->opts->progress_arg, &x->progress);
 }
 
+/* The ring, with chunks as big as the options and the sink allow */
+static int setup_ring(struct xfer *x)
+{
+	size_t size = x->opts->buffer_size ? x->opts->buffer_size : MIGCTL_DEFAULT_BUFFER;
+	int r;
+
+	if (size > MIGCTL_MAX_BUFFER)
+		return note_failure(x, MIGCTL_FAIL_CHECK, -EINVAL);
+	/* A chunk is one record of the framed format at most */
+	if (x->sink && x->sink->max_chunk && size > x->sink->max_chunk)
+		size = x->sink->max_chunk;
+	x->chunk_size = size;
+	/* A source's fetch() may grow a chunk to hold a whole unit */
+	r = ring_alloc(&x->ring, size, x->resuming && x->source->fetch);
+	return r ? note_failure(x, MIGCTL_FAIL_CHECK, r) : 0;
+}
+
 /* Check the device can do what is asked before anything is changed */
-static int preflight(struct xfer *x, uint64_t *mig_flags, bool saving)
+static int preflight(struct xfer *x)
 {
 	struct migctl_xfer_result *res = x->res;
+	uint64_t *mig_flags = &x->mig_flags;
+	bool saving = !x->resuming;
 	enum migctl_state state;
-	size_t size;
 	int r;
 
 	r = migctl_get_state(x->dev, &state);
@@ -187,18 +227,11 @@ static int preflight(struct xfer *x, uint64_t *mig_flags, bool saving)
 	if (migctl_state_is_data(x->opts->then))
 		return note_failure(x, MIGCTL_FAIL_CHECK, -EINVAL);
 	res->failed_state = MIGCTL_NR_STATES;
+	x->state = state;
 
-	size = x->opts->buffer_size ? x->opts->buffer_size : MIGCTL_DEFAULT_BUFFER;
-	if (size > MIGCTL_MAX_BUFFER)
-		return note_failure(x, MIGCTL_FAIL_CHECK, -EINVAL);
-	/* A chunk is one record of the framed format at most */
-	if (x->sink && x->sink->max_chunk && size > x->sink->max_chunk)
-		size = x->sink->max_chunk;
-	x->chunk_size = size;
-	/* A source's fetch() may grow a chunk to hold a whole unit */
-	r = ring_alloc(&x->ring, size, !saving && x->source->fetch);
+	r = setup_ring(x);
 	if (r)
-		return note_failure(x, MIGCTL_FAIL_CHECK, r);
+		return r;
 
 	/* Everything checked: end the session left open, and start from there */
 	if (migctl_state_is_data(state)) {
@@ -209,19 +242,44 @@ static int preflight(struct xfer *x, uint64_t *mig_flags, bool saving)
 			return note_failure(x, MIGCTL_FAIL_TRANSITION, r);
 		}
 		res->ended_session = res->initial_state;
-		res->initial_state = state;
+		res->initial_state = x->state = state;
 	}
 	return 0;
 }
 
-static int start(struct xfer *x, pthread_t *thread, bool *started, void *(*fn)(void *))
+static int start(struct xfer *x, enum io_thread which, void *(*fn)(void *))
 {
-	int r = pthread_create(thread, NULL, fn, x);
+	int r = pthread_create(&x->io[which].id, NULL, fn, x);
 
 	if (r)
 		return note_failure(x, MIGCTL_FAIL_CHECK, -r);
-	*started = true;
+	x->io[which].started = true;
 	return 0;
+}
+
+/* The last thing an I/O thread does: it touches nothing of @x after */
+static void *io_exit(struct xfer *x, enum io_thread which)
+{
+	pthread_mutex_lock(&x->lock);
+	x->io[which].exited = true;
+	pthread_cond_broadcast(&x->exit);
+	pthread_mutex_unlock(&x->lock);
+	return NULL;
+}
+
+/* Wait up to @timeout_ms for io_exit(@which): 0 or -ETIMEDOUT */
+static int io_wait_exit(struct xfer *x, enum io_thread which, int timeout_ms)
+{
+	struct timespec until;
+	int r = 0;
+
+	monotonic_deadline(&until, timeout_ms);
+	pthread_mutex_lock(&x->lock);
+	while (!x->io[which].exited && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&x->exit, &x->lock, &until);
+	r = x->io[which].exited ? 0 : -ETIMEDOUT;
+	pthread_mutex_unlock(&x->lock);
+	return r;
 }
 
 /*
@@ -231,57 +289,110 @@ static int start(struct xfer *x, pthread_t *thread, bool *started, void *(*fn)(v
  */
 static void join(struct xfer *x)
 {
-	pthread_t *threads[] = { &x->device_thread, &x->stream_thread };
-	bool *started[] = { &x->device_started, &x->stream_started };
-
-	for (size_t i = 0; i < ARRAY_SIZE(threads); i++) {
-		if (!*started[i])
+	for (enum io_thread i = 0; i < IO_THREADS; i++) {
+		if (!x->io[i].started)
 			continue;
-		while (ring_wait_exit(&x->ring, i, 50) == -ETIMEDOUT) {
+		while (io_wait_exit(x, i, 50) == -ETIMEDOUT) {
 			if (x->opts->wake_signal && ring_stopped(&x->ring))
-				pthread_kill(*threads[i], x->opts->wake_signal);
+				pthread_kill(x->io[i].id, x->opts->wake_signal);
 			if (cancelled(x))
 				note_failure(x, MIGCTL_FAIL_CANCEL, -EINTR);
 		}
-		pthread_join(*threads[i], NULL);
-		*started[i] = false;
+		pthread_join(x->io[i].id, NULL);
+		x->io[i] = (struct io_state){ 0 };
 	}
 }
 
-static int finish(struct xfer *x, int r, bool resuming)
+/* Wait for the I/O threads; the first failure of any stage, or a signal */
+static int join_stages(struct xfer *x, int r)
 {
 	join(x);
 	if (!r)
-		r = x->ring.err;
+		r = x->err;
+	return r ? r : cancel_point(x);
+}
+
+int xfer_done(struct xfer *x, int r)
+{
+	struct migctl_xfer_result *res = x->res;
+
+	join(x);
+	if (!r)
+		r = x->err;
 	/* Save's device thread produces the chunks, resume's consumes them */
-	x->res->device_waited_seconds = x->ring.waited[resuming ? RING_CONSUME : RING_PRODUCE];
-	x->res->stream_waited_seconds = x->ring.waited[resuming ? RING_PRODUCE : RING_CONSUME];
+	res->device_waited_seconds = x->ring.waited[x->resuming ? RING_CONSUME : RING_PRODUCE];
+	res->stream_waited_seconds = x->ring.waited[x->resuming ? RING_PRODUCE : RING_CONSUME];
 	close_data_fd(x);
 	if (r && x->touched)
-		recover_device(x->dev, x->opts->on_error, resuming, x->res);
-	else if (!r)
-		x->res->final_state = migctl_read_state(x->dev);
-	/* A save that failed before opts->then: stopped until put back */
-	if (r && x->stopped && !x->res->stopped_seconds)
-		x->res->stopped_seconds = monotonic_seconds() - x->stopped_at;
+		recover_device(x->dev, x->opts->on_error, x->resuming, res);
+	else if (!r && x->dev)
+		res->final_state = migctl_read_state(x->dev);
+	/* A save that failed before its final state: stopped until put back */
+	if (r && x->stopped && !res->stopped_seconds)
+		res->stopped_seconds = monotonic_seconds() - x->stopped_at;
 	ring_free(&x->ring);
-	x->res->seconds = monotonic_seconds() - x->started;
+	res->seconds = monotonic_seconds() - x->started;
+	pthread_cond_destroy(&x->exit);
+	pthread_mutex_destroy(&x->lock);
+	free(x);
 	return r;
 }
 
-static void xfer_init(struct xfer *x, struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
-		      struct migctl_xfer_result *res)
+int xfer_new(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
+	     struct migctl_xfer_result *res, struct xfer **xp)
 {
-	*x = (struct xfer){
-		.dev = dev, .opts = opts, .res = res, .data_fd = -1, .precopy = MIGCTL_NR_STATES
-	};
+	struct xfer *x = calloc(1, sizeof(*x));
+
 	*res = (struct migctl_xfer_result){
+		.initial_state = MIGCTL_NR_STATES,
 		.final_state = MIGCTL_NR_STATES,
 		.failed_state = MIGCTL_NR_STATES,
 		.ended_session = MIGCTL_NR_STATES,
 	};
+	if (!x)
+		return -ENOMEM;
+	*x = (struct xfer){ .dev = dev,
+			    .opts = opts,
+			    .res = res,
+			    .data_fd = -1,
+			    .state = MIGCTL_NR_STATES,
+			    .precopy = MIGCTL_NR_STATES };
+	pthread_mutex_init(&x->lock, NULL);
+	monotonic_cond_init(&x->exit);
 	ring_init(&x->ring);
 	x->started = monotonic_seconds();
+	*xp = x;
+	return 0;
+}
+
+void xfer_set_hooks(struct xfer *x, const struct xfer_hooks *hooks)
+{
+	x->hooks = *hooks;
+}
+
+void xfer_abort(struct xfer *x)
+{
+	note_failure(x, MIGCTL_FAIL_PEER, -ECANCELED);
+}
+
+int xfer_enter(struct xfer *x, enum migctl_state state)
+{
+	/* Out of a data state the session has ended: its fd goes first */
+	if (!migctl_state_is_data(state))
+		close_data_fd(x);
+	return enter(x, state, MIGCTL_FAIL_TRANSITION);
+}
+
+int xfer_quiesce(struct xfer *x)
+{
+	switch (x->state) {
+	case MIGCTL_STATE_RUNNING:
+		return xfer_enter(x, MIGCTL_STATE_RUNNING_P2P);
+	case MIGCTL_STATE_PRE_COPY:
+		return xfer_enter(x, MIGCTL_STATE_PRE_COPY_P2P);
+	default:
+		return 0;
+	}
 }
 
 /*
@@ -342,27 +453,31 @@ static enum migctl_state precopy_state(enum migctl_state from)
 	}
 }
 
+/* The device thread: one chunk of @n bytes read in @phase, counted and passed on */
+static void produced(struct xfer *x, struct migctl_chunk *c, ssize_t n, enum migctl_phase phase)
+{
+	*c = (struct migctl_chunk){
+		.buf = c->buf, .cap = c->cap, .len = (size_t)n, .phase = phase
+	};
+	pthread_mutex_lock(&x->lock);
+	x->res->bytes += (uint64_t)n;
+	if (phase == MIGCTL_PHASE_PRE_COPY)
+		x->res->precopy_bytes += (uint64_t)n;
+	pthread_mutex_unlock(&x->lock);
+	ring_give(&x->ring, RING_PRODUCE);
+}
+
 /*
- * The device thread: read the data_fd into the ring.  In PRE_COPY stop
- * once the initial bytes are out (dirty data would never end while the
- * device runs); "nothing pending" is ENOMSG by the uAPI, a 0 read on some
- * drivers (mtty).
+ * The device thread: read the data_fd into the ring to its end.  -EINTR
+ * once the transfer stops (the failure is recorded); "nothing pending" in
+ * PRE_COPY is ENOMSG by the uAPI, a 0 read on some drivers (mtty): 0.
  */
 static int produce(struct xfer *x, enum migctl_phase phase)
 {
 	struct migctl_chunk *c;
-	uint64_t initial, dirty;
 	ssize_t n;
-	int r;
 
 	for (;;) {
-		if (phase == MIGCTL_PHASE_PRE_COPY) {
-			r = migctl_precopy_info(x->data_fd, &initial, &dirty);
-			if (r)
-				return note_failure(x, MIGCTL_FAIL_DEVICE_IO, r);
-			if (initial == 0)
-				return 0;
-		}
 		if (take(x, RING_PRODUCE, -1, &c))
 			return -EINTR;
 		n = read(x->data_fd, c->buf, x->chunk_size);
@@ -374,16 +489,65 @@ static int produce(struct xfer *x, enum migctl_phase phase)
 			return note_failure(x, MIGCTL_FAIL_DEVICE_IO, -errno);
 		if (n == 0)
 			return 0;
-		*c = (struct migctl_chunk){
-			.buf = c->buf, .cap = c->cap, .len = (size_t)n, .phase = phase
-		};
-		pthread_mutex_lock(&x->ring.lock);
-		x->res->bytes += (uint64_t)n;
-		if (phase == MIGCTL_PHASE_PRE_COPY)
-			x->res->precopy_bytes += (uint64_t)n;
-		pthread_mutex_unlock(&x->ring.lock);
-		ring_give(&x->ring, RING_PRODUCE);
+		produced(x, c, n, phase);
 	}
+}
+
+/*
+ * The device thread, while the device runs: PRE_COPY, and its data until
+ * the initial bytes are out (dirty data would never end while the device
+ * runs).
+ */
+static int precopy(struct xfer *x)
+{
+	uint64_t initial, dirty;
+	struct migctl_chunk *c;
+	ssize_t n;
+	int r;
+
+	r = enter_session(x, x->precopy);
+	for (;;) {
+		if (!r)
+			r = migctl_precopy_info(x->data_fd, &initial, &dirty);
+		if (r)
+			return note_failure(x, MIGCTL_FAIL_DEVICE_IO, r);
+		if (initial == 0)
+			return 0;
+		if (take(x, RING_PRODUCE, -1, &c))
+			return -EINTR;
+		n = read(x->data_fd, c->buf, x->chunk_size);
+		if (n < 0 && errno == EINTR && !cancelled(x) && !ring_stopped(&x->ring))
+			continue;
+		if ((n < 0 && errno == ENOMSG) || n == 0)
+			return 0;
+		if (n < 0)
+			return note_failure(x, MIGCTL_FAIL_DEVICE_IO, -errno);
+		produced(x, c, n, MIGCTL_PHASE_PRE_COPY);
+	}
+}
+
+int xfer_enter_stop_copy(struct xfer *x)
+{
+	int r;
+
+	x->stopped_at = monotonic_seconds();
+	/* From PRE_COPY the session carries on: the old data_fd stays */
+	r = enter_session(x, MIGCTL_STATE_STOP_COPY);
+	x->stopped = !r;
+	return r;
+}
+
+static int switchover(struct xfer *x)
+{
+	int r;
+
+	if (!x->dev)
+		return 0;
+	if (!x->hooks.switchover)
+		return xfer_enter_stop_copy(x);
+	r = x->hooks.switchover(x->hooks.arg, x);
+	/* A hook's own failure (a set's barrier broken) stops the stages too */
+	return r ? note_failure(x, MIGCTL_FAIL_TRANSITION, r) : 0;
 }
 
 static void *save_device_thread(void *arg)
@@ -392,11 +556,8 @@ static void *save_device_thread(void *arg)
 	struct migctl_chunk *c;
 	int r = stopping(x) ? -ECANCELED : 0;
 
-	if (!r && x->precopy != MIGCTL_NR_STATES) {
-		r = enter_session(x, x->precopy);
-		if (!r)
-			r = produce(x, MIGCTL_PHASE_PRE_COPY);
-	}
+	if (!r && x->precopy != MIGCTL_NR_STATES)
+		r = precopy(x);
 	/*
 	 * PRE_COPY ends without an error however the other stages fared (no
 	 * initial bytes left, ENOMSG): a running device is not stopped for a
@@ -404,12 +565,8 @@ static void *save_device_thread(void *arg)
 	 */
 	if (!r && stopping(x))
 		r = -ECANCELED;
-	if (!r) {
-		x->stopped_at = monotonic_seconds();
-		/* From PRE_COPY the session carries on: the old data_fd stays */
-		r = enter_session(x, MIGCTL_STATE_STOP_COPY);
-		x->stopped = !r;
-	}
+	if (!r)
+		r = switchover(x);
 	if (!r)
 		r = produce(x, MIGCTL_PHASE_STOP_COPY);
 	/* The end of the stream travels the ring like the data */
@@ -419,8 +576,7 @@ static void *save_device_thread(void *arg)
 		};
 		ring_give(&x->ring, RING_PRODUCE);
 	}
-	ring_exit(&x->ring, 0);
-	return NULL;
+	return io_exit(x, IO_DEVICE);
 }
 
 static int frame(struct xfer *x, struct migctl_chunk *c)
@@ -452,34 +608,36 @@ static void *save_stream_thread(void *arg)
 		}
 		ring_give(&x->ring, RING_CONSUME);
 	}
-	ring_exit(&x->ring, 1);
-	return NULL;
+	return io_exit(x, IO_STREAM);
 }
 
-int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
-		const struct migctl_sink *sink, struct migctl_xfer_result *res)
+int xfer_save_prepare(struct xfer *x, const struct migctl_sink *sink)
 {
-	struct xfer x;
-	uint64_t flags;
+	struct migctl_xfer_result *res = x->res;
 	int r;
 
-	xfer_init(&x, dev, opts, res);
-	x.sink = sink;
-	r = preflight(&x, &flags, true);
+	x->sink = sink;
+	r = preflight(x);
 	if (r)
-		return finish(&x, r, false);
-	if (migctl_data_size(dev, &res->estimate))
+		return r;
+	if (migctl_data_size(x->dev, &res->estimate))
 		res->estimate = 0;
-	if (sink->begin && (r = sink->begin(sink->ctx, flags, res->estimate)))
-		return finish(&x, note_failure(&x, MIGCTL_FAIL_SINK, r), false);
-	if (opts->precopy) {
-		x.precopy = precopy_state(res->initial_state);
-		res->precopy_skipped = x.precopy == MIGCTL_NR_STATES;
+	if (sink->begin && (r = sink->begin(sink->ctx, x->mig_flags, res->estimate)))
+		return note_failure(x, MIGCTL_FAIL_SINK, r);
+	if (x->opts->precopy) {
+		x->precopy = precopy_state(res->initial_state);
+		res->precopy_skipped = x->precopy == MIGCTL_NR_STATES;
 	}
+	return 0;
+}
 
-	r = start(&x, &x.stream_thread, &x.stream_started, save_stream_thread);
+int xfer_save_run(struct xfer *x)
+{
+	int r;
+
+	r = start(x, IO_STREAM, save_stream_thread);
 	if (!r)
-		r = start(&x, &x.device_thread, &x.device_started, save_device_thread);
+		r = start(x, IO_DEVICE, save_device_thread);
 	/*
 	 * The ring's fresh pages, faulted in while the device thread moves
 	 * the device and this stage has nothing to verify yet: zeroing them
@@ -487,35 +645,59 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	 * as the device's copy into them).  No more than the state will fill.
 	 */
 	if (!r)
-		ring_prefault(&x.ring, opts->precopy ? 0 : res->estimate);
+		ring_prefault(&x->ring, x->opts->precopy ? 0 : x->res->estimate);
 	if (!r)
-		r = middle_stage(&x, MIGCTL_PHASE_STOP_COPY, frame);
-	join(&x);
-	r = r ? r : x.ring.err;
-	if (!r)
-		r = cancel_point(&x);
-	if (r)
-		return finish(&x, r, false);
+		r = middle_stage(x, MIGCTL_PHASE_STOP_COPY, frame);
+	return join_stages(x, r);
+}
 
-	/*
-	 * The commit point is the source's final state: END, and the file's
-	 * link, only once the device is in opts->then.  A failure before them
-	 * (the transition, a signal) leaves no stream a destination would
-	 * take; a failure of either puts the device back all the same.
-	 */
-	close_data_fd(&x);
-	r = enter(&x, opts->then, MIGCTL_FAIL_TRANSITION);
-	if (!r)
-		res->stopped_seconds = monotonic_seconds() - x.stopped_at;
-	if (!r)
-		r = cancel_point(&x);
+/*
+ * The commit point is the source's final state: END, and the file's link,
+ * only once the device is there.  A failure before them (the transition,
+ * a signal) leaves no stream a destination would take; a failure of
+ * either puts the device back all the same.
+ */
+int xfer_save_commit(struct xfer *x)
+{
+	const struct migctl_sink *sink = x->sink;
+	int r = cancel_point(x);
+
 	if (!r && sink->finish && (r = sink->finish(sink->ctx)))
-		note_failure(&x, MIGCTL_FAIL_SINK, r);
-	if (!r && opts->commit)
-		r = cancel_point(&x);
-	if (!r && opts->commit && (r = opts->commit(opts->commit_arg)))
-		note_failure(&x, MIGCTL_FAIL_SINK, r);
-	return finish(&x, r, false);
+		return note_failure(x, MIGCTL_FAIL_SINK, r);
+	if (!r && x->opts->commit)
+		r = cancel_point(x);
+	if (!r && x->opts->commit && (r = x->opts->commit(x->opts->commit_arg)))
+		return note_failure(x, MIGCTL_FAIL_SINK, r);
+	return r;
+}
+
+/* Entering the final state ends the time the source was stopped */
+static int save_enter_final(struct xfer *x, enum migctl_state state)
+{
+	int r = xfer_enter(x, state);
+
+	if (!r && x->stopped)
+		x->res->stopped_seconds = monotonic_seconds() - x->stopped_at;
+	return r;
+}
+
+int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
+		const struct migctl_sink *sink, struct migctl_xfer_result *res)
+{
+	struct xfer *x;
+	int r;
+
+	r = xfer_new(dev, opts, res, &x);
+	if (r)
+		return r;
+	r = xfer_save_prepare(x, sink);
+	if (!r)
+		r = xfer_save_run(x);
+	if (!r)
+		r = save_enter_final(x, opts->then);
+	if (!r)
+		r = xfer_save_commit(x);
+	return xfer_done(x, r);
 }
 
 /* ---- resume */
@@ -546,8 +728,7 @@ static void *resume_stream_thread(void *arg)
 		last = c->last || c->err;
 		ring_give(&x->ring, RING_PRODUCE);
 	}
-	ring_exit(&x->ring, 1);
-	return NULL;
+	return io_exit(x, IO_STREAM);
 }
 
 /* The device thread: write the verified part of each chunk into the device */
@@ -564,13 +745,12 @@ static void *resume_device_thread(void *arg)
 			note_failure(x, MIGCTL_FAIL_DEVICE_IO, r);
 			break;
 		}
-		pthread_mutex_lock(&x->ring.lock);
+		pthread_mutex_lock(&x->lock);
 		x->res->bytes += c->data_len;
-		pthread_mutex_unlock(&x->ring.lock);
+		pthread_mutex_unlock(&x->lock);
 		ring_give(&x->ring, RING_CONSUME);
 	}
-	ring_exit(&x->ring, 0);
-	return NULL;
+	return io_exit(x, IO_DEVICE);
 }
 
 /*
@@ -592,7 +772,7 @@ static int verify(struct xfer *x, struct migctl_chunk *c)
 	}
 	if (r)
 		return note_failure(x, MIGCTL_FAIL_SOURCE, r);
-	if (x->device_started)
+	if (x->io[IO_DEVICE].started)
 		return 0;
 	/* Nothing for the device yet (optional records): passed on from here */
 	if (c->data_len == 0 && !c->last) {
@@ -603,39 +783,96 @@ static int verify(struct xfer *x, struct migctl_chunk *c)
 		return note_failure(x, MIGCTL_FAIL_SOURCE, -ENODATA);
 	r = enter_session(x, MIGCTL_STATE_RESUMING);
 	if (!r)
-		r = start(x, &x->device_thread, &x->device_started, resume_device_thread);
+		r = start(x, IO_DEVICE, resume_device_thread);
+	return r;
+}
+
+int xfer_resume_prepare(struct xfer *x, const struct migctl_source *source)
+{
+	x->source = source;
+	x->resuming = true;
+	return preflight(x);
+}
+
+int xfer_resume_run(struct xfer *x)
+{
+	int r = start(x, IO_STREAM, resume_stream_thread);
+
+	if (!r)
+		r = middle_stage(x, MIGCTL_PHASE_RESUMING, verify);
+	/* The last moment a signal can still abort: STOP loads the stream */
+	return join_stages(x, r);
+}
+
+int xfer_resume_load(struct xfer *x)
+{
+	int r;
+
+	close_data_fd(x);
+	r = enter(x, MIGCTL_STATE_STOP, MIGCTL_FAIL_LOAD);
+	/* From here the device holds the new state: a failure keeps it */
+	x->res->loaded = r == 0;
 	return r;
 }
 
 int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		  const struct migctl_source *source, struct migctl_xfer_result *res)
 {
-	struct xfer x;
-	uint64_t flags;
+	struct xfer *x;
 	int r;
 
-	xfer_init(&x, dev, opts, res);
-	x.source = source;
-	r = preflight(&x, &flags, false);
+	r = xfer_new(dev, opts, res, &x);
 	if (r)
-		return finish(&x, r, true);
-
-	r = start(&x, &x.stream_thread, &x.stream_started, resume_stream_thread);
+		return r;
+	r = xfer_resume_prepare(x, source);
 	if (!r)
-		r = middle_stage(&x, MIGCTL_PHASE_RESUMING, verify);
-	join(&x);
-	r = r ? r : x.ring.err;
-	/* The last moment a signal can still abort: STOP loads the stream */
+		r = xfer_resume_run(x);
 	if (!r)
-		r = cancel_point(&x);
-	if (r)
-		return finish(&x, r, true);
-
-	close_data_fd(&x);
-	r = enter(&x, MIGCTL_STATE_STOP, MIGCTL_FAIL_LOAD);
-	/* From here the device holds the new state: a failure keeps it */
-	res->loaded = r == 0;
+		r = xfer_resume_load(x);
 	if (!r && opts->then != MIGCTL_STATE_STOP)
-		r = enter(&x, opts->then, MIGCTL_FAIL_TRANSITION);
-	return finish(&x, r, true);
+		r = xfer_enter(x, opts->then);
+	return xfer_done(x, r);
+}
+
+/* ---- the data path alone */
+
+int xfer_save_fd(int data_fd, const struct migctl_xfer_opts *opts, const struct migctl_sink *sink,
+		 struct migctl_xfer_result *res)
+{
+	struct xfer *x;
+	int r;
+
+	r = xfer_new(NULL, opts, res, &x);
+	if (r)
+		return r;
+	x->sink = sink;
+	x->data_fd = data_fd;
+	r = setup_ring(x);
+	if (!r && sink->begin && (r = sink->begin(sink->ctx, 0, 0)))
+		note_failure(x, MIGCTL_FAIL_SINK, r);
+	if (!r)
+		r = xfer_save_run(x);
+	if (!r)
+		r = xfer_save_commit(x);
+	x->data_fd = -1; /* the caller's */
+	return xfer_done(x, r);
+}
+
+int xfer_resume_fd(int data_fd, const struct migctl_xfer_opts *opts,
+		   const struct migctl_source *source, struct migctl_xfer_result *res)
+{
+	struct xfer *x;
+	int r;
+
+	r = xfer_new(NULL, opts, res, &x);
+	if (r)
+		return r;
+	x->source = source;
+	x->resuming = true;
+	x->data_fd = data_fd;
+	r = setup_ring(x);
+	if (!r)
+		r = xfer_resume_run(x);
+	x->data_fd = -1;
+	return xfer_done(x, r);
 }

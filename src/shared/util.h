@@ -6,7 +6,9 @@
 #ifndef MIGCTL_SHARED_UTIL_H
 #define MIGCTL_SHARED_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <time.h>
 #include <stddef.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -24,5 +26,8 @@ const char *path_base(const char *path);
 int read_first_line(const char *dir, const char *name, char *buf, size_t size);
 
 double monotonic_seconds(void);
+/* CLOCK_MONOTONIC in @timeout_ms, for pthread_cond_timedwait() on a monotonic_cond_init() cond */
+void monotonic_deadline(struct timespec *ts, int timeout_ms);
+void monotonic_cond_init(pthread_cond_t *cond);
 
 #endif
