@@ -369,6 +369,7 @@ typedef void (*migctl_progress_fn)(void *arg, const struct migctl_progress *p);
  * from stage to stage in order.
  */
 #define MIGCTL_CHUNK_HEAD_MAX 32
+#define MIGCTL_CHUNK_CB_SIZE 288
 
 struct migctl_chunk {
 	uint8_t *buf; /* malloc'd; a stage may grow it (realloc, update cap) */
@@ -380,14 +381,14 @@ struct migctl_chunk {
 	/* resume: how much of buf (from its start) the device gets, from source->verify */
 	size_t data_len;
 	bool last; /* nothing follows this chunk */
-	/* resume: an input error met in order (source->fetch), and its words */
+	/* resume: an input error met in order (source->fetch) */
 	int err;
-	char why[256];
-	/* the framed reader's record bookkeeping (fetch to verify) */
-	uint64_t start;
-	bool trailing;
-	bool hashed; /* fetch checksummed it (c->sum): a record not kept */
-	uint64_t sum;
+	/*
+	 * Private to the sink or source whose halves handle the chunk, from
+	 * one half to the other (frame to emit, fetch to verify), as the
+	 * control buffer of a Linux sk_buff
+	 */
+	_Alignas(uint64_t) unsigned char cb[MIGCTL_CHUNK_CB_SIZE];
 };
 
 /*

@@ -12,6 +12,7 @@
  * and meaning).  Their sequential forms, write() and read(), are the two
  * halves in turn.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -357,14 +358,31 @@ bad(struct migctl_stream_reader *r, const struct record *rec, const char *fmt, .
 	return reader_fail(r, -EBADMSG);
 }
 
+/* What fetch() found out about a record for verify(), in the chunk's cb */
+struct fetch_note {
+	uint64_t start; /* the record's first byte in the stream */
+	uint64_t sum;	/* hashed: the checksum, computed as it passed */
+	bool hashed;	/* a record not kept (of a type no one reads) */
+	bool trailing;	/* bytes follow END */
+	char why[256];	/* the words of a fetch error */
+};
+
+static_assert(sizeof(struct fetch_note) <= MIGCTL_CHUNK_CB_SIZE, "fetch_note fits a chunk's cb");
+
+static struct fetch_note *note_of(struct migctl_chunk *c)
+{
+	return (struct fetch_note *)c->cb;
+}
+
 /* A format problem found while fetching: travels with the chunk, in order */
 static int __attribute__((format(printf, 3, 4)))
 bad_fetch(struct migctl_chunk *c, const struct record *rec, const char *fmt, ...)
 {
+	struct fetch_note *note = note_of(c);
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsay(c->why, sizeof(c->why), rec, fmt, ap);
+	vsay(note->why, sizeof(note->why), rec, fmt, ap);
 	va_end(ap);
 	return -EBADMSG;
 }
@@ -378,10 +396,10 @@ static int get(struct migctl_stream_reader *r, void *buf, size_t len, size_t *go
 	return ret;
 }
 
-static void record_of(const struct migctl_chunk *c, uint64_t index, struct record *rec)
+static void record_of(struct migctl_chunk *c, uint64_t index, struct record *rec)
 {
 	rec->index = index;
-	rec->start = c->start;
+	rec->start = note_of(c)->start;
 	rec->type = get16(c->head + REC_TYPE);
 	rec->flags = get16(c->head + REC_FLAGS);
 	rec->len = get32(c->head + REC_LENGTH);
@@ -404,7 +422,7 @@ static int keep(struct migctl_stream_reader *r, struct migctl_chunk *c, uint32_t
 
 /*
  * A payload read through @c's buffer, a piece at a time, and checksummed
- * as it passes (fetch's own hash state): c->sum is the record's checksum.
+ * as it passes (fetch's own hash state): the note's sum is its checksum.
  */
 static int discard(struct migctl_stream_reader *r, struct migctl_chunk *c, uint32_t len,
 		   volatile sig_atomic_t *stop)
@@ -424,7 +442,7 @@ static int discard(struct migctl_stream_reader *r, struct migctl_chunk *c, uint3
 		if (got < n)
 			break;
 	}
-	c->sum = XXH3_64bits_digest(r->skip);
+	note_of(c)->sum = XXH3_64bits_digest(r->skip);
 	return ret;
 }
 
@@ -438,13 +456,13 @@ static int reader_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t
 {
 	struct migctl_stream_reader *r = ctx;
 	struct record rec = { .index = r->fetched, .start = r->offset };
+	struct fetch_note *note = note_of(c);
 	uint32_t limit;
 	uint8_t extra;
 	size_t got;
 	int ret;
 
-	c->why[0] = '\0';
-	c->start = r->offset;
+	*note = (struct fetch_note){ .start = r->offset };
 	ret = get(r, c->head, MIGCTL_STREAM_RECORD_HEADER_SIZE, &got, stop);
 	if (ret)
 		return ret;
@@ -462,8 +480,8 @@ static int reader_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t
 				 " bytes for %s records",
 				 rec.len, limit, type_name(rec.type));
 	/* A record no one will read is hashed as it passes, never held whole */
-	c->hashed = !is_known(rec.type);
-	ret = c->hashed ? discard(r, c, rec.len, stop) : keep(r, c, rec.len, stop);
+	note->hashed = !is_known(rec.type);
+	ret = note->hashed ? discard(r, c, rec.len, stop) : keep(r, c, rec.len, stop);
 	if (ret)
 		return ret;
 	if (c->len < rec.len)
@@ -472,13 +490,13 @@ static int reader_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t
 	if (rec.type == MIGCTL_REC_END) {
 		/* One stream per file: whatever follows END is verify()'s to refuse */
 		ret = get(r, &extra, 1, &got, stop);
-		c->trailing = got == 1;
+		note->trailing = got == 1;
 		c->last = true;
 	}
 	return ret;
 }
 
-static int end_record(struct migctl_stream_reader *r, const struct migctl_chunk *c,
+static int end_record(struct migctl_stream_reader *r, struct migctl_chunk *c,
 		      const struct record *rec)
 {
 	uint64_t carried = r->stats.precopy_bytes + r->stats.stopcopy_bytes;
@@ -500,7 +518,7 @@ static int end_record(struct migctl_stream_reader *r, const struct migctl_chunk 
 	if (get64(p + END_DIGEST_LOW) != d.low64 || get64(p + END_DIGEST_HIGH) != d.high64)
 		return bad(r, rec, "digest of the data does not match");
 	/* One stream per file: bytes after END are not ours to ignore */
-	if (c->trailing)
+	if (note_of(c)->trailing)
 		return bad(r, NULL, "trailing data at byte %" PRIu64 " after the end record",
 			   rec->start + MIGCTL_STREAM_RECORD_HEADER_SIZE + rec->len);
 	r->ended = true;
@@ -516,6 +534,7 @@ static int end_record(struct migctl_stream_reader *r, const struct migctl_chunk 
 static int reader_verify(void *ctx, struct migctl_chunk *c)
 {
 	struct migctl_stream_reader *r = ctx;
+	struct fetch_note *note = note_of(c);
 	struct record rec;
 
 	c->data_len = 0;
@@ -523,19 +542,19 @@ static int reader_verify(void *ctx, struct migctl_chunk *c)
 		return r->err;
 	/* An error met while fetching, now in its place in the stream */
 	if (c->err) {
-		if (c->why[0])
-			memcpy(r->error.msg, c->why, sizeof(r->error.msg));
+		if (note->why[0])
+			memcpy(r->error.msg, note->why, sizeof(r->error.msg));
 		return reader_fail(r, c->err);
 	}
 	c->last = false;
 	record_of(c, r->seq, &rec);
-	if (!c->hashed) {
+	if (!note->hashed) {
 		XXH3_64bits_reset(r->rec);
 		XXH3_64bits_update(r->rec, c->head, REC_CHECKED);
 		hash_payload(r->rec, is_data(rec.type) ? r->digest : NULL, c->buf, rec.len);
-		c->sum = XXH3_64bits_digest(r->rec);
+		note->sum = XXH3_64bits_digest(r->rec);
 	}
-	if (c->sum != get64(c->head + REC_CHECKSUM))
+	if (note->sum != get64(c->head + REC_CHECKSUM))
 		return bad(r, &rec, "checksum mismatch");
 
 	/* Verified: what it says is what the writer said */
