@@ -205,6 +205,48 @@ stopcopy $((32 + 100000 - 4096 + 32))"
 		<<<"$output" >/dev/null || fail "json: $output"
 }
 
+@test "migsim: arcs_seq numbers the arcs of every device in one order; a write clears it alone" {
+	A=$(migsim_create full)
+	B=$(migsim_create full)
+	msim_set "$A" arcs_seq clear
+	msim_set "$B" arcs_seq clear
+	# Two devices' arcs, interleaved: each through RUNNING_P2P before either stops
+	for step in "$A running_p2p" "$B running_p2p" "$A stop" "$B stop"; do
+		run -0 --separate-stderr vfio-migctl state ${step% *} "${step#* }"
+	done
+	run -0 vfio-migctl reset "$A"
+	a=$(cat "$mdev_bus/$A/migsim/arcs_seq")
+	b=$(cat "$mdev_bus/$B/migsim/arcs_seq")
+	# Each line is "SEQ FROM>TO" ("SEQ reset"), FROM>TO as arcs writes it
+	diff -u - <(cut -d' ' -f2- <<<"$a") <<<$'RUNNING>RUNNING_P2P\nRUNNING_P2P>STOP\nreset' ||
+		fail "arcs_seq of A: $a"
+	[ "$(cut -d' ' -f2- <<<"$a" | head -2 | tr '\n' ' ')" = "$(msim "$A" arcs | cut -d' ' -f1-2) " ] ||
+		fail "arcs_seq of A '$a' is not arcs '$(msim "$A" arcs)'"
+	# Merged by SEQ, the two logs are the order the steps were taken in,
+	# with SEQ increasing by one from step to step (one counter for the module)
+	merged=$({ sed 's/$/ A/' <<<"$a"; sed 's/$/ B/' <<<"$b"; } | sort -n)
+	diff -u - <(cut -d' ' -f2- <<<"$merged") <<-EOF || fail "merged: $merged"
+	RUNNING>RUNNING_P2P A
+	RUNNING>RUNNING_P2P B
+	RUNNING_P2P>STOP A
+	RUNNING_P2P>STOP B
+	reset A
+	EOF
+	first=$(head -1 <<<"$merged" | cut -d' ' -f1)
+	[ "$(cut -d' ' -f1 <<<"$merged" | tr '\n' ' ')" = \
+		"$first $((first + 1)) $((first + 2)) $((first + 3)) $((first + 4)) " ] ||
+		fail "SEQ does not count one arc at a time: $merged"
+
+	# A write clears arcs_seq, and only it; a later arc numbers on
+	msim_set "$A" arcs_seq clear
+	[ -z "$(cat "$mdev_bus/$A/migsim/arcs_seq")" ] || fail "a write left arcs_seq non-empty"
+	[ -n "$(msim "$A" arcs)" ] || fail "clearing arcs_seq cleared arcs"
+	msim_set "$A" arcs clear
+	run -0 --separate-stderr vfio-migctl state "$A" running_p2p
+	expect_msim "$A" arcs_seq "$((first + 5)) RUNNING>RUNNING_P2P"
+	[ "$(cat "$mdev_bus/$B/migsim/arcs_seq")" = "$b" ] || fail "B's arcs_seq changed with A's"
+}
+
 @test "migsim: the module unloads cleanly" {
 	expect_clean_unload
 }

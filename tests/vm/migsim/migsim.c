@@ -81,6 +81,13 @@
  *                    write clears it): "FROM>TO" per arc the device took,
  *                    "reset" per VFIO_DEVICE_RESET, oldest first, the last
  *                    64 at most
+ *   arcs_seq         the same arcs, on a log of its own (any write clears
+ *                    it, not arcs), one per line as "SEQ FROM>TO" or "SEQ
+ *                    reset": SEQ counts the arcs of every migsim device
+ *                    (module-wide, from 1 at load, never reused), so the
+ *                    logs of several devices merge into the order the arcs
+ *                    were taken in (a device set's barrier: every member in
+ *                    RUNNING_P2P before any leaves it for STOP_COPY)
  *   error_sets (ro)  SETs of the migration state received while in ERROR,
  *                    which the uAPI leaves only by VFIO_DEVICE_RESET: a
  *                    witness that does not depend on the core's WARN
@@ -476,10 +483,20 @@ struct msim_dev {
 	/* the arc log: MSIM_ARCS_MAX entries, from/to pairs; a reset is ERROR>ERROR */
 	u8 arcs[64][2];
 	u32 n_arcs;
+	/* arcs_seq's log: the same arcs with their module-wide number */
+	struct msim_seq_arc {
+		u64 seq;
+		u8 from, to;
+	} seq_arcs[64];
+	u32 n_seq_arcs;
 };
 
 #define MSIM_ARCS_MAX 64
 
+/* Numbers every arc of every device: one order across devices */
+static atomic64_t msim_arc_seq = ATOMIC64_INIT(0);
+
+/* Called under md->lock, at the moment the arc is taken */
 static void msim_log_arc(struct msim_dev *md, u8 from, u8 to)
 {
 	if (md->n_arcs == MSIM_ARCS_MAX) {
@@ -489,6 +506,16 @@ static void msim_log_arc(struct msim_dev *md, u8 from, u8 to)
 	md->arcs[md->n_arcs][0] = from;
 	md->arcs[md->n_arcs][1] = to;
 	md->n_arcs++;
+
+	if (md->n_seq_arcs == MSIM_ARCS_MAX) {
+		memmove(md->seq_arcs, md->seq_arcs + 1,
+			sizeof(md->seq_arcs) - sizeof(md->seq_arcs[0]));
+		md->n_seq_arcs--;
+	}
+	md->seq_arcs[md->n_seq_arcs] = (struct msim_seq_arc){
+		.seq = atomic64_inc_return(&msim_arc_seq), .from = from, .to = to
+	};
+	md->n_seq_arcs++;
 }
 
 /* A data session: the file behind a data_fd */
@@ -1863,6 +1890,37 @@ static ssize_t arcs_store(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RW(arcs);
 
+static ssize_t arcs_seq_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct msim_dev *md = to_msim(dev);
+	int len = 0;
+
+	mutex_lock(&md->lock);
+	for (u32 i = 0; i < md->n_seq_arcs; i++) {
+		const struct msim_seq_arc *a = &md->seq_arcs[i];
+
+		if (a->from == VFIO_DEVICE_STATE_ERROR && a->to == VFIO_DEVICE_STATE_ERROR)
+			len += sysfs_emit_at(buf, len, "%llu reset\n", a->seq);
+		else
+			len += sysfs_emit_at(buf, len, "%llu %s>%s\n", a->seq,
+					     msim_state_names[a->from], msim_state_names[a->to]);
+	}
+	mutex_unlock(&md->lock);
+	return len;
+}
+
+static ssize_t arcs_seq_store(struct device *dev, struct device_attribute *attr,
+			      const char *buf, size_t count)
+{
+	struct msim_dev *md = to_msim(dev);
+
+	mutex_lock(&md->lock);
+	md->n_seq_arcs = 0;
+	mutex_unlock(&md->lock);
+	return count;
+}
+static DEVICE_ATTR_RW(arcs_seq);
+
 static ssize_t fail_arc_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
@@ -1967,6 +2025,7 @@ static struct attribute *msim_attrs[] = {
 	&dev_attr_fail_reset.attr,
 	&dev_attr_stall_write_after.attr,
 	&dev_attr_arcs.attr,
+	&dev_attr_arcs_seq.attr,
 	&dev_attr_break.attr,
 	&dev_attr_error_sets.attr,
 	&dev_attr_reset_count.attr,
