@@ -105,7 +105,7 @@ static const char *type_name(uint16_t type)
 }
 
 /* Feed @buf to the record checksum and, for data, to the stream digest */
-static void hash_payload(XXH3_state_t *rec, XXH3_state_t *digest, const void *buf, size_t len)
+void stream_hash_payload(XXH3_state_t *rec, XXH3_state_t *digest, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
@@ -122,6 +122,14 @@ static void hash_payload(XXH3_state_t *rec, XXH3_state_t *digest, const void *bu
 
 /* ---- writer */
 
+void stream_preamble(uint8_t pre[MIGCTL_STREAM_PREAMBLE_SIZE], uint16_t minor)
+{
+	memcpy(pre, MIGCTL_STREAM_MAGIC, MIGCTL_STREAM_MAGIC_SIZE);
+	put16(pre + PRE_VERSION, MIGCTL_STREAM_VERSION);
+	put16(pre + PRE_VERSION + 2, minor);
+	put32(pre + PRE_CHECK, (uint32_t)XXH3_64bits(pre, PRE_CHECK));
+}
+
 /*
  * A record's header for @payload, checksummed; the stream's digest and
  * numbering move on.  Called in order (the framing stage).
@@ -135,7 +143,7 @@ static void seal(struct migctl_stream_writer *w, uint16_t type, const void *payl
 	put64(head + REC_SEQ, w->seq);
 	XXH3_64bits_reset(w->rec);
 	XXH3_64bits_update(w->rec, head, REC_CHECKED);
-	hash_payload(w->rec, is_data(type) ? w->digest : NULL, payload, len);
+	stream_hash_payload(w->rec, is_data(type) ? w->digest : NULL, payload, len);
 	put64(head + REC_CHECKSUM, XXH3_64bits_digest(w->rec));
 	w->seq++;
 }
@@ -202,9 +210,7 @@ static int writer_begin(void *ctx, uint64_t mig_flags, uint64_t estimate)
 	ret = stream_header_encode(&w->header, hdr, &len);
 	if (ret)
 		return w->err = ret;
-	memcpy(pre, MIGCTL_STREAM_MAGIC, MIGCTL_STREAM_MAGIC_SIZE);
-	put32(pre + PRE_VERSION, MIGCTL_STREAM_VERSION);
-	put32(pre + PRE_CHECK, (uint32_t)XXH3_64bits(pre, PRE_CHECK));
+	stream_preamble(pre, 0);
 	ret = write_all(w->fd, pre, sizeof(pre), w->cancel);
 	if (ret)
 		return w->err = ret;
@@ -387,7 +393,7 @@ bad_fetch(struct migctl_chunk *c, const struct record *rec, const char *fmt, ...
 	return -EBADMSG;
 }
 
-static int get(struct migctl_stream_reader *r, void *buf, size_t len, size_t *got,
+int stream_get(struct migctl_stream_reader *r, void *buf, size_t len, size_t *got,
 	       volatile sig_atomic_t *stop)
 {
 	int ret = read_full(r->fd, buf, len, got, stop);
@@ -417,7 +423,7 @@ static int keep(struct migctl_stream_reader *r, struct migctl_chunk *c, uint32_t
 		c->buf = buf;
 		c->cap = len;
 	}
-	return get(r, c->buf, len, &c->len, stop);
+	return stream_get(r, c->buf, len, &c->len, stop);
 }
 
 /*
@@ -436,7 +442,7 @@ static int discard(struct migctl_stream_reader *r, struct migctl_chunk *c, uint3
 	while (!ret && c->len < len) {
 		size_t n = len - c->len < c->cap ? len - c->len : c->cap;
 
-		ret = get(r, c->buf, n, &got, stop);
+		ret = stream_get(r, c->buf, n, &got, stop);
 		XXH3_64bits_update(r->skip, c->buf, got);
 		c->len += got;
 		if (got < n)
@@ -463,7 +469,7 @@ static int reader_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t
 	int ret;
 
 	*note = (struct fetch_note){ .start = r->offset };
-	ret = get(r, c->head, MIGCTL_STREAM_RECORD_HEADER_SIZE, &got, stop);
+	ret = stream_get(r, c->head, MIGCTL_STREAM_RECORD_HEADER_SIZE, &got, stop);
 	if (ret)
 		return ret;
 	if (!got)
@@ -489,7 +495,7 @@ static int reader_fetch(void *ctx, struct migctl_chunk *c, volatile sig_atomic_t
 	r->fetched++;
 	if (rec.type == MIGCTL_REC_END) {
 		/* One stream per file: whatever follows END is verify()'s to refuse */
-		ret = get(r, &extra, 1, &got, stop);
+		ret = stream_get(r, &extra, 1, &got, stop);
 		note->trailing = got == 1;
 		c->last = true;
 	}
@@ -551,7 +557,7 @@ static int reader_verify(void *ctx, struct migctl_chunk *c)
 	if (!note->hashed) {
 		XXH3_64bits_reset(r->rec);
 		XXH3_64bits_update(r->rec, c->head, REC_CHECKED);
-		hash_payload(r->rec, is_data(rec.type) ? r->digest : NULL, c->buf, rec.len);
+		stream_hash_payload(r->rec, is_data(rec.type) ? r->digest : NULL, c->buf, rec.len);
 		note->sum = XXH3_64bits_digest(r->rec);
 	}
 	if (note->sum != get64(c->head + REC_CHECKSUM))
@@ -620,12 +626,13 @@ static void release(struct migctl_stream_reader *r)
 	r->avail = r->pos = 0;
 }
 
-int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd, volatile sig_atomic_t *cancel)
+int stream_reader_start(struct migctl_stream_reader *r, int fd, volatile sig_atomic_t *cancel,
+			uint16_t *minor)
 {
 	uint8_t pre[MIGCTL_STREAM_PREAMBLE_SIZE];
 	char why[sizeof(r->error.msg)];
 	struct record rec;
-	uint32_t version;
+	uint16_t major;
 	size_t got;
 	int ret;
 
@@ -644,7 +651,7 @@ int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd, volatile s
 	}
 	XXH3_128bits_reset(r->digest);
 
-	ret = get(r, pre, sizeof(pre), &got, cancel);
+	ret = stream_get(r, pre, sizeof(pre), &got, cancel);
 	if (ret) {
 		ret = reader_fail(r, ret);
 		goto out;
@@ -667,14 +674,26 @@ int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd, volatile s
 		ret = bad(r, NULL, "preamble checksum mismatch");
 		goto out;
 	}
-	version = get32(pre + PRE_VERSION);
-	if (version != MIGCTL_STREAM_VERSION) {
+	/* Version 1.0 is the u32 1 that readers before 1.1 compare with */
+	major = get16(pre + PRE_VERSION);
+	*minor = get16(pre + PRE_VERSION + 2);
+	if (major != MIGCTL_STREAM_VERSION && *minor == 0) {
 		ret = bad(r, NULL,
-			  "format version %" PRIu32
-			  " is not supported (this vfio-migctl reads version %d)",
-			  version, MIGCTL_STREAM_VERSION);
+			  "format version %u is not supported (this vfio-migctl reads version %d)",
+			  major, MIGCTL_STREAM_VERSION);
 		goto out;
 	}
+	if (major != MIGCTL_STREAM_VERSION || *minor > MIGCTL_STREAM_MINOR_SET) {
+		ret = bad(
+			r, NULL,
+			"format version %u.%u is not supported (this vfio-migctl reads version %d.0 and %d.%d)",
+			major, *minor, MIGCTL_STREAM_VERSION, MIGCTL_STREAM_VERSION,
+			MIGCTL_STREAM_MINOR_SET);
+		goto out;
+	}
+	/* A set stream's records are the set reader's (stream-set.c) */
+	if (*minor == MIGCTL_STREAM_MINOR_SET)
+		return 0;
 
 	ret = next_record(r);
 	if (ret)
@@ -691,6 +710,26 @@ out:
 	if (ret)
 		release(r);
 	return ret;
+}
+
+int migctl_stream_reader_open(struct migctl_stream_reader *r, int fd, volatile sig_atomic_t *cancel)
+{
+	uint16_t minor;
+	int ret = stream_reader_start(r, fd, cancel, &minor);
+
+	if (!ret && minor == MIGCTL_STREAM_MINOR_SET) {
+		ret = bad(
+			r, NULL,
+			"format version 1.1 holds a set of devices; this reader reads one device's "
+			"stream (1.0)");
+		release(r);
+	}
+	return ret;
+}
+
+void stream_reader_release(struct migctl_stream_reader *r)
+{
+	release(r);
 }
 
 const struct migctl_stream_header *migctl_stream_reader_header(const struct migctl_stream_reader *r)

@@ -57,4 +57,26 @@ int stream_header_encode(const struct migctl_stream_header *h, uint8_t p[STREAM_
 int stream_header_decode(const uint8_t *p, size_t len, struct migctl_stream_header *h, char *why,
 			 size_t why_size);
 
+/* ---- shared by the one-device codec (stream-frame.c) and the set's (stream-set.c) */
+
+struct XXH3_state_s;
+
+/* The 16 bytes of a version 1.@minor preamble */
+void stream_preamble(uint8_t pre[MIGCTL_STREAM_PREAMBLE_SIZE], uint16_t minor);
+/* Feed @buf to the record checksum @rec and, if not NULL, to @digest (XXH3-128) */
+void stream_hash_payload(struct XXH3_state_s *rec, struct XXH3_state_s *digest, const void *buf,
+			 size_t len);
+/* read_full() on r->fd, r->offset counting what came */
+int stream_get(struct migctl_stream_reader *r, void *buf, size_t len, size_t *got,
+	       volatile sig_atomic_t *stop);
+/*
+ * migctl_stream_reader_open() for any version this reader knows: for 1.0
+ * the whole open (HEADER read); for a set (1.@minor = 1.1) it returns once
+ * the preamble is checked, r->offset at the first record, the rest being
+ * the set reader's.  On failure as migctl_stream_reader_open().
+ */
+int stream_reader_start(struct migctl_stream_reader *r, int fd, volatile sig_atomic_t *cancel,
+			uint16_t *minor);
+void stream_reader_release(struct migctl_stream_reader *r);
+
 #endif

@@ -33,6 +33,9 @@
 #define MIGCTL_REC_STOPCOPY 0x0003
 #define MIGCTL_REC_END 0x0004
 
+/* Format version 1.1: a set of devices (1.0 stays the one-device stream) */
+#define MIGCTL_STREAM_MINOR_SET 1
+
 /* Record flags */
 #define MIGCTL_REC_OPTIONAL 0x0001 /* a reader that does not know the type skips it */
 
