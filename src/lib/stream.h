@@ -32,9 +32,17 @@
 #define MIGCTL_REC_PRECOPY 0x0002
 #define MIGCTL_REC_STOPCOPY 0x0003
 #define MIGCTL_REC_END 0x0004
+#define MIGCTL_REC_SET 0x0005 /* version 1.1: the set's first record */
 
-/* Format version 1.1: a set of devices (1.0 stays the one-device stream) */
+/*
+ * Version 1.1, a set of devices: the preamble says 1.1 (1.0 stays the
+ * one-device stream, byte for byte), record headers are 32 bytes and name
+ * the member a record belongs to, or the set itself.
+ */
 #define MIGCTL_STREAM_MINOR_SET 1
+#define MIGCTL_STREAM_SET_RECORD_HEADER_SIZE 32
+#define MIGCTL_STREAM_SET_SELF 0xffffffffu /* a record of the set, not of a member */
+#define MIGCTL_STREAM_SET_MAX 64	   /* members; END carries 32 bytes of each */
 
 /* Record flags */
 #define MIGCTL_REC_OPTIONAL 0x0001 /* a reader that does not know the type skips it */
@@ -193,5 +201,109 @@ const char *migctl_stream_reader_error(const struct migctl_stream_reader *r);
 /* True if @buf (the first @len bytes of a stream) starts with the magic */
 bool migctl_stream_is_framed(const void *buf, size_t len);
 void migctl_stream_reader_close(struct migctl_stream_reader *r);
+
+/* ---- device sets: one stream for several devices (stream-set.c) */
+
+/*
+ * Writing: one writer for @members devices over one fd, and a sink per
+ * member for that member's engine.  With one member it writes today's
+ * version 1.0 stream, byte for byte (migctl_stream_writer's).  With more:
+ *   begin()   per member, in any order and from any thread; the last one
+ *             writes the preamble, SET and every member's HEADER
+ *   frame()   on the member's checksum stage: its record numbers, its digest
+ *   emit()    whole records, one member at a time on the fd (a lock; a
+ *             waiter gives up with -EINTR once *@stop is set)
+ *   write()   frame() and emit() in turn
+ *   finish()  marks the member done; the last member's writes END (the
+ *             set's commit point, so after every member reached its final
+ *             state) and returns its result; earlier ones return 0
+ * All of them are safe to call concurrently for different members.  A
+ * member's data before every member's begin() is -EINVAL (prepare all,
+ * then run); so is anything after a failed write (sticky: the stream is
+ * broken for every member).
+ */
+struct migctl_stream_set_writer;
+
+/*
+ * @headers: one per member, copied (the sink's begin() adds the flags and
+ * estimate).  -EINVAL for 0 or more than MIGCTL_STREAM_SET_MAX members or
+ * a name that cannot be encoded; -ENOMEM.
+ */
+int migctl_stream_set_writer_new(int fd, unsigned members,
+				 const struct migctl_stream_header *headers,
+				 volatile sig_atomic_t *cancel,
+				 struct migctl_stream_set_writer **w);
+void migctl_stream_set_writer_sink(struct migctl_stream_set_writer *w, unsigned member,
+				   struct migctl_sink *sink);
+/* END is out: the stream is whole */
+bool migctl_stream_set_writer_ended(struct migctl_stream_set_writer *w);
+void migctl_stream_set_writer_free(struct migctl_stream_set_writer *w);
+
+/*
+ * Reading: a set stream, or a one-device stream as a set of one.  open()
+ * reads everything before the first data record (preamble, SET, each
+ * member's HEADER), so the members' identities can be checked before any
+ * device is touched.  Then a source per member, each pulled by its own
+ * engine concurrently: whichever member's fetch() finds its own queue
+ * empty reads the next record off the fd; a record of another member is
+ * queued for it, at most MIGCTL_STREAM_SET_QUEUE bytes per member beyond
+ * one record (so memory is bounded by members x (8 + 16) MiB, whatever
+ * their sizes); a reader that finds that member's queue full waits until it
+ * takes some (a timed wait, giving up with -EINTR once *@stop or the
+ * open's *@cancel is set).  Every member must therefore be pulled until
+ * its end or detached: a member whose engine stopped is detached (its
+ * verify() failing does that itself), and the records still coming for it
+ * are read and dropped.  A member's verify() checks its records' checksums,
+ * numbering and order, on the member's thread; its last chunk is END,
+ * verified for the whole (counts, every member's totals) and for that
+ * member (its bytes, records and digest), so a member's source ends
+ * (c->last) only once the whole stream has been read and is intact up to
+ * its end.  Errors name the member: "member 1 record 3 at byte 1048620:
+ * checksum mismatch" (a one-device stream's words are unchanged).
+ */
+#define MIGCTL_STREAM_SET_QUEUE (8u << 20)
+#define MIGCTL_STREAM_SET_WHOLE (~0u) /* migctl_stream_set_reader_error(): the first error */
+
+struct migctl_stream_set_reader;
+
+/* NULL without memory; nothing is read yet */
+struct migctl_stream_set_reader *migctl_stream_set_reader_new(int fd,
+							      volatile sig_atomic_t *cancel);
+/*
+ * Read and verify everything before the data.  -EBADMSG as for
+ * migctl_stream_reader_open() (and a set of 0 or too many members, a
+ * missing or misplaced HEADER), with the reason in
+ * migctl_stream_set_reader_error(r, MIGCTL_STREAM_SET_WHOLE).
+ */
+int migctl_stream_set_reader_open(struct migctl_stream_set_reader *r);
+/* A version 1.1 stream (else a one-device stream, read as a set of one) */
+bool migctl_stream_set_reader_is_set(const struct migctl_stream_set_reader *r);
+unsigned migctl_stream_set_reader_members(const struct migctl_stream_set_reader *r);
+const struct migctl_stream_header *
+migctl_stream_set_reader_header(const struct migctl_stream_set_reader *r, unsigned member);
+/* Member @member's source (fetch() and verify(), and read() for one device) */
+void migctl_stream_set_reader_source(struct migctl_stream_set_reader *r, unsigned member,
+				     struct migctl_source *src);
+/* Member @member is no longer pulled: drop what is queued and what comes for it */
+void migctl_stream_set_reader_detach(struct migctl_stream_set_reader *r, unsigned member);
+/*
+ * Walk the rest of the stream on this thread (not with sources), for
+ * `inspect` and the verify pass: @whole gets the counts of everything
+ * verified, @members (an array of migctl_stream_set_reader_members()) each
+ * member's, and its .intact says whether that member's records and its
+ * part of END verified and the whole stream is intact.  A member whose
+ * record failed is reported as such and the walk goes on with the others
+ * as long as the framing holds.  0 if the stream is intact, else the first
+ * error (-EBADMSG: see the errors; -EINTR once the *@cancel is set).
+ */
+int migctl_stream_set_scan(struct migctl_stream_set_reader *r, struct migctl_stream_stats *whole,
+			   struct migctl_stream_stats *members);
+/*
+ * The reason a member failed ("" if it did not), or with
+ * MIGCTL_STREAM_SET_WHOLE the first error of the stream.
+ */
+const char *migctl_stream_set_reader_error(struct migctl_stream_set_reader *r, unsigned member);
+enum migctl_stream_fault migctl_stream_set_reader_fault(const struct migctl_stream_set_reader *r);
+void migctl_stream_set_reader_free(struct migctl_stream_set_reader *r);
 
 #endif /* MIGCTL_STREAM_H */
