@@ -246,9 +246,10 @@ void migctl_stream_set_writer_free(struct migctl_stream_set_writer *w);
  * device is touched.  Then a source per member, each pulled by its own
  * engine concurrently: whichever member's fetch() finds its own queue
  * empty reads the next record off the fd; a record of another member is
- * queued for it, at most MIGCTL_STREAM_SET_QUEUE bytes per member beyond
- * one record (so memory is bounded by members x (8 + 16) MiB, whatever
- * their sizes); a reader that finds that member's queue full waits until it
+ * queued for it, at most MIGCTL_STREAM_SET_QUEUE bytes per member, or one
+ * record if it is bigger (so memory grows with the number of members, not
+ * their sizes: at most 16 MiB queued per member, and a spare buffer per
+ * member; the engine's records are its chunks, 1 MiB by default); a reader that finds that member's queue full waits until it
  * takes some (a timed wait, giving up with -EINTR once *@stop or the
  * open's *@cancel is set).  Every member must therefore be pulled until
  * its end or detached: a member whose engine stopped is detached (its
