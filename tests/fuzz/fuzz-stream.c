@@ -2,7 +2,9 @@
 /*
  * libFuzzer target for the stream reader: arbitrary bytes through
  * reader_open + the source's read() (the resume path) and through
- * reader_open + scan (the inspect path), from a memfd.
+ * reader_open + scan (the inspect path), from a memfd; and through the
+ * set reader (format 1.1, and 1.0 as a set of one): its scan, and its
+ * sources pulled on a thread per member, which must agree.
  *
  * The first input byte picks a mode.  Odd: the rest goes in as is, which
  * mostly exercises the checksum checks.  Even: the harness first rewrites
@@ -14,6 +16,7 @@
  * should.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,28 +49,30 @@ static void put_le(uint8_t *p, uint64_t v, int bytes)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Make every checksum right, per vfio-migctl-stream(5) */
+/* Make every checksum right, per vfio-migctl-stream(5); a set's (1.1) headers are 32 bytes */
 static void repair(uint8_t *p, size_t len)
 {
-	size_t off = MIGCTL_STREAM_PREAMBLE_SIZE;
+	size_t off = MIGCTL_STREAM_PREAMBLE_SIZE, hsize = MIGCTL_STREAM_RECORD_HEADER_SIZE;
 	XXH3_state_t *st;
 
 	if (len < off)
 		return;
+	if (le(p + 10, 2) == MIGCTL_STREAM_MINOR_SET)
+		hsize = MIGCTL_STREAM_SET_RECORD_HEADER_SIZE;
 	put_le(p + 12, (uint32_t)XXH3_64bits(p, 12), 4);
 	st = XXH3_createState();
 	if (!st)
 		abort();
-	while (off + MIGCTL_STREAM_RECORD_HEADER_SIZE <= len) {
+	while (off + hsize <= len) {
 		uint64_t plen = le(p + off + 4, 4);
 
-		if (plen > len - off - MIGCTL_STREAM_RECORD_HEADER_SIZE)
+		if (plen > len - off - hsize)
 			break;
 		XXH3_64bits_reset(st);
-		XXH3_64bits_update(st, p + off, 16);
-		XXH3_64bits_update(st, p + off + 24, (size_t)plen);
-		put_le(p + off + 16, XXH3_64bits_digest(st), 8);
-		off += MIGCTL_STREAM_RECORD_HEADER_SIZE + (size_t)plen;
+		XXH3_64bits_update(st, p + off, hsize - 8);
+		XXH3_64bits_update(st, p + off + hsize, (size_t)plen);
+		put_le(p + off + hsize - 8, XXH3_64bits_digest(st), 8);
+		off += hsize + (size_t)plen;
 	}
 	XXH3_freeState(st);
 }
@@ -104,6 +109,107 @@ static void check_header(const struct migctl_stream_header *h)
 				abort();
 	}
 	migctl_stream_identity_check(h, &t, why, sizeof(why));
+}
+
+struct puller {
+	struct migctl_stream_set_reader *r;
+	unsigned member;
+	uint64_t bytes;
+	int ret;
+	bool last;
+};
+
+/* A member's engine, as far as its source goes */
+static void *pull(void *arg)
+{
+	struct puller *p = arg;
+	struct migctl_chunk c = { .cap = 1024 };
+	struct migctl_source src;
+	volatile sig_atomic_t stop = 0;
+
+	c.buf = malloc(c.cap);
+	if (!c.buf)
+		abort();
+	migctl_stream_set_reader_source(p->r, p->member, &src);
+	while (!p->ret && !p->last) {
+		c.err = src.fetch(src.ctx, &c, &stop);
+		p->ret = src.verify(src.ctx, &c);
+		if (c.data_len > c.len)
+			abort();
+		p->bytes += c.data_len;
+		p->last = c.last;
+	}
+	free(c.buf);
+	return NULL;
+}
+
+/*
+ * The set reader: a 1.0 stream is a set of one with the one-device
+ * reader's verdict (@ret1, @err1); for any stream, its scan and its
+ * sources agree, member by member.
+ */
+static void set_paths(size_t len, int ret1, const char *err1)
+{
+	struct migctl_stream_stats whole, st[MIGCTL_STREAM_SET_MAX];
+	struct puller p[MIGCTL_STREAM_SET_MAX];
+	pthread_t t[MIGCTL_STREAM_SET_MAX];
+	struct migctl_stream_set_reader *r;
+	unsigned n = 0;
+	bool is_set;
+	int ret;
+
+	rewind_fd();
+	r = migctl_stream_set_reader_new(fd, NULL);
+	if (!r)
+		abort();
+	ret = migctl_stream_set_reader_open(r);
+	is_set = !ret && migctl_stream_set_reader_is_set(r);
+	if (!ret) {
+		n = migctl_stream_set_reader_members(r);
+		if (!n || n > MIGCTL_STREAM_SET_MAX)
+			abort();
+		for (unsigned k = 0; k < n; k++)
+			check_header(migctl_stream_set_reader_header(r, k));
+		ret = migctl_stream_set_scan(r, &whole, st);
+	}
+	if (ret && (ret != -EBADMSG ||
+		    !migctl_stream_set_reader_error(r, MIGCTL_STREAM_SET_WHOLE)[0]))
+		abort();
+	if (!ret && (!whole.intact || whole.stream_bytes != len))
+		abort();
+	/* Not a set: the one-device reader's verdict, word for word */
+	if (!strstr(err1, "holds a set of devices") &&
+	    (is_set || ret != ret1 ||
+	     strcmp(err1, migctl_stream_set_reader_error(r, MIGCTL_STREAM_SET_WHOLE))))
+		abort();
+	for (unsigned k = 0; k < n; k++)
+		if (!ret && !st[k].intact)
+			abort();
+	migctl_stream_set_reader_free(r);
+	if (!is_set)
+		return;
+
+	/* The sources, a thread per member: intact exactly when the scan said so */
+	rewind_fd();
+	r = migctl_stream_set_reader_new(fd, NULL);
+	if (!r || migctl_stream_set_reader_open(r))
+		abort();
+	for (unsigned k = 0; k < n; k++) {
+		p[k] = (struct puller){ .r = r, .member = k };
+		if (pthread_create(&t[k], NULL, pull, &p[k]))
+			abort();
+	}
+	for (unsigned k = 0; k < n; k++)
+		pthread_join(t[k], NULL);
+	for (unsigned k = 0; k < n; k++) {
+		if (p[k].ret && p[k].ret != -EBADMSG)
+			abort();
+		if (!p[k].ret != st[k].intact)
+			abort();
+		if (!p[k].ret && p[k].bytes != st[k].precopy_bytes + st[k].stopcopy_bytes)
+			abort();
+	}
+	migctl_stream_set_reader_free(r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -167,5 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      st.precopy_bytes + st.stopcopy_bytes != total))
 		abort();
 	migctl_stream_reader_close(&r);
+
+	set_paths(len, ret1, err1);
 	return 0;
 }

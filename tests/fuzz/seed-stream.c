@@ -57,6 +57,47 @@ static int seed(const char *dir, const char *name,
 	return 0;
 }
 
+/* A set of @n (format 1.1), the members' records interleaved round robin */
+static int seed_set(const char *dir, const char *name, const struct migctl_device_desc *t,
+		    unsigned n, const struct piece *p, size_t np)
+{
+	struct migctl_stream_header h[4];
+	struct migctl_stream_set_writer *w;
+	struct migctl_sink sink[4];
+	uint8_t data[512];
+	char path[4096];
+	int fd, ret;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 11 + 3);
+	for (int mode = 0; mode < 2; mode++) {
+		snprintf(path, sizeof(path), "%s/seed-%s-%d", dir, name, mode);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		ret = write_all(fd, mode ? "\x01" : "\x00", 1, NULL);
+		for (unsigned k = 0; k < n && !ret; k++)
+			ret = migctl_stream_header_from_desc(&h[k], &t[k], MIGCTL_FLAG_STOP_COPY, 64);
+		if (!ret)
+			ret = migctl_stream_set_writer_new(fd, n, h, NULL, &w);
+		for (unsigned k = 0; k < n && !ret; k++) {
+			migctl_stream_set_writer_sink(w, k, &sink[k]);
+			ret = sink[k].begin(sink[k].ctx, h[k].mig_flags, h[k].estimate);
+		}
+		for (size_t i = 0; i < np && !ret; i++)
+			for (unsigned k = 0; k < n && !ret; k++)
+				ret = sink[k].write(sink[k].ctx, p[i].phase, data, p[i].len / (k + 1));
+		for (unsigned k = 0; k < n && !ret; k++)
+			ret = sink[k].finish(sink[k].ctx);
+		if (n)
+			migctl_stream_set_writer_free(w);
+		close(fd);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const struct migctl_device_desc mdev = {
@@ -85,6 +126,13 @@ int main(int argc, char **argv)
 		ret = seed(argv[1], "mdev-pre-stop", &mdev, both, 4);
 	if (!ret)
 		ret = seed(argv[1], "pci-one", &pci, one, 1);
+	if (!ret) {
+		const struct migctl_device_desc set[3] = { mdev, pci, mdev };
+
+		ret = seed_set(argv[1], "set-2", set, 2, both, 4);
+		if (!ret)
+			ret = seed_set(argv[1], "set-3", set, 3, both, 4);
+	}
 	if (ret) {
 		fprintf(stderr, "seed-stream: %s: %s\n", argv[1], strerror(-ret));
 		return 1;
