@@ -284,6 +284,8 @@ static int member_begin(void *ctx, uint64_t mig_flags, uint64_t estimate)
 		if (++w->begun == w->n)
 			ret = put_headers(w);
 	}
+	/* Members already running wait in emit() for the HEADERs */
+	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 	return ret;
 }
@@ -298,8 +300,8 @@ static int member_frame(void *ctx, struct migctl_chunk *c)
 
 	pthread_mutex_lock(&w->lock);
 	err = w->err;
-	/* Data only once every HEADER is out: the reader asks for them first */
-	usable = w->headers_out && !m->finished;
+	/* Its own begin() first; emit() waits for the others' */
+	usable = m->begun && !m->finished;
 	pthread_mutex_unlock(&w->lock);
 	if (err)
 		return err;
@@ -331,15 +333,18 @@ static int member_emit(void *ctx, const struct migctl_chunk *c, volatile sig_ato
 	struct migctl_stream_set_writer *w = m->set;
 	int ret;
 
+	/*
+	 * Every HEADER goes out before any data: a member that runs before the
+	 * others have begun waits for them (their coordinator stops it if one
+	 * never does)
+	 */
 	pthread_mutex_lock(&w->lock);
-	while (w->writing && !w->err && !flagged(stop))
+	while ((w->writing || !w->headers_out) && !w->err && !flagged(stop))
 		timed_wait(&w->cond, &w->lock);
 	if (w->err)
 		ret = w->err;
-	else if (w->writing)
+	else if (w->writing || !w->headers_out)
 		ret = -EINTR;
-	else if (!w->headers_out)
-		ret = -EINVAL;
 	else
 		ret = 0;
 	if (ret) {
@@ -372,8 +377,20 @@ static int member_emit(void *ctx, const struct migctl_chunk *c, volatile sig_ato
 static int member_write(void *ctx, enum migctl_phase phase, const void *buf, size_t len)
 {
 	struct wmember *m = ctx;
+	struct migctl_stream_set_writer *w = m->set;
 	struct migctl_chunk c = { .phase = phase };
+	bool headers_out;
 	int ret;
+
+	/* The sequential form cannot wait for the others' begin(): refused */
+	pthread_mutex_lock(&w->lock);
+	headers_out = w->headers_out;
+	ret = w->err;
+	pthread_mutex_unlock(&w->lock);
+	if (ret)
+		return ret;
+	if (!headers_out)
+		return -EINVAL;
 
 	while (len) {
 		c.buf = (uint8_t *)buf;

@@ -211,16 +211,16 @@ void migctl_stream_reader_close(struct migctl_stream_reader *r);
  *   begin()   per member, in any order and from any thread; the last one
  *             writes the preamble, SET and every member's HEADER
  *   frame()   on the member's checksum stage: its record numbers, its digest
- *   emit()    whole records, one member at a time on the fd (a lock; a
- *             waiter gives up with -EINTR once *@stop is set)
- *   write()   frame() and emit() in turn
+ *   emit()    whole records, one member at a time on the fd, once every
+ *             member has begun (it waits for them: a timed wait that
+ *             gives up with -EINTR once *@stop is set)
+ *   write()   frame() and emit() in turn; -EINVAL before every member began
  *   finish()  marks the member done; the last member's writes END (the
  *             set's commit point, so after every member reached its final
  *             state) and returns its result; earlier ones return 0
  * All of them are safe to call concurrently for different members.  A
- * member's data before every member's begin() is -EINVAL (prepare all,
- * then run); so is anything after a failed write (sticky: the stream is
- * broken for every member).
+ * member's data before its own begin() is -EINVAL; a failed write is
+ * every member's error from then on (sticky: the stream is broken).
  */
 struct migctl_stream_set_writer;
 

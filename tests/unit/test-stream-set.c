@@ -22,6 +22,7 @@
 
 #include <xxhash.h>
 
+#include "engine.h"
 #include "fdio.h"
 #include "stream.h"
 #include "unit.h"
@@ -933,6 +934,147 @@ static void test_stop(void)
 	free_members(md, 2);
 }
 
+/* ---- the transfer engine's data path, one per member, on the set's sinks and sources */
+
+struct engine_member {
+	const struct member_data *md;
+	struct migctl_sink sink;
+	struct migctl_source source;
+	int data_fd;
+	struct migctl_xfer_opts opts;
+	struct migctl_xfer_result res;
+	int ret;
+};
+
+static void *engine_save(void *arg)
+{
+	struct engine_member *e = arg;
+
+	e->ret = xfer_save_fd(e->data_fd, &e->opts, &e->sink, &e->res);
+	return NULL;
+}
+
+static void *engine_resume(void *arg)
+{
+	struct engine_member *e = arg;
+
+	e->ret = xfer_resume_fd(e->data_fd, &e->opts, &e->source, &e->res);
+	return NULL;
+}
+
+/*
+ * Three engines save into one set stream (each begins and runs at once:
+ * emit() waits for the others' HEADERs), through a pipe into three engines
+ * resuming from the set reader's sources; then a byte flipped in the file
+ * fails exactly the member it belongs to.
+ */
+static void test_engines(void)
+{
+	struct migctl_stream_header h[3];
+	struct migctl_stream_set_writer *w;
+	struct migctl_stream_set_reader *r;
+	struct member_data md[3];
+	struct engine_member sv[3], rs[3];
+	pthread_t ts[3], tr[3], tw;
+	struct mem file = { 0 };
+	int fds[2], tee = memfd_create("tee", MFD_CLOEXEC);
+	bool same = true, saved = true;
+
+	make_members(md, 3, 3 * MiB, 0);
+	headers(h, 3);
+	if (pipe(fds))
+		abort();
+	watchdog_armed = 1;
+	pthread_create(&tw, NULL, watchdog, NULL);
+	migctl_stream_set_writer_new(fds[1], 3, h, NULL, &w);
+	r = migctl_stream_set_reader_new(fds[0], NULL);
+	for (unsigned k = 0; k < 3; k++) {
+		sv[k] = (struct engine_member){ .md = &md[k], .opts.buffer_size = 64u << 10 };
+		sv[k].data_fd = mem_fd(md[k].data, md[k].len);
+		migctl_stream_set_writer_sink(w, k, &sv[k].sink);
+		pthread_create(&ts[k], NULL, engine_save, &sv[k]);
+	}
+	/* The reader's open needs every HEADER: after the last begin() */
+	if (migctl_stream_set_reader_open(r))
+		abort();
+	for (unsigned k = 0; k < 3; k++) {
+		rs[k] = (struct engine_member){ .md = &md[k], .opts.buffer_size = 64u << 10 };
+		rs[k].data_fd = memfd_create("dst", MFD_CLOEXEC);
+		migctl_stream_set_reader_source(r, k, &rs[k].source);
+		pthread_create(&tr[k], NULL, engine_resume, &rs[k]);
+	}
+	for (unsigned k = 0; k < 3; k++) {
+		pthread_join(ts[k], NULL);
+		saved &= sv[k].ret == 0;
+	}
+	close(fds[1]);
+	for (unsigned k = 0; k < 3; k++) {
+		struct mem got = { 0 };
+
+		pthread_join(tr[k], NULL);
+		fd_to_mem(rs[k].data_fd, &got);
+		same &= rs[k].ret == 0 && got.len == md[k].len &&
+			!memcmp(got.p, md[k].data, got.len);
+		mem_free(&got);
+	}
+	watchdog_armed = 0;
+	pthread_join(tw, NULL);
+	CHECK(saved && migctl_stream_set_writer_ended(w),
+	      "3 engines save into one set stream at once, END after the last");
+	CHECK(same, "3 engines resume from it through a pipe, every member's bytes in place");
+	migctl_stream_set_reader_free(r);
+	migctl_stream_set_writer_free(w);
+	close(fds[0]);
+
+	/* Again into a file, then member 2's record damaged */
+	migctl_stream_set_writer_new(tee, 3, h, NULL, &w);
+	for (unsigned k = 0; k < 3; k++) {
+		lseek(sv[k].data_fd, 0, SEEK_SET);
+		migctl_stream_set_writer_sink(w, k, &sv[k].sink);
+		pthread_create(&ts[k], NULL, engine_save, &sv[k]);
+	}
+	for (unsigned k = 0; k < 3; k++)
+		pthread_join(ts[k], NULL);
+	migctl_stream_set_writer_free(w);
+	fd_to_mem(tee, &file);
+	{
+		struct rec recs[512];
+		size_t n = walk(&file, recs, 512), victim = 0;
+		int fd;
+
+		for (size_t i = 0; i < n; i++)
+			if (recs[i].member == 2 && recs[i].type == MIGCTL_REC_STOPCOPY)
+				victim = i;
+		file.p[recs[victim].off + 40] ^= 1;
+		fd = mem_fd(file.p, file.len);
+		r = migctl_stream_set_reader_new(fd, NULL);
+		migctl_stream_set_reader_open(r);
+		for (unsigned k = 0; k < 3; k++) {
+			if (ftruncate(rs[k].data_fd, 0))
+				abort();
+			lseek(rs[k].data_fd, 0, SEEK_SET);
+			migctl_stream_set_reader_source(r, k, &rs[k].source);
+			pthread_create(&tr[k], NULL, engine_resume, &rs[k]);
+		}
+		for (unsigned k = 0; k < 3; k++)
+			pthread_join(tr[k], NULL);
+		CHECK(rs[2].ret == -EBADMSG && rs[2].res.fail_at == MIGCTL_FAIL_SOURCE &&
+			      rs[0].ret == 0 && rs[1].ret == 0 &&
+			      strstr(migctl_stream_set_reader_error(r, 2), "member 2 record"),
+		      "a damaged record of member 2 fails member 2's engine at the source: %s",
+		      migctl_stream_set_reader_error(r, 2));
+		migctl_stream_set_reader_free(r);
+		close(fd);
+	}
+	for (unsigned k = 0; k < 3; k++) {
+		close(sv[k].data_fd);
+		close(rs[k].data_fd);
+	}
+	close(tee);
+	mem_free(&file);
+	free_members(md, 3);
+}
+
 int main(void)
 {
 	const char *env = getenv("UNIT_SEED");
@@ -947,5 +1089,6 @@ int main(void)
 	test_writer_rules();
 	test_threads();
 	test_stop();
+	test_engines();
 	return unit_done();
 }
