@@ -200,10 +200,13 @@ int cli_finish(int status);
 /* ---- transfer.c: what save and resume share */
 
 /* Options of save and resume; one parser serves both tables */
+/* The most devices a set may have */
+#define CLI_SET_MAX 1
+
 struct transfer_args {
-	const char *pos[1]; /* DEV */
-	const char *file;   /* -o FILE / -i FILE; NULL: stdout / stdin (also "-") */
-	bool force;	    /* save: replace FILE; resume: accept another device's stream */
+	const char *pos[CLI_SET_MAX]; /* DEV... */
+	const char *file;	      /* -o FILE / -i FILE; NULL: stdout / stdin (also "-") */
+	bool force; /* save: replace FILE; resume: accept another device's stream */
 	bool raw;
 	bool single_pass; /* resume: no verifying pass over a regular file first */
 	struct migctl_xfer_opts opts;
@@ -213,14 +216,40 @@ error_t cli_parse_transfer(int key, char *arg, struct argp_state *state);
 
 /* Progress bar on stderr when it is a terminal and not -q */
 void cli_progress(void *arg, const struct migctl_progress *p);
+/* What a save/resume report says besides the result */
+struct transfer_report {
+	bool resuming;
+	int err;
+	const struct migctl_device_desc *desc;
+	bool to_stderr;		/* the summary (stdout carries the stream) */
+	const char *detail;	/* in place of the error's words */
+	const char *note;	/* said in the one line there is: the error or the summary */
+	uint64_t precopy_bytes; /* of res->bytes, PRE_COPY's */
+};
+
+/* The error line if any, then the summary as text or JSON; the status */
+int cli_report_transfer(const struct transfer_report *t, const struct migctl_xfer_result *res);
+
+/* save -o FILE: the file committed as the stream's last step */
+struct output_commit {
+	struct outfile *file;
+	int err; /* the commit, not the stream, failed */
+};
+
+/* A device of a set */
+struct cli_member {
+	const char *arg;
+	const struct migctl_device_desc *desc;
+	struct migctl_xfer_result res;
+	uint64_t precopy_bytes;
+	char message[PATH_MAX + 1024]; /* its error line */
+};
+
 /*
- * Report a save/resume of @desc: the error line if any (@detail, when
- * given, in place of the error's words), then the summary as text or
- * JSON.  @note, if any, is said in the one line there is (the error or
- * the summary).  @precopy_bytes/@stopcopy_bytes split res->bytes by phase.
+ * A set's report: each member's error line (the one that failed first
+ * first: its status is the set's), then one summary per member and one
+ * for the set (JSON: "devices", an array of the one-device objects).
  */
-int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
-			const struct migctl_device_desc *desc, bool to_stderr, const char *detail,
-			const char *note, uint64_t precopy_bytes, uint64_t stopcopy_bytes);
+int cli_report_set(const struct transfer_report *t, struct cli_member *m, size_t n, size_t failed);
 
 #endif

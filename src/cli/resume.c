@@ -210,8 +210,13 @@ static int run_resume(int argc, char **argv)
 		detail = "this is a framed vfio-migctl stream; drop --raw";
 	else if (r == -EBADMSG && !a.raw)
 		detail = migctl_stream_reader_error(&reader);
-	status = cli_report_transfer(true, r, &res, &desc, false, detail, note[0] ? note : NULL,
-				     precopy, res.bytes - precopy);
+	status = cli_report_transfer(&(struct transfer_report){ .resuming = true,
+								.err = r,
+								.desc = &desc,
+								.detail = detail,
+								.note = note[0] ? note : NULL,
+								.precopy_bytes = precopy },
+				     &res);
 out:
 	status = cli_close_device(dev, status);
 	if (!a.raw)

@@ -48,11 +48,6 @@ static const struct argp save_argp = {
 };
 
 /* The output file's commit (fsync, link), once the stream is whole */
-struct output_commit {
-	struct outfile *file;
-	int err; /* the commit, not the stream, failed */
-};
-
 static int commit_output(void *arg)
 {
 	struct output_commit *c = arg;
@@ -102,6 +97,12 @@ static int run_save(int argc, char **argv)
 		ep.fd = of.fd;
 	}
 
+	if (a.file) {
+		commit.file = &of;
+		a.opts.commit = commit_output;
+		a.opts.commit_arg = &commit;
+	}
+
 	status = cli_open_device(a.pos[0], &dev);
 	if (!status) {
 		status = cli_may_change(dev, a.force, "a save (it stops the device)");
@@ -130,11 +131,6 @@ static int run_save(int argc, char **argv)
 		}
 		migctl_stream_writer_sink(&writer, &sink);
 	}
-	if (a.file) {
-		commit.file = &of;
-		a.opts.commit = commit_output;
-		a.opts.commit_arg = &commit;
-	}
 	r = migctl_save(dev, &a.opts, &sink, &res);
 	if (!a.raw)
 		migctl_stream_writer_close(&writer);
@@ -144,9 +140,13 @@ static int run_save(int argc, char **argv)
 	if (commit.err)
 		snprintf(detail, sizeof(detail), "committing %s: %s", a.file,
 			 cli_output_cause(commit.err, &of));
-	status = cli_report_transfer(false, r, &res, migctl_dev_desc(dev), !a.file,
-				     commit.err ? detail : NULL, NULL, res.precopy_bytes,
-				     res.bytes - res.precopy_bytes);
+	status =
+		cli_report_transfer(&(struct transfer_report){ .err = r,
+							       .desc = migctl_dev_desc(dev),
+							       .to_stderr = !a.file,
+							       .detail = commit.err ? detail : NULL,
+							       .precopy_bytes = res.precopy_bytes },
+				    &res);
 	return cli_close_device(dev, status);
 }
 

@@ -89,7 +89,7 @@ error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
 				  arg);
 		return 0;
 	}
-	return cli_positionals(state, key, arg, a->pos, 1, 1);
+	return cli_positionals(state, key, arg, a->pos, 1, CLI_SET_MAX);
 }
 
 static struct {
@@ -315,43 +315,48 @@ static int fail_transfer(bool resuming, int err, const struct migctl_xfer_result
 	return status;
 }
 
-int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
-			const struct migctl_device_desc *desc, bool to_stderr, const char *detail,
-			const char *note, uint64_t precopy_bytes, uint64_t stopcopy_bytes)
+/*
+ * The error line of a failed transfer of the current device (cli.device),
+ * into @message; its status, 0 without @err.
+ */
+static int transfer_error(const struct transfer_report *t, const struct migctl_xfer_result *res,
+			  char *message, size_t size)
 {
-	char message[PATH_MAX + 1024] = "", session[PATH_MAX + 256], rate[32];
-	enum migctl_state found =
-		res->ended_session != MIGCTL_NR_STATES ? res->ended_session : res->initial_state;
+	char session[PATH_MAX + 256];
+	const char *detail = t->detail;
 	int status = 0;
 
-	progress_done();
-	if (err == -EBUSY && res->fail_at == MIGCTL_FAIL_CHECK && !detail)
-		detail = open_session(desc, res->initial_state, session, sizeof(session));
+	if (t->err == -EBUSY && res->fail_at == MIGCTL_FAIL_CHECK && !detail)
+		detail = open_session(t->desc, res->initial_state, session, sizeof(session));
 	/* The note rides on the one line there is: the error, or the summary */
-	cli_error_context(err ? note : NULL);
-	if (err)
-		status = fail_transfer(resuming, err, res, detail, message, sizeof(message));
+	cli_error_context(t->err ? t->note : NULL);
+	if (t->err)
+		status = fail_transfer(t->resuming, t->err, res, detail, message, size);
 	cli_error_context(NULL);
+	return status;
+}
 
-	out_init(cli.json, to_stderr ? stderr : stdout);
-	/* Text: a summary of a success, unless -q.  JSON: always. */
-	if (!cli.json && (err || cli.quiet))
-		return cli_finish(status);
+/* One device's summary: the text line's words and the JSON object's keys */
+static void transfer_fields(const struct transfer_report *t, const struct migctl_xfer_result *res,
+			    const char *message)
+{
+	enum migctl_state found =
+		res->ended_session != MIGCTL_NR_STATES ? res->ended_session : res->initial_state;
+	char rate[32];
 
 	format_bytes(res->seconds > 0 ? (uint64_t)((double)res->bytes / res->seconds) : 0, rate,
 		     sizeof(rate));
-	out_open_object(NULL);
-	out_string("command", NULL, resuming ? "resume" : "save");
 	out_string("device", NULL, cli.device);
-	out_bool("ok", NULL, !err);
-	out_uint("bytes", resuming ? "resumed %" PRIu64 " bytes" : "saved %" PRIu64 " bytes",
+	out_bool("ok", NULL, !t->err);
+	out_uint("bytes", t->resuming ? "resumed %" PRIu64 " bytes" : "saved %" PRIu64 " bytes",
 		 res->bytes);
-	out_uint("precopy_bytes", precopy_bytes ? " (precopy %" PRIu64 ")" : NULL, precopy_bytes);
-	out_uint("stopcopy_bytes", NULL, stopcopy_bytes);
+	out_uint("precopy_bytes", t->precopy_bytes ? " (precopy %" PRIu64 ")" : NULL,
+		 t->precopy_bytes);
+	out_uint("stopcopy_bytes", NULL, res->bytes - t->precopy_bytes);
 	out_uint("estimate", NULL, res->estimate);
 	out_double("seconds", " in %.3f s", res->seconds);
 	out_text(", %s/s", rate);
-	out_double("stopped_seconds", resuming ? NULL : "; device stopped %.3f s",
+	out_double("stopped_seconds", t->resuming ? NULL : "; device stopped %.3f s",
 		   res->stopped_seconds);
 	out_double("device_waited_seconds", NULL, res->device_waited_seconds);
 	out_double("stream_waited_seconds", NULL, res->stream_waited_seconds);
@@ -363,13 +368,85 @@ int cli_report_transfer(bool resuming, int err, const struct migctl_xfer_result 
 			   known_state(res->ended_session), NULL);
 	out_string_or_null("initial_state", NULL, known_state(found), NULL);
 	out_string_or_null("final_state", "; now %s", known_state(res->final_state), NULL);
-	out_string_or_null("note", "; %s", note, NULL);
+	out_string_or_null("note", "; %s", t->note, NULL);
 	out_text("\n");
 	out_string("recovery", NULL, migctl_recovery_name(res->recovery));
 	/* Where it failed: the device's data (device-io) or the file (sink/source) */
-	out_string_or_null("failed_at", NULL, err ? migctl_fail_at_name(res->fail_at) : NULL, NULL);
-	if (err)
+	out_string_or_null("failed_at", NULL, t->err ? migctl_fail_at_name(res->fail_at) : NULL,
+			   NULL);
+	if (t->err)
 		out_string("error", NULL, message);
+}
+
+int cli_report_transfer(const struct transfer_report *t, const struct migctl_xfer_result *res)
+{
+	char message[PATH_MAX + 1024] = "";
+	int status;
+
+	progress_done();
+	status = transfer_error(t, res, message, sizeof(message));
+	out_init(cli.json, t->to_stderr ? stderr : stdout);
+	/* Text: a summary of a success, unless -q.  JSON: always. */
+	if (!cli.json && (t->err || cli.quiet))
+		return cli_finish(status);
+	out_open_object(NULL);
+	out_string("command", NULL, t->resuming ? "resume" : "save");
+	transfer_fields(t, res, message);
+	out_close_object();
+	return cli_finish(status);
+}
+
+int cli_report_set(const struct transfer_report *t, struct cli_member *m, size_t n, size_t failed)
+{
+	uint64_t bytes = 0;
+	double stopped = 0, seconds = 0;
+	int status = 0, one;
+
+	progress_done();
+	/* The member that failed first: its line first, and its status */
+	for (size_t k = 0; k < n; k++) {
+		size_t i = t->err ? (failed + k) % n : k;
+		struct transfer_report member = *t;
+
+		cli.device = m[i].arg;
+		member.desc = m[i].desc;
+		member.err = m[i].res.fail_at != MIGCTL_FAIL_NONE ? t->err : 0;
+		member.precopy_bytes = m[i].precopy_bytes;
+		one = transfer_error(&member, &m[i].res, m[i].message, sizeof(m[i].message));
+		if (!status)
+			status = one;
+	}
+	cli.device = NULL;
+	out_init(cli.json, t->to_stderr ? stderr : stdout);
+	if (!cli.json && (t->err || cli.quiet))
+		return cli_finish(status ? status : cli_exit_status(STAGE_OUTPUT, t->err));
+	out_open_object(NULL);
+	out_string("command", NULL, t->resuming ? "resume" : "save");
+	out_open_array("devices");
+	for (size_t i = 0; i < n; i++) {
+		struct transfer_report member = *t;
+
+		cli.device = m[i].arg;
+		member.err = m[i].res.fail_at != MIGCTL_FAIL_NONE ? t->err : 0;
+		member.precopy_bytes = m[i].precopy_bytes;
+		out_open_object(NULL);
+		out_text("%s: ", m[i].arg);
+		transfer_fields(&member, &m[i].res, m[i].message);
+		out_close_object();
+		bytes += m[i].res.bytes;
+		stopped = m[i].res.stopped_seconds > stopped ? m[i].res.stopped_seconds : stopped;
+		seconds = m[i].res.seconds > seconds ? m[i].res.seconds : seconds;
+	}
+	out_close_array();
+	cli.device = NULL;
+	out_bool("ok", NULL, !t->err);
+	out_uint("members", "set of %" PRIu64, n);
+	out_uint("bytes", t->resuming ? ": resumed %" PRIu64 " bytes" : ": saved %" PRIu64 " bytes",
+		 bytes);
+	out_double("seconds", " in %.3f s", seconds);
+	out_double("stopped_seconds", t->resuming ? NULL : "; devices stopped %.3f s at most",
+		   stopped);
+	out_text("\n");
 	out_close_object();
 	return cli_finish(status);
 }

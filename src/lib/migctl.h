@@ -481,6 +481,12 @@ struct migctl_xfer_opts {
 	 * its call first).  progress is always called from the caller's thread.
 	 */
 	int wake_signal;
+	/*
+	 * A set of devices: no RUNNING_P2P barrier, and members without
+	 * VFIO_MIGRATION_P2P accepted.  Unsafe: a member may be stopped while
+	 * another still DMAs into it.
+	 */
+	bool no_barrier;
 };
 
 /* Where a transfer failed, so the front end can name the cause */
@@ -555,6 +561,38 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
  */
 int migctl_resume(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		  const struct migctl_source *source, struct migctl_xfer_result *result);
+
+/* ---- sets of devices moved as one unit (set.c) */
+
+struct migctl_set_member {
+	struct migctl_dev *dev;
+	const struct migctl_sink *sink;	    /* save */
+	const struct migctl_source *source; /* resume */
+	struct migctl_xfer_result result;
+};
+
+/*
+ * Save @n devices as one unit, each into its sink, their data moving at
+ * once.  Unless opts->no_barrier: every member must offer P2P (else
+ * -EOPNOTSUPP before anything changed, result.failed_state RUNNING_P2P),
+ * and every member reaches RUNNING_P2P (PRE_COPY_P2P) before any enters
+ * STOP_COPY; towards a RUNNING @then, every member reaches RUNNING_P2P
+ * before any runs.  The sinks finish, then opts->commit, only once every
+ * member is in @then.  On any failure every member is stopped and put back
+ * per opts->on_error (a member that did not fail itself: fail_at PEER);
+ * the first error is returned, *@which the member it came from (@n: the
+ * commit).
+ */
+int migctl_set_save(struct migctl_set_member *members, size_t n,
+		    const struct migctl_xfer_opts *opts, size_t *which);
+/*
+ * Resume @n devices as one unit, each from its source, their data moving
+ * at once; every member is loaded (RESUMING -> STOP) before any goes on to
+ * @then, and towards RUNNING every member reaches RUNNING_P2P before any
+ * runs (the P2P rule as for save, when @then is RUNNING).
+ */
+int migctl_set_resume(struct migctl_set_member *members, size_t n,
+		      const struct migctl_xfer_opts *opts, size_t *which);
 
 /* ---- plain fd endpoints (the bare kernel stream) */
 
