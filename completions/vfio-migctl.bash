@@ -178,10 +178,10 @@ _vfio_migctl() {
 		local opts=$global
 		case $cmd in
 		list) opts+=' --probe --names' ;;
-		state) opts+=' --dry-run --step --force' ;;
+		state) opts+=' --dry-run --step --force --no-barrier' ;;
 		reset) opts+=' --force' ;;
-		save) opts+=' -o --output --force --precopy --then --on-error --end-session --buffer-size --raw' ;;
-		resume) opts+=' -i --input --force --then --on-error --end-session --single-pass --buffer-size --raw' ;;
+		save) opts+=' -o --output --force --precopy --then --on-error --end-session --buffer-size --raw --no-barrier' ;;
+		resume) opts+=' -i --input --force --then --on-error --end-session --single-pass --buffer-size --raw --no-barrier' ;;
 		wait | monitor) opts+=' --timeout' ;;
 		check) opts+=' --rule --force --list' ;;
 		esac
@@ -191,8 +191,12 @@ _vfio_migctl() {
 
 	case $cmd in
 	'') COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
-	info | save | resume | reset | wait)
+	info | reset | wait)
 		((npos == 0)) && _vfio_migctl_devices "$prog" "$root" "$cur"
+		;;
+	# a set: DEV DEV...
+	save | resume)
+		_vfio_migctl_devices "$prog" "$root" "$cur"
 		;;
 	# DEV, and DEV2 for the round trip
 	check)

@@ -152,3 +152,6 @@ complete -c vfio-migctl -n '__vfio_migctl_is check' -l list -d 'List the rules'
 # wait and monitor
 complete -c vfio-migctl -n '__vfio_migctl_is wait' -l timeout -x -d 'Give up after SECONDS (default 30)'
 complete -c vfio-migctl -n '__vfio_migctl_is monitor' -l timeout -x -d 'Stop after SECONDS'
+for cmd in state save resume
+    complete -c vfio-migctl -n "__vfio_migctl_is $cmd" -l no-barrier -d 'A set: no RUNNING_P2P barrier (unsafe)'
+end

@@ -218,6 +218,39 @@ int cli_open_desc(struct migctl_device_desc *desc, struct migctl_dev **dev)
 	return 0;
 }
 
+int cli_resolve_devices(const char *const *args, size_t n, struct migctl_device_desc *desc)
+{
+	int status;
+
+	for (size_t i = 0; i < n; i++) {
+		status = cli_resolve_device(args[i], &desc[i]);
+		if (status)
+			return status;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(desc[i].name, desc[j].name))
+				return cli_refuse(STAGE_USAGE, -EINVAL, "named twice (also as %s)",
+						  args[j]);
+	}
+	cli.device = NULL;
+	return 0;
+}
+
+int cli_open_descs(const char *const *args, size_t n, struct migctl_device_desc *desc, bool force,
+		   const char *change, struct migctl_dev **dev)
+{
+	int status = 0;
+
+	for (size_t i = 0; !status && i < n; i++) {
+		cli.device = args[i];
+		status = cli_open_desc(&desc[i], &dev[i]);
+		if (!status)
+			status = cli_may_change(dev[i], force, change);
+	}
+	if (!status)
+		cli.device = NULL;
+	return status;
+}
+
 int cli_open_device(const char *arg, struct migctl_dev **dev)
 {
 	struct migctl_device_desc desc;

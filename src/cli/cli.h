@@ -56,7 +56,13 @@ enum {
 	OPT_TIMEOUT,
 	OPT_END_SESSION,
 	OPT_SINGLE_PASS,
+	OPT_NO_BARRIER,
 };
+
+/* --no-barrier, as save, resume and state word it */
+#define CLI_NO_BARRIER_DOC                                                                  \
+	"A set: no RUNNING_P2P barrier, and members without P2P accepted (unsafe: one may " \
+	"stop while another still DMAs into it)"
 
 /*
  * Parse a command's arguments with its own argp (global options included
@@ -85,6 +91,15 @@ int cli_parse_pid(const char *arg, int *pid);
 int cli_resolve_device(const char *arg, struct migctl_device_desc *desc);
 int cli_open_desc(struct migctl_device_desc *desc, struct migctl_dev **dev);
 int cli_open_device(const char *arg, struct migctl_dev **dev);
+/* A set's DEVs: each resolved, none named twice; nothing opened yet */
+int cli_resolve_devices(const char *const *args, size_t n, struct migctl_device_desc *desc);
+/*
+ * Open each of a set's resolved devices, and see that it may be changed
+ * (cli_may_change); the error line names the one that fails.  Devices
+ * opened before a failure stay open, for the caller to close.
+ */
+int cli_open_descs(const char *const *args, size_t n, struct migctl_device_desc *desc, bool force,
+		   const char *change, struct migctl_dev **dev);
 /* The half of the hold protocol that passes @dev down to a child's commands */
 void cli_hold_export(struct migctl_dev *dev);
 /*
@@ -201,7 +216,7 @@ int cli_finish(int status);
 
 /* Options of save and resume; one parser serves both tables */
 /* The most devices a set may have */
-#define CLI_SET_MAX 1
+#define CLI_SET_MAX 16
 
 struct transfer_args {
 	const char *pos[CLI_SET_MAX]; /* DEV... */
@@ -235,6 +250,13 @@ struct output_commit {
 	struct outfile *file;
 	int err; /* the commit, not the stream, failed */
 };
+
+/*
+ * save and resume of a set (a->pos[1] given), into or from @fd (set.c);
+ * @commit: the output file's, or NULL.  The status.
+ */
+int cli_save_set(struct transfer_args *a, int fd, struct output_commit *commit);
+int cli_resume_set(struct transfer_args *a, int fd);
 
 /* A device of a set */
 struct cli_member {

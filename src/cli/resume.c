@@ -23,6 +23,7 @@
 static const struct argp_option resume_options[] = {
 	{ "input", 'i', "FILE", 0, "Read from FILE instead of stdin (- is stdin)", 0 },
 	{ "then", OPT_THEN, "STATE", 0, "State to leave the device in (default: running)", 0 },
+	{ "no-barrier", OPT_NO_BARRIER, NULL, 0, CLI_NO_BARRIER_DOC, 0 },
 	{ "on-error", OPT_ON_ERROR, "reset|restore|leave", 0,
 	  "On failure: reset (default), reset and return to the state found, or leave it", 0 },
 	{ "end-session", OPT_END_SESSION, NULL, 0,
@@ -41,7 +42,7 @@ static const struct argp_option resume_options[] = {
 static const struct argp resume_argp = {
 	.options = resume_options,
 	.parser = cli_parse_transfer,
-	.args_doc = "DEV",
+	.args_doc = "DEV [DEV...]",
 	.doc = "Load a saved migration state into the device from stdin or FILE.\v"
 	       "A regular file is verified whole before the device is touched "
 	       "(--single-pass skips that read).  Any failure before the driver accepts "
@@ -176,6 +177,10 @@ static int run_resume(int argc, char **argv)
 	}
 	cli_catch_signals();
 	pipe_grow(ep.fd, a.opts.buffer_size);
+	if (a.pos[1]) {
+		status = cli_resume_set(&a, ep.fd);
+		goto out;
+	}
 
 	if (!a.raw) {
 		status = open_framed(&reader, ep.fd);

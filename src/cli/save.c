@@ -24,6 +24,7 @@ static const struct argp_option save_options[] = {
 	{ "precopy", OPT_PRECOPY, NULL, 0,
 	  "PRE_COPY first, if the device runs: drain the initial bytes while it does", 0 },
 	{ "then", OPT_THEN, "STATE", 0, "State to leave the device in (default: stop)", 0 },
+	{ "no-barrier", OPT_NO_BARRIER, NULL, 0, CLI_NO_BARRIER_DOC, 0 },
 	{ "on-error", OPT_ON_ERROR, "restore|reset|leave", 0,
 	  "On failure: back to the state found (default), reset, or leave it", 0 },
 	{ "end-session", OPT_END_SESSION, NULL, 0,
@@ -37,7 +38,7 @@ static const struct argp_option save_options[] = {
 static const struct argp save_argp = {
 	.options = save_options,
 	.parser = cli_parse_transfer,
-	.args_doc = "DEV",
+	.args_doc = "DEV [DEV...]",
 	.doc = "Save the device's migration state to stdout or FILE.\v"
 	       "The device goes to STOP_COPY (after PRE_COPY with --precopy, which a "
 	       "stopped device skips), its data is streamed out, the device is put in the "
@@ -84,7 +85,7 @@ static int run_save(int argc, char **argv)
 	int status, r;
 
 	cli_parse(&save_argp, 0, argc, argv, &a);
-	cli.device = a.pos[0];
+	cli.device = a.pos[1] ? NULL : a.pos[0];
 	if (!a.file && isatty(STDOUT_FILENO))
 		return cli_refuse(STAGE_USAGE, -ENOTTY,
 				  "refusing to write device state to a terminal; "
@@ -101,6 +102,15 @@ static int run_save(int argc, char **argv)
 		commit.file = &of;
 		a.opts.commit = commit_output;
 		a.opts.commit_arg = &commit;
+	}
+
+	if (a.pos[1]) {
+		cli_catch_signals();
+		pipe_grow(ep.fd, a.opts.buffer_size);
+		status = cli_save_set(&a, ep.fd, a.file ? &commit : NULL);
+		if (a.file && status)
+			outfile_abort(&of);
+		return status;
 	}
 
 	status = cli_open_device(a.pos[0], &dev);

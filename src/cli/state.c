@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* vfio-migctl state DEV [NEW]: print, plan or set the migration state */
+/*
+ * vfio-migctl state DEV [NEW]: print, plan or set the migration state;
+ * state DEV DEV... NEW: move a set as one unit, through the P2P barrier
+ */
 #include <errno.h>
 #include <stdio.h>
 
@@ -8,10 +11,13 @@
 #include "util.h"
 
 struct state_args {
-	const char *pos[2]; /* DEV, NEW */
+	const char *pos[CLI_SET_MAX + 1]; /* DEV..., NEW */
+	size_t devices;			  /* how many of them are DEVs */
+	const char *new_state;		  /* NULL: print the state */
 	bool dry_run;
 	bool step;
 	bool force;
+	bool no_barrier;
 	enum migctl_state target;
 };
 
@@ -26,6 +32,7 @@ static const struct argp_option state_options[] = {
 	  "Change the state of a device reached through --from-pid (a running "
 	  "process's)",
 	  0 },
+	{ "no-barrier", OPT_NO_BARRIER, NULL, 0, CLI_NO_BARRIER_DOC, 0 },
 	{ 0 }
 };
 
@@ -43,27 +50,41 @@ static error_t parse_state(int key, char *arg, struct argp_state *state)
 	case OPT_FORCE:
 		a->force = true;
 		return 0;
+	case OPT_NO_BARRIER:
+		a->no_barrier = true;
+		return 0;
 	case ARGP_KEY_END:
-		if (a->pos[1] && migctl_state_parse(a->pos[1], &a->target))
+		while (a->devices < ARRAY_SIZE(a->pos) && a->pos[a->devices])
+			a->devices++;
+		/* The last word is the state when there are two or more */
+		if (a->devices > 1)
+			a->new_state = a->pos[--a->devices];
+		if (a->new_state && migctl_state_parse(a->new_state, &a->target))
 			cli_usage("unknown state '%s' (states: stop, running, stop_copy, "
 				  "resuming, running_p2p, pre_copy, pre_copy_p2p)",
-				  a->pos[1]);
-		if (a->pos[1] && a->target == MIGCTL_STATE_ERROR)
+				  a->new_state);
+		if (a->new_state && a->target == MIGCTL_STATE_ERROR)
 			cli_usage("ERROR cannot be requested; use 'reset'");
-		if ((a->dry_run || a->step) && !a->pos[1])
+		if ((a->dry_run || a->step) && !a->new_state)
 			cli_usage("--%s needs the NEW state", a->dry_run ? "dry-run" : "step");
 		if (a->dry_run && a->step)
 			cli_usage("--dry-run and --step exclude each other");
+		if (a->devices > 1 && (a->dry_run || a->step))
+			cli_usage("--%s takes one device", a->dry_run ? "dry-run" : "step");
+		if (a->devices > 1 && migctl_state_is_data(a->target))
+			cli_usage("a set moves to stop, running or running_p2p, not %s",
+				  migctl_state_name(a->target));
 		break;
 	}
-	return cli_positionals(state, key, arg, a->pos, 1, 2);
+	return cli_positionals(state, key, arg, a->pos, 1, CLI_SET_MAX + 1);
 }
 
 static const struct argp state_argp = {
 	.options = state_options,
 	.parser = parse_state,
-	.args_doc = "DEV [NEW]",
-	.doc = "Print the device's migration state, or move it to NEW.\v"
+	.args_doc = "DEV [NEW]\nDEV DEV... NEW",
+	.doc = "Print the device's migration state, or move it (or a set of devices, as one "
+	       "unit) to NEW.\v"
 	       "States: stop running stop_copy resuming running_p2p pre_copy pre_copy_p2p "
 	       "(any case; '-' and '_' alike).  The kernel takes the shortest path of "
 	       "single arcs; --dry-run shows it for this device's flags.",
@@ -194,15 +215,74 @@ static int set_state(struct migctl_dev *dev, const struct state_args *a, uint64_
 	return 0;
 }
 
+static int run_state_set(struct state_args *a)
+{
+	struct migctl_device_desc desc[CLI_SET_MAX];
+	struct migctl_dev *dev[CLI_SET_MAX] = { 0 };
+	struct migctl_set_move m[CLI_SET_MAX];
+	enum migctl_state now;
+	char where[CLI_SET_MAX * 64] = "";
+	size_t which;
+	int status, r;
+
+	status = cli_resolve_devices(a->pos, a->devices, desc);
+	if (!status)
+		status = cli_open_descs(a->pos, a->devices, desc, a->force, "changing its state",
+					dev);
+	if (status)
+		goto out;
+	for (size_t i = 0; i < a->devices; i++)
+		m[i] = (struct migctl_set_move){ .dev = dev[i] };
+	r = migctl_set_move(m, a->devices, a->target, a->no_barrier, &which);
+	out_init(cli.json, stdout);
+	if (r) {
+		/* Where every member ended: the unit is put back as a whole */
+		for (size_t i = 0; i < a->devices; i++) {
+			char one[64 + PATH_MAX];
+
+			now = migctl_get_state(m[i].dev, &now) ? MIGCTL_NR_STATES : now;
+			snprintf(one, sizeof(one), "%s %s%s", a->pos[i], migctl_state_name(now),
+				 m[i].put_back_err ? " (not put back)" : "");
+			str_list_add(where, sizeof(where), one);
+		}
+		cli.device = a->pos[which];
+		status = cli_refuse(STAGE_TRANSITION, r, "%s -> %s failed: %s; the set is now: %s",
+				    migctl_state_name(m[which].found), migctl_state_name(a->target),
+				    cli_cause(STAGE_TRANSITION, r), where);
+		status = cli_status_for_state(
+			status, migctl_get_state(m[which].dev, &now) ? MIGCTL_NR_STATES : now);
+		goto out;
+	}
+	out_open_object(NULL);
+	out_open_array("devices");
+	for (size_t i = 0; i < a->devices; i++) {
+		out_open_object(NULL);
+		out_string("device", "%s: ", a->pos[i]);
+		out_string("from", "%s -> ", migctl_state_name(m[i].found));
+		out_string("to", NULL, migctl_state_name(a->target));
+		out_string("state", "%s\n", migctl_state_name(a->target));
+		out_close_object();
+	}
+	out_close_array();
+	out_close_object();
+out:
+	for (size_t i = 0; i < a->devices; i++)
+		if (dev[i])
+			status = cli_close_device(dev[i], status);
+	return cli_finish(status);
+}
+
 static int run_state(int argc, char **argv)
 {
-	struct state_args a = { .pos = { NULL, NULL } };
+	struct state_args a = { 0 };
 	struct migctl_dev *dev;
 	enum migctl_state cur;
 	uint64_t flags;
 	int status, r;
 
 	cli_parse(&state_argp, 0, argc, argv, &a);
+	if (a.devices > 1)
+		return run_state_set(&a);
 	status = cli_open_device(a.pos[0], &dev);
 	if (status)
 		return status;
@@ -213,7 +293,7 @@ static int run_state(int argc, char **argv)
 		r = migctl_get_state(dev, &cur);
 	if (r) {
 		status = cli_fail(STAGE_QUERY, r, "%s", "");
-	} else if (a.pos[1]) {
+	} else if (a.new_state) {
 		status = set_state(dev, &a, flags, cur);
 	} else {
 		out_open_object(NULL);

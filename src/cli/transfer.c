@@ -74,6 +74,9 @@ error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
 	case OPT_PRECOPY:
 		a->opts.precopy = true;
 		return 0;
+	case OPT_NO_BARRIER:
+		a->opts.no_barrier = true;
+		return 0;
 	case OPT_THEN:
 		if (migctl_state_parse(arg, &a->opts.then) || migctl_state_is_data(a->opts.then) ||
 		    a->opts.then == MIGCTL_STATE_ERROR)
@@ -284,7 +287,7 @@ static int transfer_status(const struct migctl_xfer_result *res, int err, bool r
 
 /*
  * A failed save or resume: the one error line (@detail, when given, in
- * place of the errno's words) into @message, printed; returns the status.
+ * place of the errno's words) into @message; returns the status.
  */
 static int fail_transfer(bool resuming, int err, const struct migctl_xfer_result *res,
 			 const char *detail, char *message, size_t size)
@@ -305,7 +308,6 @@ static int fail_transfer(bool resuming, int err, const struct migctl_xfer_result
 		     detail ? detail : cli_cause(stage, err), recovery, remedy ? "; " : "",
 		     remedy ? cli_error_remedy() : "") < 0)
 		message[0] = '\0';
-	cli_error("%s", message);
 	/* A failed abort is a failed transition; ERROR is reported as ERROR */
 	if (res->recovery == MIGCTL_RECOVERY_FAILED)
 		return cli_status_for_state(EXIT_TRANSITION, res->final_state);
@@ -317,21 +319,24 @@ static int fail_transfer(bool resuming, int err, const struct migctl_xfer_result
 
 /*
  * The error line of a failed transfer of the current device (cli.device),
- * into @message; its status, 0 without @err.
+ * into @message, printed if @print; its status, 0 without @err.
  */
 static int transfer_error(const struct transfer_report *t, const struct migctl_xfer_result *res,
-			  char *message, size_t size)
+			  char *message, size_t size, bool print)
 {
 	char session[PATH_MAX + 256];
 	const char *detail = t->detail;
-	int status = 0;
+	int status;
 
+	if (!t->err)
+		return 0;
 	if (t->err == -EBUSY && res->fail_at == MIGCTL_FAIL_CHECK && !detail)
 		detail = open_session(t->desc, res->initial_state, session, sizeof(session));
+	status = fail_transfer(t->resuming, t->err, res, detail, message, size);
 	/* The note rides on the one line there is: the error, or the summary */
-	cli_error_context(t->err ? t->note : NULL);
-	if (t->err)
-		status = fail_transfer(t->resuming, t->err, res, detail, message, size);
+	cli_error_context(t->note);
+	if (print)
+		cli_error("%s", message);
 	cli_error_context(NULL);
 	return status;
 }
@@ -384,7 +389,7 @@ int cli_report_transfer(const struct transfer_report *t, const struct migctl_xfe
 	int status;
 
 	progress_done();
-	status = transfer_error(t, res, message, sizeof(message));
+	status = transfer_error(t, res, message, sizeof(message), true);
 	out_init(cli.json, t->to_stderr ? stderr : stdout);
 	/* Text: a summary of a success, unless -q.  JSON: always. */
 	if (!cli.json && (t->err || cli.quiet))
@@ -396,39 +401,64 @@ int cli_report_transfer(const struct transfer_report *t, const struct migctl_xfe
 	return cli_finish(status);
 }
 
+/* "A now RUNNING, C now RUNNING": where the members but @failed ended */
+static void others_words(const struct cli_member *m, size_t n, size_t failed, char *buf,
+			 size_t size)
+{
+	char one[PATH_MAX + 64];
+
+	snprintf(buf, size, "the set put back:");
+	for (size_t i = 0; i < n; i++) {
+		if (i == failed)
+			continue;
+		snprintf(one, sizeof(one), "%s%s %s", buf[strlen(buf) - 1] == ':' ? " " : ", ",
+			 m[i].arg, known_state(m[i].res.final_state) ?: "in an unknown state");
+		strncat(buf, one, size - strlen(buf) - 1);
+	}
+}
+
 int cli_report_set(const struct transfer_report *t, struct cli_member *m, size_t n, size_t failed)
 {
-	uint64_t bytes = 0;
+	char others[CLI_SET_MAX * (PATH_MAX + 64)];
+	struct transfer_report member;
 	double stopped = 0, seconds = 0;
-	int status = 0, one;
+	uint64_t bytes = 0;
+	int status = 0;
 
 	progress_done();
-	/* The member that failed first: its line first, and its status */
-	for (size_t k = 0; k < n; k++) {
-		size_t i = t->err ? (failed + k) % n : k;
-		struct transfer_report member = *t;
-
-		cli.device = m[i].arg;
+	/*
+	 * Each member's words for the report; one line is printed, the member
+	 * that failed first's (its status is the set's), with where the
+	 * others ended.
+	 */
+	others_words(m, n, failed, others, sizeof(others));
+	for (size_t i = 0; i < n; i++) {
+		member = *t;
 		member.desc = m[i].desc;
-		member.err = m[i].res.fail_at != MIGCTL_FAIL_NONE ? t->err : 0;
-		member.precopy_bytes = m[i].precopy_bytes;
-		one = transfer_error(&member, &m[i].res, m[i].message, sizeof(m[i].message));
-		if (!status)
-			status = one;
+		member.err = m[i].res.fail_at != MIGCTL_FAIL_NONE || i == failed ? t->err : 0;
+		member.note = i == failed && n > 1 ? others : NULL;
+		cli.device = m[i].arg;
+		if (i == failed)
+			status = transfer_error(&member, &m[i].res, m[i].message,
+						sizeof(m[i].message), true);
+		else
+			transfer_error(&member, &m[i].res, m[i].message, sizeof(m[i].message),
+				       false);
 	}
 	cli.device = NULL;
 	out_init(cli.json, t->to_stderr ? stderr : stdout);
 	if (!cli.json && (t->err || cli.quiet))
-		return cli_finish(status ? status : cli_exit_status(STAGE_OUTPUT, t->err));
+		return cli_finish(status);
 	out_open_object(NULL);
 	out_string("command", NULL, t->resuming ? "resume" : "save");
 	out_open_array("devices");
 	for (size_t i = 0; i < n; i++) {
-		struct transfer_report member = *t;
-
-		cli.device = m[i].arg;
-		member.err = m[i].res.fail_at != MIGCTL_FAIL_NONE ? t->err : 0;
+		member = *t;
+		member.err = m[i].res.fail_at != MIGCTL_FAIL_NONE || (t->err && i == failed) ?
+				     t->err :
+				     0;
 		member.precopy_bytes = m[i].precopy_bytes;
+		cli.device = m[i].arg;
 		out_open_object(NULL);
 		out_text("%s: ", m[i].arg);
 		transfer_fields(&member, &m[i].res, m[i].message);

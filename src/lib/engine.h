@@ -87,6 +87,12 @@ int xfer_enter_stop_copy(struct xfer *x);
 void xfer_abort(struct xfer *x);
 
 /*
+ * After a failure, before xfer_done() of any member of a set: a member to
+ * be put back in RUNNING goes to RUNNING_P2P first (recover_quiesced()).
+ */
+void xfer_recover_quiesced(struct xfer *x);
+
+/*
  * The engine's data path alone over @data_fd, which is not a device's
  * (the native benchmark): the same threads, ring, sinks and sources,
  * without a state change, precopy or recovery.

@@ -38,6 +38,14 @@ int migctl_return_to(struct migctl_dev *dev, enum migctl_state now, enum migctl_
  */
 void recover_device(struct migctl_dev *dev, enum migctl_on_error policy, bool resuming,
 		    struct migctl_xfer_result *res);
+/*
+ * A set's first step back, before recover_device() of any member: one
+ * that the policy returns to RUNNING goes to RUNNING_P2P first (a failure
+ * is the recovery's to meet), so no member runs before every member has
+ * stopped starting DMA.  Nothing in any other case.
+ */
+void recover_quiesced(struct migctl_dev *dev, enum migctl_on_error policy, bool resuming,
+		      const struct migctl_xfer_result *res);
 
 /* One of a device's nodes, as an open file of some process (holders.c) */
 struct held_node {

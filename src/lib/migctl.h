@@ -594,6 +594,27 @@ int migctl_set_save(struct migctl_set_member *members, size_t n,
 int migctl_set_resume(struct migctl_set_member *members, size_t n,
 		      const struct migctl_xfer_opts *opts, size_t *which);
 
+/* One device of migctl_set_move() */
+struct migctl_set_move {
+	struct migctl_dev *dev;
+	enum migctl_state found; /* its state before the move */
+	bool moved;		 /* a SET was made */
+	int put_back_err;	 /* after a failure: 0 if back in @found */
+	bool reset;		 /* it had to be reset to get there (ERROR) */
+};
+
+/*
+ * Move @n devices to @target (not a data state) as one unit.  Unless
+ * @no_barrier (or n == 1): every member must offer P2P, and a member that
+ * leaves RUNNING or goes to RUNNING passes RUNNING_P2P, every member
+ * reaching it before any goes on.  Refused, nothing changed: -EBADFD a
+ * member in ERROR, -EBUSY in a data state, -EOPNOTSUPP @target or P2P not
+ * offered.  On a failed SET every member that moved goes back to where it
+ * was found (through the barrier too); the first error, *@which its member.
+ */
+int migctl_set_move(struct migctl_set_move *members, size_t n, enum migctl_state target,
+		    bool no_barrier, size_t *which);
+
 /* ---- plain fd endpoints (the bare kernel stream) */
 
 struct migctl_fd_endpoint {

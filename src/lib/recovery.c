@@ -65,14 +65,34 @@ enum migctl_state migctl_read_state(struct migctl_dev *dev)
  * Nothing but a reset is ever asked of a device in ERROR: the uAPI allows
  * no other way out, and the kernel warns about a SET from ERROR.
  */
+static enum migctl_on_error effective(enum migctl_on_error policy, bool resuming)
+{
+	if (policy != MIGCTL_ON_ERROR_DEFAULT)
+		return policy;
+	return resuming ? MIGCTL_ON_ERROR_RESET : MIGCTL_ON_ERROR_RESTORE;
+}
+
+void recover_quiesced(struct migctl_dev *dev, enum migctl_on_error policy, bool resuming,
+		      const struct migctl_xfer_result *res)
+{
+	enum migctl_state now;
+
+	if (effective(policy, resuming) != MIGCTL_ON_ERROR_RESTORE || resuming ||
+	    res->initial_state != MIGCTL_STATE_RUNNING)
+		return;
+	now = migctl_read_state(dev);
+	/* ERROR is reset by recover_device(), nothing else */
+	if (now != MIGCTL_STATE_ERROR && now != MIGCTL_NR_STATES)
+		migctl_return_to(dev, now, MIGCTL_STATE_RUNNING_P2P);
+}
+
 void recover_device(struct migctl_dev *dev, enum migctl_on_error policy, bool resuming,
 		    struct migctl_xfer_result *res)
 {
 	enum migctl_state now;
 	int r;
 
-	if (policy == MIGCTL_ON_ERROR_DEFAULT)
-		policy = resuming ? MIGCTL_ON_ERROR_RESET : MIGCTL_ON_ERROR_RESTORE;
+	policy = effective(policy, resuming);
 	now = migctl_read_state(dev);
 	if (policy == MIGCTL_ON_ERROR_LEAVE) {
 		res->recovery = MIGCTL_RECOVERY_LEFT;

@@ -112,6 +112,10 @@ static int set_done(struct set *s, int err, size_t *which)
 	for (size_t i = 0; s->x && i < s->n; i++)
 		if (s->x[i] && err)
 			xfer_abort(s->x[i]);
+	/* Back through the barrier too: every member quiesced before any runs */
+	for (size_t i = 0; s->x && err && s->n > 1 && !s->opts->no_barrier && i < s->n; i++)
+		if (s->x[i])
+			xfer_recover_quiesced(s->x[i]);
 	for (size_t i = 0; s->x && i < s->n; i++)
 		if (s->x[i])
 			xfer_done(s->x[i], err);
@@ -265,4 +269,106 @@ int migctl_set_resume(struct migctl_set_member *m, size_t n, const struct migctl
 	if (!r && opts->then != MIGCTL_STATE_STOP)
 		r = enter_final(&s, opts->then);
 	return set_done(&s, r, which);
+}
+
+/*
+ * One SET on the way to @state.  On the way back after a failure, out of
+ * ERROR by reset only, and out of a data state as the policy says.
+ */
+static int step(struct migctl_set_move *m, enum migctl_state state, bool back)
+{
+	enum migctl_state now;
+	int r;
+
+	if (!back) {
+		r = migctl_request_state(m->dev, state);
+		m->moved = m->moved || !r;
+		return r;
+	}
+	now = migctl_read_state(m->dev);
+	if (now == MIGCTL_STATE_ERROR || now == MIGCTL_NR_STATES) {
+		r = migctl_dev_reset(m->dev);
+		if (r)
+			return r;
+		m->reset = true;
+		now = migctl_read_state(m->dev);
+	}
+	return now == state ? 0 : migctl_return_to(m->dev, now, state);
+}
+
+/* A device that goes into or out of RUNNING: through RUNNING_P2P, behind the barrier */
+static bool crosses_running(enum migctl_state from, enum migctl_state to)
+{
+	return (from == MIGCTL_STATE_RUNNING) != (to == MIGCTL_STATE_RUNNING) &&
+	       from != MIGCTL_STATE_RUNNING_P2P && to != MIGCTL_STATE_RUNNING_P2P;
+}
+
+/*
+ * Every member to its goal (@target, or back: where it was found), those
+ * that cross RUNNING all reaching RUNNING_P2P before any goes on.  Forward
+ * the first failure stops it; back, every member is tried.
+ */
+static int move_all(struct migctl_set_move *m, size_t n, enum migctl_state target, bool barrier,
+		    bool back, size_t *which)
+{
+	int first = 0;
+
+	for (int pass = barrier ? 0 : 1; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			enum migctl_state goal = back ? m[i].found : target;
+			enum migctl_state now = migctl_read_state(m[i].dev);
+			int r;
+
+			if (back && !m[i].moved)
+				continue;
+			if (pass == 0 && !crosses_running(now, goal))
+				continue;
+			if (now == goal && now != MIGCTL_NR_STATES)
+				continue;
+			r = step(&m[i], pass == 0 ? MIGCTL_STATE_RUNNING_P2P : goal, back);
+			if (back)
+				m[i].put_back_err = r ? r : m[i].put_back_err;
+			if (r && !first) {
+				first = r;
+				*which = i;
+			}
+			if (r && !back)
+				return r;
+		}
+	}
+	return first;
+}
+
+int migctl_set_move(struct migctl_set_move *m, size_t n, enum migctl_state target, bool no_barrier,
+		    size_t *which)
+{
+	bool barrier = !no_barrier && n > 1;
+	size_t ignored;
+	uint64_t flags;
+	int r = 0;
+
+	*which = 0;
+	if (migctl_state_is_data(target) || target == MIGCTL_STATE_ERROR)
+		return -EINVAL;
+	for (size_t i = 0; !r && i < n; i++) {
+		*which = i;
+		m[i].moved = m[i].reset = false;
+		m[i].put_back_err = 0;
+		r = migctl_get_state(m[i].dev, &m[i].found);
+		if (!r && m[i].found == MIGCTL_STATE_ERROR)
+			r = -EBADFD;
+		else if (!r && migctl_state_is_data(m[i].found))
+			r = -EBUSY;
+		if (!r)
+			r = migctl_mig_flags(m[i].dev, &flags);
+		if (!r && (!migctl_state_supported(flags, target) ||
+			   (barrier && !(flags & MIGCTL_FLAG_P2P))))
+			r = -EOPNOTSUPP;
+	}
+	if (!r)
+		r = move_all(m, n, target, barrier, false, which);
+	/* One unit: every member that moved goes back where it was found */
+	if (r)
+		move_all(m, n, target, barrier, true, &ignored);
+	return r;
 }

@@ -325,7 +325,7 @@ int xfer_done(struct xfer *x, int r)
 	close_data_fd(x);
 	if (r && x->touched)
 		recover_device(x->dev, x->opts->on_error, x->resuming, res);
-	else if (!r && x->dev)
+	else if (x->dev)
 		res->final_state = migctl_read_state(x->dev);
 	/* A save that failed before its final state: stopped until put back */
 	if (r && x->stopped && !res->stopped_seconds)
@@ -368,6 +368,14 @@ int xfer_new(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 void xfer_set_hooks(struct xfer *x, const struct xfer_hooks *hooks)
 {
 	x->hooks = *hooks;
+}
+
+void xfer_recover_quiesced(struct xfer *x)
+{
+	join(x);
+	close_data_fd(x);
+	if (x->touched)
+		recover_quiesced(x->dev, x->opts->on_error, x->resuming, x->res);
 }
 
 void xfer_abort(struct xfer *x)

@@ -1,0 +1,227 @@
+#!/usr/bin/env bats
+# Device sets: save, resume and state over several devices as one unit.
+# migsim's arcs_seq numbers every device's arcs with one module-wide
+# counter, so the merged logs show the RUNNING_P2P barrier: every member
+# there before any leaves it for STOP or STOP_COPY, and on the way back
+# every member there before any runs.  A failure of one member puts every
+# member back, and no stream is committed.
+bats_require_minimum_version 1.5.0
+load helpers
+load migsim
+
+setup_file() {
+	migsim_load
+}
+
+teardown_file() {
+	migsim_cleanup
+}
+
+setup() {
+	require_migsim
+}
+
+teardown() {
+	mtty_teardown
+}
+
+# make_set TYPE SIZE...: one migsim-TYPE per SIZE, their UUIDs in SET
+make_set() {
+	local type=$1 size
+	shift
+	SET=()
+	for size in "$@"; do
+		SET+=("$(migsim_create "$type" size="$size")")
+	done
+}
+
+digests_of() {
+	local d
+	for d in "$@"; do
+		msim "$d" digest
+	done
+}
+
+states_of() {
+	local d
+	for d in "$@"; do
+		msim "$d" state
+	done | tr '\n' ' '
+}
+
+seq_clear() {
+	local d
+	for d in "$@"; do
+		msim_set "$d" arcs_seq clear
+	done
+}
+
+# The members' arcs_seq merged in the order taken: "SEQ FROM>TO MEMBER"
+seq_merged() {
+	local i=0 d
+	for d in "$@"; do
+		sed "s/\$/ $i/" "$mdev_bus/$d/migsim/arcs_seq"
+		i=$((i + 1))
+	done | sort -n
+}
+
+# expect_barrier INTO OUT DEV...: every DEV took an arc matching the
+# regex INTO, all of them before the first arc of any DEV matching OUT.
+expect_barrier() {
+	local into=$1 out=$2 merged last_in first_out members
+	shift 2
+	merged=$(seq_merged "$@")
+	members=$(grep -E "^[0-9]+ ($into) " <<<"$merged" | cut -d' ' -f3 | sort -u | wc -l)
+	[ "$members" = $# ] || fail "$members of $# members took $into:" "$merged"
+	last_in=$(grep -E "^[0-9]+ ($into) " <<<"$merged" | tail -1 | cut -d' ' -f1)
+	first_out=$(grep -E "^[0-9]+ ($out) " <<<"$merged" | head -1 | cut -d' ' -f1)
+	[ -n "$first_out" ] || fail "no member took $out:" "$merged"
+	((last_in < first_out)) || fail "a member took $out before all took $into:" "$merged"
+}
+
+# expect_no_arcs DEV...: nothing was asked of them since seq_clear
+expect_no_arcs() {
+	local merged
+	merged=$(seq_merged "$@")
+	[ -z "$merged" ] || fail "devices were touched:" "$merged"
+}
+
+@test "a set of 3 saved and resumed into 3 others: every digest in order; the barrier both ways; JSON devices" {
+	make_set full 1M 256K 64K
+	SRC=("${SET[@]}")
+	make_set full 4K 4K 4K
+	DST=("${SET[@]}")
+	src_digests=$(digests_of "${SRC[@]}")
+	seq_clear "${SRC[@]}" "${DST[@]}"
+
+	run -0 --separate-stderr vfio-migctl --json save "${SRC[@]}" -o "$BATS_TEST_TMPDIR/set.mig"
+	jq -e --arg a "${SRC[0]}" --arg c "${SRC[2]}" '.ok and (.devices | length) == 3 and
+		.devices[0].device == $a and .devices[2].device == $c and
+		([.devices[].final_state] | unique) == ["STOP"] and .bytes > 1300000' \
+		<<<"$output" >/dev/null || fail "save json: $output"
+	[ "$(states_of "${SRC[@]}")" = "STOP STOP STOP " ] || fail "sources: $(states_of "${SRC[@]}")"
+	expect_barrier 'RUNNING>RUNNING_P2P' 'RUNNING_P2P>STOP|RUNNING_P2P>STOP_COPY|STOP>STOP_COPY' \
+		"${SRC[@]}"
+
+	run -0 --separate-stderr vfio-migctl resume "${DST[@]}" -i "$BATS_TEST_TMPDIR/set.mig"
+	[ "$(digests_of "${DST[@]}")" = "$src_digests" ] || fail "destinations differ"
+	[ "$(states_of "${DST[@]}")" = "RUNNING RUNNING RUNNING " ] || fail "$(states_of "${DST[@]}")"
+	expect_barrier 'STOP>RUNNING_P2P' 'RUNNING_P2P>RUNNING' "${DST[@]}"
+	# Text: one line per member, then the set's
+	[[ $output == *"${DST[0]}: resumed 1048576 bytes"* && $output == *"set of 3: resumed"* ]] ||
+		fail "text: $output"
+}
+
+@test "save | resume of a set through a pipe, --precopy: PRE_COPY_P2P for every member before any STOP_COPY" {
+	make_set full 512K 512K
+	SRC=("${SET[@]}")
+	for d in "${SRC[@]}"; do msim_set "$d" precopy_initial 65536; done
+	make_set full 4K 4K
+	DST=("${SET[@]}")
+	src_digests=$(digests_of "${SRC[@]}")
+	seq_clear "${SRC[@]}"
+	run -0 --separate-stderr bash -c "vfio-migctl save --precopy --then=running ${SRC[*]} |
+		vfio-migctl resume ${DST[*]}"
+	[ "$(digests_of "${DST[@]}")" = "$src_digests" ] || fail "destinations differ"
+	expect_barrier 'PRE_COPY>PRE_COPY_P2P' 'PRE_COPY_P2P>STOP_COPY' "${SRC[@]}"
+	# --then=running: back through RUNNING_P2P, all before any runs
+	expect_barrier 'STOP>RUNNING_P2P' 'RUNNING_P2P>RUNNING' "${SRC[@]}"
+	[ "$(states_of "${SRC[@]}")" = "RUNNING RUNNING " ] || fail "$(states_of "${SRC[@]}")"
+}
+
+@test "a member without P2P: refused before any device is touched (4), naming it; --no-barrier waives it" {
+	make_set full 64K
+	A=${SET[0]}
+	B=$(migsim_create precopy size=64K)
+	seq_clear "$A" "$B"
+	run -4 --separate-stderr vfio-migctl save "$A" "$B" -o "$BATS_TEST_TMPDIR/x.mig"
+	expect_error "save: $B" 'RUNNING_P2P'
+	expect_no_arcs "$A" "$B"
+	[ ! -e "$BATS_TEST_TMPDIR/x.mig" ] || fail "a file was left"
+	run -4 --separate-stderr vfio-migctl state "$A" "$B" stop
+	expect_no_arcs "$A" "$B"
+	run -0 --separate-stderr vfio-migctl save --no-barrier "$A" "$B" -o "$BATS_TEST_TMPDIR/x.mig"
+	[ "$(states_of "$A" "$B")" = "STOP STOP " ] || fail "$(states_of "$A" "$B")"
+}
+
+@test "a fault in one member, in each phase: every member put back, no file, each member's state reported" {
+	make_set full 256K 256K 256K
+	SRC=("${SET[@]}")
+	out=$BATS_TEST_TMPDIR/f.mig
+	for fault in "fail_read_after=100000" "fail_arc=STOP STOP_COPY 5" \
+		"fail_arc=RUNNING RUNNING_P2P 5" "fail_arc=STOP_COPY STOP 5 error"; do
+		msim_set "${SRC[1]}" "${fault%%=*}" "${fault#*=}"
+		run --separate-stderr vfio-migctl --json save "${SRC[@]}" -o "$out"
+		[ "$status" -ne 0 ] || fail "$fault: the save succeeded"
+		[ ! -e "$out" ] || fail "$fault: a file was left"
+		[ "$(states_of "${SRC[@]}")" = "RUNNING RUNNING RUNNING " ] ||
+			fail "$fault: $(states_of "${SRC[@]}")"
+		jq -e --arg b "${SRC[1]}" '(.ok | not) and (.devices | length) == 3 and
+			([.devices[].final_state] | unique) == ["RUNNING"] and
+			([.devices[] | select(.failed_at != "peer") | .device]) == [$b]' \
+			<<<"$output" >/dev/null || fail "$fault: $output"
+		expect_msim "${SRC[1]}" error_sets 0
+		msim_set "${SRC[1]}" fail_read_after -1
+		msim_set "${SRC[1]}" fail_arc none
+	done
+}
+
+@test "a resume that fails in one member: none left RESUMING, none half-loaded; a count mismatch is refused untouched (7)" {
+	make_set full 128K 128K
+	SRC=("${SET[@]}")
+	run -0 --separate-stderr vfio-migctl save "${SRC[@]}" -o "$BATS_TEST_TMPDIR/two.mig"
+	make_set full 4K 4K 4K
+	DST=("${SET[@]}")
+	dst_digests=$(digests_of "${DST[@]}")
+	seq_clear "${DST[@]}"
+	# Three devices named for a stream of two, and one for a set stream
+	run -7 --separate-stderr vfio-migctl resume "${DST[@]}" -i "$BATS_TEST_TMPDIR/two.mig"
+	expect_error resume 'holds 2 devices, 3 named'
+	run -7 --separate-stderr vfio-migctl resume "${DST[0]}" -i "$BATS_TEST_TMPDIR/two.mig"
+	expect_no_arcs "${DST[@]}"
+	[ "$(digests_of "${DST[@]}")" = "$dst_digests" ] || fail "a destination changed"
+
+	# The second refuses its data: both reset, none keeps a half
+	msim_set "${DST[1]}" fail_write_after 50000
+	run --separate-stderr vfio-migctl resume "${DST[0]}" "${DST[1]}" -i "$BATS_TEST_TMPDIR/two.mig"
+	[ "$status" -ne 0 ] || fail "the resume succeeded"
+	[ "$(states_of "${DST[0]}" "${DST[1]}")" = "RUNNING RUNNING " ] ||
+		fail "$(states_of "${DST[0]}" "${DST[1]}")"
+	expect_msim "${DST[0]}" load_count 0
+	expect_msim "${DST[1]}" load_count 0
+}
+
+@test "state DEV DEV NEW moves a set through RUNNING_P2P; a failed SET puts every member back" {
+	make_set full 4K 4K 4K
+	seq_clear "${SET[@]}"
+	run -0 --separate-stderr vfio-migctl --json state "${SET[@]}" stop
+	jq -e '(.devices | length) == 3 and ([.devices[].state] | unique) == ["STOP"]' \
+		<<<"$output" >/dev/null || fail "$output"
+	expect_barrier 'RUNNING>RUNNING_P2P' 'RUNNING_P2P>STOP' "${SET[@]}"
+	seq_clear "${SET[@]}"
+	run -0 --separate-stderr vfio-migctl state "${SET[@]}" running
+	expect_barrier 'STOP>RUNNING_P2P' 'RUNNING_P2P>RUNNING' "${SET[@]}"
+
+	msim_set "${SET[2]}" fail_arc "RUNNING_P2P STOP 5"
+	run -5 --separate-stderr vfio-migctl state "${SET[@]}" stop
+	expect_error "state: ${SET[2]}" 'RUNNING -> STOP failed'
+	[ "$(states_of "${SET[@]}")" = "RUNNING RUNNING RUNNING " ] || fail "$(states_of "${SET[@]}")"
+}
+
+@test "SIGINT while a set's data flows: 130, every member back in RUNNING, no file" {
+	make_set full 4M 4M
+	for d in "${SET[@]}"; do msim_set "$d" delay_us 20000; done
+	out=$BATS_TEST_TMPDIR/int.mig
+	vfio-migctl save "${SET[@]}" -o "$out" 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	wait_msim_state "${SET[0]}" STOP_COPY
+	kill -INT "$pid"
+	run wait "$pid"
+	[ "$status" = 130 ] || fail "exit $status: $(cat "$BATS_TEST_TMPDIR/err")"
+	[ ! -e "$out" ] || fail "a file was left"
+	[ "$(states_of "${SET[@]}")" = "RUNNING RUNNING " ] || fail "$(states_of "${SET[@]}")"
+}
+
+@test "migsim unloads cleanly after the sets" {
+	expect_clean_unload
+}
