@@ -119,7 +119,9 @@ int cli_save_set(struct transfer_args *a, int fd, struct output_commit *commit)
 		return close_all(&s, cli_fail(STAGE_QUERY, r, "describing the devices"));
 	for (size_t i = 0; i < s.n; i++) {
 		migctl_stream_set_writer_sink(writer, (unsigned)i, &sinks[i]);
-		s.members[i] = (struct migctl_set_member){ .dev = s.dev[i], .sink = &sinks[i] };
+		s.members[i] = (struct migctl_set_member){ .dev = s.dev[i],
+							   .sink = &sinks[i],
+							   .progress_arg = &s.slot[i] };
 	}
 	r = migctl_set_save(s.members, s.n, &a->opts, &which);
 	migctl_stream_set_writer_free(writer);
@@ -222,7 +224,9 @@ int cli_resume_set(struct transfer_args *a, int fd)
 
 	for (size_t i = 0; i < s.n; i++) {
 		migctl_stream_set_reader_source(reader, (unsigned)i, &sources[i]);
-		s.members[i] = (struct migctl_set_member){ .dev = s.dev[i], .source = &sources[i] };
+		s.members[i] = (struct migctl_set_member){ .dev = s.dev[i],
+							   .source = &sources[i],
+							   .progress_arg = &s.slot[i] };
 	}
 	r = migctl_set_resume(s.members, s.n, &a->opts, &which);
 	if (r == -EBADMSG)

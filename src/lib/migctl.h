@@ -568,6 +568,7 @@ struct migctl_set_member {
 	struct migctl_dev *dev;
 	const struct migctl_sink *sink;	    /* save */
 	const struct migctl_source *source; /* resume */
+	void *progress_arg;		    /* opts->progress's for this member (NULL: opts') */
 	struct migctl_xfer_result result;
 };
 

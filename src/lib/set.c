@@ -19,7 +19,8 @@ struct set {
 	struct migctl_set_member *m;
 	size_t n;
 	const struct migctl_xfer_opts *opts;
-	struct migctl_xfer_opts member_opts; /* opts but the commit: the set's */
+	struct migctl_xfer_opts
+		*member_opts; /* opts but the commit (the set's), each its progress */
 	struct xfer **x;
 	pthread_mutex_t lock;
 	pthread_cond_t arrived_cond;
@@ -80,21 +81,30 @@ static int barrier_switchover(void *arg, struct xfer *x)
 	if (!r && (s->broken || s->arrived < s->n))
 		r = set_cancelled(s) ? -EINTR : -ECANCELED;
 	pthread_mutex_unlock(&s->lock);
+	/* Broken by another member: this one is stopped for its sake */
+	if (r == -ECANCELED)
+		xfer_abort(x);
 	return r ? r : xfer_enter_stop_copy(x);
 }
 
 static int set_init(struct set *s, struct migctl_set_member *m, size_t n,
 		    const struct migctl_xfer_opts *opts)
 {
-	*s = (struct set){ .m = m, .n = n, .opts = opts, .member_opts = *opts };
-	s->member_opts.commit = NULL;
+	*s = (struct set){ .m = m, .n = n, .opts = opts };
 	pthread_mutex_init(&s->lock, NULL);
 	monotonic_cond_init(&s->arrived_cond);
 	s->x = calloc(n, sizeof(*s->x));
-	if (!s->x)
+	s->member_opts = calloc(n, sizeof(*s->member_opts));
+	if (!s->x || !s->member_opts)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		int r = xfer_new(m[i].dev, &s->member_opts, &m[i].result, &s->x[i]);
+		int r;
+
+		s->member_opts[i] = *opts;
+		s->member_opts[i].commit = NULL;
+		if (m[i].progress_arg)
+			s->member_opts[i].progress_arg = m[i].progress_arg;
+		r = xfer_new(m[i].dev, &s->member_opts[i], &m[i].result, &s->x[i]);
 
 		if (r)
 			return set_fail(s, i, r);
@@ -121,6 +131,7 @@ static int set_done(struct set *s, int err, size_t *which)
 			xfer_done(s->x[i], err);
 	pthread_cond_destroy(&s->arrived_cond);
 	pthread_mutex_destroy(&s->lock);
+	free(s->member_opts);
 	free(s->x);
 	return err;
 }

@@ -25,67 +25,6 @@ teardown() {
 	mtty_teardown
 }
 
-# make_set TYPE SIZE...: one migsim-TYPE per SIZE, their UUIDs in SET
-make_set() {
-	local type=$1 size
-	shift
-	SET=()
-	for size in "$@"; do
-		SET+=("$(migsim_create "$type" size="$size")")
-	done
-}
-
-digests_of() {
-	local d
-	for d in "$@"; do
-		msim "$d" digest
-	done
-}
-
-states_of() {
-	local d
-	for d in "$@"; do
-		msim "$d" state
-	done | tr '\n' ' '
-}
-
-seq_clear() {
-	local d
-	for d in "$@"; do
-		msim_set "$d" arcs_seq clear
-	done
-}
-
-# The members' arcs_seq merged in the order taken: "SEQ FROM>TO MEMBER"
-seq_merged() {
-	local i=0 d
-	for d in "$@"; do
-		sed "s/\$/ $i/" "$mdev_bus/$d/migsim/arcs_seq"
-		i=$((i + 1))
-	done | sort -n
-}
-
-# expect_barrier INTO OUT DEV...: every DEV took an arc matching the
-# regex INTO, all of them before the first arc of any DEV matching OUT.
-expect_barrier() {
-	local into=$1 out=$2 merged last_in first_out members
-	shift 2
-	merged=$(seq_merged "$@")
-	members=$(grep -E "^[0-9]+ ($into) " <<<"$merged" | cut -d' ' -f3 | sort -u | wc -l)
-	[ "$members" = $# ] || fail "$members of $# members took $into:" "$merged"
-	last_in=$(grep -E "^[0-9]+ ($into) " <<<"$merged" | tail -1 | cut -d' ' -f1)
-	first_out=$(grep -E "^[0-9]+ ($out) " <<<"$merged" | head -1 | cut -d' ' -f1)
-	[ -n "$first_out" ] || fail "no member took $out:" "$merged"
-	((last_in < first_out)) || fail "a member took $out before all took $into:" "$merged"
-}
-
-# expect_no_arcs DEV...: nothing was asked of them since seq_clear
-expect_no_arcs() {
-	local merged
-	merged=$(seq_merged "$@")
-	[ -z "$merged" ] || fail "devices were touched:" "$merged"
-}
-
 @test "a set of 3 saved and resumed into 3 others: every digest in order; the barrier both ways; JSON devices" {
 	make_set full 1M 256K 64K
 	SRC=("${SET[@]}")
@@ -108,7 +47,7 @@ expect_no_arcs() {
 	[ "$(states_of "${DST[@]}")" = "RUNNING RUNNING RUNNING " ] || fail "$(states_of "${DST[@]}")"
 	expect_barrier 'STOP>RUNNING_P2P' 'RUNNING_P2P>RUNNING' "${DST[@]}"
 	# Text: one line per member, then the set's
-	[[ $output == *"${DST[0]}: resumed 1048576 bytes"* && $output == *"set of 3: resumed"* ]] ||
+	[[ $output =~ ${DST[0]}:\ resumed\ [0-9]+\ bytes.*now\ RUNNING && $output == *"set of 3: resumed"* ]] ||
 		fail "text: $output"
 }
 
@@ -210,14 +149,19 @@ expect_no_arcs() {
 
 @test "SIGINT while a set's data flows: 130, every member back in RUNNING, no file" {
 	make_set full 4M 4M
-	for d in "${SET[@]}"; do msim_set "$d" delay_us 20000; done
+	for d in "${SET[@]}"; do
+		msim_set "$d" short_io 65536
+		msim_set "$d" delay_us 50000
+	done
 	out=$BATS_TEST_TMPDIR/int.mig
 	vfio-migctl save "${SET[@]}" -o "$out" 2>"$BATS_TEST_TMPDIR/err" &
 	pid=$!
 	wait_msim_state "${SET[0]}" STOP_COPY
+	sleep 0.3
 	kill -INT "$pid"
-	run wait "$pid"
-	[ "$status" = 130 ] || fail "exit $status: $(cat "$BATS_TEST_TMPDIR/err")"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 130 ] || fail "exit $rc: $(cat "$BATS_TEST_TMPDIR/err")"
 	[ ! -e "$out" ] || fail "a file was left"
 	[ "$(states_of "${SET[@]}")" = "RUNNING RUNNING " ] || fail "$(states_of "${SET[@]}")"
 }

@@ -162,6 +162,69 @@ expect_untouched() { # DEV DIGEST LOADS
 	expect_msim "$1" load_count "$3"
 }
 
+# ---- device sets: several devices, and the order of their arcs (arcs_seq)
+
+# make_set TYPE SIZE...: one migsim-TYPE per SIZE, their UUIDs in SET
+make_set() {
+	local type=$1 size
+	shift
+	SET=()
+	for size in "$@"; do
+		SET+=("$(migsim_create "$type" size="$size")")
+	done
+}
+
+digests_of() {
+	local d
+	for d in "$@"; do
+		msim "$d" digest
+	done
+}
+
+states_of() {
+	local d
+	for d in "$@"; do
+		msim "$d" state
+	done | tr '\n' ' '
+}
+
+seq_clear() {
+	local d
+	for d in "$@"; do
+		msim_set "$d" arcs_seq clear
+	done
+}
+
+# The members' arcs_seq merged in the order taken: "SEQ FROM>TO MEMBER"
+seq_merged() {
+	local i=0 d
+	for d in "$@"; do
+		sed "s/\$/ $i/" "$mdev_bus/$d/migsim/arcs_seq"
+		i=$((i + 1))
+	done | sort -n
+}
+
+# expect_barrier INTO OUT DEV...: every DEV took an arc matching the
+# regex INTO, all of them before the first arc of any DEV matching OUT.
+expect_barrier() {
+	local into=$1 out=$2 merged last_in first_out members
+	shift 2
+	merged=$(seq_merged "$@")
+	members=$(grep -E "^[0-9]+ ($into) " <<<"$merged" | cut -d' ' -f3 | sort -u | wc -l)
+	[ "$members" = $# ] || fail "$members of $# members took $into:" "$merged"
+	last_in=$(grep -E "^[0-9]+ ($into) " <<<"$merged" | tail -1 | cut -d' ' -f1)
+	first_out=$(grep -E "^[0-9]+ ($out) " <<<"$merged" | head -1 | cut -d' ' -f1)
+	[ -n "$first_out" ] || fail "no member took $out:" "$merged"
+	((last_in < first_out)) || fail "a member took $out before all took $into:" "$merged"
+}
+
+# expect_no_arcs DEV...: nothing was asked of them since seq_clear
+expect_no_arcs() {
+	local merged
+	merged=$(seq_merged "$@")
+	[ -z "$merged" ] || fail "devices were touched:" "$merged"
+}
+
 # ---- the cross-tier exchange (make check-vm): each tier leaves streams in
 # VM_EXCHANGE/SERIES as NAME.mig, each with NAME.info beside it: "SIZE
 # SEED DIGEST" of its source, so the other side can compare digests and

@@ -275,6 +275,20 @@ has_line() {
 	[ "$(cat "$T/holder.out")" = $'RUNNING -> STOP\nSTOP' ] || fail "under hold: $(cat "$T/holder.out")"
 }
 
+@test "a set of two migsim-p2p through their groups: saved and resumed into two others, the barrier both ways" {
+	make_set p2p 256K 64K
+	SRC=("${SET[@]}")
+	make_set p2p 4K 4K
+	DST=("${SET[@]}")
+	src_digests=$(digests_of "${SRC[@]}")
+	seq_clear "${SRC[@]}" "${DST[@]}"
+	run -0 --separate-stderr vfio-migctl save "${SRC[@]}" -o "$BATS_TEST_TMPDIR/set.mig"
+	expect_barrier 'RUNNING>RUNNING_P2P' 'RUNNING_P2P>STOP|STOP>STOP_COPY' "${SRC[@]}"
+	run -0 --separate-stderr vfio-migctl resume "${DST[@]}" -i "$BATS_TEST_TMPDIR/set.mig"
+	[ "$(digests_of "${DST[@]}")" = "$src_digests" ] || fail "destinations differ"
+	expect_barrier 'STOP>RUNNING_P2P' 'RUNNING_P2P>RUNNING' "${DST[@]}"
+}
+
 @test "migsim: the module unloads cleanly" {
 	expect_clean_unload
 }
