@@ -385,10 +385,17 @@ void xfer_abort(struct xfer *x)
 
 int xfer_enter(struct xfer *x, enum migctl_state state)
 {
+	bool session_over = !migctl_state_is_data(state);
+	int r;
+
 	/* Out of a data state the session has ended: its fd goes first */
-	if (!migctl_state_is_data(state))
+	if (session_over)
 		close_data_fd(x);
-	return enter(x, state, MIGCTL_FAIL_TRANSITION);
+	r = enter(x, state, MIGCTL_FAIL_TRANSITION);
+	/* A saved device is stopped until it reaches its final state (the last entered) */
+	if (!r && session_over && x->stopped)
+		x->res->stopped_seconds = monotonic_seconds() - x->stopped_at;
+	return r;
 }
 
 int xfer_quiesce(struct xfer *x)
@@ -679,16 +686,6 @@ int xfer_save_commit(struct xfer *x)
 	return r;
 }
 
-/* Entering the final state ends the time the source was stopped */
-static int save_enter_final(struct xfer *x, enum migctl_state state)
-{
-	int r = xfer_enter(x, state);
-
-	if (!r && x->stopped)
-		x->res->stopped_seconds = monotonic_seconds() - x->stopped_at;
-	return r;
-}
-
 int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 		const struct migctl_sink *sink, struct migctl_xfer_result *res)
 {
@@ -702,7 +699,7 @@ int migctl_save(struct migctl_dev *dev, const struct migctl_xfer_opts *opts,
 	if (!r)
 		r = xfer_save_run(x);
 	if (!r)
-		r = save_enter_final(x, opts->then);
+		r = xfer_enter(x, opts->then);
 	if (!r)
 		r = xfer_save_commit(x);
 	return xfer_done(x, r);
