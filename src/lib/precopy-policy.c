@@ -56,6 +56,14 @@ struct precopy_outcome precopy_decide(const struct precopy_policy *policy,
 
 	if (out.track.initial_done && out.estimate >= 0 && out.estimate <= policy->downtime)
 		out.decision = PRECOPY_SWITCH_CONVERGED;
+	/*
+	 * Nothing pending and nothing moved yet: waiting measures no rate,
+	 * since nothing flows while the device has nothing for PRE_COPY.
+	 * What is left is all STOP_COPY's, as a one-pass save would have it.
+	 */
+	else if (out.track.initial_done && now->rate <= 0 &&
+		 now->info.initial_bytes + now->info.dirty_bytes == 0)
+		out.decision = PRECOPY_SWITCH_CONVERGED;
 	else if (now->elapsed >= policy->timeout)
 		out.decision = PRECOPY_SWITCH_TIMEOUT;
 	return out;

@@ -150,6 +150,13 @@ static void test_unknown_rate(void)
 	CHECK_EQ_INT(run.last.decision, PRECOPY_SWITCH_TIMEOUT, "unknown rate: timeout");
 	CHECK(run.last.estimate < 0, "unknown rate: estimate unknown (%.3f)", run.last.estimate);
 
+	/* nothing pending and no rate: waiting would measure none, so switch */
+	recs[2] = (struct rec){ 0, 0, 0, 1 * M, 0, 2.0 };
+	run = replay(&budget, recs, ARRAY_SIZE(recs));
+	CHECK(run.at == 2 && run.last.decision == PRECOPY_SWITCH_CONVERGED &&
+		      run.last.estimate < 0 && run.last.left == 1 * M,
+	      "unknown rate: nothing pending switches, the estimate unknown");
+
 	/* nothing left moves in no time: converged without a rate */
 	recs[2] = (struct rec){ 0, 0, 0, 0, 0, 2.0 };
 	run = replay(&budget, recs, ARRAY_SIZE(recs));
