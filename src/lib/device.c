@@ -461,14 +461,18 @@ int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported)
 	return (r == 0 || r == -ENOTTY || r == -EOPNOTSUPP) ? 0 : r;
 }
 
+int migctl_precopy_reinit_probe(struct migctl_dev *dev)
+{
+	return device_feature(dev,
+			      VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+				      VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
+			      NULL, 0);
+}
+
 int migctl_precopy_reinit_supported(struct migctl_dev *dev, bool *supported)
 {
-	int r;
+	int r = migctl_precopy_reinit_probe(dev);
 
-	r = device_feature(dev,
-			   VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
-				   VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
-			   NULL, 0);
 	*supported = r == 0;
 	/*
 	 * EINVAL: a device without PRE_COPY (7.1), or a core that hands the

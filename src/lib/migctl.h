@@ -276,6 +276,8 @@ int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported);
  * offered: a probe of the opt-in, which opts nothing in
  */
 int migctl_precopy_reinit_supported(struct migctl_dev *dev, bool *supported);
+/* The probe itself: 0, or the -errno it fails with (check tells them apart) */
+int migctl_precopy_reinit_probe(struct migctl_dev *dev);
 /* VFIO_MIG_GET_PRECOPY_INFO on a PRE_COPY data_fd */
 int migctl_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes);
 /*

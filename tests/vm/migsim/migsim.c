@@ -115,7 +115,7 @@
  *                               the caller's bits and gain bit 1 (undefined)
  *     precopy.reinit-dirty      the REINIT report claims 4K more dirty_bytes
  *                               than there are (the count not restarted)
- *     precopy.v2-einval         feature 12 is accepted (PROBE and SET) on a
+ *     precopy.reinit-einval     feature 12 is accepted (PROBE and SET) on a
  *                               device without PRE_COPY
  *     data-size.estimate        MIG_DATA_SIZE says an eighth of the length
  *     resume.empty-refused      RESUMING -> STOP accepts an empty stream
@@ -418,7 +418,7 @@ static const char *const msim_break_names[B_NR] = {
 	[B_ENOMSG] = "precopy.enomsg",
 	[B_REINIT_FLAGS] = "precopy.reinit-flags",
 	[B_REINIT_DIRTY] = "precopy.reinit-dirty",
-	[B_V2_EINVAL] = "precopy.v2-einval",
+	[B_V2_EINVAL] = "precopy.reinit-einval",
 	[B_DATA_SIZE] = "data-size.estimate",
 	[B_EMPTY] = "resume.empty-refused",
 	[B_TRUNCATED] = "resume.truncated-refused",
@@ -1613,7 +1613,7 @@ static int msim_device_feature(struct vfio_device *vdev, u32 flags,
 	if ((flags & VFIO_DEVICE_FEATURE_MASK) != VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 ||
 	    READ_ONCE(md->no_v2))
 		return -ENOTTY;
-	/* break precopy.v2-einval: offered without PRE_COPY */
+	/* break precopy.reinit-einval: offered without PRE_COPY */
 	if (!(vdev->migration_flags & VFIO_MIGRATION_PRE_COPY) &&
 	    READ_ONCE(md->brk) != B_V2_EINVAL)
 		return -EINVAL;
