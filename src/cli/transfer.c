@@ -359,7 +359,7 @@ static void report_precopy(const struct migctl_xfer_result *res)
 	}
 	out_close_array();
 	/* The array keeps the first rounds: the count is all of them */
-	out_uint("precopy_round_count", ended ? "; precopy %" PRIu64 " rounds" : NULL,
+	out_uint("precopy_round_count", ended ? "; precopy rounds: %" PRIu64 : NULL,
 		 res->precopy_rounds);
 	if (ended)
 		out_bool("precopy_converged",

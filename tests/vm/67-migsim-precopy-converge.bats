@@ -74,7 +74,7 @@ save_json() { json_of "$save_err"; }
 	vfio-migctl state "$SRC" running >/dev/null
 	save_resume --precopy --downtime=10ms --precopy-timeout=1s "$SRC" -- "$DST"
 	expect_migrated
-	[[ $save_err =~ \;\ precopy\ [0-9]+\ rounds,\ not\ converged\ within\ the\ precopy\ timeout:\ switched\ over\ anyway\ with\ .*\ left,\ estimated\ [0-9.]+\ s\ of\ a\ 0.010\ s\ budget ]] ||
+	[[ $save_err =~ \;\ precopy\ rounds:\ [0-9]+,\ not\ converged\ within\ the\ precopy\ timeout:\ switched\ over\ anyway\ with\ .*\ left,\ estimated\ [0-9.]+\ s\ of\ a\ 0.010\ s\ budget ]] ||
 		fail "summary: $save_err"
 	expect_same_state "$SRC" "$DST"
 }
