@@ -180,7 +180,7 @@ _vfio_migctl() {
 		list) opts+=' --probe --names' ;;
 		state) opts+=' --dry-run --step --force --no-barrier' ;;
 		reset) opts+=' --force' ;;
-		save) opts+=' -o --output --force --precopy --then --on-error --end-session --buffer-size --raw --no-barrier' ;;
+		save) opts+=' -o --output --force --precopy --downtime --precopy-timeout --then --on-error --end-session --buffer-size --raw --no-barrier' ;;
 		resume) opts+=' -i --input --force --then --on-error --end-session --single-pass --buffer-size --raw --no-barrier' ;;
 		wait | monitor) opts+=' --timeout' ;;
 		check) opts+=' --rule --force --list' ;;

@@ -127,6 +127,8 @@ end
 complete -c vfio-migctl -n '__vfio_migctl_is save' -s o -l output -r -F -d 'Write to FILE (created 0600, atomically)'
 complete -c vfio-migctl -n '__vfio_migctl_is save' -l force -d 'Replace an existing regular FILE'
 complete -c vfio-migctl -n '__vfio_migctl_is save' -l precopy -d 'PRE_COPY first (skipped for a stopped device), then STOP_COPY'
+complete -c vfio-migctl -n '__vfio_migctl_is save' -l downtime -x -a '100ms 300ms 1s' -d 'With --precopy: switch over once the rest moves within DURATION'
+complete -c vfio-migctl -n '__vfio_migctl_is save' -l precopy-timeout -x -a '10s 60s 300s' -d 'With --precopy: switch over after DURATION whatever is left'
 complete -c vfio-migctl -n '__vfio_migctl_is save' -l on-error -x -a 'restore reset leave' -d 'What to do with the device on failure'
 complete -c vfio-migctl -n '__vfio_migctl_is resume' -s i -l input -r -F -d 'Read from FILE'
 complete -c vfio-migctl -n '__vfio_migctl_is resume' -l force -d 'Accept a stream from a device of another identity'

@@ -57,6 +57,8 @@ enum {
 	OPT_END_SESSION,
 	OPT_SINGLE_PASS,
 	OPT_NO_BARRIER,
+	OPT_DOWNTIME,
+	OPT_PRECOPY_TIMEOUT,
 };
 
 /* --no-barrier, as save, resume and state word it */
@@ -223,7 +225,8 @@ struct transfer_args {
 	const char *file;	      /* -o FILE / -i FILE; NULL: stdout / stdin (also "-") */
 	bool force; /* save: replace FILE; resume: accept another device's stream */
 	bool raw;
-	bool single_pass; /* resume: no verifying pass over a regular file first */
+	bool single_pass;    /* resume: no verifying pass over a regular file first */
+	bool precopy_timing; /* save: --downtime or --precopy-timeout given */
 	struct migctl_xfer_opts opts;
 };
 

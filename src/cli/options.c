@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util.h"
 
 struct cli_globals cli = { .via = MIGCTL_VIA_AUTO };
 
@@ -163,11 +164,8 @@ error_t cli_parse_dev(int key, char *arg, struct argp_state *state)
 
 void cli_parse_timeout(const char *arg, double *seconds)
 {
-	char *end;
-
-	*seconds = strtod(arg, &end);
-	if (*end || end == arg || !(*seconds >= 0) || *seconds > 86400)
-		cli_usage("--timeout takes seconds (0 to 86400), not '%s'", arg);
+	if (parse_duration(arg, seconds) || *seconds > 86400)
+		cli_usage("--timeout takes seconds (0 to 86400; or with ms or s), not '%s'", arg);
 }
 
 int cli_parse_pid(const char *arg, int *pid)

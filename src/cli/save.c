@@ -22,7 +22,17 @@ static const struct argp_option save_options[] = {
 	  "Write to FILE (mode 0600, atomically; a FIFO or device as it is; - is stdout)", 0 },
 	{ "force", OPT_FORCE, NULL, 0, "Replace an existing regular FILE", 0 },
 	{ "precopy", OPT_PRECOPY, NULL, 0,
-	  "PRE_COPY first, if the device runs: drain the initial bytes while it does", 0 },
+	  "PRE_COPY first, if the device runs: read its data while it does, until the rest "
+	  "fits --downtime",
+	  0 },
+	{ "downtime", OPT_DOWNTIME, "DURATION", 0,
+	  "With --precopy: switch over once what is left would move within DURATION "
+	  "(default 300ms)",
+	  0 },
+	{ "precopy-timeout", OPT_PRECOPY_TIMEOUT, "DURATION", 0,
+	  "With --precopy: switch over after DURATION of PRE_COPY whatever is left "
+	  "(default 60s)",
+	  0 },
 	{ "then", OPT_THEN, "STATE", 0, "State to leave the device in (default: stop)", 0 },
 	{ "no-barrier", OPT_NO_BARRIER, NULL, 0, CLI_NO_BARRIER_DOC, 0 },
 	{ "on-error", OPT_ON_ERROR, "restore|reset|leave", 0,
@@ -41,7 +51,8 @@ static const struct argp save_argp = {
 	.args_doc = "DEV [DEV...]",
 	.doc = "Save the device's migration state to stdout or FILE.\v"
 	       "The device goes to STOP_COPY (after PRE_COPY with --precopy, which a "
-	       "stopped device skips), its data is streamed out, the device is put in the "
+	       "stopped device skips, until what is left fits --downtime or "
+	       "--precopy-timeout runs out), its data is streamed out, the device is put in the "
 	       "--then state, and only then is the stream ended and FILE committed.  On "
 	       "any failure, or SIGINT, SIGTERM or SIGHUP, it is put back as --on-error "
 	       "says and the final state is reported.",
@@ -71,7 +82,9 @@ static int run_save(int argc, char **argv)
 			  .buffer_size = MIGCTL_DEFAULT_BUFFER,
 			  .cancel = &cli_cancel,
 			  .progress = cli_progress,
-			  .wake_signal = CLI_WAKE_SIGNAL },
+			  .wake_signal = CLI_WAKE_SIGNAL,
+			  .downtime = MIGCTL_DEFAULT_DOWNTIME,
+			  .precopy_timeout = MIGCTL_DEFAULT_PRECOPY_TIMEOUT },
 	};
 	struct migctl_fd_endpoint ep = { .fd = STDOUT_FILENO, .cancel = &cli_cancel };
 	struct migctl_stream_writer writer = { 0 };
@@ -86,6 +99,8 @@ static int run_save(int argc, char **argv)
 
 	cli_parse(&save_argp, 0, argc, argv, &a);
 	cli.device = a.pos[1] ? NULL : a.pos[0];
+	if (a.precopy_timing && !a.opts.precopy)
+		cli_usage("--downtime and --precopy-timeout need --precopy");
 	if (!a.file && isatty(STDOUT_FILENO))
 		return cli_refuse(STAGE_USAGE, -ENOTTY,
 				  "refusing to write device state to a terminal; "

@@ -86,6 +86,19 @@ error_t cli_parse_transfer(int key, char *arg, struct argp_state *state)
 		if (migctl_on_error_parse(arg, &a->opts.on_error))
 			cli_usage("--on-error takes restore, reset or leave, not '%s'", arg);
 		return 0;
+	case OPT_DOWNTIME:
+	case OPT_PRECOPY_TIMEOUT: {
+		double *seconds =
+			key == OPT_DOWNTIME ? &a->opts.downtime : &a->opts.precopy_timeout;
+
+		/* 0 would be "no budget": a save that cannot converge, or no precopy */
+		if (parse_duration(arg, seconds) || !(*seconds > 0) || *seconds > 86400)
+			cli_usage("--%s takes a DURATION above 0 (300ms, 2s; a plain number is "
+				  "seconds), not '%s'",
+				  key == OPT_DOWNTIME ? "downtime" : "precopy-timeout", arg);
+		a->precopy_timing = true;
+		return 0;
+	}
 	case OPT_BUFFER_SIZE:
 		if (parse_size(arg, &a->opts.buffer_size))
 			cli_usage("--buffer-size takes 1 to 256M (suffixes K, M, G), not '%s'",
@@ -118,7 +131,17 @@ void cli_progress(void *arg, const struct migctl_progress *p)
 	elapsed = t - bar.start;
 	format_bytes(p->bytes, done, sizeof(done));
 	format_bytes(elapsed > 0 ? (uint64_t)((double)p->bytes / elapsed) : 0, rate, sizeof(rate));
-	if (p->estimate && p->bytes <= p->estimate) {
+	if (p->phase == MIGCTL_PHASE_PRE_COPY && p->precopy_rounds) {
+		/* Rounds, what is left, and its time against the budget */
+		char left[32], est[32] = "?";
+
+		format_bytes(p->precopy_left, left, sizeof(left));
+		if (p->downtime_estimate >= 0)
+			snprintf(est, sizeof(est), "%.0f", p->downtime_estimate * 1000);
+		fprintf(stderr, "\r%-9s round %u  %s  %s/s  left %s: %s/%.0f ms ",
+			migctl_phase_name(p->phase), p->precopy_rounds, done, rate, left, est,
+			p->downtime_target * 1000);
+	} else if (p->estimate && p->bytes <= p->estimate) {
 		unsigned int pct = (unsigned int)(p->bytes * 100 / p->estimate);
 		char fill[21];
 
@@ -318,6 +341,55 @@ static int fail_transfer(bool resuming, int err, const struct migctl_xfer_result
 }
 
 /*
+ * save --precopy: how PRE_COPY went.  Text: the rounds, whether it
+ * converged, the estimate against the budget.  JSON: every round too.
+ */
+static void report_precopy(const struct migctl_xfer_result *res)
+{
+	bool ended = res->precopy_end != MIGCTL_PRECOPY_NONE;
+	size_t kept = res->precopy_rounds < MIGCTL_PRECOPY_ROUNDS_MAX ? res->precopy_rounds :
+									MIGCTL_PRECOPY_ROUNDS_MAX;
+	char left[32];
+
+	out_open_array("precopy_rounds");
+	for (size_t i = 0; i < kept; i++) {
+		out_open_object(NULL);
+		out_uint("initial_bytes", NULL, res->round[i].initial_bytes);
+		out_uint("dirty_bytes", NULL, res->round[i].dirty_bytes);
+		out_uint("bytes", NULL, res->round[i].bytes);
+		out_close_object();
+	}
+	out_close_array();
+	/* The array keeps the first rounds: the count is all of them */
+	out_uint("precopy_round_count", ended ? "; precopy rounds: %" PRIu64 : NULL,
+		 res->precopy_rounds);
+	if (ended)
+		out_bool("precopy_converged",
+			 res->precopy_end == MIGCTL_PRECOPY_CONVERGED ?
+				 ", converged" :
+				 ", not converged within the precopy timeout: switched over anyway",
+			 res->precopy_end == MIGCTL_PRECOPY_CONVERGED);
+	else
+		out_null("precopy_converged", NULL);
+	out_uint("precopy_reinits", res->precopy_reinits ? " (%" PRIu64 " REINIT)" : NULL,
+		 res->precopy_reinits);
+	if (res->downtime_target > 0)
+		out_double("downtime_target_seconds", NULL, res->downtime_target);
+	else
+		out_null("downtime_target_seconds", NULL);
+	format_bytes(res->precopy_left, left, sizeof(left));
+	if (ended)
+		out_text(" with %s left", left);
+	if (ended && res->downtime_estimate >= 0)
+		out_double("downtime_estimate_seconds", ", estimated %.3f s",
+			   res->downtime_estimate);
+	else
+		out_null("downtime_estimate_seconds", ended ? ", estimate unknown" : NULL);
+	if (ended)
+		out_text(" of a %.3f s budget", res->downtime_target);
+}
+
+/*
  * The error line of a failed transfer of the current device (cli.device),
  * into @message, printed if @print; its status, 0 without @err.
  */
@@ -369,6 +441,8 @@ static void transfer_fields(const struct transfer_report *t, const struct migctl
 	out_string_or_null(
 		"precopy_skipped", "; precopy skipped (%s)",
 		res->precopy_skipped ? "the device was stopped: nothing to pre-copy" : NULL, NULL);
+	if (!t->resuming)
+		report_precopy(res);
 	out_string_or_null("ended_session", "; ended the %s session found open",
 			   known_state(res->ended_session), NULL);
 	out_string_or_null("initial_state", NULL, known_state(found), NULL);

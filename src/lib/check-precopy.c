@@ -180,3 +180,167 @@ const struct check_rule rule_precopy_enomsg = {
 	.needs = NEED_STOP_COPY | NEED_PRE_COPY,
 	.run = check_precopy_enomsg,
 };
+
+/*
+ * Feature 12, MIG_PRECOPY_INFOv2 (Linux 7.1): opt in, for the device until
+ * its last close (check's own open; nothing a rule changes reads flags).
+ * False, and the rule skipped or failed, where it cannot be.
+ */
+static bool check_opt_in(struct rule_run *x)
+{
+	int r = migctl_precopy_reinit_enable(x->d->dev);
+
+	/* ENOTTY from a driver, EINVAL from a core without the feature (before 7.1) */
+	if (r == -ENOTTY || r == -EOPNOTSUPP || r == -EINVAL) {
+		check_skipped(x, "MIG_PRECOPY_INFOv2 is not offered (%s): a kernel before 7.1",
+			      check_eno(r));
+		return false;
+	}
+	if (r)
+		check_finding(x, MIGCTL_FAIL,
+			      "the opt-in (a SET of MIG_PRECOPY_INFOv2) fails with %s",
+			      check_eno(r));
+	return r == 0;
+}
+
+static void check_precopy_reinit_flags(struct rule_run *x)
+{
+	/* Every bit the core must clear: a driver that echoes keeps them */
+	const uint32_t passed = ~(uint32_t)MIGCTL_PRECOPY_REINIT;
+	struct migctl_precopy_info info;
+	size_t got, total = 0;
+	unsigned int looks = 0;
+	int fd = -1, r;
+
+	if (!check_opt_in(x) ||
+	    !check_enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
+		goto out;
+	/* a few looks, between reads: flags are output on every one */
+	for (;;) {
+		if ((r = migctl_precopy_info_get(fd, passed, &info))) {
+			check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s",
+				      check_eno(r));
+			goto out;
+		}
+		looks++;
+		if (info.flags & ~MIGCTL_PRECOPY_REINIT) {
+			check_finding(
+				x, MIGCTL_FAIL,
+				"flags 0x%x after the opt-in (0x%x passed in): bits other than "
+				"REINIT",
+				info.flags, passed);
+			goto out;
+		}
+		if (looks == 16 || total >= x->c->max)
+			break;
+		r = migctl_data_read(fd, x->c->buf, CHUNK, &got);
+		if (r || !got)
+			break;
+		total += got;
+	}
+	check_passed(x, "flags carried nothing but REINIT over %u looks (0x%x passed in)", looks,
+		     passed);
+out:
+	check_close_fd(&fd);
+}
+
+const struct check_rule rule_precopy_reinit_flags = {
+	.rule = {
+		.id = "precopy.reinit-flags",
+		.statement = "After the MIG_PRECOPY_INFOv2 opt-in, VFIO_MIG_GET_PRECOPY_INFO's "
+			     "flags carry no bit but REINIT, whatever the caller passed",
+		.source = VFIO_H " (Linux 7.1), VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2: once "
+			  "opted in, flags are output, zeroed by the core "
+			  "(vfio_check_precopy_ioctl()) before the driver sets "
+			  "VFIO_PRECOPY_INFO_REINIT, its only flag",
+	},
+	.needs = NEED_STOP_COPY | NEED_PRE_COPY,
+	.run = check_precopy_reinit_flags,
+};
+
+static void check_precopy_reinit_dirty(struct rule_run *x)
+{
+	struct migctl_precopy_info info;
+	size_t got, total = 0;
+	int fd = -1, r;
+
+	if (!check_opt_in(x) ||
+	    !check_enter_session(x, MIGCTL_STATE_RUNNING, MIGCTL_STATE_PRE_COPY, &fd))
+		goto out;
+	/* A REINIT is the device's to raise: look after every read until one comes */
+	for (unsigned int reads = 0;; reads++) {
+		if ((r = migctl_precopy_info_get(fd, 0, &info))) {
+			check_finding(x, MIGCTL_FAIL, "VFIO_MIG_GET_PRECOPY_INFO fails with %s",
+				      check_eno(r));
+			goto out;
+		}
+		if (info.flags & MIGCTL_PRECOPY_REINIT)
+			break;
+		if (reads == 1024 || total >= x->c->max) {
+			check_skipped(x, "no REINIT within %u reads (%zu bytes)", reads, total);
+			goto out;
+		}
+		r = migctl_data_read(fd, x->c->buf, CHUNK, &got);
+		if (r || !got) {
+			check_skipped(x, "no REINIT before the temporary end (%zu bytes)", total);
+			goto out;
+		}
+		total += got;
+	}
+	if (info.dirty_bytes)
+		check_finding(x, MIGCTL_FAIL,
+			      "REINIT after %zu bytes came with dirty_bytes %llu (initial_bytes "
+			      "%llu): the dirty count must restart from 0",
+			      total, (unsigned long long)info.dirty_bytes,
+			      (unsigned long long)info.initial_bytes);
+	check_passed(x, "REINIT after %zu bytes: dirty_bytes 0, initial_bytes %llu", total,
+		     (unsigned long long)info.initial_bytes);
+out:
+	check_close_fd(&fd);
+}
+
+const struct check_rule rule_precopy_reinit_dirty = {
+	.rule = {
+		.id = "precopy.reinit-dirty",
+		.statement = "A PRECOPY_INFO that reports REINIT reports dirty_bytes 0",
+		.source = VFIO_H " (Linux 7.1), VFIO_PRECOPY_INFO_REINIT: new initial data is "
+			  "present, initial_bytes may be non-zero again, and dirty_bytes restarts "
+			  "from 0",
+	},
+	.needs = NEED_STOP_COPY | NEED_PRE_COPY,
+	.run = check_precopy_reinit_dirty,
+};
+
+static void check_precopy_v2_einval(struct rule_run *x)
+{
+	bool precopy = check_offers(x->d, MIGCTL_STATE_PRE_COPY);
+	/* A probe: nothing is opted in */
+	int r = migctl_precopy_reinit_probe(x->d->dev);
+
+	if (precopy && r == 0)
+		check_passed(x, "offered with PRE_COPY (PROBE succeeds)");
+	else if (precopy)
+		check_passed(x, "not offered (%s): a kernel before 7.1", check_eno(r));
+	else if (r == 0)
+		check_finding(x, MIGCTL_FAIL,
+			      "PROBE succeeds on a device without PRE_COPY: must be EINVAL");
+	else if (r == -EINVAL)
+		check_passed(x, "EINVAL without PRE_COPY");
+	else if (r == -ENOTTY)
+		check_passed(x, "not offered (ENOTTY): a kernel before 7.1");
+	else
+		check_finding(x, MIGCTL_FAIL, "fails with %s without PRE_COPY, not EINVAL",
+			      check_eno(r));
+}
+
+const struct check_rule rule_precopy_v2_einval = {
+	.rule = {
+		.id = "precopy.reinit-einval",
+		.statement = "MIG_PRECOPY_INFOv2 (feature 12) is refused with EINVAL on a device "
+			     "without PRE_COPY",
+		.source = VFIO_H " (Linux 7.1), VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2: the core "
+			  "returns -EINVAL when the device does not support PRE_COPY",
+	},
+	.needs = NEED_STOP_COPY,
+	.run = check_precopy_v2_einval,
+};

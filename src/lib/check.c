@@ -96,12 +96,15 @@ const char *check_eno(int err)
 		rule(rule_data_new_fd) rule(rule_data_precopy_keeps_fd) rule(                         \
 			rule_data_old_fd_dead) rule(rule_data_eof_sticks) rule(rule_data_no_seek)     \
 			rule(rule_precopy_info_states) rule(rule_precopy_initial_decreases) rule(     \
-				rule_precopy_enomsg) rule(rule_data_size_estimate)                    \
-				rule(rule_resume_empty_refused) rule(                                 \
-					rule_resume_truncated_refused) rule(rule_resume_own_accepted) \
-					rule(rule_reset_every_state) rule(rule_reset_flag) rule(      \
-						rule_dma_start_report_stop) rule(rule_dma_refused)    \
-						rule(rule_roundtrip_equal) /* the end of the list */
+				rule_precopy_enomsg) rule(rule_precopy_reinit_flags)                  \
+				rule(rule_precopy_reinit_dirty) rule(rule_precopy_v2_einval) rule(    \
+					rule_data_size_estimate) rule(rule_resume_empty_refused)      \
+					rule(rule_resume_truncated_refused) rule(                     \
+						rule_resume_own_accepted)                             \
+						rule(rule_reset_every_state) rule(rule_reset_flag)    \
+							rule(rule_dma_start_report_stop) rule(        \
+								rule_dma_refused)                     \
+								rule(rule_roundtrip_equal) /* the end of the list */
 /* clang-format on */
 
 #define DECLARE_RULE(name) extern const struct check_rule name;

@@ -461,14 +461,18 @@ int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported)
 	return (r == 0 || r == -ENOTTY || r == -EOPNOTSUPP) ? 0 : r;
 }
 
+int migctl_precopy_reinit_probe(struct migctl_dev *dev)
+{
+	return device_feature(dev,
+			      VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+				      VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
+			      NULL, 0);
+}
+
 int migctl_precopy_reinit_supported(struct migctl_dev *dev, bool *supported)
 {
-	int r;
+	int r = migctl_precopy_reinit_probe(dev);
 
-	r = device_feature(dev,
-			   VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
-				   VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
-			   NULL, 0);
 	*supported = r == 0;
 	/*
 	 * EINVAL: a device without PRE_COPY (7.1), or a core that hands the
@@ -477,13 +481,36 @@ int migctl_precopy_reinit_supported(struct migctl_dev *dev, bool *supported)
 	return (r == 0 || r == -ENOTTY || r == -EOPNOTSUPP || r == -EINVAL) ? 0 : r;
 }
 
-int migctl_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes)
+int migctl_precopy_reinit_enable(struct migctl_dev *dev)
 {
-	/* flags stay 0: REINIT reporting is opt-in on newer kernels */
-	struct vfio_precopy_info info = { .argsz = sizeof(info) };
+	return device_feature(dev, VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
+			      NULL, 0);
+}
+
+int migctl_precopy_info_get(int data_fd, uint32_t flags_in, struct migctl_precopy_info *info)
+{
+	/* flags are input to a driver before 7.1, echoed; output after the opt-in */
+	struct vfio_precopy_info pi = { .argsz = sizeof(pi), .flags = flags_in };
 	int r;
 
-	r = vfio_ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, &info);
+	r = vfio_ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, &pi);
+	if (r)
+		return r;
+	*info = (struct migctl_precopy_info){
+		.initial_bytes = pi.initial_bytes,
+		.dirty_bytes = pi.dirty_bytes,
+		.flags = pi.flags,
+	};
+	return 0;
+}
+
+int migctl_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes)
+{
+	struct migctl_precopy_info info;
+	int r;
+
+	/* flags stay 0: REINIT reporting is opt-in on newer kernels */
+	r = migctl_precopy_info_get(data_fd, 0, &info);
 	if (r)
 		return r;
 	*initial_bytes = info.initial_bytes;

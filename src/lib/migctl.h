@@ -276,8 +276,34 @@ int migctl_dma_logging_supported(struct migctl_dev *dev, bool *supported);
  * offered: a probe of the opt-in, which opts nothing in
  */
 int migctl_precopy_reinit_supported(struct migctl_dev *dev, bool *supported);
+/* The probe itself: 0, or the -errno it fails with (check tells them apart) */
+int migctl_precopy_reinit_probe(struct migctl_dev *dev);
 /* VFIO_MIG_GET_PRECOPY_INFO on a PRE_COPY data_fd */
 int migctl_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes);
+/*
+ * Opt in to PRE_COPY re-initialization (SET of MIG_PRECOPY_INFOv2, no
+ * payload), for the device until its last close.  -ENOTTY or -EOPNOTSUPP:
+ * not offered; -EINVAL: a device without PRE_COPY (or a core before 7.1
+ * that hands the feature to a driver without a device_feature op).
+ */
+int migctl_precopy_reinit_enable(struct migctl_dev *dev);
+
+/* vfio_precopy_info.flags: new initial data is present (after the opt-in only) */
+#define MIGCTL_PRECOPY_REINIT (1u << 0)
+
+/* One VFIO_MIG_GET_PRECOPY_INFO answer */
+struct migctl_precopy_info {
+	uint64_t initial_bytes;
+	uint64_t dirty_bytes;
+	/*
+	 * After the opt-in, what the device reports (MIGCTL_PRECOPY_REINIT);
+	 * before it, what the caller passed, echoed by every driver
+	 */
+	uint32_t flags;
+};
+
+/* VFIO_MIG_GET_PRECOPY_INFO passing @flags_in in flags (0 but for check's probes) */
+int migctl_precopy_info_get(int data_fd, uint32_t flags_in, struct migctl_precopy_info *info);
 
 /* An IOVA range for DMA logging */
 struct migctl_dma_range {
@@ -359,6 +385,11 @@ struct migctl_progress {
 	enum migctl_phase phase;
 	uint64_t bytes;	   /* moved so far, all phases */
 	uint64_t estimate; /* MIG_DATA_SIZE (+ precopy), 0 if unknown */
+	/* save --precopy, in PRE_COPY: the rounds so far, and the last look */
+	unsigned int precopy_rounds;
+	uint64_t precopy_left;	  /* bytes estimated to move once stopped */
+	double downtime_estimate; /* seconds to move them; -1: not known yet */
+	double downtime_target;	  /* opts->downtime */
 };
 
 typedef void (*migctl_progress_fn)(void *arg, const struct migctl_progress *p);
@@ -487,7 +518,18 @@ struct migctl_xfer_opts {
 	 * another still DMAs into it.
 	 */
 	bool no_barrier;
+	/*
+	 * save with precopy: switch over once the initial data is out and
+	 * what is left would move within @downtime seconds at the rate
+	 * measured, or after @precopy_timeout seconds of PRE_COPY whatever is
+	 * left (0: MIGCTL_DEFAULT_DOWNTIME, MIGCTL_DEFAULT_PRECOPY_TIMEOUT)
+	 */
+	double downtime;
+	double precopy_timeout;
 };
+
+#define MIGCTL_DEFAULT_DOWNTIME 0.3
+#define MIGCTL_DEFAULT_PRECOPY_TIMEOUT 60.0
 
 /* Where a transfer failed, so the front end can name the cause */
 enum migctl_fail_at {
@@ -504,6 +546,23 @@ enum migctl_fail_at {
 
 /* "check", "transition", "device-io", "load", "sink", "source", "cancel", "peer"; NULL for NONE */
 const char *migctl_fail_at_name(enum migctl_fail_at at);
+
+/* How PRE_COPY ended */
+enum migctl_precopy_end {
+	MIGCTL_PRECOPY_NONE,	  /* no PRE_COPY, or it did not reach a switchover */
+	MIGCTL_PRECOPY_CONVERGED, /* what was left fit the downtime */
+	MIGCTL_PRECOPY_TIMEOUT,	  /* the precopy timeout came first: switched over anyway */
+};
+
+/* One round of PRE_COPY: what the device reported at its start, and what was read */
+struct migctl_precopy_round {
+	uint64_t initial_bytes;
+	uint64_t dirty_bytes;
+	uint64_t bytes;
+};
+
+/* The rounds a result keeps (the first ones); precopy_rounds counts them all */
+#define MIGCTL_PRECOPY_ROUNDS_MAX 256
 
 struct migctl_xfer_result {
 	enum migctl_state initial_state;
@@ -529,6 +588,16 @@ struct migctl_xfer_result {
 	double stream_waited_seconds;
 	enum migctl_fail_at fail_at;
 	enum migctl_state failed_state; /* the state being entered, for TRANSITION/LOAD */
+	/* save with precopy */
+	enum migctl_precopy_end precopy_end;
+	unsigned int precopy_rounds; /* all of them; round[] keeps the first ones */
+	struct migctl_precopy_round round[MIGCTL_PRECOPY_ROUNDS_MAX];
+	bool precopy_reinit;	      /* opted in to re-initialization (feature 12) */
+	unsigned int precopy_reinits; /* REINITs reported (opted in only) */
+	double downtime_target;	      /* seconds (opts->downtime or its default) */
+	/* at the switchover: bytes estimated left, and seconds (-1: not known) */
+	uint64_t precopy_left;
+	double downtime_estimate;
 };
 
 #define MIGCTL_DEFAULT_BUFFER (1u << 20)

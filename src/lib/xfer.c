@@ -24,10 +24,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
 #include "internal.h"
+#include "precopy-policy.h"
 #include "ring.h"
 
 /* The I/O threads; the checksum stage is the caller's */
@@ -168,6 +170,10 @@ static void report_progress(struct xfer *x, enum migctl_phase phase)
 	x->progress.bytes = x->res->bytes;
 	/* PRE_COPY data comes on top of the STOP_COPY estimate */
 	x->progress.estimate = x->res->estimate ? x->res->estimate + x->res->precopy_bytes : 0;
+	x->progress.precopy_rounds = x->res->precopy_rounds;
+	x->progress.precopy_left = x->res->precopy_left;
+	x->progress.downtime_estimate = x->res->downtime_estimate;
+	x->progress.downtime_target = x->res->downtime_target;
 	pthread_mutex_unlock(&x->lock);
 	x->opts->progress(x->opts->progress_arg, &x->progress);
 }
@@ -508,36 +514,133 @@ static int produce(struct xfer *x, enum migctl_phase phase)
 	}
 }
 
+/* How long precopy() waits for the device to dirty something: well within a cancel's 100 ms */
+#define PRECOPY_IDLE_NS (20 * 1000 * 1000)
+
+/* One round's start: what the device reported when it began */
+static void precopy_round(struct xfer *x, const struct migctl_precopy_info *info)
+{
+	struct migctl_xfer_result *res = x->res;
+
+	pthread_mutex_lock(&x->lock);
+	if (res->precopy_rounds < MIGCTL_PRECOPY_ROUNDS_MAX)
+		res->round[res->precopy_rounds] = (struct migctl_precopy_round){
+			.initial_bytes = info->initial_bytes,
+			.dirty_bytes = info->dirty_bytes,
+		};
+	res->precopy_rounds++;
+	pthread_mutex_unlock(&x->lock);
+}
+
+/* The last look's outcome, for the progress bar, and at the end for the report */
+static void precopy_note(struct xfer *x, const struct precopy_outcome *out)
+{
+	struct migctl_xfer_result *res = x->res;
+
+	pthread_mutex_lock(&x->lock);
+	res->precopy_reinits = out->track.reinits;
+	res->precopy_left = out->left;
+	res->downtime_estimate = out->estimate;
+	if (out->decision == PRECOPY_SWITCH_CONVERGED)
+		res->precopy_end = MIGCTL_PRECOPY_CONVERGED;
+	else if (out->decision == PRECOPY_SWITCH_TIMEOUT)
+		res->precopy_end = MIGCTL_PRECOPY_TIMEOUT;
+	pthread_mutex_unlock(&x->lock);
+}
+
 /*
- * The device thread, while the device runs: PRE_COPY, and its data until
- * the initial bytes are out (dirty data would never end while the device
- * runs).
+ * The device thread, while the device runs: PRE_COPY, and its data in
+ * rounds (the initial bytes, then what the device dirtied meanwhile) until
+ * precopy_decide() says switch: after every read it looks again
+ * (PRECOPY_INFO, MIG_DATA_SIZE) and asks.  The rate it gives the policy is
+ * the PRE_COPY bytes over the time spent moving them (reads, and waits for
+ * the stream's side to take them), not the time the device had nothing.
+ * "Nothing pending" is ENOMSG by the uAPI, a 0 read on some drivers (mtty):
+ * it waits PRECOPY_IDLE_NS and looks again.  -EINTR once the transfer
+ * stops (the failure is recorded): a running device is never stopped for
+ * a transfer that failed.
  */
 static int precopy(struct xfer *x)
 {
-	uint64_t initial, dirty;
+	const struct migctl_xfer_opts *opts = x->opts;
+	struct migctl_xfer_result *res = x->res;
+	struct precopy_policy policy = {
+		.downtime = opts->downtime > 0 ? opts->downtime : MIGCTL_DEFAULT_DOWNTIME,
+		.timeout = opts->precopy_timeout > 0 ? opts->precopy_timeout :
+						       MIGCTL_DEFAULT_PRECOPY_TIMEOUT,
+	};
+	const struct timespec idle = { .tv_nsec = PRECOPY_IDLE_NS };
+	struct precopy_track track = { 0 };
+	struct precopy_outcome out;
+	struct precopy_now now;
+	uint64_t moved = 0, round_left = 0;
+	double began, busy = 0, t;
 	struct migctl_chunk *c;
 	ssize_t n;
 	int r;
 
+	/*
+	 * Before PRE_COPY, so that its flags mean something (REINIT) from the
+	 * first PRECOPY_INFO on; a device that does not offer it (a kernel
+	 * before 7.1) echoes flags, and the policy ignores them
+	 */
+	policy.opted_in = migctl_precopy_reinit_enable(x->dev) == 0;
+	res->precopy_reinit = policy.opted_in;
+	res->downtime_target = policy.downtime;
+	res->downtime_estimate = -1;
+
 	r = enter_session(x, x->precopy);
+	if (r)
+		return r;
+	began = monotonic_seconds();
 	for (;;) {
-		if (!r)
-			r = migctl_precopy_info(x->data_fd, &initial, &dirty);
+		if (stopping(x))
+			return -EINTR;
+		r = migctl_precopy_info_get(x->data_fd, 0, &now.info);
 		if (r)
 			return note_failure(x, MIGCTL_FAIL_DEVICE_IO, r);
-		if (initial == 0)
+		if (migctl_data_size(x->dev, &now.data_size))
+			now.data_size = 0;
+		now.rate = busy > 0 ? (double)moved / busy : 0;
+		now.elapsed = monotonic_seconds() - began;
+		out = precopy_decide(&policy, &track, &now);
+		track = out.track;
+		precopy_note(x, &out);
+		if (out.decision != PRECOPY_CONTINUE)
 			return 0;
+
+		/* A round re-sends what was pending when it began; REINIT starts one */
+		if (now.info.initial_bytes + now.info.dirty_bytes == 0) {
+			round_left = 0;
+			nanosleep(&idle, NULL);
+			continue;
+		}
+		if (round_left == 0 || out.reinit) {
+			precopy_round(x, &now.info);
+			round_left = now.info.initial_bytes + now.info.dirty_bytes;
+		}
+
+		t = monotonic_seconds();
 		if (take(x, RING_PRODUCE, -1, &c))
 			return -EINTR;
 		n = read(x->data_fd, c->buf, x->chunk_size);
 		if (n < 0 && errno == EINTR && !cancelled(x) && !ring_stopped(&x->ring))
 			continue;
-		if ((n < 0 && errno == ENOMSG) || n == 0)
-			return 0;
+		if ((n < 0 && errno == ENOMSG) || n == 0) {
+			round_left = 0;
+			nanosleep(&idle, NULL);
+			continue;
+		}
 		if (n < 0)
 			return note_failure(x, MIGCTL_FAIL_DEVICE_IO, -errno);
 		produced(x, c, n, MIGCTL_PHASE_PRE_COPY);
+		busy += monotonic_seconds() - t;
+		moved += (uint64_t)n;
+		round_left = (uint64_t)n < round_left ? round_left - (uint64_t)n : 0;
+		pthread_mutex_lock(&x->lock);
+		if (res->precopy_rounds <= MIGCTL_PRECOPY_ROUNDS_MAX)
+			res->round[res->precopy_rounds - 1].bytes += (uint64_t)n;
+		pthread_mutex_unlock(&x->lock);
 	}
 }
 

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,4 +101,22 @@ void monotonic_cond_init(pthread_cond_t *cond)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(cond, &attr);
 	pthread_condattr_destroy(&attr);
+}
+
+int parse_duration(const char *arg, double *seconds)
+{
+	double scale = 1, v;
+	char *end;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	/* only digits and a point: strtod() would take a sign, spaces, hex, "inf" */
+	if (errno || end == arg || strspn(arg, "0123456789.") != (size_t)(end - arg))
+		return -EINVAL;
+	if (!strcmp(end, "ms"))
+		scale = 1e-3;
+	else if (strcmp(end, "s") && *end)
+		return -EINVAL;
+	*seconds = v * scale;
+	return 0;
 }

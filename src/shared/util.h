@@ -29,5 +29,10 @@ double monotonic_seconds(void);
 /* CLOCK_MONOTONIC in @timeout_ms, for pthread_cond_timedwait() on a monotonic_cond_init() cond */
 void monotonic_deadline(struct timespec *ts, int timeout_ms);
 void monotonic_cond_init(pthread_cond_t *cond);
+/*
+ * A DURATION: a number of seconds, or a number with "s" or "ms" ("1.5",
+ * "2s", "300ms"); -EINVAL for anything else (a sign, a space, "inf")
+ */
+int parse_duration(const char *arg, double *seconds);
 
 #endif

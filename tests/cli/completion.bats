@@ -84,9 +84,9 @@ words() {
 
 @test "bash: options of the command, and the global ones" {
 	run -0 bash_complete vfio-migctl save --pre
-	[ "$output" = --precopy ]
+	[ "$output" = "$(words "--precopy --precopy-timeout")" ]
 	run -0 bash_complete vfio-migctl save 0000 : 3b : 00.1 --
-	for opt in --output --force --precopy --then --on-error --buffer-size --raw \
+	for opt in --output --force --precopy --downtime --precopy-timeout --then --on-error --buffer-size --raw \
 		--json --quiet --verbose --sysroot --via --help; do
 		grep -qx -- "$opt" <<<"$output" || fail "save: no $opt"
 	done
@@ -233,7 +233,9 @@ words() {
 	run -0 zsh_complete "vfio-migctl sa"
 	[ "$output" = save ]
 	run -0 zsh_complete "vfio-migctl save --pre"
-	[ "$output" = --precopy ]
+	[ "$output" = "$(words "--precopy --precopy-timeout")" ]
+	run -0 zsh_complete "vfio-migctl save --downtime="
+	[ "$output" = "$(words "100ms 1s 300ms")" ]
 	run -0 zsh_complete "vfio-migctl save --then="
 	[ "$output" = "$(words "$THEN_STATES")" ]
 	run -0 zsh_complete "vfio-migctl resume --on-error="
@@ -290,7 +292,9 @@ words() {
 	run -0 fish_complete "vfio-migctl sa"
 	[ "$output" = save ]
 	run -0 fish_complete "vfio-migctl save --pre"
-	[ "$output" = --precopy ]
+	[ "$output" = "$(words "--precopy --precopy-timeout")" ]
+	run -0 fish_complete "vfio-migctl save --downtime "
+	[ "$output" = "$(words "100ms 300ms 1s")" ]
 	run -0 fish_complete "vfio-migctl save --then "
 	[ "$output" = "$(words "$THEN_STATES")" ]
 	run -0 fish_complete "vfio-migctl resume x --on-error "

@@ -106,6 +106,24 @@ snapshot() {
 	[ ! -e new.bin ]
 }
 
+@test "save: --downtime and --precopy-timeout take a DURATION (ms, s, plain seconds), with --precopy" {
+	for d in 300ms 2s 1.5 .25s; do
+		run -3 --separate-stderr migctl save "$CDEV_PCI" --precopy --downtime="$d" \
+			--precopy-timeout="$d" -o new.bin
+		one_error_line "vfio-migctl: save:"
+	done
+	for d in 0 0ms -1 5m 1e3 inf soon ""; do
+		run -2 --separate-stderr migctl save "$CDEV_PCI" --precopy --downtime="$d"
+		one_error_line "vfio-migctl: save: --downtime takes a DURATION"
+		run -2 --separate-stderr migctl save "$CDEV_PCI" --precopy --precopy-timeout="$d"
+		one_error_line "vfio-migctl: save: --precopy-timeout takes a DURATION"
+	done
+	# without --precopy they would mean nothing
+	run -2 --separate-stderr migctl save "$CDEV_PCI" --downtime=1s
+	one_error_line "vfio-migctl: save: --downtime and --precopy-timeout need --precopy"
+	[ -z "$(ls -A)" ] || fail "left behind: $(ls -A)"
+}
+
 @test "resume: --raw and --force are accepted (the fixture device fails: 3)" {
 	run -3 --separate-stderr migctl resume "$CDEV_PCI" --raw --force </dev/null
 	one_error_line "vfio-migctl: resume:"

@@ -52,7 +52,7 @@ COMMANDS=(list info state save resume reset)
 		[list]="--probe --names"
 		[info]=""
 		[state]="--dry-run --force"
-		[save]="-o --force --precopy --then --on-error --buffer-size --raw"
+		[save]="-o --force --precopy --downtime --precopy-timeout --then --on-error --buffer-size --raw"
 		[resume]="-i --force --then --on-error --buffer-size --raw"
 		[reset]="--force"
 	)

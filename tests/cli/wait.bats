@@ -35,6 +35,8 @@ setup() {
 	[ $((SECONDS - start)) -ge 1 ] || fail "returned before the timeout"
 	run -3 --separate-stderr migctl wait "$NODRV_PCI" --timeout=0.5
 	one_error_line "vfio-migctl: wait: $NODRV_PCI: not ready after 0.5 s: not bound to a VFIO driver (no driver)"
+	run -3 --separate-stderr migctl wait "$NODRV_PCI" --timeout=300ms
+	one_error_line "vfio-migctl: wait: $NODRV_PCI: not ready after 0.3 s:"
 }
 
 @test "wait: what can never become ready is refused at once, as info refuses it" {
@@ -50,5 +52,10 @@ setup() {
 @test "wait: a bad --timeout is a usage error" {
 	run -2 --separate-stderr migctl wait "$CDEV_PCI" --timeout=soon
 	stderr_has soon
+	# the DURATION parser of save's --downtime: a suffix but no sign
+	run -2 --separate-stderr migctl wait "$CDEV_PCI" --timeout=-1
+	stderr_has "'-1'"
+	run -2 --separate-stderr migctl wait "$CDEV_PCI" --timeout=1m
+	stderr_has 1m
 	[[ "$stderr" == vfio-migctl* ]]
 }

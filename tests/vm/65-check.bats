@@ -32,9 +32,12 @@ teardown() {
 # $output, are in helpers.bash: the 6.1 tier checks too.)
 
 # A migsim-full device (64 KiB of state, 16 KiB of it PRE_COPY's initial
-# data), with optional attributes; its digest in DIGEST.
+# data, then two dirty rounds of 4 KiB; re-initialised once 20 KiB were
+# read, in the first: precopy.reinit-dirty's REINIT), with optional
+# attributes; its digest in DIGEST.
 broken_device() {
-	DEV=$(migsim_create full size=64K precopy_initial=16K "$@")
+	DEV=$(migsim_create full size=64K precopy_initial=16K dirty_bytes=4K dirty_rounds=2 \
+		reinit_after=20K "$@")
 	read -r DIGEST <"$mdev_bus/$DEV/migsim/digest"
 }
 
@@ -98,7 +101,7 @@ expect_put_back() { # DEV DIGEST STATE
 	mtty_fill "$SRC" 0x5a 0x1b "hello"
 	mtty_fill "$DST" 0x66 0x03 "dst"
 	run -8 --separate-stderr vfio-migctl --json check "$SRC" "$DST"
-	expect_verdicts "precopy.enomsg=warn reset.flag=warn dma.refused=fail"
+	expect_verdicts "precopy.enomsg=warn precopy.reinit-flags=skip precopy.reinit-dirty=skip reset.flag=warn dma.refused=fail"
 	[[ $(detail_of precopy.enomsg) == "read() returns 0 at the temporary end (after 24 bytes), not ENOMSG"* ]] ||
 		fail "precopy.enomsg: $(detail_of precopy.enomsg)"
 	[[ $(detail_of reset.flag) == *"lack VFIO_DEVICE_FLAGS_RESET" ]] || fail "reset.flag: $(detail_of reset.flag)"
@@ -107,7 +110,7 @@ expect_put_back() { # DEV DIGEST STATE
 	[ "$(detail_of data-size.estimate)" = "estimate 60 bytes, STOP_COPY gave 60: ratio 1.00" ] ||
 		fail "data-size.estimate: $(detail_of data-size.estimate)"
 	expect_error check "1 rule failed: dma.refused$"
-	jq -e '.summary == {"pass": 20, "warn": 2, "fail": 1, "skip": 0} and
+	jq -e '.summary == {"pass": 21, "warn": 2, "fail": 1, "skip": 2} and
 		([.put_back[] | .ok and .found == "RUNNING" and .saved_bytes == 60] == [true, true])' \
 		<<<"$output" >/dev/null || fail "json: $output"
 	expect_filled "$SRC" 0x5a 0x1b "hello"
@@ -123,7 +126,7 @@ expect_put_back() { # DEV DIGEST STATE
 	[ -z "$output" ] || fail "stdout: $output"
 	# --force: that rule fails, those that need STOP_COPY skip
 	run -8 --separate-stderr vfio-migctl --json check --force "$DEV"
-	expect_verdicts "flags.stop-copy=fail fsm.arcs=skip fsm.unsupported-einval=skip fsm.error-refused=skip fsm.blocked-arcs=skip data.new-fd=skip data.precopy-keeps-fd=skip data.old-fd-dead=skip data.eof-sticks=skip data.no-seek=skip precopy.info-states=skip precopy.initial-decreases=skip precopy.enomsg=skip data-size.estimate=skip resume.empty-refused=skip resume.truncated-refused=skip resume.own-accepted=skip reset.every-state=skip roundtrip.equal=skip"
+	expect_verdicts "flags.stop-copy=fail fsm.arcs=skip fsm.unsupported-einval=skip fsm.error-refused=skip fsm.blocked-arcs=skip data.new-fd=skip data.precopy-keeps-fd=skip data.old-fd-dead=skip data.eof-sticks=skip data.no-seek=skip precopy.info-states=skip precopy.initial-decreases=skip precopy.enomsg=skip precopy.reinit-flags=skip precopy.reinit-dirty=skip precopy.reinit-einval=skip data-size.estimate=skip resume.empty-refused=skip resume.truncated-refused=skip resume.own-accepted=skip reset.every-state=skip roundtrip.equal=skip"
 	[ "$(detail_of flags.stop-copy)" = "flags P2P|PRE_COPY (0x6): no STOP_COPY" ] || fail "$output"
 	jq -e '.put_back[0] | .ok and .saved_bytes == null and .final == "RUNNING"' <<<"$output" >/dev/null ||
 		fail "json: $output"
@@ -225,7 +228,32 @@ expect_put_back() { # DEV DIGEST STATE
 
 @test "break precopy.enomsg: 0 at the temporary end, as mtty (a should: WARN)" {
 	check_break precopy.enomsg 0 "precopy.enomsg=warn" \
-		"read() returns 0 at the temporary end (after 16448 bytes)"
+		"read() returns 0 at the temporary end (after 28832 bytes)"
+}
+
+@test "break precopy.reinit-flags: after the opt-in, flags keep the caller's bits and gain bit 1" {
+	check_break precopy.reinit-flags 8 "precopy.reinit-flags=fail" \
+		"flags 0xfffffffe after the opt-in (0xfffffffe passed in): bits other than REINIT"
+}
+
+@test "break precopy.reinit-dirty: the REINIT report claims 4K of dirt" {
+	check_break precopy.reinit-dirty 8 "precopy.reinit-dirty=fail" \
+		"REINIT after 20576 bytes came with dirty_bytes 4096"
+}
+
+@test "break precopy.reinit-einval: feature 12 accepted without PRE_COPY (on migsim-p2p)" {
+	DEV=$(migsim_create p2p size=64K)
+	read -r DIGEST <"$mdev_bus/$DEV/migsim/digest"
+	run -0 --separate-stderr vfio-migctl --json check --rule=precopy.reinit-einval "$DEV"
+	[ "$(detail_of precopy.reinit-einval)" = "EINVAL without PRE_COPY" ] || fail "$output"
+	msim_set "$DEV" break precopy.reinit-einval
+	run -8 --separate-stderr vfio-migctl --json check "$DEV"
+	# p2p has no PRE_COPY: its rules skip
+	expect_verdicts "fsm.blocked-arcs=skip data.precopy-keeps-fd=skip precopy.info-states=skip precopy.initial-decreases=skip precopy.enomsg=skip precopy.reinit-flags=skip precopy.reinit-dirty=skip precopy.reinit-einval=fail roundtrip.equal=skip"
+	[ "$(detail_of precopy.reinit-einval)" = "PROBE succeeds on a device without PRE_COPY: must be EINVAL" ] ||
+		fail "$output"
+	expect_msim "$DEV" digest "$DIGEST"
+	expect_msim_state "$DEV" RUNNING
 }
 
 @test "break data-size.estimate: an eighth of the stream (WARN, with the ratio)" {

@@ -177,10 +177,10 @@ dirt_of() { echo $(($1 > 64 ? $1 - 64 : 0)); }
 	done
 }
 
-@test "the breaks of the 7.1 rules: v2-einval, reinit-flags, reinit-dirty" {
-	dev=$(migsim_create basic break=precopy.v2-einval)
+@test "the breaks of the 7.1 rules: reinit-einval, reinit-flags, reinit-dirty" {
+	dev=$(migsim_create basic break=precopy.reinit-einval)
 	steps "$dev" probe12 optin
-	[ "${got[*]}" = "probe12 0 optin 0" ] || fail "v2-einval: ${got[*]}"
+	[ "${got[*]}" = "probe12 0 optin 0" ] || fail "reinit-einval: ${got[*]}"
 
 	dev=$(migsim_create full size=64K precopy_initial=8K reinit_after=0 break=precopy.reinit-flags)
 	steps "$dev" optin state:pre_copy info:4 info:4

@@ -231,7 +231,7 @@ has_line() {
 	dev=$(migsim_create p2p size=64K)
 	read -r digest <"$mdev_bus/$dev/migsim/digest"
 	run -0 --separate-stderr vfio-migctl --json check "$dev"
-	expect_verdicts "fsm.blocked-arcs=skip data.precopy-keeps-fd=skip precopy.info-states=skip precopy.initial-decreases=skip precopy.enomsg=skip data-size.estimate=skip roundtrip.equal=skip"
+	expect_verdicts "fsm.blocked-arcs=skip data.precopy-keeps-fd=skip precopy.info-states=skip precopy.initial-decreases=skip precopy.enomsg=skip precopy.reinit-flags=skip precopy.reinit-dirty=skip data-size.estimate=skip roundtrip.equal=skip"
 	[ "$(detail_of data-size.estimate)" = "MIG_DATA_SIZE is not offered (ENOTTY)" ] || fail "$output"
 	expect_msim "$dev" digest "$digest"
 	expect_msim_state "$dev" RUNNING

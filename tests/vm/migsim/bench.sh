@@ -27,6 +27,9 @@
 #    a slow device (2 ms per read() or write() of 64 KiB) so that it lands
 #    while data flows.  The promise is 250 ms plus the device's own state
 #    changes; the tests check a loose bound (tests/vm/42-signals.bats).
+# 8. Iterative precopy against a downtime budget (bench-downtime.sh):
+#    dirty rates from 0 to 120% of the device's read rate, --downtime 100
+#    and 300 ms, beside the one-pass precopy.
 #
 # When VM_TEST_BENCH_BASELINE names another vfio-migctl binary (an
 # earlier build, e.g. before the pipelined engine), its framed figures are
@@ -35,7 +38,8 @@
 # It ends with one line per figure for scripts: "RATIO <name> <framed/ref>"
 # (save_devnull, resume_file, slow_device, save_pipe_resume), the same of
 # the median runs as "RATIO_MEDIAN <name> <framed/ref>", "RSS_KIB
-# <name> <KiB>", "CANCEL_MS <phase> <ms>" (the median of 3), and "THROUGHPUT <case> <ref> <raw> <framed> [<base>]" in
+# <name> <KiB>", "CANCEL_MS <phase> <ms>" (the median of 3), "DOWNTIME
+# <case> <target_ms> <achieved_ms>" and "DOWNTIME_FIXED_MS <ms>", and "THROUGHPUT <case> <ref> <raw> <framed> [<base>]" in
 # MiB/s for the picture tests/bench/plot.sh draws.
 set -eu
 
@@ -339,6 +343,9 @@ set_attr "$B" delay_us 2000
 cancel_row load "$B" RESUMING vfio-migctl resume --single-pass --buffer-size=64K "$B" -i "$tmp/s.mig"
 set_attr "$B" delay_us 0
 rm -f "$tmp/s.mig"
+
+# shellcheck source=tests/vm/migsim/bench-downtime.sh
+. "$(dirname "$0")/bench-downtime.sh"
 
 echo
 printf '%s\n' "${summary[@]}"

@@ -52,6 +52,10 @@
  *                    from 0, and that call reports VFIO_PRECOPY_INFO_REINIT
  *                    if the device was opted in (-1: never; the default)
  *   reinit_bytes     see reinit_after (default 4K; at most SIZE)
+ *   no_v2            1: feature 12 is not offered (ENOTTY, as from a
+ *                    driver on a kernel before 7.1, which cannot opt in:
+ *                    PRECOPY_INFO's flags stay the caller's, and a
+ *                    re-initialisation goes unreported); 0 (default)
  *   drop_dirty       1: once stopped, the device declares the dirt still
  *                    pending but does not re-send it (a driver that loses
  *                    its dirty tracking): its destination refuses the
@@ -60,7 +64,7 @@
  *                    (rate model), or that the last stream it accepted
  *                    declared dirty and proved re-sent: after a migration
  *                    the destination's equals the source's, like the digest
- *                    (these eight only where the kernel has PRE_COPY)
+ *                    (these nine only where the kernel has PRE_COPY)
  *   fail_arc         "FROM TO ERRNO [error]": the arc FROM -> TO fails
  *                    with -ERRNO, leaving the device in FROM, or with
  *                    "error" in ERROR; "none" disarms (state names as in
@@ -118,7 +122,7 @@
  *                               the caller's bits and gain bit 1 (undefined)
  *     precopy.reinit-dirty      the REINIT report claims 4K more dirty_bytes
  *                               than there are (the count not restarted)
- *     precopy.v2-einval         feature 12 is accepted (PROBE and SET) on a
+ *     precopy.reinit-einval     feature 12 is accepted (PROBE and SET) on a
  *                               device without PRE_COPY
  *     data-size.estimate        MIG_DATA_SIZE says an eighth of the length
  *     resume.empty-refused      RESUMING -> STOP accepts an empty stream
@@ -421,7 +425,7 @@ static const char *const msim_break_names[B_NR] = {
 	[B_ENOMSG] = "precopy.enomsg",
 	[B_REINIT_FLAGS] = "precopy.reinit-flags",
 	[B_REINIT_DIRTY] = "precopy.reinit-dirty",
-	[B_V2_EINVAL] = "precopy.v2-einval",
+	[B_V2_EINVAL] = "precopy.reinit-einval",
 	[B_DATA_SIZE] = "data-size.estimate",
 	[B_EMPTY] = "resume.empty-refused",
 	[B_TRUNCATED] = "resume.truncated-refused",
@@ -468,6 +472,7 @@ struct msim_dev {
 	u64 dirty_rate, reinit_bytes;
 	s64 reinit_after;
 	bool drop_dirty;
+	bool no_v2;	 /* feature 12 not offered */
 	bool precopy_v2; /* feature 12 SET: until the device's last close */
 	u64 dirtied; /* the rate model's dirt of the last save, or load */
 	s64 fail_read_after, fail_write_after;
@@ -1632,9 +1637,10 @@ static int msim_device_feature(struct vfio_device *vdev, u32 flags,
 	struct msim_dev *md = container_of(vdev, struct msim_dev, vdev);
 	int ret;
 
-	if ((flags & VFIO_DEVICE_FEATURE_MASK) != VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2)
+	if ((flags & VFIO_DEVICE_FEATURE_MASK) != VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 ||
+	    READ_ONCE(md->no_v2))
 		return -ENOTTY;
-	/* break precopy.v2-einval: offered without PRE_COPY */
+	/* break precopy.reinit-einval: offered without PRE_COPY */
 	if (!(vdev->migration_flags & VFIO_MIGRATION_PRE_COPY) &&
 	    READ_ONCE(md->brk) != B_V2_EINVAL)
 		return -EINVAL;
@@ -1815,6 +1821,7 @@ MSIM_ATTR(dirty_rate, "%llu", msim_parse_size, v > MSIM_MAX_SIZE ? -EINVAL : 0);
 MSIM_ATTR(reinit_after, "%lld", msim_parse_after, 0);
 MSIM_ATTR(reinit_bytes, "%llu", msim_parse_size, v > MSIM_MAX_SIZE ? -EINVAL : 0);
 MSIM_ATTR(drop_dirty, "%d", kstrtobool, 0);
+MSIM_ATTR(no_v2, "%d", kstrtobool, 0);
 MSIM_ATTR_RO(dirtied, "%llu");
 #endif
 MSIM_ATTR(fail_read_after, "%lld", msim_parse_after, 0);
@@ -2014,6 +2021,7 @@ static struct attribute *msim_attrs[] = {
 	&dev_attr_reinit_after.attr,
 	&dev_attr_reinit_bytes.attr,
 	&dev_attr_drop_dirty.attr,
+	&dev_attr_no_v2.attr,
 	&dev_attr_dirtied.attr,
 #endif
 	&dev_attr_fail_arc.attr,
