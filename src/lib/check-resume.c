@@ -189,7 +189,7 @@ static void check_roundtrip_equal(struct rule_run *x)
 		     s1->len);
 out:
 	check_membuf_free(&s2);
-	if (check_go(d2, d2->pb.found, NULL) || check_get_state(d2) != d2->pb.found) {
+	if (check_go_found(d2) || check_get_state(d2) != d2->pb.found) {
 		d2->lost = true;
 		snprintf(d2->lost_why, sizeof(d2->lost_why), "did not return to %s",
 			 migctl_state_name(d2->pb.found));
