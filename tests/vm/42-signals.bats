@@ -313,17 +313,13 @@ saved_file() { # SIZE FILE
 }
 
 @test "the commit fails after --then was reached: the device back in the state found" {
-	SRC=$(migsim_create full size=2M delay_us=50000)
+	SRC=$(migsim_create full)
 	vfio-migctl -q state "$SRC" stop >/dev/null
 	arcs_clear "$SRC"
-	vfio-migctl save --then running_p2p --buffer-size=64K "$SRC" -o "$T/s.mig" 2>"$T/err" &
-	pid=$!
-	bg_track "$pid"
-	wait_msim_state "$SRC" STOP_COPY
+	slow_save_bg "$SRC" --then running_p2p -o "$T/s.mig"
 	# someone else's file appears under the name meanwhile: never replaced
 	echo "theirs" >"$T/s.mig"
-	rc=0
-	wait "$pid" || rc=$?
+	slow_save_wait
 	[ "$rc" -eq 1 ] || fail "save exited $rc: $(cat "$T/err")"
 	grep -q "committing $T/s.mig: .*; device restored to STOP$" "$T/err" ||
 		fail "save said: $(cat "$T/err")"
