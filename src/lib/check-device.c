@@ -272,21 +272,22 @@ bool check_enter_session(struct rule_run *x, enum migctl_state from, enum migctl
 
 /* ---- whole streams, through the transfer engine */
 
-int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out)
+int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out,
+		    volatile sig_atomic_t *cancel)
 {
 	struct migctl_sink sink = { .write = membuf_sink_write, .ctx = out };
-	struct migctl_xfer_opts opts = { .then = then };
+	struct migctl_xfer_opts opts = { .then = then, .cancel = cancel };
 	struct migctl_xfer_result res;
 
 	return migctl_save(d->dev, &opts, &sink, &res);
 }
 
 int check_resume_from(struct check_dev *d, enum migctl_state then, const struct membuf *in,
-		      struct migctl_xfer_result *res)
+		      struct migctl_xfer_result *res, volatile sig_atomic_t *cancel)
 {
 	struct membuf_reader rd = { .b = in };
 	struct migctl_source source = { .read = membuf_source_read, .ctx = &rd };
-	struct migctl_xfer_opts opts = { .then = then, .end_session = true };
+	struct migctl_xfer_opts opts = { .then = then, .end_session = true, .cancel = cancel };
 
 	return migctl_resume(d->dev, &opts, &source, res);
 }

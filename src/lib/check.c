@@ -210,7 +210,8 @@ static int save_device(struct migctl_check *c, struct check_dev *d)
 		pb->save_err = -EOPNOTSUPP;
 	else if (pb->estimate > c->max)
 		pb->save_err = -EFBIG;
-	else if ((pb->save_err = check_save_into(d, state, &d->saved)))
+	/* a signal stops the save too: the engine puts the device back */
+	else if ((pb->save_err = check_save_into(d, state, &d->saved, c->opts.cancel)))
 		check_membuf_free(&d->saved);
 	pb->saved_bytes = d->saved.len;
 	return c->opts.force ? 0 : pb->save_err;
@@ -301,7 +302,8 @@ static int restore_device(struct check_dev *d)
 		r = migctl_dev_reset(d->dev);
 	}
 	if (!r && d->saved.len) {
-		r = check_resume_from(d, pb->found, &d->saved, &res);
+		/* the put back is recovery: no signal stops it */
+		r = check_resume_from(d, pb->found, &d->saved, &res, NULL);
 		pb->fail_at = res.fail_at;
 		if (res.recovery == MIGCTL_RECOVERY_RESET ||
 		    res.ended_session == MIGCTL_STATE_RESUMING)

@@ -107,9 +107,13 @@ bool check_open_session(struct check_dev *d, enum migctl_state from, enum migctl
 bool check_enter_session(struct rule_run *x, enum migctl_state from, enum migctl_state to, int *fd);
 /* The FAIL of a session's arc that gave no data_fd */
 void check_no_data_fd(struct rule_run *x, enum migctl_state from, enum migctl_state to);
-/* A STOP_COPY stream of @d into @out, ending in @then; and @in back into @d */
-int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out);
+/*
+ * A STOP_COPY stream of @d into @out, ending in @then; and @in back into
+ * @d.  Both stop when *@cancel is set (NULL: never, as the put back)
+ */
+int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out,
+		    volatile sig_atomic_t *cancel);
 int check_resume_from(struct check_dev *d, enum migctl_state then, const struct membuf *in,
-		      struct migctl_xfer_result *res);
+		      struct migctl_xfer_result *res, volatile sig_atomic_t *cancel);
 
 #endif
