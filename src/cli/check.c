@@ -343,6 +343,11 @@ static int run_check(int argc, char **argv)
 		goto out;
 	}
 	r = migctl_check_save(chk, &which);
+	if (r == -EINTR) {
+		/* a signal during the save: the engine put the device back */
+		status = cli_fail(STAGE_RUN, r, "%s", "");
+		goto out;
+	}
 	if (r) {
 		const struct migctl_putback *pb = migctl_check_putback(chk, which);
 		char who[MIGCTL_NAME_MAX + 8];

@@ -28,9 +28,10 @@ static int leave_session(struct check_dev *d, enum migctl_state from, enum migct
 {
 	int r;
 
+	*leave_fd = -1;
 	if (to == MIGCTL_STATE_RESUMING && (r = check_write_saved(d, *fd)))
 		return r;
-	return migctl_set_state(d->dev, from, leave_fd);
+	return check_set_state(d, from, leave_fd);
 }
 
 static void check_data_new_fd(struct rule_run *x)
@@ -101,7 +102,8 @@ static void check_data_precopy_keeps_fd(struct rule_run *x)
 		check_finding(x, MIGCTL_FAIL, "read() in PRE_COPY fails with %s", check_eno(r));
 		goto out;
 	}
-	r = migctl_set_state(x->d->dev, MIGCTL_STATE_STOP_COPY, &new_fd);
+	new_fd = -1;
+	r = check_set_state(x->d, MIGCTL_STATE_STOP_COPY, &new_fd);
 	if (r) {
 		check_finding(x, MIGCTL_FAIL, "PRE_COPY -> STOP_COPY fails with %s", check_eno(r));
 		goto out;

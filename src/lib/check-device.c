@@ -6,6 +6,8 @@
  * put back, through the transfer engine.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,18 +87,47 @@ bool check_offers(struct check_dev *d, enum migctl_state s)
 	return migctl_state_supported(d->pb.mig_flags, s);
 }
 
-/* SET @s; a data_fd it returns replaces *fd (closed at once when fd is NULL) */
+/* The device went into ERROR: the rule's last move, and its FAIL (migctl_check_run) */
+static void __attribute__((format(printf, 2, 3))) broke(struct check_dev *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d->broke)
+		return;
+	d->broke = true;
+	va_start(ap, fmt);
+	vsnprintf(d->broke_why, sizeof(d->broke_why), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * SET @s; a data_fd it returns replaces *fd (closed at once when fd is
+ * NULL).  Never from ERROR: -EBADFD, nothing asked, and the rule stops.
+ */
 int check_set_state(struct check_dev *d, enum migctl_state s, int *fd)
 {
+	enum migctl_state from;
 	int new_fd, r;
 
-	if (!fd)
-		return migctl_request_state(d->dev, s);
+	if (d->broke)
+		return -EBADFD;
+	from = check_get_state(d);
+	if (!migctl_set_allowed_from(from)) {
+		broke(d, "the device was in ERROR before SET %s", migctl_state_name(s));
+		return -EBADFD;
+	}
 	r = migctl_set_state(d->dev, s, &new_fd);
 	if (new_fd >= 0) {
-		check_close_fd(fd);
-		*fd = new_fd;
+		if (fd) {
+			check_close_fd(fd);
+			*fd = new_fd;
+		} else {
+			close(new_fd);
+		}
 	}
+	if (r && check_get_state(d) == MIGCTL_STATE_ERROR)
+		broke(d, "%s -> %s failed with %s and left the device in ERROR",
+		      migctl_state_name(from), migctl_state_name(s), check_eno(r));
 	return r;
 }
 
@@ -112,7 +143,8 @@ int check_write_saved(struct check_dev *d, int fd)
  * Move to @s from wherever the device is, keeping a data state's session
  * in *fd (NULL: none is kept).  RESUMING is left by loading the saved
  * stream through *fd where that works, else by reset, the uAPI's abort;
- * ERROR and a state GET cannot tell are left by reset too.
+ * a state GET cannot tell is left by reset too.  ERROR is not left here:
+ * the rule stops (-EBADFD), and check_go_found() resets the device.
  */
 int check_go(struct check_dev *d, enum migctl_state s, int *fd)
 {
@@ -125,12 +157,18 @@ int check_go(struct check_dev *d, enum migctl_state s, int *fd)
 	if (cur == MIGCTL_STATE_RESUMING && s != MIGCTL_STATE_RESUMING &&
 	    check_write_saved(d, *fd) == 0 && check_set_state(d, MIGCTL_STATE_STOP, NULL) == 0)
 		cur = MIGCTL_STATE_STOP;
-	if (cur == MIGCTL_STATE_ERROR || cur == MIGCTL_NR_STATES ||
+	if (!d->broke && !migctl_set_allowed_from(cur))
+		broke(d, "the device was in ERROR on the way to %s", migctl_state_name(s));
+	if (d->broke) {
+		r = -EBADFD;
+		goto out;
+	}
+	if (cur == MIGCTL_NR_STATES ||
 	    (cur == MIGCTL_STATE_RESUMING && s != MIGCTL_STATE_RESUMING)) {
 		check_close_fd(fd);
 		r = migctl_dev_reset(d->dev);
 		if (r)
-			return r;
+			goto out;
 		cur = check_get_state(d);
 	}
 	/* the kernel has no path from STOP_COPY to PRE_COPY*: go round by STOP */
@@ -142,8 +180,21 @@ int check_go(struct check_dev *d, enum migctl_state s, int *fd)
 	r = cur == s ? 0 : check_set_state(d, s, fd);
 	if (!r && !migctl_state_is_data(s))
 		check_close_fd(fd);
+out:
 	check_close_fd(&none);
 	return r;
+}
+
+int check_go_found(struct check_dev *d)
+{
+	enum migctl_state now = check_get_state(d);
+	int r;
+
+	d->broke = false;
+	/* nothing but a reset is asked of a device in ERROR */
+	if (!migctl_set_allowed_from(now) && (r = migctl_dev_reset(d->dev)))
+		return r;
+	return check_go(d, d->pb.found, NULL);
 }
 
 bool check_cancelled(const struct migctl_check *c)
@@ -221,21 +272,22 @@ bool check_enter_session(struct rule_run *x, enum migctl_state from, enum migctl
 
 /* ---- whole streams, through the transfer engine */
 
-int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out)
+int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out,
+		    volatile sig_atomic_t *cancel)
 {
 	struct migctl_sink sink = { .write = membuf_sink_write, .ctx = out };
-	struct migctl_xfer_opts opts = { .then = then };
+	struct migctl_xfer_opts opts = { .then = then, .cancel = cancel };
 	struct migctl_xfer_result res;
 
 	return migctl_save(d->dev, &opts, &sink, &res);
 }
 
 int check_resume_from(struct check_dev *d, enum migctl_state then, const struct membuf *in,
-		      struct migctl_xfer_result *res)
+		      struct migctl_xfer_result *res, volatile sig_atomic_t *cancel)
 {
 	struct membuf_reader rd = { .b = in };
 	struct migctl_source source = { .read = membuf_source_read, .ctx = &rd };
-	struct migctl_xfer_opts opts = { .then = then, .end_session = true };
+	struct migctl_xfer_opts opts = { .then = then, .end_session = true, .cancel = cancel };
 
 	return migctl_resume(d->dev, &opts, &source, res);
 }

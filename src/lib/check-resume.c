@@ -167,13 +167,13 @@ static void check_roundtrip_equal(struct rule_run *x)
 		check_skipped(x, "DEV2 %s", d2->lost_why);
 		return;
 	}
-	if ((r = check_resume_from(d2, MIGCTL_STATE_STOP, s1, &res))) {
+	if ((r = check_resume_from(d2, MIGCTL_STATE_STOP, s1, &res, x->c->opts.cancel))) {
 		check_finding(x, MIGCTL_FAIL, "DEV2 refused DEV's %zu-byte stream with %s%s",
 			      s1->len, check_eno(r),
 			      res.fail_at == MIGCTL_FAIL_LOAD ? " at RESUMING -> STOP" : "");
 		goto out;
 	}
-	if ((r = check_save_into(d2, MIGCTL_STATE_STOP, &s2))) {
+	if ((r = check_save_into(d2, MIGCTL_STATE_STOP, &s2, x->c->opts.cancel))) {
 		check_finding(x, MIGCTL_FAIL, "saving DEV2 after the resume fails with %s",
 			      check_eno(r));
 		goto out;
@@ -189,7 +189,7 @@ static void check_roundtrip_equal(struct rule_run *x)
 		     s1->len);
 out:
 	check_membuf_free(&s2);
-	if (check_go(d2, d2->pb.found, NULL) || check_get_state(d2) != d2->pb.found) {
+	if (check_go_found(d2) || check_get_state(d2) != d2->pb.found) {
 		d2->lost = true;
 		snprintf(d2->lost_why, sizeof(d2->lost_why), "did not return to %s",
 			 migctl_state_name(d2->pb.found));

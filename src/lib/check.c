@@ -41,7 +41,8 @@ void check_finding(struct rule_run *x, enum migctl_verdict v, const char *fmt, .
 {
 	va_list ap;
 
-	if (weight(v) < weight(x->r->verdict))
+	/* Past ERROR a rule's moves were refused: what it says of them is no finding */
+	if (x->d->broke || weight(v) < weight(x->r->verdict))
 		return;
 	if (weight(v) == weight(x->r->verdict) && x->r->verdict != MIGCTL_PASS) {
 		x->more++;
@@ -58,7 +59,7 @@ void check_passed(struct rule_run *x, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (x->r->verdict != MIGCTL_PASS)
+	if (x->d->broke || x->r->verdict != MIGCTL_PASS)
 		return;
 	va_start(ap, fmt);
 	say(x, MIGCTL_PASS, fmt, ap);
@@ -212,7 +213,8 @@ static int save_device(struct migctl_check *c, struct check_dev *d)
 		pb->save_err = -EOPNOTSUPP;
 	else if (pb->estimate > c->max)
 		pb->save_err = -EFBIG;
-	else if ((pb->save_err = check_save_into(d, state, &d->saved)))
+	/* a signal stops the save too: the engine puts the device back */
+	else if ((pb->save_err = check_save_into(d, state, &d->saved, c->opts.cancel)))
 		check_membuf_free(&d->saved);
 	pb->saved_bytes = d->saved.len;
 	return c->opts.force ? 0 : pb->save_err;
@@ -236,7 +238,7 @@ int migctl_check_save(struct migctl_check *c, int *which)
 /* Back to the state found, between rules; a device that cannot be is left alone */
 static void settle(struct check_dev *d)
 {
-	int r = check_go(d, d->pb.found, NULL);
+	int r = check_go_found(d);
 	enum migctl_state now = check_get_state(d);
 
 	if (r || now != d->pb.found) {
@@ -272,6 +274,10 @@ int migctl_check_run(struct migctl_check *c, size_t index, struct migctl_rule_re
 		return 0;
 
 	def->run(&x);
+	if (x.d->broke) {
+		x.d->broke = false;
+		check_finding(&x, MIGCTL_FAIL, "%s; the rule stopped there", x.d->broke_why);
+	}
 	/* Cut short by a signal: what it found so far is no verdict */
 	if (check_cancelled(c)) {
 		settle(x.d);
@@ -294,12 +300,13 @@ static int restore_device(struct check_dev *d)
 
 	pb->attempted = true;
 	/* Nothing but a reset is asked of a device in ERROR (or that GET cannot tell) */
-	if (now == MIGCTL_STATE_ERROR || now == MIGCTL_NR_STATES) {
+	if (!migctl_set_allowed_from(now) || now == MIGCTL_NR_STATES) {
 		pb->reset = true;
 		r = migctl_dev_reset(d->dev);
 	}
 	if (!r && d->saved.len) {
-		r = check_resume_from(d, pb->found, &d->saved, &res);
+		/* the put back is recovery: no signal stops it */
+		r = check_resume_from(d, pb->found, &d->saved, &res, NULL);
 		pb->fail_at = res.fail_at;
 		if (res.recovery == MIGCTL_RECOVERY_RESET ||
 		    res.ended_session == MIGCTL_STATE_RESUMING)

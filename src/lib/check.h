@@ -28,6 +28,13 @@ struct check_dev {
 	struct membuf saved; /* its STOP_COPY stream as found */
 	bool lost;	     /* could not be brought back to pb.found */
 	char lost_why[160];
+	/*
+	 * Went into ERROR during a rule: no more moves (check_go() and
+	 * check_set_state() refuse, -EBADFD) and no more findings; the rule
+	 * FAILs with broke_why, and settle() resets the device
+	 */
+	bool broke;
+	char broke_why[160];
 };
 
 struct migctl_check {
@@ -86,6 +93,8 @@ int check_set_state(struct check_dev *d, enum migctl_state s, int *fd);
 int check_write_saved(struct check_dev *d, int fd);
 /* Move to @s from wherever the device is, keeping a data session in *fd */
 int check_go(struct check_dev *d, enum migctl_state s, int *fd);
+/* Back to the state found, after a rule: out of ERROR by reset, then check_go() */
+int check_go_found(struct check_dev *d);
 /* Was a signal's cancel asked for (opts->cancel)? */
 bool check_cancelled(const struct migctl_check *c);
 /* Read @fd to its end into @out (NULL: count only); -EFBIG past the bound, -EINTR on a cancel */
@@ -98,9 +107,13 @@ bool check_open_session(struct check_dev *d, enum migctl_state from, enum migctl
 bool check_enter_session(struct rule_run *x, enum migctl_state from, enum migctl_state to, int *fd);
 /* The FAIL of a session's arc that gave no data_fd */
 void check_no_data_fd(struct rule_run *x, enum migctl_state from, enum migctl_state to);
-/* A STOP_COPY stream of @d into @out, ending in @then; and @in back into @d */
-int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out);
+/*
+ * A STOP_COPY stream of @d into @out, ending in @then; and @in back into
+ * @d.  Both stop when *@cancel is set (NULL: never, as the put back)
+ */
+int check_save_into(struct check_dev *d, enum migctl_state then, struct membuf *out,
+		    volatile sig_atomic_t *cancel);
 int check_resume_from(struct check_dev *d, enum migctl_state then, const struct membuf *in,
-		      struct migctl_xfer_result *res);
+		      struct migctl_xfer_result *res, volatile sig_atomic_t *cancel);
 
 #endif

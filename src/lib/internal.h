@@ -26,9 +26,13 @@ int sysfs_link_name(const char *dir, const char *link, char *buf, size_t size);
 /* The state GET gives, or MIGCTL_NR_STATES if it fails */
 enum migctl_state migctl_read_state(struct migctl_dev *dev);
 
+/* May a SET be asked of a device GET found in @now?  Not in ERROR: reset only */
+bool migctl_set_allowed_from(enum migctl_state now);
+
 /*
  * From @now (as GET gave it), out of a data state without losing what the
- * device has (migctl_leave_data_state), then SET @state if not there yet
+ * device has (migctl_leave_data_state), then SET @state if not there yet;
+ * -EBADFD from ERROR, where nothing is asked
  */
 int migctl_return_to(struct migctl_dev *dev, enum migctl_state now, enum migctl_state state);
 

@@ -732,7 +732,7 @@ struct migctl_check_opts {
 	/* run even where the device's state cannot be saved to be put back */
 	bool force;
 	size_t state_max; /* 0: MIGCTL_CHECK_STATE_MAX */
-	/* a rule's reads stop when it is set; the device is still put back */
+	/* check's saves and a rule's reads stop when it is set; the device is still put back */
 	volatile sig_atomic_t *cancel;
 };
 
@@ -765,8 +765,9 @@ void migctl_check_free(struct migctl_check *check);
  * state (a session is open), -ENOTTY no migration, -EPROTO GET gave no
  * state.  Without opts->force also refused when the state cannot be saved
  * (putback->save_err): -EOPNOTSUPP no STOP_COPY, -EFBIG above the bound,
- * or why the save failed (the device is put back as found).  @which (0 or
- * 1) is the device that refused.
+ * or why the save failed (the device is put back as found).  -EINTR when
+ * opts->cancel was set during a save (the device is put back as found).
+ * @which (0 or 1) is the device that refused.
  */
 int migctl_check_save(struct migctl_check *check, int *which);
 /*

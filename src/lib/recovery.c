@@ -9,6 +9,17 @@
 
 #include "internal.h"
 
+/*
+ * Nothing but a reset is asked of a device in ERROR: the uAPI allows no
+ * other way out, and the kernel warns about a SET from ERROR
+ * (vfio_mig_get_next_state()).  The one test of that rule, for recovery
+ * here and for check's moves.
+ */
+bool migctl_set_allowed_from(enum migctl_state now)
+{
+	return now != MIGCTL_STATE_ERROR;
+}
+
 int migctl_request_state(struct migctl_dev *dev, enum migctl_state state)
 {
 	int fd, r;
@@ -43,8 +54,11 @@ int migctl_leave_data_state(struct migctl_dev *dev, enum migctl_state *state)
 
 int migctl_return_to(struct migctl_dev *dev, enum migctl_state now, enum migctl_state state)
 {
-	int r = migctl_leave_data_state(dev, &now);
+	int r;
 
+	if (!migctl_set_allowed_from(now))
+		return -EBADFD;
+	r = migctl_leave_data_state(dev, &now);
 	if (!r && now != state)
 		r = migctl_request_state(dev, state);
 	return r;
@@ -98,11 +112,11 @@ void recover_device(struct migctl_dev *dev, enum migctl_on_error policy, bool re
 		res->recovery = MIGCTL_RECOVERY_LEFT;
 		goto out;
 	}
-	if (now != MIGCTL_STATE_ERROR && resuming && res->loaded) {
+	if (migctl_set_allowed_from(now) && resuming && res->loaded) {
 		res->recovery = MIGCTL_RECOVERY_KEPT;
 		goto out;
 	}
-	if (now != MIGCTL_STATE_ERROR && policy == MIGCTL_ON_ERROR_RESTORE && !resuming) {
+	if (migctl_set_allowed_from(now) && policy == MIGCTL_ON_ERROR_RESTORE && !resuming) {
 		r = migctl_return_to(dev, now, res->initial_state);
 		if (r == 0) {
 			res->recovery = MIGCTL_RECOVERY_RESTORED;

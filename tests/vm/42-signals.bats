@@ -313,17 +313,13 @@ saved_file() { # SIZE FILE
 }
 
 @test "the commit fails after --then was reached: the device back in the state found" {
-	SRC=$(migsim_create full size=2M delay_us=50000)
+	SRC=$(migsim_create full)
 	vfio-migctl -q state "$SRC" stop >/dev/null
 	arcs_clear "$SRC"
-	vfio-migctl save --then running_p2p --buffer-size=64K "$SRC" -o "$T/s.mig" 2>"$T/err" &
-	pid=$!
-	bg_track "$pid"
-	wait_msim_state "$SRC" STOP_COPY
+	slow_save_bg "$SRC" --then running_p2p -o "$T/s.mig"
 	# someone else's file appears under the name meanwhile: never replaced
 	echo "theirs" >"$T/s.mig"
-	rc=0
-	wait "$pid" || rc=$?
+	slow_save_wait
 	[ "$rc" -eq 1 ] || fail "save exited $rc: $(cat "$T/err")"
 	grep -q "committing $T/s.mig: .*; device restored to STOP$" "$T/err" ||
 		fail "save said: $(cat "$T/err")"
@@ -352,6 +348,23 @@ saved_file() { # SIZE FILE
 	expect_interrupted check
 	expect_msim_state "$SRC" RUNNING
 	expect_msim "$SRC" digest "$SRC_DIGEST"
+}
+
+@test "SIGINT to check during its own save: 130 at once, the device put back, no rule run" {
+	# 1 MiB read 4 KiB at a time, 10 ms each: seconds of check's own save
+	# (before any rule), as long again to resume it if it were not stopped
+	SRC=$(migsim_create full size=1M short_io=4096 delay_us=10000)
+	read -r SRC_DIGEST <"$mdev_bus/$SRC/migsim/digest"
+	arcs_clear "$SRC"
+	start_bg check "$SRC"
+	flowing "$SRC" STOP_COPY
+	signal_pid INT
+	expect_interrupted check
+	# the save stopped and put the device back; nothing to resume
+	expect_arcs "$SRC" "RUNNING>RUNNING_P2P RUNNING_P2P>STOP STOP>STOP_COPY STOP_COPY>STOP STOP>RUNNING_P2P RUNNING_P2P>RUNNING"
+	expect_msim_state "$SRC" RUNNING
+	expect_msim "$SRC" digest "$SRC_DIGEST"
+	[ ! -s "$T/report" ] || fail "check reported rules and a put back: $(cat "$T/report")"
 }
 
 @test "migsim unloads cleanly after the signals" {

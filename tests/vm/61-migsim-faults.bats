@@ -230,16 +230,11 @@ teardown() {
 }
 
 @test "SIGINT while a slow device is read: status 130, the source back in RUNNING" {
-	msim_set "$SRC" delay_us 200000
-	vfio-migctl save --buffer-size=64K "$SRC" -o "$T/s.mig" 2>"$T/err" &
-	pid=$!
-	bg_track "$pid"
-	wait_msim_state "$SRC" STOP_COPY
+	slow_save_bg "$SRC" -o "$T/s.mig"
 	# the content cannot change under an open session
 	! echo 5M 2>/dev/null >"$mdev_bus/$SRC/migsim/size" || fail "size changed mid-save"
 	kill -INT "$pid"
-	rc=0
-	wait "$pid" || rc=$?
+	slow_save_wait
 	[ "$rc" -eq 130 ] || fail "save exited $rc: $(cat "$T/err")"
 	grep -q "interrupted.*device restored to RUNNING" "$T/err" || fail "save said: $(cat "$T/err")"
 	expect_msim_state "$SRC" RUNNING

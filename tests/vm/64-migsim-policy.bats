@@ -158,17 +158,10 @@ teardown() {
 # ---- the output file is part of the save
 
 @test "save: a file that cannot be committed puts the device back, and is reported" {
-	# 2 MiB, 100 ms per 64 KiB read: seconds for the test to act on the save mid-way
-	msim_set "$SRC" size 2M
-	msim_set "$SRC" delay_us 100000
-	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" 2>"$T/err" &
-	pid=$!
-	bg_track "$pid"
-	wait_msim_state "$SRC" STOP_COPY
+	slow_save_bg "$SRC" --json -o "$T/s.mig"
 	# someone else's file appears under the name meanwhile: never replaced
 	echo "theirs" >"$T/s.mig"
-	rc=0
-	wait "$pid" || rc=$?
+	slow_save_wait
 	[ "$rc" -eq 1 ] || fail "save exited $rc: $(cat "$T/err")"
 	grep -q "committing $T/s.mig: exists; use --force to replace it; device restored to RUNNING" "$T/err" ||
 		fail "save said: $(cat "$T/err")"
@@ -179,17 +172,10 @@ teardown() {
 }
 
 @test "save --force: a file that appears at a new name meanwhile is not replaced either" {
-	# 2 MiB, 100 ms per 64 KiB read: seconds for the test to act on the save mid-way
-	msim_set "$SRC" size 2M
-	msim_set "$SRC" delay_us 100000
-	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" --force 2>"$T/err" &
-	pid=$!
-	bg_track "$pid"
-	wait_msim_state "$SRC" STOP_COPY
+	slow_save_bg "$SRC" --json -o "$T/s.mig" --force
 	# --force replaces the file there was when the save began: none
 	echo "theirs" >"$T/s.mig"
-	rc=0
-	wait "$pid" || rc=$?
+	slow_save_wait
 	[ "$rc" -eq 1 ] || fail "save exited $rc: $(cat "$T/err")"
 	grep -q "committing $T/s.mig: appeared during the save: not replaced; device restored to RUNNING" "$T/err" ||
 		fail "save said: $(cat "$T/err")"
@@ -199,17 +185,10 @@ teardown() {
 
 @test "save --force: the file to replace turns into a FIFO meanwhile: not replaced, the device put back" {
 	echo old >"$T/s.mig"
-	# 2 MiB, 100 ms per 64 KiB read: seconds for the test to act on the save mid-way
-	msim_set "$SRC" size 2M
-	msim_set "$SRC" delay_us 100000
-	vfio-migctl --json save --buffer-size=64K "$SRC" -o "$T/s.mig" --force 2>"$T/err" &
-	pid=$!
-	bg_track "$pid"
-	wait_msim_state "$SRC" STOP_COPY
+	slow_save_bg "$SRC" --json -o "$T/s.mig" --force
 	mkfifo "$T/fifo"
 	mv -T "$T/fifo" "$T/s.mig"
-	rc=0
-	wait "$pid" || rc=$?
+	slow_save_wait
 	[ "$rc" -eq 1 ] || fail "save exited $rc: $(cat "$T/err")"
 	grep -q "committing $T/s.mig: no longer the file that was checked (it was replaced meanwhile): not replaced; device restored to RUNNING" "$T/err" ||
 		fail "save said: $(cat "$T/err")"
@@ -248,15 +227,9 @@ teardown() {
 
 @test "a save killed mid-way leaves STOP_COPY: the next one says so and how out; --end-session" {
 	msim_set "$SRC" reset_on_close 0
-	# 2 MiB, 100 ms per 64 KiB read: seconds for the test to act on the save mid-way
-	msim_set "$SRC" size 2M
-	msim_set "$SRC" delay_us 100000
-	vfio-migctl save --buffer-size=64K "$SRC" -o "$T/killed.mig" 2>/dev/null &
-	pid=$!
-	bg_track "$pid"
-	wait_msim_state "$SRC" STOP_COPY
+	slow_save_bg "$SRC" -o "$T/killed.mig"
 	kill -KILL "$pid"
-	wait "$pid" || :
+	slow_save_wait
 	msim_set "$SRC" delay_us 0
 	expect_msim_state "$SRC" STOP_COPY
 	run -3 --separate-stderr vfio-migctl save "$SRC" -o "$T/s.mig"

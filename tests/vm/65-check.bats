@@ -312,6 +312,66 @@ expect_put_back() { # DEV DIGEST STATE
 	expect_put_back "$DEV2" "$DIGEST2" RUNNING
 }
 
+# ---- a device that goes into ERROR during a rule
+
+# check_into_error ARC FAILS [OPTION...]: DEV goes into ERROR on ARC
+# (migsim's fail_arc "ARC 5 error") whenever a rule takes it.  Nothing but
+# a reset is asked of it there: no SET reached it in ERROR (migsim's
+# error_sets, the witness that does not depend on the kernel's WARN), and
+# the kernel did not warn.  FAILS are the rules that fail, each naming the
+# SET that left the device in ERROR and stopping there; check exits 8 (a
+# rule failed, the device was put back); DEV ends RUNNING, as found, its
+# content unchanged, by a reset.
+check_into_error() {
+	local arc=$1 fails=$2 resets start log report
+	shift 2
+	broken_device fail_arc="$arc 5 error"
+	read -r resets <"$mdev_bus/$DEV/migsim/reset_count"
+	start=$(dmesg | wc -l)
+	run --separate-stderr vfio-migctl --json check "$@" "$DEV"
+	expect_msim "$DEV" error_sets 0
+	log=$(dmesg | tail -n +"$((start + 1))")
+	if grep -E 'WARNING|BUG|Call Trace' <<<"$log"; then
+		fail "the kernel warned during check:" "$log"
+	fi
+	[ "$status" -eq 8 ] || fail "check exited $status, not 8:" "$stderr" "$output"
+	report=$(jq -r '([.rules[] | select(.verdict == "fail") | .id] | join(" ")),
+		([.rules[] | select(.verdict == "fail") | .detail |
+			test("^[A-Z_2]+ -> [A-Z_2]+ failed with EIO and left the device in ERROR; the rule stopped there$")] | all),
+		(.put_back[0] | .ok and .found == "RUNNING" and .final == "RUNNING")' <<<"$output") ||
+		fail "no JSON report:" "$output"
+	[ "$report" = "$fails"$'\n'true$'\n'true ] ||
+		fail "failing rules, their details in ERROR's words, put back:" "$report" "expected: $fails" "$output"
+	expect_error check "$(wc -w <<<"$fails") rules failed: ${fails// /, }$"
+	expect_msim_state "$DEV" RUNNING
+	expect_msim "$DEV" digest "$DIGEST"
+	[ "$(msim "$DEV" reset_count)" -gt "$resets" ] || fail "the device was not reset"
+}
+
+@test "ERROR in a rule (PRE_COPY -> PRE_COPY_P2P): no SET in ERROR, the rule FAILs there, a reset between rules" {
+	check_into_error "PRE_COPY PRE_COPY_P2P" "state.get fsm.arcs data.precopy-keeps-fd precopy.info-states"
+	expect_verdicts "state.get=fail fsm.arcs=fail data.precopy-keeps-fd=fail precopy.info-states=fail roundtrip.equal=skip"
+	[ "$(detail_of precopy.info-states)" = "PRE_COPY -> PRE_COPY_P2P failed with EIO and left the device in ERROR; the rule stopped there" ] ||
+		fail "precopy.info-states: $(detail_of precopy.info-states)"
+}
+
+@test "ERROR in a rule (STOP_COPY -> STOP, --force: the save's own last arc): check's way round by STOP stops there" {
+	# the save fails (the engine resets the device): --force checks it anyway
+	check_into_error "STOP_COPY STOP" "state.get fsm.arcs" --force
+	# state.get's way from STOP_COPY to PRE_COPY, round by STOP
+	[ "$(detail_of state.get)" = "STOP_COPY -> STOP failed with EIO and left the device in ERROR; the rule stopped there" ] ||
+		fail "state.get: $(detail_of state.get)"
+	# fsm.blocked-arcs leaves STOP_COPY, which the move back cannot: the
+	# rules after it skip, and the put back resets the device
+	[ "$(detail_of reset.flag)" = "the device could not be brought back to RUNNING (EIO; GET says ERROR) after an earlier rule" ] ||
+		fail "reset.flag: $(detail_of reset.flag)"
+	jq -e '.put_back[0].reset' <<<"$output" >/dev/null || fail "put back without a reset: $output"
+}
+
+@test "ERROR in a rule (RUNNING_P2P -> STOP, --force): every rule that moves through it FAILs there, none asks more" {
+	check_into_error "RUNNING_P2P STOP" "state.get fsm.arcs fsm.blocked-arcs data.new-fd data.old-fd-dead data.eof-sticks data.no-seek data-size.estimate resume.empty-refused reset.every-state" --force
+}
+
 @test "migsim: the module unloads cleanly" {
 	expect_clean_unload
 }

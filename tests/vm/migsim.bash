@@ -119,6 +119,28 @@ wait_msim_state() {
 	expect_msim_state "$1" "$2"
 }
 
+# slow_save_bg DEV [SAVE ARG...]: `vfio-migctl save --buffer-size=64K DEV
+# ARG...` left running in the background, slowed so that the test can act
+# on it mid-way: DEV made 2 MiB, 100 ms per 64 KiB read (seconds of data).
+# Returns once DEV is in STOP_COPY; the save's pid in $pid (killed at
+# teardown), its stderr in $T/err (a --json report too).  slow_save_wait
+# then waits for it: its status in $rc.
+slow_save_bg() {
+	local dev=$1
+	shift
+	msim_set "$dev" size 2M
+	msim_set "$dev" delay_us 100000
+	vfio-migctl save --buffer-size=64K "$dev" "$@" 2>"$T/err" &
+	pid=$!
+	bg_track "$pid"
+	wait_msim_state "$dev" STOP_COPY
+}
+
+slow_save_wait() {
+	rc=0
+	wait "$pid" || rc=$?
+}
+
 # The arc log: arcs_clear DEV empties it; expect_arcs DEV "FROM>TO ..."
 # (and "reset") is what it holds.
 arcs_clear() { msim_set "$1" arcs clear; }
