@@ -30,6 +30,8 @@
 # 8. Iterative precopy against a downtime budget (bench-downtime.sh):
 #    dirty rates from 0 to 120% of the device's read rate, --downtime 100
 #    and 300 ms, beside the one-pass precopy.
+# 9. A set of 4 devices (bench-sets.sh): its device-stopped time against
+#    its slowest member's alone, and its peak RSS.
 #
 # When VM_TEST_BENCH_BASELINE names another vfio-migctl binary (an
 # earlier build, e.g. before the pipelined engine), its framed figures are
@@ -39,7 +41,8 @@
 # (save_devnull, resume_file, slow_device, save_pipe_resume), the same of
 # the median runs as "RATIO_MEDIAN <name> <framed/ref>", "RSS_KIB
 # <name> <KiB>", "CANCEL_MS <phase> <ms>" (the median of 3), "DOWNTIME
-# <case> <target_ms> <achieved_ms>" and "DOWNTIME_FIXED_MS <ms>", and "THROUGHPUT <case> <ref> <raw> <framed> [<base>]" in
+# <case> <target_ms> <achieved_ms>" and "DOWNTIME_FIXED_MS <ms>",
+# "SET_STOPPED <case> <set_ms> <slowest_single_ms>", and "THROUGHPUT <case> <ref> <raw> <framed> [<base>]" in
 # MiB/s for the picture tests/bench/plot.sh draws.
 set -eu
 
@@ -346,6 +349,8 @@ rm -f "$tmp/s.mig"
 
 # shellcheck source=tests/vm/migsim/bench-downtime.sh
 . "$(dirname "$0")/bench-downtime.sh"
+# shellcheck source=tests/vm/migsim/bench-sets.sh
+. "$(dirname "$0")/bench-sets.sh"
 
 echo
 printf '%s\n' "${summary[@]}"
