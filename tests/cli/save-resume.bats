@@ -195,3 +195,20 @@ snapshot() {
 	run -3 --separate-stderr migctl resume --raw 0000:99:00.0 -i /dev/null
 	[[ $stderr == *"no such device; the stream was not loaded" ]] || fail "$stderr"
 }
+
+@test "resume -i FILE: a file damaged after its first records is refused whole (7), the device not opened" {
+	local f
+	# (--force: the fixtures were saved from another kind of device)
+	for f in corrupt truncated; do
+		run -7 --separate-stderr migctl resume --force "$CDEV_PCI" -i "$BATS_TEST_DIRNAME/fixtures/streams/$f.vfmig"
+		no_stdout
+		one_error_line "vfio-migctl: resume: $CDEV_PCI: record 2 at byte 183: "
+		stderr_has "device unchanged"
+		trace_opens resume --force "$CDEV_PCI" -i "$BATS_TEST_DIRNAME/fixtures/streams/$f.vfmig"
+		[ "$traced_status" -eq 7 ]
+		[ -z "$nodes" ] || fail "$f: opened $nodes"
+	done
+	# (control) without the verify-first pass the same file gets as far as the device
+	trace_opens resume --force --single-pass "$CDEV_PCI" -i "$BATS_TEST_DIRNAME/fixtures/streams/corrupt.vfmig"
+	[ -n "$nodes" ] || fail "--single-pass: the device was not opened"
+}

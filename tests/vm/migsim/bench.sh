@@ -6,9 +6,9 @@
 #   VM_TEST_BENCH_MB      state size in MiB (default 512: under TCG starting
 #                         vfio-migctl costs ~17 ms more than the plain loop,
 #                         section 5; 1.4% of a 256 MiB save, 0.7% of 512)
-#   VM_TEST_BENCH_ROUNDS  each figure is the best of this many runs (default 9;
-#                         TCG on a small host is noisy, the best run is the
-#                         one least disturbed); the median run is shown too
+#   VM_TEST_BENCH_ROUNDS  each figure is the median of this many runs (default
+#                         9; TCG on a small host is noisy: the median says
+#                         what a user sees); the best run is shown too
 #
 # 1. Throughput of vfio-migctl save and resume, framed and --raw, against
 #    migsim-ref's plain read()/write() loop with the same 1 MiB buffer on
@@ -38,12 +38,14 @@
 # measured in the same rounds, as "base".
 #
 # It ends with one line per figure for scripts: "RATIO <name> <framed/ref>"
-# (save_devnull, resume_file, slow_device, save_pipe_resume), the same of
-# the median runs as "RATIO_MEDIAN <name> <framed/ref>", "RSS_KIB
-# <name> <KiB>", "CANCEL_MS <phase> <ms>" (the median of 3), "DOWNTIME
-# <case> <target_ms> <achieved_ms>" and "DOWNTIME_FIXED_MS <ms>",
-# "SET_STOPPED <case> <set_ms> <slowest_single_ms>", and "THROUGHPUT <case> <ref> <raw> <framed> [<base>]" in
-# MiB/s for the picture tests/bench/plot.sh draws.
+# of the median runs (save_devnull, resume_file, slow_device,
+# save_pipe_resume), the same of the best runs as "RATIO_BEST <name>
+# <framed/ref>", "RSS_KIB <name> <KiB>", "CANCEL_MS <phase> <ms>" (the
+# median of 3), "DOWNTIME <case> <target_ms> <achieved_ms>" and
+# "DOWNTIME_FIXED_MS <ms>" (section 8), "SET_STOPPED <case> <set_ms>
+# <slowest_single_ms>" (section 9), and "THROUGHPUT <case> <ref> <raw>
+# <framed> [<base>]" of the median runs in MiB/s for the picture
+# tests/bench/plot.sh draws.
 set -eu
 
 bin=$(dirname "${MIGCTL:?run me through run-vm.sh --exec}")
@@ -84,13 +86,13 @@ trap cleanup EXIT
 
 # compare PRE NAME CMD [NAME CMD]...: run each CMD (a shell string, after
 # PRE) ROUNDS times, round-robin so that load drifting during the run hits
-# every variant alike, and keep each one's best wall time in BEST[NAME],
-# its median in MEDIAN[NAME], and the rusage (peak KiB, user s, system s)
-# of the best run in $tmp/NAME.ru.  "%RU" in CMD becomes a rusage file for
-# the command it prefixes.
+# every variant alike, and keep each one's median wall time in
+# MEDIAN[NAME], its best in BEST[NAME], and the rusage (peak KiB, user s,
+# system s) of the median run in $tmp/NAME.ru.  "%RU" in CMD becomes a
+# rusage file for the command it prefixes.
 declare -A BEST MEDIAN
 compare() {
-	local pre=$1 i j name cmd t0 t1 t
+	local pre=$1 i j name cmd t0 t1 t median
 	shift
 	for ((i = 0; i < ROUNDS; i++)); do
 		for ((j = 1; j < $#; j += 2)); do
@@ -101,18 +103,17 @@ compare() {
 			eval "${cmd//%RU/$tmp/ru}"
 			t1=$EPOCHREALTIME
 			t=$(echo "$t1 - $t0" | bc)
-			echo "$t" >>"$tmp/$name.times"
-			if [ "$i" = 0 ] || [ "$(echo "$t < ${BEST[$name]}" | bc)" = 1 ]; then
-				BEST[$name]=$t
-				[ ! -f "$tmp/ru" ] || mv "$tmp/ru" "$tmp/$name.ru"
-			fi
-			rm -f "$tmp/ru"
+			echo "$t $i" >>"$tmp/$name.times"
+			[ ! -f "$tmp/ru" ] || mv "$tmp/ru" "$tmp/$name.$i.ru"
 		done
 	done
 	for ((j = 1; j < $#; j += 2)); do
 		name=${!j}
-		MEDIAN[$name]=$(sort -n "$tmp/$name.times" | sed -n "$(((ROUNDS + 1) / 2))p")
-		rm "$tmp/$name.times"
+		BEST[$name]=$(sort -n "$tmp/$name.times" | sed -n 1p | cut -d' ' -f1)
+		read -r t median < <(sort -n "$tmp/$name.times" | sed -n "$(((ROUNDS + 1) / 2))p")
+		MEDIAN[$name]=$t
+		[ ! -f "$tmp/$name.$median.ru" ] || mv "$tmp/$name.$median.ru" "$tmp/$name.ru"
+		rm -f "$tmp/$name.times" "$tmp/$name".[0-9]*.ru
 	done
 }
 rate() { echo "scale=1; $MB / $1" | bc; }       # SECONDS -> MiB/s
@@ -122,7 +123,7 @@ cpu() { { read -r _; read -r u; read -r s; } <"$tmp/$1.ru"; printf '%.2f+%.2f' "
 accel=TCG
 ! grep -qw kvm-clock /sys/devices/system/clocksource/clocksource0/available_clocksource ||
 	accel=KVM
-echo "migsim benchmark: $MB MiB state, 1 MiB buffer, best of $ROUNDS; $accel, $(nproc) CPUs, $(uname -r), $(vfio-migctl --version | head -n 1)"
+echo "migsim benchmark: $MB MiB state, 1 MiB buffer, median of $ROUNDS; $accel, $(nproc) CPUs, $(uname -r), $(vfio-migctl --version | head -n 1)"
 
 create full size="${MB}M"
 A=$UUID
@@ -135,27 +136,27 @@ check_b() {
 
 # The machine-readable lines, printed together at the end
 summary=()
-row() { # LABEL NAME (the figures in BEST[ref], BEST[raw], BEST[framed], BEST[base])
-	printf '%-22s %7.1f %7.1f %5.3f %7.1f %5.3f' "$1" "$(rate "${BEST[ref]}")" \
-		"$(rate "${BEST[raw]}")" "$(ratio "${BEST[ref]}" "${BEST[raw]}")" \
-		"$(rate "${BEST[framed]}")" "$(ratio "${BEST[ref]}" "${BEST[framed]}")"
-	[ -z "$base" ] || printf ' %7.1f %5.3f' "$(rate "${BEST[base]}")" \
-		"$(ratio "${BEST[ref]}" "${BEST[base]}")"
+row() { # LABEL NAME (the figures in MEDIAN[ref], MEDIAN[raw], MEDIAN[framed], MEDIAN[base])
+	printf '%-22s %7.1f %7.1f %5.3f %7.1f %5.3f' "$1" "$(rate "${MEDIAN[ref]}")" \
+		"$(rate "${MEDIAN[raw]}")" "$(ratio "${MEDIAN[ref]}" "${MEDIAN[raw]}")" \
+		"$(rate "${MEDIAN[framed]}")" "$(ratio "${MEDIAN[ref]}" "${MEDIAN[framed]}")"
+	[ -z "$base" ] || printf ' %7.1f %5.3f' "$(rate "${MEDIAN[base]}")" \
+		"$(ratio "${MEDIAN[ref]}" "${MEDIAN[base]}")"
 	if [ -f "$tmp/ref.ru" ]; then
 		printf '   %s %s %s' "$(cpu ref)" "$(cpu raw)" "$(cpu framed)"
 		[ -z "$base" ] || printf ' %s' "$(cpu base)"
 		rm -f "$tmp"/*.ru
 	fi
 	echo
-	medians "$2"
-	summary+=("RATIO $2 $(ratio "${BEST[ref]}" "${BEST[framed]}")")
-	summary+=("THROUGHPUT $2 $(rate "${BEST[ref]}") $(rate "${BEST[raw]}") $(rate "${BEST[framed]}")${base:+ $(rate "${BEST[base]}")}")
+	bests "$2"
+	summary+=("THROUGHPUT $2 $(rate "${MEDIAN[ref]}") $(rate "${MEDIAN[raw]}") $(rate "${MEDIAN[framed]}")${base:+ $(rate "${MEDIAN[base]}")}")
 }
-# medians NAME: the median runs beside the best (is the best typical?)
-medians() {
-	printf '%-22s ref %.1f MiB/s, framed %.1f MiB/s: ratio %.3f\n' "  median of $ROUNDS" \
-		"$(rate "${MEDIAN[ref]}")" "$(rate "${MEDIAN[framed]}")" "$(ratio "${MEDIAN[ref]}" "${MEDIAN[framed]}")"
-	summary+=("RATIO_MEDIAN $1 $(ratio "${MEDIAN[ref]}" "${MEDIAN[framed]}")")
+# bests NAME: the best runs beside the medians (what the code can do at best)
+bests() {
+	printf '%-22s ref %.1f MiB/s, framed %.1f MiB/s: ratio %.3f\n' "  best of $ROUNDS" \
+		"$(rate "${BEST[ref]}")" "$(rate "${BEST[framed]}")" "$(ratio "${BEST[ref]}" "${BEST[framed]}")"
+	summary+=("RATIO $1 $(ratio "${MEDIAN[ref]}" "${MEDIAN[framed]}")")
+	summary+=("RATIO_BEST $1 $(ratio "${BEST[ref]}" "${BEST[framed]}")")
 }
 # waits LABEL JSON: where a framed run's time went, from its JSON summary
 waits() {
@@ -165,7 +166,7 @@ waits() {
 with_base() { [ -z "$base" ] || printf '%s\n%s' base "${1//vfio-migctl /$base }"; }
 echo
 echo "1. throughput, MiB/s (ratio to the reference loop); CPU seconds (user+system)"
-echo "   of the client process in the best run${base:+; base: $base}"
+echo "   of the client process in the median run${base:+; base: $base}"
 printf '%-22s %7s %7s %5s %7s %5s' "" ref raw ratio framed ratio
 [ -z "$base" ] || printf ' %7s %5s' base ratio
 printf '   %s\n' "cpu: ref raw framed${base:+ base}"
@@ -203,7 +204,7 @@ compare "fresh_b 1" \
 	verified "vfio-migctl resume -q $B -i $tmp/framed"
 check_b
 printf '%-22s %7.1f MiB/s, verified whole first (two reads of the file): ratio %.3f\n' \
-	"resume -i FILE" "$(rate "${BEST[verified]}")" "$(ratio "${BEST[ref]}" "${BEST[verified]}")"
+	"resume -i FILE" "$(rate "${MEDIAN[verified]}")" "$(ratio "${MEDIAN[ref]}" "${MEDIAN[verified]}")"
 rm "$tmp/raw" "$tmp/framed"
 
 mapfile -t b < <(with_base "vfio-migctl save -q $A | vfio-migctl resume -q $B")
@@ -258,9 +259,8 @@ compare "running $A" \
 	ref "migsim-ref save $A >/dev/null 2>&1" \
 	framed "vfio-migctl save -q $A >/dev/null"
 printf '%-22s ref %.1f MiB/s, framed %.1f MiB/s (ratio %.3f)\n' "save > /dev/null" \
-	"$(rate "${BEST[ref]}")" "$(rate "${BEST[framed]}")" "$(ratio "${BEST[ref]}" "${BEST[framed]}")"
-medians slow_device
-summary+=("RATIO slow_device $(ratio "${BEST[ref]}" "${BEST[framed]}")")
+	"$(rate "${MEDIAN[ref]}")" "$(rate "${MEDIAN[framed]}")" "$(ratio "${MEDIAN[ref]}" "${MEDIAN[framed]}")"
+bests slow_device
 set_attr "$A" delay_us 0
 
 # What every run pays, whatever its size (so a part of every figure above):
@@ -273,7 +273,7 @@ compare "running $A" \
 	version "vfio-migctl --version >/dev/null" \
 	ref "migsim-ref save $A >/dev/null 2>&1" \
 	framed "vfio-migctl save -q $A >/dev/null"
-ms() { echo "${BEST[$1]} * 1000 / 1" | bc; }
+ms() { echo "${MEDIAN[$1]} * 1000 / 1" | bc; }
 printf '%-22s /bin/true %s, vfio-migctl --version %s, ref %s, framed %s\n' "1 MiB" \
 	"$(ms true)" "$(ms version)" "$(ms ref)" "$(ms framed)"
 

@@ -66,7 +66,7 @@ bench-migsim: $(B)/vfio-migctl $(B)/migsim/6.12/migsim.ko $(B)/migsim-ref $(BENC
 	VM_TEST_BENCH_BASELINE=$(if $(BENCH_BASE_BIN),$(CURDIR)/$(BENCH_BASE_BIN)) \
 		$(VM)/run-vm.sh --exec $(MIGSIM)/bench.sh | tee -a $(B)/bench/migsim.txt
 	$(Q)tests/bench/host-load.sh end $(B)/bench/host.state | tee -a $(B)/bench/migsim.txt
-	$(Q)tests/bench/plot.sh $(B)/bench/migsim.txt BENCHMARKS.png
+	$(Q)tests/bench/plot.sh $(B)/bench/migsim.txt $(wildcard $(B)/bench/native.txt) BENCHMARKS.png
 
 # Prerequisites only, so other benchmarks can join `make bench`.
 bench: bench-migsim
