@@ -19,8 +19,8 @@ struct set {
 	struct migctl_set_member *m;
 	size_t n;
 	const struct migctl_xfer_opts *opts;
-	struct migctl_xfer_opts
-		*member_opts; /* opts but the commit (the set's), each its progress */
+	/* each member's: opts but the commit (the set's), with its progress_arg */
+	struct migctl_xfer_opts *member_opts;
 	struct xfer **x;
 	pthread_mutex_t lock;
 	pthread_cond_t arrived_cond;
@@ -105,7 +105,6 @@ static int set_init(struct set *s, struct migctl_set_member *m, size_t n,
 		if (m[i].progress_arg)
 			s->member_opts[i].progress_arg = m[i].progress_arg;
 		r = xfer_new(m[i].dev, &s->member_opts[i], &m[i].result, &s->x[i]);
-
 		if (r)
 			return set_fail(s, i, r);
 	}
