@@ -87,7 +87,10 @@ void check_membuf_free(struct membuf *b);
 void check_close_fd(int *fd);
 enum migctl_state check_get_state(struct check_dev *d);
 bool check_offers(struct check_dev *d, enum migctl_state s);
-/* SET @s; a data_fd it returns replaces *fd (closed at once when fd is NULL) */
+/*
+ * SET @s; a data_fd it returns replaces *fd (closed at once when fd is
+ * NULL).  Never from ERROR: -EBADFD, nothing asked (check_dev.broke)
+ */
 int check_set_state(struct check_dev *d, enum migctl_state s, int *fd);
 /* Write the device's saved stream into the RESUMING session @fd */
 int check_write_saved(struct check_dev *d, int fd);

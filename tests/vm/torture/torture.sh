@@ -58,7 +58,10 @@
 #              status 130 only after a signal
 #   file       -o FILE exists (and `inspect` verifies it) only after
 #              status 0; otherwise a file that was there is byte for byte
-#              what it was; no temporary is left beside it
+#              what it was; no temporary is left beside it.  After our
+#              SIGKILL, which can land past the commit (atomic), the file
+#              is also allowed to be the whole new stream, which `inspect`
+#              verifies
 #   stream     a failed framed save never leaves a stream that looks
 #              complete: `inspect` refuses what went into a FIFO, and the
 #              destination of a pipe refuses it (left untouched)
@@ -854,7 +857,12 @@ step() {
 		check_transfer 0 "$src" src "$SAVE_THEN"
 		check_source "$src"
 		check_file 0 "$target" "$pre_exist"
-		[ "${RC[0]}" = 0 ] && SLOT_SRC[P_SLOT]="${BEFORE_DIGEST[src]} $P_RAW"
+		# the slot holds the source's stream after a success, and after a
+		# SIGKILL that landed past the commit (check_file)
+		if [ "${RC[0]}" = 0 ] || { [ -n "${KILLED[0]:-}" ] && [ -f "$target" ] &&
+			{ [ "$pre_exist" = 0 ] || ! cmp -s "$target" "$W/step/backup"; }; }; then
+			SLOT_SRC[P_SLOT]="${BEFORE_DIGEST[src]} $P_RAW"
+		fi
 		if [ "$pre_exist" = 1 ] && [ "$P_FORCE" = 0 ] && [ -z "${KILLED[0]:-}" ]; then
 			expect_refused_untouched 0 "$src" "an existing file without --force"
 		fi
@@ -973,6 +981,13 @@ check_file() {
 		[ "$mode" = 600 ] || [ "$pre" = 1 ] || violate file "new file $t has mode $mode, not 600"
 		if [ "$P_RAW" = 0 ] && ! vfio-migctl -q inspect "$t" >"$W/step/inspect" 2>&1; then
 			violate file "save exited 0, but inspect refuses $t: $(tail -n 1 "$W/step/inspect")"
+		fi
+	elif [ -n "${KILLED[i]:-}" ] && [ -f "$t" ] && { [ "$pre" = 0 ] || ! cmp -s "$t" "$W/step/backup"; }; then
+		# SIGKILL can land after the commit (the device at --then) and
+		# before the exit; the commit is atomic: the file is as it was,
+		# or the whole new stream, never a part of one
+		if [ "$P_RAW" = 0 ] && ! vfio-migctl -q inspect "$t" >"$W/step/inspect" 2>&1; then
+			violate file "save killed, and $t is neither what was there nor a stream inspect verifies: $(tail -n 1 "$W/step/inspect")"
 		fi
 	elif [ "$pre" = 0 ]; then
 		[ ! -e "$t" ] || violate file "save exited ${RC[i]}, yet $t exists (it did not before)"
