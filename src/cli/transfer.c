@@ -532,6 +532,7 @@ int cli_report_set(const struct transfer_report *t, struct cli_member *m, size_t
 				     t->err :
 				     0;
 		member.precopy_bytes = m[i].precopy_bytes;
+		member.note = NULL; /* the set's, said once below */
 		cli.device = m[i].arg;
 		out_open_object(NULL);
 		out_text("%s: ", m[i].arg);
@@ -550,6 +551,8 @@ int cli_report_set(const struct transfer_report *t, struct cli_member *m, size_t
 	out_double("seconds", " in %.3f s", seconds);
 	out_double("stopped_seconds", t->resuming ? NULL : "; devices stopped %.3f s at most",
 		   stopped);
+	/* resume --force: a member's identity accepted all the same */
+	out_string_or_null("note", "; %s", t->err ? NULL : t->note, NULL);
 	out_text("\n");
 	out_close_object();
 	return cli_finish(status);

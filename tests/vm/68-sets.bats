@@ -147,6 +147,22 @@ teardown() {
 	done
 }
 
+@test "a member of another type: refused (7) naming it, nothing touched; --force loads it and says so once" {
+	make_set full 64K 64K
+	SRC=("${SET[@]}")
+	run -0 --separate-stderr vfio-migctl save "${SRC[@]}" -o "$BATS_TEST_TMPDIR/two.mig"
+	A=$(migsim_create full size=4K)
+	B=$(migsim_create p2p size=4K)
+	seq_clear "$A" "$B"
+	run -7 --separate-stderr vfio-migctl resume "$A" "$B" -i "$BATS_TEST_TMPDIR/two.mig"
+	expect_error "resume: $B" 'member 1 of the stream'
+	expect_no_arcs "$A" "$B"
+	run -0 --separate-stderr vfio-migctl --json resume --force "$A" "$B" -i "$BATS_TEST_TMPDIR/two.mig"
+	jq -e '.ok and (.note | test("accepted with --force")) and ([.devices[].note] | unique) == [null]' \
+		<<<"$output" >/dev/null || fail "$output"
+	[ "$(digests_of "$A" "$B")" = "$(digests_of "${SRC[@]}")" ] || fail "not loaded"
+}
+
 @test "mtty: a set of two carries each one's registers in order, through the barrier" {
 	SRC=("$(mtty_create)" "$(mtty_create)")
 	DST=("$(mtty_create)" "$(mtty_create)")
