@@ -112,17 +112,21 @@ static unsigned seed;
 
 struct member_data {
 	uint8_t *data;
-	size_t len, pre;  /* bytes in all; of them PRE_COPY */
-	size_t chunk;	  /* bytes per record */
+	size_t len, pre; /* bytes in all; of them PRE_COPY */
+	size_t chunk;	 /* bytes per record */
 };
 
 static void headers(struct migctl_stream_header *h, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++) {
 		struct migctl_device_desc d = {
-			.bus = MIGCTL_BUS_PCI, .driver = "mlx5_vfio_pci", .vendor = 0x15b3,
-			.device = 0x101e, .subsystem_vendor = 0x15b3,
-			.subsystem_device = 0x0047, .revision = 2,
+			.bus = MIGCTL_BUS_PCI,
+			.driver = "mlx5_vfio_pci",
+			.vendor = 0x15b3,
+			.device = 0x101e,
+			.subsystem_vendor = 0x15b3,
+			.subsystem_device = 0x0047,
+			.revision = 2,
 		};
 
 		snprintf(d.name, sizeof(d.name), "0000:3b:00.%u", k);
@@ -225,8 +229,8 @@ struct consumer {
 	struct migctl_stream_set_reader *r;
 	unsigned member;
 	struct mem out;
-	unsigned delay_us;    /* per record: a slow device */
-	int quit_after;	      /* > 0: stop pulling after this many records, and detach */
+	unsigned delay_us; /* per record: a slow device */
+	int quit_after;	   /* > 0: stop pulling after this many records, and detach */
 	volatile sig_atomic_t stop;
 	int ret;
 	bool last;
@@ -306,6 +310,11 @@ struct rec {
 	uint64_t seq;
 };
 
+static bool is_data_type(uint16_t type)
+{
+	return type == MIGCTL_REC_PRECOPY || type == MIGCTL_REC_STOPCOPY;
+}
+
 static size_t walk(const struct mem *s, struct rec *recs, size_t max)
 {
 	size_t n = 0, off = 16;
@@ -336,8 +345,7 @@ static void reseal(struct mem *s, size_t off)
 }
 
 static int scan_set(const struct mem *s, struct migctl_stream_stats *whole,
-		    struct migctl_stream_stats *members, char *err, size_t errlen,
-		    char merr[][256])
+		    struct migctl_stream_stats *members, char *err, size_t errlen, char merr[][256])
 {
 	int fd = mem_fd(s->p, s->len);
 	struct migctl_stream_set_reader *r = migctl_stream_set_reader_new(fd, NULL);
@@ -374,7 +382,8 @@ static void test_round_trips(void)
 			make_members(md, n, round == 3 ? 3 * MiB : 1000 * round + 5, 4096 << round);
 			ret = write_set(md, n, &rs, &s, &early);
 			CHECK(ret == 0 && !early,
-			      "set of %u, order %u: written, END only at the last finish", n, round);
+			      "set of %u, order %u: written, END only at the last finish", n,
+			      round);
 
 			fd = mem_fd(s.p, s.len);
 			ret = read_set(fd, cs, n, &r);
@@ -399,8 +408,7 @@ static void test_round_trips(void)
 			for (unsigned k = 0; k < n; k++)
 				intact &= st[k].intact && st[k].precopy_bytes == md[k].pre &&
 					  st[k].stopcopy_bytes == md[k].len - md[k].pre;
-			CHECK(ret == 0 && whole.intact && intact &&
-			      whole.stream_bytes == s.len,
+			CHECK(ret == 0 && whole.intact && intact && whole.stream_bytes == s.len,
 			      "set of %u, order %u: scan says every member intact with its bytes "
 			      "(%s)",
 			      n, round, err);
@@ -437,7 +445,7 @@ static void test_set_of_one(void)
 	close(fd);
 	ret |= write_set(&md, 1, &rs, &set, &early);
 	CHECK(ret == 0 && one.len == set.len && !memcmp(one.p, set.p, one.len) &&
-	      rd(set.p + 8, 4) == 1,
+		      rd(set.p + 8, 4) == 1,
 	      "a set of one is written as a version 1.0 stream, byte for byte");
 	mem_free(&one);
 	mem_free(&set);
@@ -492,7 +500,7 @@ static void test_corruption(void)
 	reseal(&s, recs[victim].off);
 	ret = scan_set(&s, &whole, st, err, sizeof(err), merr);
 	CHECK(ret == -EBADMSG && strstr(merr[1], "digest of this member's data does not match") &&
-	      st[0].intact && !st[1].intact,
+		      st[0].intact && !st[1].intact,
 	      "a changed record with a good checksum: member 1's END digest fails (%s)", merr[1]);
 
 	/* Two records of one member swapped: numbering */
@@ -517,14 +525,20 @@ static void test_corruption(void)
 		      "two records of member 2 swapped: caught (%s)", merr[2]);
 		mem_free(&t);
 
-		/* Records of two different members swapped: the interleaving is free */
-		for (size_t i = 0; i + 1 < n; i++)
-			if (recs[i].member == 0 && recs[i + 1].member == 1 &&
-			    recs[i].type == MIGCTL_REC_STOPCOPY &&
-			    recs[i + 1].type == MIGCTL_REC_STOPCOPY) {
+		/*
+		 * Records of two different members swapped: the interleaving is
+		 * free.  Any two adjacent data records of two members will do (the
+		 * writers' threads interleave them differently from run to run).
+		 */
+		bool found = false;
+
+		for (size_t i = 0; !found && i + 1 < n; i++)
+			if (recs[i].member != recs[i + 1].member && is_data_type(recs[i].type) &&
+			    is_data_type(recs[i + 1].type)) {
 				a = i;
-				break;
+				found = true;
 			}
+		CHECK(found, "two adjacent data records of two members to swap");
 		mem_add(&t, s.p, recs[a].off);
 		mem_add(&t, s.p + recs[a + 1].off, 32 + recs[a + 1].len);
 		mem_add(&t, s.p + recs[a].off, 32 + recs[a].len);
@@ -532,7 +546,8 @@ static void test_corruption(void)
 			s.len - (recs[a + 1].off + 32 + recs[a + 1].len));
 		ret = scan_set(&t, &whole, st, err, sizeof(err), NULL);
 		CHECK(ret == 0 && whole.intact && t.len == s.len,
-		      "records of members 0 and 1 swapped: still intact (%s)", err);
+		      "records of members %u and %u swapped: still intact (%s)", recs[a].member,
+		      recs[a + 1].member, err);
 		mem_free(&t);
 	}
 	mem_free(&s);
@@ -609,8 +624,7 @@ static void test_versions_and_counts(void)
 	wr(t.p + 10, 2, 2);
 	wr(t.p + 12, (uint32_t)XXH3_64bits(t.p, 12), 4);
 	ret = scan_set(&t, &whole, st, err, sizeof(err), NULL);
-	CHECK(ret == -EBADMSG,
-	      "an unknown minor version is refused");
+	CHECK(ret == -EBADMSG, "an unknown minor version is refused");
 	CHECK_EQ_STR(err,
 		     "format version 1.2 is not supported (this vfio-migctl reads version 1.0 "
 		     "and 1.1)",
@@ -670,8 +684,9 @@ static void test_versions_and_counts(void)
 
 		ret = migctl_stream_set_reader_open(r);
 		CHECK(ret == 0 && migctl_stream_set_reader_members(r) == 3 &&
-		      !strcmp(migctl_stream_set_reader_header(r, 2)->name, "0000:3b:00.2") &&
-		      migctl_stream_set_reader_header(r, 3) == NULL,
+			      !strcmp(migctl_stream_set_reader_header(r, 2)->name,
+				      "0000:3b:00.2") &&
+			      migctl_stream_set_reader_header(r, 3) == NULL,
 		      "open says 3 members and each one's header, before any data");
 		migctl_stream_set_reader_free(r);
 	}
@@ -682,8 +697,8 @@ static void test_versions_and_counts(void)
 
 		headers(h, 2);
 		CHECK(migctl_stream_set_writer_new(1, 0, h, NULL, &w) == -EINVAL && !w &&
-		      migctl_stream_set_writer_new(1, MIGCTL_STREAM_SET_MAX + 1, h, NULL, &w) ==
-			      -EINVAL,
+			      migctl_stream_set_writer_new(1, MIGCTL_STREAM_SET_MAX + 1, h, NULL,
+							   &w) == -EINVAL,
 		      "a writer for 0 or more than %d members is EINVAL", MIGCTL_STREAM_SET_MAX);
 	}
 	mem_free(&s);
@@ -749,7 +764,8 @@ static void *produce(void *arg)
 	int ret = 0;
 
 	for (size_t off = 0; !ret && off < p->md->len; off += p->md->chunk) {
-		struct migctl_chunk c = { .buf = p->md->data + off, .phase = MIGCTL_PHASE_STOP_COPY };
+		struct migctl_chunk c = { .buf = p->md->data + off,
+					  .phase = MIGCTL_PHASE_STOP_COPY };
 
 		c.len = p->md->len - off < p->md->chunk ? p->md->len - off : p->md->chunk;
 		ret = p->sink.frame(p->sink.ctx, &c);
