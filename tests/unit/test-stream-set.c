@@ -25,86 +25,11 @@
 #include "engine.h"
 #include "fdio.h"
 #include "stream.h"
+#include "mem.h"
 #include "unit.h"
 
 #define MiB (1u << 20)
 #define MAXM 4
-
-/* ---- growable byte buffer, fds */
-
-struct mem {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static void mem_add(struct mem *m, const void *p, size_t len)
-{
-	if (m->len + len > m->cap) {
-		m->cap = (m->len + len) * 2;
-		m->p = realloc(m->p, m->cap);
-		if (!m->p)
-			abort();
-	}
-	if (len)
-		memcpy(m->p + m->len, p, len);
-	m->len += len;
-}
-
-static void mem_free(struct mem *m)
-{
-	free(m->p);
-	memset(m, 0, sizeof(*m));
-}
-
-static int mem_fd(const void *p, size_t len)
-{
-	int fd = memfd_create("stream", MFD_CLOEXEC);
-
-	if (fd < 0 || write_all(fd, p, len, NULL) || lseek(fd, 0, SEEK_SET) != 0)
-		abort();
-	return fd;
-}
-
-static void fd_to_mem(int fd, struct mem *m)
-{
-	uint8_t buf[65536];
-	size_t got;
-
-	if (lseek(fd, 0, SEEK_SET) != 0)
-		abort();
-	do {
-		if (read_full(fd, buf, sizeof(buf), &got, NULL))
-			abort();
-		mem_add(m, buf, got);
-	} while (got);
-}
-
-static void pattern(uint8_t *p, size_t len, uint32_t seed)
-{
-	uint32_t x = seed * 2654435761u + 1;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = (uint8_t)x;
-	}
-}
-
-static uint64_t rd(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-
-	for (int i = bytes - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void wr(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static unsigned seed;
 
@@ -321,10 +246,10 @@ static size_t walk(const struct mem *s, struct rec *recs, size_t max)
 
 	while (off + 32 <= s->len && n < max) {
 		recs[n] = (struct rec){ .off = off,
-					.type = (uint16_t)rd(s->p + off, 2),
-					.len = (uint32_t)rd(s->p + off + 4, 4),
-					.seq = rd(s->p + off + 8, 8),
-					.member = (uint32_t)rd(s->p + off + 16, 4) };
+					.type = (uint16_t)le_get(s->p + off, 2),
+					.len = (uint32_t)le_get(s->p + off + 4, 4),
+					.seq = le_get(s->p + off + 8, 8),
+					.member = (uint32_t)le_get(s->p + off + 16, 4) };
 		off += 32 + recs[n].len;
 		n++;
 	}
@@ -335,12 +260,12 @@ static size_t walk(const struct mem *s, struct rec *recs, size_t max)
 static void reseal(struct mem *s, size_t off)
 {
 	XXH3_state_t *st = XXH3_createState();
-	uint32_t len = (uint32_t)rd(s->p + off + 4, 4);
+	uint32_t len = (uint32_t)le_get(s->p + off + 4, 4);
 
 	XXH3_64bits_reset(st);
 	XXH3_64bits_update(st, s->p + off, 24);
 	XXH3_64bits_update(st, s->p + off + 32, len);
-	wr(s->p + off + 24, XXH3_64bits_digest(st), 8);
+	le_put(s->p + off + 24, XXH3_64bits_digest(st), 8);
 	XXH3_freeState(st);
 }
 
@@ -445,7 +370,7 @@ static void test_set_of_one(void)
 	close(fd);
 	ret |= write_set(&md, 1, &rs, &set, &early);
 	CHECK(ret == 0 && one.len == set.len && !memcmp(one.p, set.p, one.len) &&
-		      rd(set.p + 8, 4) == 1,
+		      le_get(set.p + 8, 4) == 1,
 	      "a set of one is written as a version 1.0 stream, byte for byte");
 	mem_free(&one);
 	mem_free(&set);
@@ -617,12 +542,12 @@ static void test_versions_and_counts(void)
 
 	make_members(md, 3, 500, 200);
 	write_set(md, 3, &rs, &s, &early);
-	CHECK(rd(s.p + 8, 2) == 1 && rd(s.p + 10, 2) == 1, "a set of 3 is format version 1.1");
+	CHECK(le_get(s.p + 8, 2) == 1 && le_get(s.p + 10, 2) == 1, "a set of 3 is format version 1.1");
 
 	/* minor 2: refused by name */
 	mem_add(&t, s.p, s.len);
-	wr(t.p + 10, 2, 2);
-	wr(t.p + 12, (uint32_t)XXH3_64bits(t.p, 12), 4);
+	le_put(t.p + 10, 2, 2);
+	le_put(t.p + 12, (uint32_t)XXH3_64bits(t.p, 12), 4);
 	ret = scan_set(&t, &whole, st, err, sizeof(err), NULL);
 	CHECK(ret == -EBADMSG, "an unknown minor version is refused");
 	CHECK_EQ_STR(err,
@@ -645,7 +570,7 @@ static void test_versions_and_counts(void)
 		if (count == 3 || (count > 4 && count < 64))
 			continue;
 		mem_add(&t, s.p, s.len);
-		wr(t.p + recs[0].off + 32, count, 4);
+		le_put(t.p + recs[0].off + 32, count, 4);
 		reseal(&t, recs[0].off);
 		ret = scan_set(&t, &whole, st, err, sizeof(err), NULL);
 		CHECK(ret == -EBADMSG, "SET says %u members of 3: refused (%s)", count, err);
@@ -656,7 +581,7 @@ static void test_versions_and_counts(void)
 		size_t e = recs[walk(&s, recs, 256) - 1].off;
 
 		mem_add(&t, s.p, s.len);
-		wr(t.p + e + 32 + 16, 2, 4);
+		le_put(t.p + e + 32 + 16, 2, 4);
 		reseal(&t, e);
 		ret = scan_set(&t, &whole, st, err, sizeof(err), NULL);
 		CHECK(ret == -EBADMSG && strstr(err, "it is for 2 members, the set has 3"),
@@ -665,8 +590,8 @@ static void test_versions_and_counts(void)
 		/* END's counts of the whole: records before it, data bytes */
 		for (int field = 0; field < 2; field++) {
 			mem_add(&t, s.p, s.len);
-			wr(t.p + e + 32 + 8 * (field ? 0 : 1),
-			   rd(t.p + e + 32 + 8 * (field ? 0 : 1), 8) + 1, 8);
+			le_put(t.p + e + 32 + 8 * (field ? 0 : 1),
+			   le_get(t.p + e + 32 + 8 * (field ? 0 : 1), 8) + 1, 8);
 			reseal(&t, e);
 			ret = scan_set(&t, &whole, st, err, sizeof(err), NULL);
 			CHECK(ret == -EBADMSG &&

@@ -25,88 +25,11 @@
 
 #include "fdio.h"
 #include "stream.h"
+#include "mem.h"
 #include "unit.h"
 
 #define MiB (1u << 20)
 
-/* ---- growable byte buffer */
-
-struct mem {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static void mem_add(struct mem *m, const void *p, size_t len)
-{
-	if (m->len + len > m->cap) {
-		m->cap = (m->len + len) * 2;
-		m->p = realloc(m->p, m->cap);
-		if (!m->p)
-			abort();
-	}
-	if (len)
-		memcpy(m->p + m->len, p, len);
-	m->len += len;
-}
-
-static void mem_free(struct mem *m)
-{
-	free(m->p);
-	memset(m, 0, sizeof(*m));
-}
-
-static void le(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t rd_le(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-
-	for (int i = bytes - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* An fd holding @len bytes, positioned at 0 */
-static int mem_fd(const void *p, size_t len)
-{
-	int fd = memfd_create("stream", MFD_CLOEXEC);
-
-	if (fd < 0 || write_all(fd, p, len, NULL) ||
-	    lseek(fd, 0, SEEK_SET) != 0)
-		abort();
-	return fd;
-}
-
-static void fd_to_mem(int fd, struct mem *m)
-{
-	uint8_t buf[65536];
-	size_t got;
-
-	if (lseek(fd, 0, SEEK_SET) != 0)
-		abort();
-	do {
-		if (read_full(fd, buf, sizeof(buf), &got, NULL))
-			abort();
-		mem_add(m, buf, got);
-	} while (got);
-}
-
-/* Deterministic, non-repeating data */
-static void pattern(uint8_t *p, size_t len, uint32_t seed)
-{
-	uint32_t x = seed * 2654435761u + 1;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = (uint8_t)x;
-	}
-}
 
 /* ---- an independent encoder, straight from vfio-migctl-stream(5) */
 
@@ -124,8 +47,8 @@ static void b_init(struct builder *b, uint32_t version)
 	b->digest = XXH3_createState();
 	XXH3_128bits_reset(b->digest);
 	memcpy(pre, "\x89VFMIG\r\n", 8);
-	le(pre + 8, version, 4);
-	le(pre + 12, (uint32_t)XXH3_64bits(pre, 12), 4);
+	le_put(pre + 8, version, 4);
+	le_put(pre + 12, (uint32_t)XXH3_64bits(pre, 12), 4);
 	mem_add(&b->m, pre, 16);
 }
 
@@ -141,14 +64,14 @@ static void b_record_seq(struct builder *b, uint16_t type, uint16_t flags,
 {
 	uint8_t *tmp = malloc(16 + (size_t)len);
 
-	le(tmp, type, 2);
-	le(tmp + 2, flags, 2);
-	le(tmp + 4, len, 4);
-	le(tmp + 8, seq, 8);
+	le_put(tmp, type, 2);
+	le_put(tmp + 2, flags, 2);
+	le_put(tmp + 4, len, 4);
+	le_put(tmp + 8, seq, 8);
 	if (len)
 		memcpy(tmp + 16, payload, len);
 	mem_add(&b->m, tmp, 16);
-	le(tmp, XXH3_64bits(tmp, 16 + (size_t)len), 8);
+	le_put(tmp, XXH3_64bits(tmp, 16 + (size_t)len), 8);
 	mem_add(&b->m, tmp, 8);
 	mem_add(&b->m, payload, len);
 	free(tmp);
@@ -177,20 +100,20 @@ static void b_header(struct builder *b, const struct hdr_fields *f)
 	struct mem p = { 0 };
 	uint8_t fixed[36] = { 0 };
 
-	le(fixed + 0, f->created, 8);
-	le(fixed + 8, f->flags, 8);
-	le(fixed + 16, f->estimate, 8);
-	le(fixed + 24, f->bus, 2);
-	le(fixed + 26, f->vendor, 2);
-	le(fixed + 28, f->device, 2);
-	le(fixed + 30, f->subvendor, 2);
-	le(fixed + 32, f->subdevice, 2);
+	le_put(fixed + 0, f->created, 8);
+	le_put(fixed + 8, f->flags, 8);
+	le_put(fixed + 16, f->estimate, 8);
+	le_put(fixed + 24, f->bus, 2);
+	le_put(fixed + 26, f->vendor, 2);
+	le_put(fixed + 28, f->device, 2);
+	le_put(fixed + 30, f->subvendor, 2);
+	le_put(fixed + 32, f->subdevice, 2);
 	fixed[34] = f->revision;
 	mem_add(&p, fixed, sizeof(fixed));
 	for (int i = 0; i < 4; i++) {
 		uint8_t n[2];
 
-		le(n, strlen(f->strings[i]), 2);
+		le_put(n, strlen(f->strings[i]), 2);
 		mem_add(&p, n, 2);
 		mem_add(&p, f->strings[i], strlen(f->strings[i]));
 	}
@@ -213,10 +136,10 @@ static void b_end_custom(struct builder *b, uint64_t data_bytes,
 	uint8_t end[64] = { 0 };
 	XXH128_hash_t d = XXH3_128bits_digest(b->digest);
 
-	le(end, data_bytes, 8);
-	le(end + 8, records, 8);
-	le(end + 16, d.low64, 8);
-	le(end + 24, d.high64, 8);
+	le_put(end, data_bytes, 8);
+	le_put(end + 8, records, 8);
+	le_put(end + 16, d.low64, 8);
+	le_put(end + 24, d.high64, 8);
 	b_record(b, MIGCTL_REC_END, 0, end, len);
 }
 
@@ -241,7 +164,7 @@ static size_t walk(const struct mem *m, struct span *s, size_t max, int *bad)
 	*bad = 0;
 	while (off + 24 <= m->len && n < max) {
 		const uint8_t *h = m->p + off;
-		uint32_t len = (uint32_t)rd_le(h + 4, 4);
+		uint32_t len = (uint32_t)le_get(h + 4, 4);
 		uint8_t *tmp;
 
 		if (off + 24 + len > m->len)
@@ -249,11 +172,11 @@ static size_t walk(const struct mem *m, struct span *s, size_t max, int *bad)
 		tmp = malloc(16 + (size_t)len);
 		memcpy(tmp, h, 16);
 		memcpy(tmp + 16, h + 24, len);
-		if (XXH3_64bits(tmp, 16 + (size_t)len) != rd_le(h + 16, 8) ||
-		    rd_le(h + 8, 8) != n)
+		if (XXH3_64bits(tmp, 16 + (size_t)len) != le_get(h + 16, 8) ||
+		    le_get(h + 8, 8) != n)
 			(*bad)++;
 		free(tmp);
-		s[n] = (struct span){ off, off + 24 + len, (uint16_t)rd_le(h, 2),
+		s[n] = (struct span){ off, off + 24 + len, (uint16_t)le_get(h, 2),
 				      len, data };
 		if (s[n].type == MIGCTL_REC_PRECOPY || s[n].type == MIGCTL_REC_STOPCOPY)
 			data += len;
@@ -847,10 +770,10 @@ static void record_header_only(struct mem *m, uint16_t type, uint16_t flags,
 {
 	uint8_t h[24] = { 0 };
 
-	le(h, type, 2);
-	le(h + 2, flags, 2);
-	le(h + 4, len, 4);
-	le(h + 8, seq, 8);
+	le_put(h, type, 2);
+	le_put(h + 2, flags, 2);
+	le_put(h + 4, len, 4);
+	le_put(h + 8, seq, 8);
 	mem_add(m, h, 24);
 }
 
