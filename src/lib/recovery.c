@@ -95,8 +95,8 @@ void recover_quiesced(struct migctl_dev *dev, enum migctl_on_error policy, bool 
 	    res->initial_state != MIGCTL_STATE_RUNNING)
 		return;
 	now = migctl_read_state(dev);
-	/* ERROR is reset by recover_device(), nothing else */
-	if (now != MIGCTL_STATE_ERROR && now != MIGCTL_NR_STATES)
+	/* From ERROR migctl_return_to() asks nothing: recover_device() resets it */
+	if (now != MIGCTL_NR_STATES)
 		migctl_return_to(dev, now, MIGCTL_STATE_RUNNING_P2P);
 }
 

@@ -296,7 +296,7 @@ static int step(struct migctl_set_move *m, enum migctl_state state, bool back)
 		return r;
 	}
 	now = migctl_read_state(m->dev);
-	if (now == MIGCTL_STATE_ERROR || now == MIGCTL_NR_STATES) {
+	if (!migctl_set_allowed_from(now) || now == MIGCTL_NR_STATES) {
 		r = migctl_dev_reset(m->dev);
 		if (r)
 			return r;
@@ -365,7 +365,7 @@ int migctl_set_move(struct migctl_set_move *m, size_t n, enum migctl_state targe
 		m[i].moved = m[i].reset = false;
 		m[i].put_back_err = 0;
 		r = migctl_get_state(m[i].dev, &m[i].found);
-		if (!r && m[i].found == MIGCTL_STATE_ERROR)
+		if (!r && !migctl_set_allowed_from(m[i].found))
 			r = -EBADFD;
 		else if (!r && migctl_state_is_data(m[i].found))
 			r = -EBUSY;
