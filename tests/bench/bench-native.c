@@ -23,13 +23,23 @@
  * resumed "device" is /dev/null: writing into it costs nothing, so the
  * figures are the engine's and the stream's, not a device's.
  *
+ * save_devnull and resume_single are also run through the bound
+ * (pipeline-bound.h): the least pipeline that checksums each byte on the
+ * other core, read on one thread, checksummed and written on another,
+ * sleeping between chunks as the engine's stages do, and spinning.  The
+ * engine is measured against it: what it cannot reach, no pipeline that
+ * checksums on a second core and sleeps can on this machine.  The
+ * machine's own costs that bound it are measured first: memcpy on one
+ * core, a wake's cost to its waker and its latency, and the checksums
+ * over data in this core's cache and over data the other core just wrote.
+ *
  * Every run is a process of its own (fork), so that its peak RSS is its
  * own; the variants of a case alternate, round after round, so that load
  * drifting during the run hits them alike.  The figures are the medians
  * of the rounds, the best beside them.
  *
  * Usage: bench-native [-d TMPDIR] [-k CASE,...] [GIB[:ROUNDS]...]
- *        (default: every case, 1 GiB 9 rounds and 8 GiB 3 rounds)
+ *        (default: every case, 1 GiB 15 rounds and 8 GiB 3 rounds)
  * Prints figures only; nothing passes or fails on time.
  */
 #include <errno.h>
@@ -51,6 +61,7 @@
 
 #include "engine.h"
 #include "fdio.h"
+#include "pipeline-bound.h"
 #include "stream.h"
 
 #define CHUNK MIGCTL_DEFAULT_BUFFER
@@ -302,13 +313,30 @@ enum kind { SAVE_DEVNULL, SAVE_TMPFS, SAVE_PIPE, RESUME_SINGLE, RESUME_VERIFIED,
 static const struct {
 	const char *name, *label;
 	bool resumes; /* measured in the resume phase, from the tmpfs file */
+	bool bounded; /* measured through the two-thread bound too (pipeline-bound.h) */
 } kinds[NR_KINDS] = {
-	[SAVE_DEVNULL] = { "save_devnull", "save > /dev/null", false },
-	[SAVE_TMPFS] = { "save_tmpfs", "save > tmpfs file", false },
-	[SAVE_PIPE] = { "save_pipe_resume", "save | resume", false },
-	[RESUME_SINGLE] = { "resume_single", "resume --single-pass", true },
-	[RESUME_VERIFIED] = { "resume_verified", "resume, verified first", true },
+	[SAVE_DEVNULL] = { "save_devnull", "save > /dev/null", false, true },
+	[SAVE_TMPFS] = { "save_tmpfs", "save > tmpfs file", false, false },
+	[SAVE_PIPE] = { "save_pipe_resume", "save | resume", false, false },
+	[RESUME_SINGLE] = { "resume_single", "resume --single-pass", true, true },
+	[RESUME_VERIFIED] = { "resume_verified", "resume, verified first", true, false },
 };
+
+/*
+ * What copies the data: the plain loop, the engine, and the bound, the
+ * least pipeline that checksums each byte on the other core (sleeping
+ * between chunks as the engine's stages do, or spinning)
+ */
+enum variant { BARE, FRAMED, BOUND, BOUND_SPIN, NR_VARIANTS };
+
+static const char *const variant_names[NR_VARIANTS] = { "bare", "framed", "bound", "bound_spin" };
+
+/* @in to @out as @v does it, for the cases whose two ends are plain fds */
+static uint64_t plain_copy(enum variant v, int in, int out)
+{
+	return v == BARE ? bare_copy(in, out) :
+			   bound_copy(in, out, v == BOUND ? HANDOVER_SLEEP : HANDOVER_SPIN);
+}
 
 /* The resuming process of save | resume, on side 1 */
 static void pipe_reader(int in, bool framed)
@@ -361,8 +389,9 @@ static bool save_pipe(bool framed)
 	return ok && WIFEXITED(status) && !WEXITSTATUS(status) && shared->side[1].ok;
 }
 
-static bool run_kind(enum kind k, bool framed)
+static bool run_kind(enum kind k, enum variant v)
 {
+	bool framed = v == FRAMED;
 	int in, out;
 	bool ok;
 
@@ -375,7 +404,7 @@ static bool run_kind(enum kind k, bool framed)
 			ok = framed_save(out);
 		} else {
 			in = device();
-			ok = bare_copy(in, out) == size;
+			ok = plain_copy(v, in, out) == size;
 			close(in);
 		}
 		close(out);
@@ -390,7 +419,7 @@ static bool run_kind(enum kind k, bool framed)
 		} else {
 			/* The bare loop reads the same file, framing and all */
 			out = open_or_die("/dev/null", O_WRONLY);
-			ok = bare_copy(in, out) >= size;
+			ok = plain_copy(v, in, out) >= size;
 			close(out);
 		}
 		close(in);
@@ -401,7 +430,7 @@ static bool run_kind(enum kind k, bool framed)
 }
 
 /* One run, in a child: its figures in *s */
-static void measure(enum kind k, bool framed, struct sample *s)
+static void measure(enum kind k, enum variant v, struct sample *s)
 {
 	struct rusage ru;
 	int status;
@@ -417,7 +446,7 @@ static void measure(enum kind k, bool framed, struct sample *s)
 
 		me = &shared->side[0];
 		t = now();
-		ok = run_kind(k, framed);
+		ok = run_kind(k, v);
 		shared->wall = now() - t;
 		count_self();
 		me->ok = ok;
@@ -427,8 +456,7 @@ static void measure(enum kind k, bool framed, struct sample *s)
 		die("wait4", errno);
 	shared->side[0].rss_kib = ru.ru_maxrss;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) || !shared->side[0].ok) {
-		fprintf(stderr, "bench-native: %s (%s) failed\n", kinds[k].name,
-			framed ? "framed" : "bare");
+		fprintf(stderr, "bench-native: %s (%s) failed\n", kinds[k].name, variant_names[v]);
 		exit(1);
 	}
 	*s = *shared;
@@ -471,20 +499,26 @@ static void print_threads(const char *who, const struct side *sd)
 }
 
 struct figures {
-	struct sample bare[MAX_ROUNDS], framed[MAX_ROUNDS];
+	struct sample run[NR_VARIANTS][MAX_ROUNDS];
 };
+
+/* The median run of @v, once report() has sorted them */
+static double median_wall(const struct figures *f, enum variant v, int rounds)
+{
+	return f->run[v][rounds / 2].wall;
+}
 
 static void report(enum kind k, struct figures *f, int rounds, const char *tag)
 {
 	struct sample *bm, *fm;
 	double ratio, best;
 
-	qsort(f->bare, (size_t)rounds, sizeof(f->bare[0]), by_wall);
-	qsort(f->framed, (size_t)rounds, sizeof(f->framed[0]), by_wall);
-	bm = &f->bare[rounds / 2];
-	fm = &f->framed[rounds / 2];
+	for (enum variant v = 0; v < NR_VARIANTS; v++)
+		qsort(f->run[v], (size_t)rounds, sizeof(f->run[v][0]), by_wall);
+	bm = &f->run[BARE][rounds / 2];
+	fm = &f->run[FRAMED][rounds / 2];
 	ratio = bm->wall / fm->wall;
-	best = f->bare[0].wall / f->framed[0].wall;
+	best = f->run[BARE][0].wall / f->run[FRAMED][0].wall;
 	printf("  %-24s %6.2f %6.2f  %5.3f (best %5.3f)   peak RSS KiB %ld, %ld", kinds[k].label,
 	       gibps(bm->wall), gibps(fm->wall), ratio, best, bm->side[0].rss_kib,
 	       fm->side[0].rss_kib);
@@ -503,6 +537,17 @@ static void report(enum kind k, struct figures *f, int rounds, const char *tag)
 		       "s/GiB\n",
 		       fm->verify * (double)GIB / (double)size, gibps(fm->verify),
 		       (fm->wall - fm->verify) * (double)GIB / (double)size);
+	if (kinds[k].bounded) {
+		double sleeping = median_wall(f, BOUND, rounds),
+		       spinning = median_wall(f, BOUND_SPIN, rounds);
+
+		printf("    bound (two threads, checksums on the other core): %.2f GiB/s, %.3f of bare, "
+		       "spinning %.2f GiB/s, %.3f; framed/bound %.3f\n",
+		       gibps(sleeping), bm->wall / sleeping, gibps(spinning), bm->wall / spinning,
+		       sleeping / fm->wall);
+		summarize("BOUND %s_%s %.3f %.3f", kinds[k].name, tag, bm->wall / sleeping,
+			  bm->wall / spinning);
+	}
 	summarize("NATIVE %s_%s %.3f %.3f", kinds[k].name, tag, gibps(bm->wall), gibps(fm->wall));
 	summarize("RATIO %s_%s %.3f", kinds[k].name, tag, ratio);
 	summarize("RATIO_BEST %s_%s %.3f", kinds[k].name, tag, best);
@@ -684,15 +729,15 @@ static void prepare_device(bool fill)
 static bool wanted[NR_KINDS];
 static double limit; /* memcpy GiB/s on one core */
 
-/* Every case @rounds times, bare and framed in turn */
+/* Every case @rounds times, its variants in turn */
 static void rounds_of(bool resumes, int rounds, struct figures *fig, const char *tag)
 {
 	for (int r = 0; r < rounds; r++)
 		for (enum kind k = 0; k < NR_KINDS; k++)
-			if (wanted[k] && kinds[k].resumes == resumes) {
-				measure(k, false, &fig[k].bare[r]);
-				measure(k, true, &fig[k].framed[r]);
-			}
+			for (enum variant v = 0; v < NR_VARIANTS; v++)
+				if (wanted[k] && kinds[k].resumes == resumes &&
+				    (v <= FRAMED || kinds[k].bounded))
+					measure(k, v, &fig[k].run[v][r]);
 	for (enum kind k = 0; k < NR_KINDS; k++)
 		if (wanted[k] && kinds[k].resumes == resumes)
 			report(k, &fig[k], rounds, tag);
@@ -732,7 +777,7 @@ static void run_size(uint64_t want, int rounds)
 
 	/* tmpfs's first pages of a run are faulted in by the host too: once, unmeasured */
 	if (wanted[SAVE_TMPFS])
-		measure(SAVE_TMPFS, false, &warm);
+		measure(SAVE_TMPFS, BARE, &warm);
 	rounds_of(false, rounds, fig, tag);
 
 	if (wanted[RESUME_SINGLE] || wanted[RESUME_VERIFIED]) {
@@ -746,16 +791,16 @@ static void run_size(uint64_t want, int rounds)
 	}
 	if (wanted[RESUME_SINGLE] && wanted[RESUME_VERIFIED]) {
 		/* verified first against --single-pass, the medians of the same rounds */
-		single = fig[RESUME_SINGLE].framed[rounds / 2].wall;
-		verified = fig[RESUME_VERIFIED].framed[rounds / 2].wall;
+		single = median_wall(&fig[RESUME_SINGLE], FRAMED, rounds);
+		verified = median_wall(&fig[RESUME_VERIFIED], FRAMED, rounds);
 		printf("  resume verified first / --single-pass: %.3f\n", single / verified);
 		summarize("RATIO resume_verified_vs_single_%s %.3f", tag, single / verified);
 	}
 	if (wanted[SAVE_DEVNULL])
 		printf("  memcpy on one core %.2f GiB/s: bare save > /dev/null at %.0f%% of it, "
 		       "framed at %.0f%%\n",
-		       limit, 100 * gibps(fig[SAVE_DEVNULL].bare[rounds / 2].wall) / limit,
-		       100 * gibps(fig[SAVE_DEVNULL].framed[rounds / 2].wall) / limit);
+		       limit, 100 * gibps(median_wall(&fig[SAVE_DEVNULL], BARE, rounds)) / limit,
+		       100 * gibps(median_wall(&fig[SAVE_DEVNULL], FRAMED, rounds)) / limit);
 	printf("  ");
 	load("after");
 }
@@ -777,12 +822,12 @@ static int pick(char *list)
 
 int main(int argc, char **argv)
 {
-	static char *defaults[] = { "1:9", "8:3" };
+	static char *defaults[] = { "1:15", "8:3" };
 	char **sizes = defaults;
 	int n_sizes = 2, opt;
 	bool picked = false;
 	struct statfs fs;
-	double wake;
+	double wake, latency, here, there;
 
 	while ((opt = getopt(argc, argv, "d:k:")) != -1) {
 		switch (opt) {
@@ -831,6 +876,15 @@ int main(int argc, char **argv)
 	wake = wake_us();
 	printf("waking a thread that sleeps costs the waker %.1f us: %.0f%% of a 1 MiB memcpy\n",
 	       wake, wake * 1e-6 * limit * 1024 * 100);
+	latency = wake_latency_us();
+	printf("a thread that sleeps runs %.1f us after it is woken (median): %.0f%% of a 1 MiB "
+	       "memcpy\n",
+	       latency, latency * 1e-6 * limit * 1024 * 100);
+	here = checksum_seconds_per_gib(false);
+	there = checksum_seconds_per_gib(true);
+	printf("the stream's checksums: %.3f s/GiB over data in this core's cache, %.3f over data "
+	       "the other core just wrote\n",
+	       here, there);
 	for (int i = 0; i < n_sizes; i++) {
 		char *end;
 		long gib = strtol(sizes[i], &end, 10);
@@ -839,6 +893,8 @@ int main(int argc, char **argv)
 	}
 	summarize("MEMCPY_GIBPS %.2f", limit);
 	summarize("WAKE_US %.1f", wake);
+	summarize("WAKE_LATENCY_US %.1f", latency);
+	summarize("CHECKSUM_S_PER_GIB %.3f %.3f", here, there);
 	printf("\n");
 	for (int i = 0; i < summaries; i++)
 		printf("%s\n", summary[i]);
@@ -846,7 +902,7 @@ int main(int argc, char **argv)
 usage:
 	fprintf(stderr,
 		"usage: bench-native [-d TMPDIR] [-k CASE,...] [GIB[:ROUNDS]...]\n"
-		"  (default 1:9 8:3; ROUNDS 1 to %d, 5 if not given)\n"
+		"  (default 1:15 8:3; ROUNDS 1 to %d, 5 if not given)\n"
 		"cases: save_devnull save_tmpfs save_pipe_resume resume_single resume_verified\n",
 		MAX_ROUNDS);
 	return 2;

@@ -7,7 +7,9 @@
 #     absence, at a glance, whatever the scale;
 #   - the native benchmark's NATIVE lines (<case> <bare> <framed>, GiB/s),
 #     in GiB/s beside the memcpy of one core (MEMCPY_GIBPS), the physical
-#     limit, with the framed/bare ratio over each pair;
+#     limit, with the framed/bare ratio over each pair, and the bound of a
+#     pipeline that checksums on the other core where measured (BOUND
+#     <case> <sleeping/bare> <spinning/bare>);
 #   - the migsim benchmark's DOWNTIME lines (<case> <target_ms|onepass>
 #     <achieved_ms>, section 8): the time the device was stopped per dirty
 #     rate, one-pass precopy beside the 100 and 300 ms budgets.
@@ -33,10 +35,13 @@ trap 'rm -f "$vm" "$native" "$down"' EXIT
 		printf "\"%s\\n(%.1f MiB/s)\" 1 %.3f %.3f %s\n", $1, $2, $3 / $2, $4 / $2,
 			(NF > 4 ? sprintf("%.3f", $5 / $2) : "-")
 	}' >"$vm"
-	# columns: label bare framed ratio
-	sed -n 's/^NATIVE //p' $inputs | awk '{
-		printf "\"%s\" %.3f %.3f %.3f\n", $1, $2, $3, $3 / $2
-	}' >"$native"
+	# columns: label bare framed ratio bound ("-" when not measured)
+	grep -h -e '^NATIVE ' -e '^BOUND ' $inputs | awk '
+		$1 == "BOUND" { bound[$2] = $3; next }
+		{ line[++n] = $2; bare[$2] = $3; framed[$2] = $4 }
+		END { for (i = 1; i <= n; i++) { c = line[i]
+			printf "\"%s\" %.3f %.3f %.3f %s\n", c, bare[c], framed[c], framed[c] / bare[c],
+				c in bound ? sprintf("%.3f", bare[c] * bound[c]) : "-" } }' >"$native"
 	head=$(grep -h -m1 '^migsim benchmark:' $inputs | sed 's/"//g' || :)
 	memcpy=$(sed -n 's/^MEMCPY_GIBPS //p' $inputs | tail -n 1)
 	native_head=$(grep -h -m1 '^bench-native:' $inputs | sed 's/"//g; s/, files in.*//' || :)
@@ -96,14 +101,18 @@ set ylabel "GiB/s, natively on the host (higher is better)"
 set yrange [0:$ntop]
 set ytics auto
 set xtics rotate by -20
+# room for the rotated case names above the key
+set bmargin 9
 $([ -n "$memcpy" ] && printf '%s\n%s\n' \
 	"set arrow 2 from graph 0, first $memcpy to graph 1, first $memcpy nohead dashtype 2" \
 	"set label 2 \"memcpy on one core, $memcpy GiB/s: the physical limit\" at graph 0.01, first $memcpy offset 0,0.7 left")
 plot "$native" using 2:xtic(1) title "plain read()/write() loop", \
      "" using 3 title "the engine (framed)", \
+     "" using 5 title "bound: read on one core, checksums on the other, sleeping between chunks", \
      "" using (\$0):(\$3 > \$2 ? \$3 : \$2):(sprintf("%.2f", \$4)) with labels offset 0,0.8 notitle
 unset arrow 2
 unset label 2
+set bmargin 6
 EOP
 )
 $([ -s "$down" ] && cat <<EOP
