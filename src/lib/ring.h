@@ -31,8 +31,10 @@ struct ring {
 	struct migctl_chunk chunk[RING_CHUNKS];
 	void *mem; /* the chunks' one mapping, unless growable */
 	size_t mem_size;
-	uint64_t done[RING_STAGES]; /* chunks each stage has passed on */
+	/* Chunks each stage has passed on: written under the lock, watched without */
+	uint64_t done[RING_STAGES];
 	double waited[RING_STAGES]; /* seconds each stage was blocked for a chunk */
+	bool watching;		    /* the verify stage's waits are short: it watches */
 	volatile sig_atomic_t stop; /* set once: every stage gives up */
 };
 

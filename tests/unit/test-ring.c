@@ -3,13 +3,20 @@
  * The transfer engine's ring (src/lib/ring.c): three stages on three
  * threads see every chunk in order, each woken by the stage before it
  * alone; a stop wakes every stage; a timed wait ends and is counted; a
- * prefault makes resident the chunks the data will fill.  A lost wake-up
- * hangs a stage: the alarm turns that into a failure.
+ * prefault makes resident the chunks the data will fill; the verify stage
+ * watches for chunks that come quickly instead of sleeping, and sleeps
+ * again when they do not; stages of random pace, fast and slow in turn,
+ * still see every chunk in order.  A lost wake-up hangs a stage: the
+ * alarm turns that into a failure.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ring.h"
@@ -21,10 +28,41 @@ struct stage {
 	struct ring *ring;
 	enum ring_stage which;
 	int timeout_ms;
-	size_t seen;     /* chunks taken and passed on */
-	bool in_order;   /* each chunk carried the number expected */
-	int ret;         /* ring_take()'s last status */
+	size_t seen;	   /* chunks taken and passed on */
+	bool in_order;	   /* each chunk carried the number expected */
+	int ret;	   /* ring_take()'s last status */
+	unsigned int seed; /* != 0: work for a random while on each chunk */
 };
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Busy for @us microseconds, as a stage's work is */
+static void work_for(double us)
+{
+	double until = now() + us / 1e6;
+
+	while (now() < until)
+		;
+}
+
+/*
+ * A random pace: mostly 0 to 40 us a chunk (memory speed, where the
+ * verify stage watches), one chunk in 64 a pause of 0.2 to 1.2 ms (where
+ * it sleeps again)
+ */
+static void random_work(unsigned int *seed)
+{
+	if (rand_r(seed) % 64 == 0)
+		work_for(200 + rand_r(seed) % 1000);
+	else
+		work_for(rand_r(seed) % 40);
+}
 
 /*
  * Produce numbers the chunks, check adds one, consume checks both; each
@@ -55,6 +93,8 @@ static void *run_stage(void *arg)
 			s->in_order &= c->len == s->seen && c->data_len == s->seen + 1;
 			break;
 		}
+		if (s->seed)
+			random_work(&s->seed);
 		s->seen++;
 		ring_give(s->ring, s->which);
 	}
@@ -76,7 +116,8 @@ static void run_stages(struct ring *r, struct stage st[RING_STAGES])
 
 static void test_in_order(void)
 {
-	struct stage st[RING_STAGES] = { { .timeout_ms = -1 }, { .timeout_ms = 100 },
+	struct stage st[RING_STAGES] = { { .timeout_ms = -1 },
+					 { .timeout_ms = 100 },
 					 { .timeout_ms = -1 } };
 	struct ring r;
 
@@ -92,11 +133,138 @@ static void test_in_order(void)
 }
 
 /*
+ * Seeded: three stages each at a random pace, so that the verify stage
+ * watches and sleeps in turn and each stage waits for the others at
+ * every point; every chunk is still seen, in order, by each.
+ */
+static void test_random_pace(unsigned int seed)
+{
+	struct stage st[RING_STAGES] = { { .timeout_ms = -1, .seed = seed },
+					 { .timeout_ms = 100, .seed = seed * 3 + 1 },
+					 { .timeout_ms = -1, .seed = seed * 7 + 2 } };
+	struct ring r;
+
+	ring_init(&r);
+	CHECK_EQ_INT(ring_alloc(&r, 64, false), 0, "seed %u: a ring", seed);
+	run_stages(&r, st);
+	for (int i = 0; i < RING_STAGES; i++) {
+		CHECK_EQ_INT(st[i].seen, CHUNKS, "seed %u: stage %d passed on every chunk", seed,
+			     i);
+		CHECK(st[i].in_order, "seed %u: stage %d saw them in order", seed, i);
+	}
+	ring_free(&r);
+}
+
+/*
+ * The verify stage's watch, seen from outside: a take that waits sleeps
+ * in the kernel (a voluntary context switch) unless the stage watches.
+ * A producer gives each chunk @delay_us after the verify stage starts to
+ * wait for it; the verify stage's sleeps are counted over @chunks.
+ */
+static struct {
+	struct ring *ring;
+	atomic_int asked; /* chunks the verify stage has started to wait for */
+	int chunks;
+	double delay_us;
+} paced;
+
+/* Each of the two on a CPU of its own: on one, a watch would wait for nothing */
+static void pin_to(int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+}
+
+static void *paced_producer(void *arg)
+{
+	struct migctl_chunk *c;
+
+	(void)arg;
+	pin_to(1);
+	for (int i = 0; i < paced.chunks; i++) {
+		while (atomic_load(&paced.asked) <= i)
+			;
+		work_for(paced.delay_us);
+		if (ring_take(paced.ring, RING_PRODUCE, -1, &c))
+			break;
+		ring_give(paced.ring, RING_PRODUCE);
+	}
+	return NULL;
+}
+
+static long voluntary_switches(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_nvcsw;
+}
+
+/* Chunks @delay_us apart: how many of @chunks takes slept */
+static int paced_sleeps(struct ring *r, int chunks, double delay_us)
+{
+	struct migctl_chunk *c;
+	int sleeps = 0;
+	cpu_set_t was;
+	pthread_t t;
+
+	pthread_getaffinity_np(pthread_self(), sizeof(was), &was);
+	pin_to(0);
+	paced.ring = r;
+	paced.chunks = chunks;
+	paced.delay_us = delay_us;
+	atomic_store(&paced.asked, 0);
+	pthread_create(&t, NULL, paced_producer, NULL);
+	for (int i = 0; i < chunks; i++) {
+		long before = voluntary_switches();
+
+		atomic_fetch_add(&paced.asked, 1);
+		if (ring_take(r, RING_VERIFY, -1, &c))
+			break;
+		sleeps += voluntary_switches() != before;
+		ring_give(r, RING_VERIFY);
+		/* The consumer's part, at once: the ring never fills */
+		ring_take(r, RING_CONSUME, -1, &c);
+		ring_give(r, RING_CONSUME);
+	}
+	pthread_join(t, NULL);
+	pthread_setaffinity_np(pthread_self(), sizeof(was), &was);
+	return sleeps;
+}
+
+static void test_watch(void)
+{
+	struct ring r;
+	int sleeps;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		CHECK(1, "# SKIP the watch needs a second CPU for the producer");
+		return;
+	}
+	ring_init(&r);
+	ring_alloc(&r, 64, false);
+	CHECK(!r.watching, "a new ring's verify stage sleeps");
+	/* Chunks 30 us apart, as at memory speed: after the first wait, no sleep */
+	sleeps = paced_sleeps(&r, 200, 30);
+	CHECK(sleeps < 50, "chunks 30 us apart: %d of 200 takes slept (watched, not woken)",
+	      sleeps);
+	CHECK(r.watching, "and it watches for the next");
+	/* Chunks 3 ms apart: a watch would only burn the CPU */
+	sleeps = paced_sleeps(&r, 5, 3000);
+	CHECK_EQ_INT(sleeps, 5, "chunks 3 ms apart: every take slept");
+	CHECK(!r.watching, "and it no longer watches");
+	ring_free(&r);
+}
+
+/*
  * Two stages blocked in ring_take() on a ring whose counts are @done (the
  * third could go on: the ring never blocks all three); a stop wakes both
  */
-static void test_stop_wakes(const char *what, const uint64_t done[RING_STAGES],
-			    enum ring_stage a, enum ring_stage b)
+static void test_stop_wakes(const char *what, const uint64_t done[RING_STAGES], enum ring_stage a,
+			    enum ring_stage b)
 {
 	struct stage st[2] = { { .which = a, .timeout_ms = -1 }, { .which = b, .timeout_ms = -1 } };
 	pthread_t t[2];
@@ -129,7 +297,8 @@ static void test_timeout(void)
 	ring_alloc(&r, 64, false);
 	CHECK_EQ_INT(ring_take(&r, RING_VERIFY, 30, &c), -ETIMEDOUT,
 		     "a timed take with nothing produced: -ETIMEDOUT");
-	CHECK(r.waited[RING_VERIFY] >= 0.025, "its wait is counted (%.3f s)", r.waited[RING_VERIFY]);
+	CHECK(r.waited[RING_VERIFY] >= 0.025, "its wait is counted (%.3f s)",
+	      r.waited[RING_VERIFY]);
 	CHECK_EQ_INT(ring_take(&r, RING_PRODUCE, 30, &c), 0, "the producer has room at once");
 	CHECK(r.waited[RING_PRODUCE] == 0, "and did not wait");
 	ring_free(&r);
@@ -219,5 +388,8 @@ int main(void)
 	test_timeout();
 	test_memory();
 	test_prefault();
+	test_watch();
+	for (unsigned int seed = 1; seed <= 3; seed++)
+		test_random_pace(seed);
 	return unit_done();
 }
