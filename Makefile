@@ -109,8 +109,9 @@ check-format:
 	$(Q)$(CLANG_FORMAT) --dry-run --Werror $(SHARED_SRCS) $(LIB_SRCS) $(CLI_SRCS) \
 		$(wildcard src/*/*.h)
 
+# The benchmarks are built, never run (figures only: make bench)
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(B)/bench/bench-native $(B)/bench/bench-stream
 	$(Q)$(MAKE) --no-print-directory check-format
 	$(Q)$(MAKE) --no-print-directory check-clang
 	$(Q)$(MAKE) --no-print-directory check-unit
