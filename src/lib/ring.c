@@ -116,15 +116,6 @@ static bool ready(const struct ring *r, enum ring_stage stage)
 	return done_count(r, stage) < done_count(r, stage - 1);
 }
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /* Until the verify stage's chunk comes or WATCH_MAX is over, without the lock */
 static void watch(struct ring *r)
 {

@@ -26,6 +26,15 @@ const char *path_base(const char *path);
 int read_first_line(const char *dir, const char *name, char *buf, size_t size);
 
 double monotonic_seconds(void);
+/* One step of a busy wait: tells the CPU so (and a sibling thread may run) */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
 /* CLOCK_MONOTONIC in @timeout_ms, for pthread_cond_timedwait() on a monotonic_cond_init() cond */
 void monotonic_deadline(struct timespec *ts, int timeout_ms);
 void monotonic_cond_init(pthread_cond_t *cond);

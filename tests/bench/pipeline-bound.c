@@ -22,6 +22,7 @@
 #include "fdio.h"
 #include "pipeline-bound.h"
 #include "stream-wire.h"
+#include "util.h"
 
 #define CHUNK (1u << 20)
 #define BUFFERS 4
@@ -30,21 +31,6 @@ static void fail(const char *what, int err)
 {
 	fprintf(stderr, "bench-native: %s: %s\n", what, strerror(err));
 	exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
 }
 
 /*
@@ -191,7 +177,7 @@ static void *sleeper(void *arg)
 			pthread_cond_wait(&wake.ready, &wake.lock);
 		if (wake.signalled < 0)
 			break;
-		wake.woke = now();
+		wake.woke = monotonic_seconds();
 		wake.signalled = 0;
 	}
 	pthread_mutex_unlock(&wake.lock);
@@ -222,7 +208,7 @@ double wake_latency_us(void)
 		nanosleep(&idle, NULL);
 		pthread_mutex_lock(&wake.lock);
 		wake.woke = 0;
-		wake.signalled = sent = now();
+		wake.signalled = sent = monotonic_seconds();
 		pthread_mutex_unlock(&wake.lock);
 		pthread_cond_signal(&wake.ready);
 		for (;;) {
@@ -286,9 +272,9 @@ double checksum_seconds_per_gib(bool other_core)
 		if (other_core)
 			while (atomic_load(&relay.filled) <= i)
 				cpu_relax();
-		t = now();
+		t = monotonic_seconds();
 		stream_hash_payload(rec, digest, relay.buf, CHUNK);
-		spent += now() - t;
+		spent += monotonic_seconds() - t;
 		atomic_fetch_add(&relay.hashed, 1);
 	}
 	if (other_core)

@@ -21,6 +21,7 @@
 
 #include "ring.h"
 #include "unit.h"
+#include "util.h"
 
 #define CHUNKS 20000
 
@@ -34,20 +35,12 @@ struct stage {
 	unsigned int seed; /* != 0: work for a random while on each chunk */
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Busy for @us microseconds, as a stage's work is */
 static void work_for(double us)
 {
-	double until = now() + us / 1e6;
+	double until = monotonic_seconds() + us / 1e6;
 
-	while (now() < until)
+	while (monotonic_seconds() < until)
 		;
 }
 
